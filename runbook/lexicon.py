@@ -1,0 +1,116 @@
+"""Lexicons: what a guide's prose means, per language, loaded from ``lexicons/*.toml``."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import RunbookError
+
+
+@dataclass
+class Lexicon:
+    """One language's phrases, compiled."""
+
+    language: str
+    tags: dict[str, str]
+    overview_headings: list[str]
+    environment_intro: list[str]
+    fields: dict[str, str]
+    roles: dict[str, str]
+    groups: dict[str, str]
+    label_re: re.Pattern[str]
+    before: list[str]
+    after: list[str]
+    path_re: re.Pattern[str]
+    sentence_end: re.Pattern[str]
+    scope_patterns: list[str]
+    case_insensitive: bool
+    text: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def tag_for(self, word: str) -> str | None:
+        return self.tags.get(word)
+
+    def tag_word(self, tag: str) -> str:
+        for word, value in self.tags.items():
+            if value == tag:
+                return word
+        raise KeyError(tag)
+
+    def norm(self, text: str) -> str:
+        return text.casefold() if self.case_insensitive else text
+
+    def is_marker(self, text: str, which: str) -> bool:
+        """``変更前：`` / ``Before:`` (the colon optional)."""
+        words = self.before if which == "before" else self.after
+        t = self.norm(text.strip().rstrip(":：").strip())
+        return any(t == self.norm(w) for w in words)
+
+
+def _compile(data: dict[str, Any], source: str) -> Lexicon:
+    try:
+        return Lexicon(
+            language=data["language"],
+            tags=dict(data["tags"]),
+            overview_headings=list(data["overview"]["headings"]),
+            environment_intro=list(data["environment"]["intro"]),
+            fields=dict(data["environment"]["fields"]),
+            roles=dict(data["roles"]),
+            groups=dict(data.get("groups", {})),
+            label_re=re.compile(data["labels"]["pattern"]),
+            before=list(data["edit"]["before"]),
+            after=list(data["edit"]["after"]),
+            path_re=re.compile(data["edit"]["path"]),
+            sentence_end=re.compile(data["scope"]["sentence_end"]),
+            scope_patterns=list(data["scope"]["patterns"]),
+            case_insensitive=bool(data["scope"].get("case_insensitive", False)),
+            text=dict(data.get("text", {})),
+            raw=data,
+        )
+    except (KeyError, TypeError, re.error) as exc:
+        raise RunbookError(f"{source}: lexicon is incomplete or invalid: {exc!r}") from exc
+
+
+@cache
+def load(language: str) -> Lexicon:
+    """The shipped lexicon for ``language`` (``ja``, ``en``)."""
+    name = f"{language}.toml"
+    ref = resources.files("runbook") / "lexicons" / name
+    if not ref.is_file():
+        raise RunbookError(f"no lexicon for language {language!r} (have: {', '.join(available())})")
+    return _compile(tomllib.loads(ref.read_text(encoding="utf-8")), name)
+
+
+def load_file(path: Path) -> Lexicon:
+    try:
+        return _compile(tomllib.loads(path.read_text(encoding="utf-8")), str(path))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RunbookError(f"{path}: cannot read lexicon: {exc}") from exc
+
+
+def available() -> list[str]:
+    folder = resources.files("runbook") / "lexicons"
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in folder.iterdir()
+        if p.name.endswith(".toml") and p.name != "common.toml"
+    )
+
+
+@cache
+def common() -> dict[str, Any]:
+    ref = resources.files("runbook") / "lexicons" / "common.toml"
+    return tomllib.loads(ref.read_text(encoding="utf-8"))
+
+
+def detect_language(text: str) -> str:
+    """``ja`` when the text has Japanese script in it, else ``en``."""
+    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text):
+        return "ja"
+    return "en"

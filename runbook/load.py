@@ -1,0 +1,33 @@
+"""Load a guide from Markdown or a saved step graph (JSON), whichever the path holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import GuideError, UsageError
+from .model import Finding, Graph, Span
+from .parse import decode_guide, parse_text
+from .validate import graph_from_json
+
+
+def load_graph(path: Path | str, lang: str | None = None, text: str | None = None, display: str | None = None) -> Graph:
+    """A step graph from ``path``: parsed if Markdown, validated against the schema if JSON."""
+    path = Path(path)
+    name = display or str(path)
+    if text is None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise UsageError(f"{name}: no such file") from exc
+        except OSError as exc:
+            raise GuideError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+        text = decode_guide(data, name)
+    if path.suffix == ".json":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            msg = f"not JSON: {exc.msg}"
+            raise GuideError(msg, [Finding("not-json", "error", msg, Span(name, exc.lineno, exc.lineno))]) from exc
+        return graph_from_json(obj, name)
+    return parse_text(text, name, lang)

@@ -1,0 +1,352 @@
+"""The step graph: a plain data model of a guide that round-trips to JSON.
+
+Every node carries a :class:`Span` (file, first line, last line; lines are 1-based) so that every
+message about it can say ``guide.md:123``.  Nothing here knows about Markdown or about running:
+``parse`` builds a :class:`Graph`, everything else (lint, drift, export, the runner) reads one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+SCHEMA_VERSION = "1"
+
+ActionKind = Literal["shell", "console", "sql", "file_edit", "file_write", "note"]
+TargetSource = Literal["label", "prose", "heading", "single-host", "annotation"]
+ExpectedKind = Literal["table", "tag", "error", "text"]
+Severity = Literal["error", "warning", "hint"]
+
+
+@dataclass(slots=True)
+class Span:
+    """Where a node comes from."""
+
+    file: str
+    """Path of the guide as given to the parser."""
+    line: int
+    """First line, 1-based."""
+    end_line: int
+    """Last line, 1-based, inclusive."""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(slots=True)
+class Finding:
+    """A problem or remark about a guide, with its place."""
+
+    rule: str
+    """Stable rule id, e.g. ``overview-title-mismatch``."""
+    severity: Severity
+    message: str
+    span: Span
+
+    def format(self) -> str:
+        return f"{self.span}: {self.rule}: {self.message}"
+
+
+@dataclass(slots=True)
+class Host:
+    """A host of the guide's environment section."""
+
+    id: str
+    """Stable id built from the role and number: ``primary``, ``standby1``."""
+    label: str
+    """The label as the guide writes it: ``スタンバイ1``."""
+    role: str
+    """Role from the lexicon: ``primary``, ``standby``, ``publisher`` …"""
+    number: int | None
+    address: str | None
+    os: str | None
+    span: Span
+    fields: dict[str, str] = field(default_factory=dict)
+    """Every field of the environment entry, by lexicon field name."""
+
+
+@dataclass(slots=True)
+class Group:
+    """Several hosts named together (``スタンバイ`` = every standby)."""
+
+    id: str
+    label: str
+    members: list[str]
+
+
+@dataclass(slots=True)
+class Variable:
+    """A value the guide repeats, which a run may bind to another value."""
+
+    name: str
+    """``replication_password``, ``pg_major``, ``primary.address`` …"""
+    value: str
+    """The value as the guide writes it."""
+    kind: str
+    """``address``, ``network``, ``database``, ``user``, ``password``, ``pg_major``, ``text``."""
+    secret: bool
+    """Secrets are never printed; a run reads them from the environment."""
+    span: Span | None = None
+    host: str | None = None
+    patterns: list[str] = field(default_factory=list)
+    """Regular expressions (group ``v`` = the value) finding the value's occurrences in code."""
+
+
+@dataclass(slots=True)
+class Answer:
+    """What is typed at a prompt: a reference to a variable, or literal text."""
+
+    var: str | None = None
+    literal: str | None = None
+
+
+@dataclass(slots=True)
+class Turn:
+    """One prompt of a console dialog and the answer typed at it."""
+
+    prompt: str
+    answer: Answer
+    span: Span
+
+
+@dataclass(slots=True)
+class Command:
+    """One shell command line (continuation lines joined as written)."""
+
+    text: str
+    span: Span
+    dialog: list[Turn] = field(default_factory=list)
+    """Console blocks only: prompts the command shows, in order."""
+    output: list[str] = field(default_factory=list)
+    """Console blocks only: output lines the guide shows."""
+    opens_session: str | None = None
+    """Id of the psql session this command opens (``psql blog``)."""
+
+
+@dataclass(slots=True)
+class Expected:
+    """Expected output of a SQL statement, parsed."""
+
+    kind: ExpectedKind
+    span: Span
+    lines: list[str]
+    """The comment lines with their ``-- `` removed, as written."""
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    row_count: int | None = None
+    tag: str | None = None
+    error: dict[str, str] | None = None
+    """``severity``, ``message`` and, when given, ``detail``, ``hint``, ``sqlstate``."""
+
+
+@dataclass(slots=True)
+class Statement:
+    """One SQL statement (or psql meta-command) of a SQL block."""
+
+    sql: str
+    span: Span
+    expected: Expected | None = None
+
+
+@dataclass(slots=True)
+class Session:
+    """An interactive psql session on one host."""
+
+    id: str
+    host: str
+    database: str | None
+    user: str | None
+    inferred: bool
+    """True when no ``psql`` line opens it: the graph assumes one, as a reader would."""
+    opened_by: str | None
+    """Id of the action whose ``psql`` command opens it."""
+    span: Span
+
+
+@dataclass(slots=True)
+class Action:
+    """What one fenced block asks for."""
+
+    id: str
+    """``<step id>#<n>``, n counting the step's actions from 1."""
+    kind: ActionKind
+    lang: str
+    targets: list[str]
+    target_source: TargetSource
+    span: Span
+    code: str
+    """The block's text as written (for edits: the after block)."""
+    commands: list[Command] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
+    sessions: dict[str, str] = field(default_factory=dict)
+    """SQL blocks: host id -> session id."""
+    closes_sessions: list[str] = field(default_factory=list)
+    """Sessions left before this action runs (a shell block after ``psql``)."""
+    path: str | None = None
+    path_span: Span | None = None
+    before: str | None = None
+    before_span: Span | None = None
+    after: str | None = None
+    after_span: Span | None = None
+
+
+@dataclass(slots=True)
+class Prose:
+    """A paragraph, list item or heading of prose, kept for drift and export."""
+
+    text: str
+    span: Span
+    role: str = "paragraph"
+    """``paragraph``, ``label``, ``scope``, ``path``, ``marker``, ``list``, ``heading``."""
+    links: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Step:
+    """A step: a tagged level-2 heading and what follows it."""
+
+    id: str
+    number: int | None
+    tag: str | None
+    title: str
+    overview_title: str | None
+    span: Span
+    overview_span: Span | None = None
+    actions: list[Action] = field(default_factory=list)
+    prose: list[Prose] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)
+    """Hosts the heading names, if it names any."""
+
+
+@dataclass(slots=True)
+class Block:
+    """Inventory of every fenced block, so none goes unaccounted for."""
+
+    line: int
+    end_line: int
+    lang: str
+    role: str
+    """``action`` (the block is an action's code), ``before`` (a file edit's before text), ``note``."""
+    action: str | None
+
+
+@dataclass(slots=True)
+class Source:
+    file: str
+    lang: str
+    title: str
+    sha256: str
+    lines: int
+
+
+@dataclass(slots=True)
+class Graph:
+    """A guide, read."""
+
+    source: Source
+    hosts: list[Host]
+    groups: list[Group]
+    variables: list[Variable]
+    steps: list[Step]
+    sessions: list[Session]
+    notes: list[Action]
+    """Non-executable blocks (mermaid …) outside any step or inside one."""
+    blocks: list[Block]
+    prose: list[Prose]
+    """Prose outside the steps (introduction, overview, environment)."""
+    findings: list[Finding]
+    """Defects the parser recovered from (reported by ``lint``)."""
+    schema_version: str = SCHEMA_VERSION
+
+    # -- look-ups -----------------------------------------------------------------------------
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def host(self, host_id: str) -> Host:
+        for h in self.hosts:
+            if h.id == host_id:
+                return h
+        raise KeyError(host_id)
+
+    def variable(self, name: str) -> Variable | None:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        return None
+
+    def session(self, session_id: str) -> Session:
+        for s in self.sessions:
+            if s.id == session_id:
+                return s
+        raise KeyError(session_id)
+
+    def actions(self) -> list[Action]:
+        return [a for s in self.steps for a in s.actions]
+
+    def secrets(self) -> list[str]:
+        return [v.value for v in self.variables if v.secret and v.value]
+
+    # -- JSON ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Graph:
+        return from_dict(cls, data)
+
+
+T = TypeVar("T")
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclasses to plain JSON values (fields in declaration order)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_dict(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return _convert(args[0], value) if len(args) == 1 else value
+    if origin is list:
+        (inner,) = get_args(tp)
+        return [_convert(inner, v) for v in value]
+    if origin is dict:
+        _, inner = get_args(tp)
+        return {k: _convert(inner, v) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return from_dict(tp, value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Plain JSON values back to dataclasses (the inverse of :func:`to_dict`)."""
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)

@@ -1,0 +1,67 @@
+"""`runbook lint` on the seed guide: the findings a careful reviewer would make."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import SEED_JA
+
+from runbook.lint import lint
+from runbook.model import Graph
+from runner.cli import run
+
+
+def _by_rule(graph: Graph) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for f in lint(graph):
+        out.setdefault(f.rule, []).append(f.span.line)
+    return out
+
+
+def test_seed_findings(seed_ja: Graph) -> None:
+    findings = lint(seed_ja)
+    rules = _by_rule(seed_ja)
+    # overview items 5, 6 and 7 differ from their headings
+    assert rules["overview-title-mismatch"] == [47, 49, 51]
+    # "-              title" instead of "--"
+    assert rules["expected-output-malformed"] == [419]
+    # pgronga.enable_wal_resource_manager: no conf block sets it (the block says pgroonga.)
+    (typo,) = [f for f in findings if f.rule == "unknown-setting"]
+    assert typo.severity == "error" and typo.span.line == 179
+    assert "pgronga.enable_wal_resource_manager" in typo.message
+    assert "pgroonga.enable_wal_resource_manager" in typo.message
+    # both pg_basebackup commands: a hint, not an error
+    hints = [f for f in findings if f.rule == "basebackup-spread-checkpoint"]
+    assert [f.span.line for f in hints] == [335, 352]
+    assert {f.severity for f in hints} == {"hint"}
+    assert "--checkpoint=fast" in hints[0].message
+
+
+def test_english_findings_match(seed_en: Graph) -> None:
+    rules = _by_rule(seed_en)
+    assert "overview-title-mismatch" not in rules  # the English overview matches its headings
+    assert rules["expected-output-malformed"] == [419]
+    assert rules["unknown-setting"] == [179]
+
+
+def test_cli_text_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["lint", str(SEED_JA)]) == 1
+    out = capsys.readouterr().out
+    assert f"{SEED_JA}:47: overview-title-mismatch: " in out
+    assert f"{SEED_JA}:335: basebackup-spread-checkpoint: " in out
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["lint", "--json", str(SEED_JA)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {"rule": "expected-output-malformed", "severity": "error"}.items() <= data[
+        [d["rule"] for d in data].index("expected-output-malformed")].items()
+    assert all(set(d) == {"rule", "severity", "message", "span"} for d in data)
+
+
+def test_hints_alone_do_not_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    disabled = ["overview-title-mismatch", "expected-output-malformed", "unknown-setting"]
+    args = ["lint", str(SEED_JA)] + [x for r in disabled for x in ("--disable", r)]
+    assert run(args) == 0
+    assert "basebackup-spread-checkpoint" in capsys.readouterr().out
