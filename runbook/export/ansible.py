@@ -1,0 +1,281 @@
+"""Export a step graph as an Ansible playbook and inventory.
+
+``playbook.yml`` has one play per phase (a run of consecutive actions on the same hosts, see
+:func:`runbook.export.phases`), so the order across hosts is the guide's; one task per action,
+named after its step.  ``inventory.yml`` has the guide's hosts and groups.
+
+* shell and SQL blocks: ``ansible.builtin.shell`` (bash, ``set -euo pipefail``; SQL through the
+  same ``psql`` here-document as the shell export);
+* console blocks with prompts: ``ansible.builtin.expect``, answers from the controller's
+  environment (``lookup('ansible.builtin.env', 'RUNBOOK_SECRET_…')``), ``no_log: true``;
+* file edits: ``ansible.builtin.replace`` with a regular expression that matches the before lines
+  as the runner does (whitespace runs, a trailing ``# comment`` of conf files); an after block that
+  repeats the before lines inserts only the added lines, and not twice;
+* file writes: ``ansible.builtin.copy``.
+
+The YAML is written here (no YAML library): strings are JSON-quoted or literal blocks, and a
+string with Jinja delimiters in it that is not meant as a template is tagged ``!unsafe``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..bind import bind_graph
+from ..model import Action, Graph, Step
+from . import Secrets, mask_shell, phases
+from .sh import command_lines, is_conf, sql_lines
+
+_JINJA = re.compile(r"\{\{|\{%|\{#")
+
+
+class Template(str):
+    """A string meant as a Jinja template (never tagged ``!unsafe``)."""
+
+
+def _env_lookup(env: str) -> str:
+    return "{{ lookup('ansible.builtin.env', '" + env + "') }}"
+
+
+# -- a small YAML writer -------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if value is None:
+        return "null"
+    text = str(value)
+    tag = "" if isinstance(value, Template) or not _JINJA.search(text) else "!unsafe "
+    return tag + json.dumps(text, ensure_ascii=False)
+
+
+def _block_ok(text: str) -> bool:
+    return "\n" in text and not text.startswith((" ", "\t", "\n")) and not text.endswith("\n\n") and "\r" not in text
+
+
+def _dump(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    out: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key) else json.dumps(key, ensure_ascii=False)
+            out += _entry(f"{pad}{name}:", item, indent)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict) and item:
+                lines = _dump(item, indent + 2)
+                out.append(pad + "- " + lines[0][indent + 2 :])
+                out += lines[1:]
+            else:
+                out += _entry(f"{pad}-", item, indent)
+    return out
+
+
+def _entry(head: str, item: Any, indent: int) -> list[str]:
+    if isinstance(item, (dict, list)):
+        if not item:
+            return [f"{head} {'{}' if isinstance(item, dict) else '[]'}"]
+        return [head, *_dump(item, indent + 2)]
+    if isinstance(item, str) and _block_ok(item):
+        tag = "" if isinstance(item, Template) or not _JINJA.search(item) else "!unsafe "
+        chomp = "" if item.endswith("\n") else "-"
+        body = item[:-1] if item.endswith("\n") else item
+        pad = " " * (indent + 2)
+        return [f"{head} {tag}|{chomp}", *[(pad + ln) if ln else "" for ln in body.split("\n")]]
+    return [f"{head} {_scalar(item)}"]
+
+
+def dump_yaml(value: Any) -> str:
+    return "\n".join(["---", *_dump(value, 0)]) + "\n"
+
+
+# -- edits as regular expressions -----------------------------------------------------------------
+
+
+def _line_regex(line: str, conf: bool) -> str:
+    words = line.split()
+    body = r"[ \t]+".join(re.escape(w) for w in words)
+    tail = r"(?:[ \t]+#.*)?" if conf and not (len(words) == 1 and words[0].startswith("#")) else ""
+    return r"[ \t]*" + body + tail + r"[ \t]*"
+
+
+def edit_regex(action: Action) -> tuple[str, str]:
+    """(regexp, replace) for ``ansible.builtin.replace`` (Python ``re``, MULTILINE)."""
+    conf = is_conf(action)
+    before = [ln for ln in (action.before or "").split("\n") if ln.strip()]
+    after = [ln for ln in (action.after or "").split("\n") if ln.strip()]
+    norm = [" ".join(ln.split()) for ln in before]
+    match = r"\n".join(_line_regex(ln, conf) for ln in before)
+    if len(after) > len(before) and [" ".join(ln.split()) for ln in after[: len(before)]] == norm:
+        added = after[len(before) :]
+        guard = r"\n".join(_line_regex(ln, conf) for ln in added)
+        replacement = "\\g<1>\n" + "\n".join(added).replace("\\", "\\\\")
+        return f"^({match})$(?!\\n{guard}$)", replacement
+    return f"^{match}$", "\n".join(after).replace("\\", "\\\\")
+
+
+# -- tasks --------------------------------------------------------------------------------------
+
+
+def _task_name(step: Step, action: Action) -> str:
+    number = f"{step.number}. " if step.number is not None else ""
+    tag = f"[{step.tag}] " if step.tag else ""
+    return f"{number}{tag}{step.title} ({action.id}, {action.span})"
+
+
+def _environment(envs: list[str]) -> dict[str, Any]:
+    return {e: Template(_env_lookup(e)) for e in envs}
+
+
+def _shell_task(lines: list[str], envs: list[str]) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "ansible.builtin.shell": {
+            "cmd": "set -euo pipefail\n" + "\n".join(lines),
+            "executable": "/bin/bash",
+        }
+    }
+    if envs:
+        task["environment"] = _environment(envs)
+        task["no_log"] = True
+    return task
+
+
+def _expect_task(graph: Graph, action: Action, secrets: Secrets) -> dict[str, Any] | None:
+    """An expect task when the block is one command with prompts, else None."""
+    commands = [c for c in action.commands if c.opens_session is None]
+    if len(commands) != 1 or not commands[0].dialog:
+        return None
+    cmd = commands[0]
+    text, envs = mask_shell(cmd.text.replace("\\\n", " "), secrets)
+    text = " ".join(text.split())
+    if envs or re.search(r"[$|&;<>`*?(){}]", text):
+        text = "/bin/bash -c " + json.dumps(text)
+    responses: dict[str, list[str]] = {}
+    secret = bool(envs)
+    for turn in cmd.dialog:
+        answer = turn.answer
+        if answer.var is not None and secrets.var_env(answer.var) is not None:
+            value: str = Template(_env_lookup(secrets.var_env(answer.var) or ""))
+            secret = True
+        elif answer.var is not None:
+            var = graph.variable(answer.var)
+            value = var.value if var else ""
+        else:
+            value = answer.literal or ""
+        responses.setdefault(re.escape(turn.prompt), []).append(value)
+    task: dict[str, Any] = {
+        "ansible.builtin.expect": {
+            "command": text,
+            "responses": {k: (v[0] if len(v) == 1 else v) for k, v in responses.items()},
+            "timeout": 3600,
+        }
+    }
+    if envs:
+        task["environment"] = _environment(envs)
+    if secret:
+        task["no_log"] = True
+    return task
+
+
+def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
+    envs: list[str] = []
+
+    def sub(text: str) -> str:
+        found = secrets.used_in(text)
+        if not found:
+            return text
+        envs.extend(e for e in found if e not in envs)
+        for v in secrets.variables:
+            text = text.replace(v.value, _env_lookup(secrets.env[v.name]))
+        return Template(text)
+
+    if action.kind == "file_edit":
+        regexp, replace = edit_regex(action)
+        task: dict[str, Any] = {"ansible.builtin.replace": {"path": action.path, "regexp": regexp,
+                                                            "replace": sub(replace)}}
+    else:
+        content = action.after or ""
+        task = {"ansible.builtin.copy": {"dest": action.path, "content": sub(content if content.endswith("\n")
+                                                                              else content + "\n"),
+                                         "mode": "0644"}}
+    task["become"] = True
+    if envs:
+        task["no_log"] = True
+    return task
+
+
+def task(graph: Graph, step: Step, action: Action, host: str, secrets: Secrets) -> dict[str, Any]:
+    body: dict[str, Any] | None
+    if action.kind in ("file_edit", "file_write"):
+        body = _file_task(action, secrets)
+    elif action.kind == "sql":
+        lines = sql_lines(graph, action, host, secrets)
+        body = _shell_task(lines, secrets.used_in("\n".join(st.sql for st in action.statements)))
+    else:
+        body = _expect_task(graph, action, secrets) if action.kind == "console" else None
+        if body is None and all(c.opens_session is not None for c in action.commands):
+            opened = "; ".join(c.text for c in action.commands)
+            body = {"ansible.builtin.debug": {"msg": f"{opened}: opens the psql session that the next SQL tasks "
+                                                     "run in (each runs its own psql)"}}
+        if body is None:
+            lines = command_lines(graph, action, secrets)
+            envs = [e for e in secrets.env.values() if "${" + e + "}" in "\n".join(lines)]
+            body = _shell_task(lines, envs)
+    return {"name": _task_name(step, action), **body}
+
+
+def _hosts_pattern(graph: Graph, hosts: list[str]) -> str:
+    if hosts == [h.id for h in graph.hosts]:
+        return "all"
+    for g in graph.groups:
+        if sorted(g.members) == sorted(hosts):
+            return g.id
+    return ":".join(hosts)
+
+
+def playbook(graph: Graph, secrets: Secrets) -> str:
+    plays: list[dict[str, Any]] = []
+    for phase in phases(graph):
+        # SQL tasks name their session's psql; the same block text serves every host of the phase.
+        tasks = [task(graph, step, action, phase.hosts[0], secrets) for step, action in phase.actions]
+        steps = ", ".join(s.id for s in phase.steps)
+        plays.append({"name": f"Phase {phase.number}: {steps}", "hosts": _hosts_pattern(graph, phase.hosts),
+                      "gather_facts": False, "tasks": tasks})
+    head = (f"# Generated by `runbook export --to ansible` from {graph.source.file}\n"
+            f"# ({graph.source.title}; sha256 {graph.source.sha256[:12]}).\n"
+            "# Secrets are read on the controller from: "
+            + (", ".join(sorted(set(secrets.env.values()))) or "(none)") + "\n")
+    return head + dump_yaml(plays)
+
+
+def inventory(graph: Graph, addresses: Mapping[str, str] | None = None) -> str:
+    hosts: dict[str, Any] = {}
+    for h in graph.hosts:
+        address = (addresses or {}).get(h.id) or h.address
+        hosts[h.id] = {"ansible_host": address} if address else {}
+    children: dict[str, Any] = {}
+    for g in graph.groups:
+        children[g.id] = {"hosts": {m: {} for m in g.members}}
+    head = f"# Hosts of {graph.source.file} ({graph.source.title}).\n"
+    return head + dump_yaml({"all": {"hosts": hosts, "children": children} if children else {"hosts": hosts}})
+
+
+def export_ansible(
+    graph: Graph,
+    *,
+    bindings: Mapping[str, str] | None = None,
+    secret_env: Mapping[str, str] | None = None,
+    addresses: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """``playbook.yml`` and ``inventory.yml`` (``bindings`` applied, secrets never bound)."""
+    secrets = Secrets.of(graph, secret_env)
+    names = {v.name for v in secrets.variables}
+    values = {k: v for k, v in (bindings or {}).items() if k not in names}
+    bound = bind_graph(graph, values) if values else graph
+    return {"playbook.yml": playbook(bound, secrets), "inventory.yml": inventory(bound, addresses)}

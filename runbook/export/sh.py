@@ -1,0 +1,355 @@
+"""Export a step graph as bash scripts: one per host, run phase by phase.
+
+``runbook export GUIDE.md --to sh`` writes ``HOST.sh`` for every host and ``run-order.tsv``.
+A script takes phase numbers (``./primary.sh 3 4``; ``./primary.sh list`` prints its phases);
+``run-order.tsv`` lists the phases in the guide's order with the hosts that run each.  Running
+every phase on its hosts in that order replays the guide (docs/export.md).
+
+What each action becomes:
+
+* shell: its commands, as written (a ``psql DB`` line that opens an interactive session is left
+  out: the SQL blocks that follow run through ``psql`` themselves);
+* console: its commands; a command with prompts gets its answers on standard input, and runs
+  under ``setsid`` so that it has no terminal and reads them from there;
+* sql: one ``psql -X -v ON_ERROR_STOP=1`` here-document per block, in the session's database as
+  the session's user (statements that the guide expects to fail run with ``ON_ERROR_STOP`` off);
+* file edit / file write: an embedded Python helper (:data:`HELPER`) that matches the before
+  lines as the runner does (``runner/edit.py``), skips an edit already applied, fails loudly when
+  the before text is missing, and replaces the file atomically after keeping a backup.
+
+A secret is never written: it is read from ``RUNBOOK_SECRET_<VARIABLE>`` (or the environment
+variable an inventory names), also where it stands literally in a command, a statement or a file.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+from ..bind import bind_graph
+from ..model import Action, Command, Graph, Step
+from . import Phase, Secrets, mask_shell, phases
+
+HELPER = r'''
+import os, re, shutil, sys, tempfile
+
+
+def norm(line, conf):
+    text = line.strip()
+    if conf and len(text) > 1:
+        m = re.search(r"\s#", text[1:])
+        if m:
+            text = text[: m.start() + 1]
+    return " ".join(text.split())
+
+
+def nonblank(text):
+    return [ln for ln in text.split("\n") if ln.strip()]
+
+
+def find(lines, block, conf):
+    want = [norm(b, conf) for b in block]
+    have = [norm(f, conf) for f in lines]
+    for i in range(len(have) - len(want) + 1):
+        if have[i : i + len(want)] == want:
+            return i
+    return None
+
+
+def expand(text, names):
+    for name in names:
+        if name not in os.environ:
+            sys.exit("runbook: environment variable %s is not set" % name)
+        text = text.replace("${%s}" % name, os.environ[name])
+    return text
+
+
+def write(path, content):
+    folder = os.path.dirname(path) or "."
+    old = os.stat(path) if os.path.exists(path) else os.stat(folder)
+    if os.path.exists(path):
+        shutil.copy2(path, path + ".runbook-bak")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, old.st_mode & 0o7777 if os.path.exists(path) else 0o644)
+        os.chown(tmp, old.st_uid, old.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def edit(path, conf, before, after):
+    try:
+        with open(path, newline="") as fh:
+            content = fh.read()
+    except OSError as exc:
+        sys.exit("runbook: %s: cannot read: %s" % (path, exc.strerror))
+    newline = "\r\n" if "\r\n" in content else "\n"
+    lines = content.split(newline)
+    b, a = nonblank(before), nonblank(after)
+    insertion = len(a) > len(b) and [norm(x, conf) for x in a[: len(b)]] == [norm(x, conf) for x in b]
+    at = find(lines, b, conf) if b else None
+    if at is None:
+        if a and find(lines, a, conf) is not None:
+            print("runbook: %s: already applied (the after text is in place)" % path, file=sys.stderr)
+            return
+        sys.stderr.write("runbook: %s: the before text is not in the file (file left untouched)\n" % path)
+        sys.stderr.write("expected to find:\n" + "".join("  %s\n" % x for x in b))
+        sys.exit(1)
+    if insertion:
+        added = a[len(b) :]
+        following = lines[at + len(b) : at + len(b) + len(added)]
+        if [norm(x, conf) for x in following] == [norm(x, conf) for x in added]:
+            print("runbook: %s: already applied (the added lines are there)" % path, file=sys.stderr)
+            return
+        new = lines[: at + len(b)] + added + lines[at + len(b) :]
+    else:
+        new = lines[:at] + a + lines[at + len(b) :]
+    write(path, newline.join(new))
+    print("runbook: %s: edited line %d (backup: %s.runbook-bak)" % (path, at + 1, path), file=sys.stderr)
+
+
+def put(path, content):
+    if not content.endswith("\n"):
+        content += "\n"
+    if os.path.exists(path):
+        with open(path, newline="") as fh:
+            if fh.read() == content:
+                print("runbook: %s: already written" % path, file=sys.stderr)
+                return
+    write(path, content)
+    print("runbook: %s: written" % path, file=sys.stderr)
+
+
+def main(argv):
+    op, path = argv[0], argv[1]
+    if op == "edit":
+        conf, before, after, names = argv[2] == "1", argv[3], argv[4], argv[5:]
+        edit(path, conf, expand(before, names), expand(after, names))
+    elif op == "write":
+        put(path, expand(argv[2], argv[3:]))
+    else:
+        sys.exit("runbook: unknown helper operation %r" % op)
+
+
+main(sys.argv[1:])
+'''
+"""The file helper embedded in every script (run as ``python3 -c "$_RUNBOOK_PY" edit|write …``).
+
+Its matching is ``runner/edit.py``'s; ``tests/test_export.py`` checks that they agree."""
+
+PSQL = "psql -X -v ON_ERROR_STOP=1"
+
+
+def is_conf(action: Action) -> bool:
+    """Whether a trailing ``# comment`` is ignored when matching (conf files)."""
+    return action.lang in ("conf", "ini", "properties", "") or (action.path or "").endswith(".conf")
+
+
+def heredoc(text: str, base: str) -> str:
+    """A here-document delimiter that no line of ``text`` equals."""
+    lines = {ln.strip() for ln in text.split("\n")}
+    tag, n = base, 1
+    while tag in lines:
+        n += 1
+        tag = f"{base}_{n}"
+    return tag
+
+
+def _require(envs: list[str]) -> list[str]:
+    return [f': "${{{e}:?set {e} (a secret of the guide; it is never written into this script)}}"' for e in envs]
+
+
+def session_psql(graph: Graph, action: Action, host: str) -> str:
+    """The psql command line of the action's session on ``host``: its database, as its user."""
+    sid = action.sessions.get(host)
+    database = user = None
+    if sid is not None:
+        session = graph.session(sid)
+        database, user = session.database, session.user
+    if database is None:
+        db = graph.variable("database")
+        database = db.value if db else None
+    cmd = PSQL + (f" --dbname {shlex.quote(database)}" if database else "")
+    if user and user not in ("${USER}", "$USER"):
+        cmd = f"sudo -u {shlex.quote(user)} -H {cmd}"
+    return cmd
+
+
+def sql_lines(graph: Graph, action: Action, host: str, secrets: Secrets) -> list[str]:
+    """One psql here-document for the block; a secret makes it an expanding one."""
+    body: list[str] = []
+    for st in action.statements:
+        failing = st.expected is not None and st.expected.kind == "error"
+        if failing:
+            body.append("\\set ON_ERROR_STOP 0")
+        body.append(st.sql)
+        if failing:
+            body.append("\\set ON_ERROR_STOP 1")
+    text = "\n".join(body)
+    envs = secrets.used_in(text)
+    tag = heredoc(text, "SQL")
+    if envs:
+        # Unquoted here-document: escape what the shell would expand, then put the references in.
+        text = text.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")
+        text = secrets.placeholders(text)
+        return [*_require(envs), f"{session_psql(graph, action, host)} <<{tag}", text, tag]
+    return [f"{session_psql(graph, action, host)} <<'{tag}'", text, tag]
+
+
+def _answer(graph: Graph, secrets: Secrets, command: Command, n: int) -> tuple[str, str | None]:
+    """The n-th answer as a printf argument, and the environment variable it needs."""
+    answer = command.dialog[n].answer
+    if answer.var is not None:
+        env = secrets.var_env(answer.var)
+        if env is not None:
+            return f'"${{{env}}}"', env
+        var = graph.variable(answer.var)
+        return shlex.quote(var.value if var else ""), None
+    return shlex.quote(answer.literal or ""), None
+
+
+def command_lines(graph: Graph, action: Action, secrets: Secrets) -> list[str]:
+    out: list[str] = []
+    for cmd in action.commands:
+        if cmd.opens_session is not None:
+            out.append(f"# {cmd.text.strip()}: opens the psql session that the SQL blocks below run in")
+            continue
+        text, envs = mask_shell(cmd.text, secrets)
+        if cmd.dialog:
+            args: list[str] = []
+            for n in range(len(cmd.dialog)):
+                arg, env = _answer(graph, secrets, cmd, n)
+                args.append(arg)
+                if env is not None and env not in envs:
+                    envs.append(env)
+            prompts = ", ".join(repr(t.prompt) for t in cmd.dialog)
+            out += _require(envs)
+            out.append(f"# answers {prompts} on standard input; setsid: no terminal, so they are read from it")
+            out.append(f"printf '%s\\n' {' '.join(args)} | setsid -w {text}")
+        else:
+            out += _require(envs)
+            out.append(text)
+    return out
+
+
+def file_lines(action: Action, secrets: Secrets) -> list[str]:
+    path = shlex.quote(action.path or "")
+    texts = [action.before or "", action.after or ""] if action.kind == "file_edit" else [action.after or ""]
+    envs: list[str] = []
+    for t in texts:
+        envs += [e for e in secrets.used_in(t) if e not in envs]
+    preserve = f" --preserve-env={','.join(envs)}" if envs else ""
+    out = _require(envs)
+    names = ["before", "after"] if action.kind == "file_edit" else ["content"]
+    for name, text in zip(names, texts, strict=True):
+        text = secrets.placeholders(text.rstrip("\n"))
+        tag = heredoc(text, "RUNBOOK_TEXT")
+        out += [f"{name}=$(cat <<'{tag}'", text, tag, ")"]
+    refs = " ".join(f'"${n}"' for n in names)
+    env_args = (" " + " ".join(envs)) if envs else ""
+    if action.kind == "file_edit":
+        op = f"edit {path} {'1' if is_conf(action) else '0'} {refs}"
+    else:
+        op = f"write {path} {refs}"
+    out.append(f'sudo{preserve} python3 -c "$_RUNBOOK_PY" {op}{env_args}')
+    return out
+
+
+def action_lines(graph: Graph, step: Step, action: Action, host: str, secrets: Secrets) -> list[str]:
+    span = action.span
+    head = [f"# {action.id} ({action.kind}) {span.file}:{span.line}"]
+    if action.kind == "sql":
+        return head + sql_lines(graph, action, host, secrets)
+    if action.kind in ("file_edit", "file_write"):
+        return head + [f"# {action.path}"] + file_lines(action, secrets)
+    return head + command_lines(graph, action, secrets)
+
+
+def _step_comment(step: Step) -> str:
+    number = f"{step.number}. " if step.number is not None else ""
+    tag = f"[{step.tag}] " if step.tag else ""
+    return f"# Step {number}{tag}{step.title} {{#{step.id}}} ({step.span})"
+
+
+def _phase_function(graph: Graph, phase: Phase, host: str, secrets: Secrets) -> list[str]:
+    lines = [f"phase_{phase.number}() {{"]
+    current: Step | None = None
+    for step, action in phase.actions:
+        if step is not current:
+            lines.append(_step_comment(step))
+            current = step
+        # Not indented: here-document bodies and their delimiters must stay as written.
+        lines += action_lines(graph, step, action, host, secrets)
+    lines.append("}")
+    return lines
+
+
+def script(graph: Graph, host: str, plan: list[Phase], secrets: Secrets) -> str:
+    h = graph.host(host)
+    mine = [p for p in plan if host in p.hosts]
+    numbers = " ".join(str(p.number) for p in mine)
+    out = [
+        "#!/usr/bin/env bash",
+        f"# {h.id} ({h.label}{', ' + h.address if h.address else ''}): generated by `runbook export --to sh`",
+        f"# from {graph.source.file} ({graph.source.title}; sha256 {graph.source.sha256[:12]}).",
+        "# Run this host's phases in the order of run-order.tsv, after the other hosts' earlier phases:",
+        f"#   {h.id}.sh PHASE...   (this host's phases: {numbers or 'none'})",
+    ]
+    envs = sorted(set(secrets.env.values()))
+    if envs:
+        out.append("# Secrets are read from the environment: " + ", ".join(envs))
+    out += [
+        "# The guide's own commands are kept as written, unquoted $(...) and ${USER} included:",
+        "# shellcheck disable=SC2046,SC2086",
+        "set -euo pipefail",
+        "", "# File edits and writes (see docs/export.md).", "_RUNBOOK_PY=$(cat <<'PY'"]
+    out += [HELPER.strip("\n"), "PY", ")", ""]
+    for phase in mine:
+        out += _phase_function(graph, phase, host, secrets)
+        out.append("")
+    cases = [f"    {p.number}) phase_{p.number} ;;" for p in mine]
+    out += [
+        'if [ "$#" -eq 0 ]; then',
+        f'  echo "usage: $0 PHASE... (this host\'s phases: {numbers})" >&2',
+        "  exit 2",
+        "fi",
+        'for phase in "$@"; do',
+        '  case "$phase" in',
+        *cases,
+        f'    list) echo "{numbers}" ;;',
+        f'    *) echo "$0: {h.id} has no phase $phase (its phases: {numbers})" >&2; exit 2 ;;',
+        "  esac",
+        "done",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def run_order(plan: list[Phase]) -> str:
+    lines = ["# phase\thosts\tsteps (run each phase on each of its hosts, in this order)"]
+    for p in plan:
+        lines.append(f"{p.number}\t{' '.join(p.hosts)}\t{' '.join(s.id for s in p.steps)}")
+    return "\n".join(lines) + "\n"
+
+
+def export_sh(
+    graph: Graph,
+    *,
+    bindings: Mapping[str, str] | None = None,
+    secret_env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """``HOST.sh`` per host and ``run-order.tsv``, with ``bindings`` applied (secrets never bound)."""
+    secrets = Secrets.of(graph, secret_env)
+    secret_names = {v.name for v in secrets.variables}
+    values = {k: v for k, v in (bindings or {}).items() if k not in secret_names}
+    bound = bind_graph(graph, values) if values else graph
+    plan = phases(bound)
+    files = {f"{h.id}.sh": script(bound, h.id, plan, secrets) for h in bound.hosts}
+    files["run-order.tsv"] = run_order(plan)
+    return files

@@ -1,0 +1,123 @@
+"""Compare what a statement printed with what the guide says, structurally.
+
+Alignment and padding never matter.  Volatile values (timestamps, durations, sizes, LSNs, progress
+counters) may differ: such a difference is reported as volatile, not as a failure.  The patterns
+live in ``runner/data/volatile.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from runbook.expected import Output
+from runbook.model import Expected
+
+
+@dataclass
+class Comparison:
+    ok: bool
+    volatile: list[str] = field(default_factory=list)
+    """Human notes on differences that were accepted as volatile."""
+    problems: list[str] = field(default_factory=list)
+
+
+@cache
+def _volatile() -> list[tuple[str, re.Pattern[str]]]:
+    data = tomllib.loads((resources.files("runner") / "data" / "volatile.toml").read_text(encoding="utf-8"))
+    return [(v["name"], re.compile(v["pattern"])) for v in data["volatile"]]
+
+
+def normalize_volatile(text: str) -> tuple[str, list[str]]:
+    """``text`` with volatile values replaced by ``<name>``, and the names that matched."""
+    names: list[str] = []
+    for name, pattern in _volatile():
+        text, n = pattern.subn(f"<{name}>", text)
+        if n:
+            names.append(name)
+    return text, names
+
+
+def _cells_equal(expected: str, actual: str, where: str, result: Comparison) -> bool:
+    if expected.strip() == actual.strip():
+        return True
+    e, names = normalize_volatile(expected.strip())
+    a, _ = normalize_volatile(actual.strip())
+    if e == a and names:
+        result.volatile.append(f"{where}: {', '.join(names)} differ ({expected.strip()!r} vs {actual.strip()!r})")
+        return True
+    return False
+
+
+def compare_output(expected: Expected, actual: Output) -> Comparison:
+    result = Comparison(ok=True)
+    if expected.kind == "error":
+        if actual.kind != "error" or actual.error is None:
+            result.problems.append(f"expected an error ({(expected.error or {}).get('message')!r}), but the "
+                                   "statement succeeded")
+        else:
+            exp = expected.error or {}
+            for key in ("sqlstate", "message", "detail", "hint"):
+                if key in exp and exp[key] != actual.error.get(key):
+                    result.problems.append(f"error {key}: expected {exp[key]!r}, got {actual.error.get(key)!r}")
+        result.ok = not result.problems
+        return result
+    if actual.kind == "error" and actual.error is not None:
+        result.problems.append(f"{actual.error['severity']}: {actual.error['message']}"
+                               + (f" (DETAIL: {actual.error['detail']})" if "detail" in actual.error else ""))
+        result.ok = False
+        return result
+    if expected.kind == "table":
+        if actual.kind != "table":
+            result.problems.append("expected a table, got: " + " / ".join(x.strip() for x in actual.lines if x.strip()))
+        else:
+            if expected.columns != actual.columns:
+                result.problems.append(f"columns: expected {expected.columns}, got {actual.columns}")
+            if expected.row_count is not None and expected.row_count != actual.row_count:
+                result.problems.append(f"row count: expected {expected.row_count}, got {actual.row_count}")
+            if len(expected.rows) != len(actual.rows):
+                result.problems.append(f"rows: expected {len(expected.rows)}, got {len(actual.rows)}")
+            for i, (er, ar) in enumerate(zip(expected.rows, actual.rows, strict=False), start=1):
+                if len(er) != len(ar):
+                    result.problems.append(f"row {i}: expected {len(er)} cells, got {len(ar)}")
+                    continue
+                for j, (ec, ac) in enumerate(zip(er, ar, strict=True)):
+                    col = expected.columns[j] if j < len(expected.columns) else str(j + 1)
+                    if not _cells_equal(ec, ac, f"row {i} {col}", result):
+                        result.problems.append(f"row {i}, {col}: expected {ec!r}, got {ac!r}")
+    elif expected.kind == "tag":
+        if actual.tag != expected.tag:
+            result.problems.append(f"expected {expected.tag!r}, got {actual.tag or ' / '.join(actual.lines)!r}")
+    else:
+        exp_lines = [x.strip() for x in expected.lines if x.strip()]
+        act_lines = [x.strip() for x in actual.lines if x.strip()]
+        if len(exp_lines) != len(act_lines):
+            result.problems.append(f"expected {len(exp_lines)} line(s), got {len(act_lines)}")
+        for i, (e, a) in enumerate(zip(exp_lines, act_lines, strict=False), start=1):
+            if not _cells_equal(e, a, f"line {i}", result):
+                result.problems.append(f"line {i}: expected {e!r}, got {a!r}")
+    result.ok = not result.problems
+    return result
+
+
+def compare_console(expected_lines: list[str], actual: str) -> Comparison:
+    """Each output line the guide shows must appear in what the command printed (volatile values aside)."""
+    result = Comparison(ok=True)
+    # progress output rewrites its line with \r: keep what was left on screen
+    shown = [seg.strip() for line in actual.split("\n") for seg in [line.split("\r")[-1]] if seg.strip()]
+    for line in expected_lines:
+        if not line.strip():
+            continue
+        if line.strip() in shown:
+            continue
+        e, names = normalize_volatile(line.strip())
+        match = next((s for s in shown if normalize_volatile(s)[0] == e), None)
+        if match is not None and names:
+            result.volatile.append(f"{', '.join(names)} differ ({line.strip()!r} vs {match!r})")
+            continue
+        result.problems.append(f"expected output line not seen: {line.strip()!r}")
+    result.ok = not result.problems
+    return result

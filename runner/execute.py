@@ -1,0 +1,459 @@
+"""Run a plan on hosts and check every result against the guide.
+
+Document order is the order; an action that targets several hosts runs on them at the same time.
+A failure stops everything after it (reported as not run); a step whose environment lacks
+something is *blocked*, which is not a failure of the guide.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runbook.expected import parse_output
+from runbook.model import Action, Command, Step
+
+from .compare import compare_console, compare_output
+from .edit import apply_edit
+from .observe import Observer
+from .plan import Plan
+from .session import HostShell, Masker, SessionError, Transcript
+
+READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
+
+PASSED, FAILED, BLOCKED, NOT_RUN, ALREADY, DONE_EARLIER = (
+    "passed", "failed", "blocked", "not-run", "already-applied", "done-earlier")
+
+
+@dataclass
+class CheckResult:
+    line: int
+    statement: str
+    status: str
+    """``passed``, ``volatile`` (passed, volatile values differed) or ``failed``."""
+    expected: list[str]
+    actual: list[str]
+    problems: list[str] = field(default_factory=list)
+    volatile: list[str] = field(default_factory=list)
+    tries: int = 1
+    expected_span: tuple[int, int] | None = None
+    statement_span: tuple[int, int] | None = None
+
+
+@dataclass
+class ActionResult:
+    action: str
+    step: str
+    kind: str
+    host: str
+    line: int
+    status: str
+    duration: float = 0.0
+    message: str = ""
+    details: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    substitutions: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepResult:
+    id: str
+    number: int | None
+    title: str
+    tag: str | None
+    line: int
+    status: str
+    duration: float = 0.0
+    actions: list[ActionResult] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class RunResult:
+    guide: str
+    target: str
+    status: str
+    started: float
+    duration: float
+    steps: list[StepResult]
+    blocked: dict[str, str] = field(default_factory=dict)
+
+
+class Transport:
+    """How the runner reaches a host outside its interactive shell (files, the observer)."""
+
+    def shell_argv(self, host: str) -> list[str]:
+        raise NotImplementedError
+
+    def root_argv(self, host: str, argv: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def sockets(self) -> dict[str, Path]:
+        return {}
+
+    def run_root(self, host: str, argv: list[str], data: bytes | None = None,
+                 timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(self.root_argv(host, argv), input=data, capture_output=True, timeout=timeout,
+                              check=False)
+
+
+class SandboxTransport(Transport):
+    def __init__(self, sandbox: object) -> None:
+        from .sandbox import Sandbox
+
+        assert isinstance(sandbox, Sandbox)
+        self.sandbox = sandbox
+
+    def shell_argv(self, host: str) -> list[str]:
+        return self.sandbox.shell_argv(host)
+
+    def root_argv(self, host: str, argv: list[str]) -> list[str]:
+        return self.sandbox.exec_argv(host, argv)
+
+    def sockets(self) -> dict[str, Path]:
+        return {h.name: self.sandbox.socket_dir(h.name) for h in self.sandbox.hosts}
+
+
+class LocalTransport(Transport):
+    def shell_argv(self, host: str) -> list[str]:
+        return ["bash", "--noediting", "--noprofile", "--norc", "-i"]
+
+    def root_argv(self, host: str, argv: list[str]) -> list[str]:
+        return ["sudo", "-n", *argv]
+
+
+class SshTransport(Transport):
+    def __init__(self, targets: dict[str, tuple[str, str | None, int | None]]) -> None:
+        self.targets = targets
+
+    def _dest(self, host: str) -> list[str]:
+        address, user, port = self.targets[host]
+        dest = f"{user}@{address}" if user else address
+        return (["-p", str(port)] if port else []) + [dest]
+
+    def shell_argv(self, host: str) -> list[str]:
+        return ["ssh", "-tt", *self._dest(host), "bash --noediting --noprofile --norc -i"]
+
+    def root_argv(self, host: str, argv: list[str]) -> list[str]:
+        return ["ssh", *self._dest(host), "sudo -n " + shlex.join(argv)]
+
+
+Progress = Callable[[str, StepResult | None, ActionResult | None], None]
+
+
+class Runner:
+    def __init__(self, plan: Plan, transport: Transport, *, secrets: dict[str, str], transcripts: Path | None,
+                 progress: Progress | None = None, timeout: float = 120, settle: float = 20,
+                 steps: list[str] | None = None, done_earlier: set[str] | None = None,
+                 keep_going_checks: bool = False) -> None:
+        self.keep_going_checks = keep_going_checks
+        self.last_results: list[StepResult] = []
+        self.plan = plan
+        self.graph = plan.graph
+        self.transport = transport
+        self.secrets = secrets
+        self.mask = Masker(list(secrets.values()) + self.graph.secrets())
+        self.transcripts = transcripts
+        self.progress = progress or (lambda *_: None)
+        self.timeout = timeout
+        self.settle = settle
+        self.selected = steps
+        self.done_earlier = done_earlier or set()
+        self.shells: dict[str, HostShell] = {}
+        self.observer: Observer | None = None
+
+    # -- hosts ----------------------------------------------------------------------------
+    def shell(self, host: str) -> HostShell:
+        if host not in self.shells:
+            path = self.transcripts / f"{host}.log" if self.transcripts else None
+            sh = HostShell(host, self.transport.shell_argv(host), Transcript(path, self.mask), timeout=self.timeout)
+            sh.start()
+            self.shells[host] = sh
+        return self.shells[host]
+
+    def close(self) -> None:
+        for sh in self.shells.values():
+            sh.close()
+            sh.transcript.close()
+        if self.observer is not None:
+            self.observer.close()
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        started = time.time()
+        t0 = time.monotonic()
+        sockets = self.transport.sockets()
+        if sockets:
+            self.observer = Observer(sockets)
+        results: list[StepResult] = []
+        self.last_results = results
+        stop: str | None = None
+        try:
+            for step in self.graph.steps:
+                sr = StepResult(step.id, step.number, step.title, step.tag, step.span.line, NOT_RUN)
+                results.append(sr)
+                if self.selected is not None and step.id not in self.selected:
+                    sr.reason = "not selected"
+                    sr.status = "skipped"
+                    continue
+                if step.id in self.done_earlier:
+                    sr.status = DONE_EARLIER
+                    sr.reason = "completed by an earlier run on these hosts (nothing changed)"
+                    self.progress("step-end", sr, None)
+                    continue
+                if stop is not None:
+                    sr.reason = stop
+                    self._not_run(step, sr)
+                    continue
+                self.progress("step-start", sr, None)
+                s0 = time.monotonic()
+                self._run_step(step, sr)
+                sr.duration = time.monotonic() - s0
+                self.progress("step-end", sr, None)
+                if sr.status == FAILED:
+                    stop = f"not run: step {step.id} failed"
+                elif sr.status == BLOCKED:
+                    stop = f"not run: step {step.id} is blocked"
+        finally:
+            self.close()
+        statuses = {s.status for s in results}
+        status = FAILED if FAILED in statuses else BLOCKED if BLOCKED in statuses else PASSED
+        blocked = {k: f"{v.reason}; to lift: {v.lift}" for k, v in self.plan.blocked.items()}
+        target = ",".join(sorted(self.plan.inventory.kinds))
+        return RunResult(self.plan.original.source.file, target, status, started, time.monotonic() - t0, results,
+                         blocked)
+
+    def _not_run(self, step: Step, sr: StepResult) -> None:
+        for action in step.actions:
+            for host in action.targets:
+                sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line, NOT_RUN))
+
+    def _run_step(self, step: Step, sr: StepResult) -> None:
+        sr.status = PASSED
+        failed_or_blocked = False
+        for action in step.actions:
+            if failed_or_blocked:
+                for host in action.targets:
+                    sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line, NOT_RUN))
+                continue
+            if len(action.targets) > 1:
+                with ThreadPoolExecutor(max_workers=len(action.targets)) as pool:
+                    ars = list(pool.map(lambda h, a=action: self._run_action(step, a, h), action.targets))
+            else:
+                ars = [self._run_action(step, action, h) for h in action.targets]
+            for ar in ars:
+                sr.actions.append(ar)
+                self.progress("action", sr, ar)
+            st = {a.status for a in ars}
+            if FAILED in st:
+                sr.status = FAILED
+                failed_or_blocked = True
+            elif BLOCKED in st:
+                sr.status = BLOCKED
+                sr.reason = next(a.message for a in ars if a.status == BLOCKED)
+                failed_or_blocked = True
+
+    def _run_action(self, step: Step, action: Action, host: str) -> ActionResult:
+        ar = ActionResult(action.id, step.id, action.kind, host, action.span.line, PASSED)
+        t0 = time.monotonic()
+        try:
+            if action.kind in ("shell", "console"):
+                self._commands(action, host, ar)
+            elif action.kind == "sql":
+                self._sql(action, host, ar)
+            elif action.kind in ("file_edit", "file_write"):
+                self._file(action, host, ar)
+        except SessionError as exc:
+            ar.status = FAILED
+            ar.message = self.mask(exc.message)
+            ar.details = self.mask(exc.last_output)
+        ar.duration = time.monotonic() - t0
+        return ar
+
+    # -- shell and console ------------------------------------------------------------------
+    def _answer(self, cmd: Command) -> list[tuple[str, str]]:
+        out = []
+        for turn in cmd.dialog:
+            if turn.answer.var is not None:
+                value = self.secrets.get(turn.answer.var)
+                if value is None:
+                    var = self.graph.variable(turn.answer.var)
+                    value = var.value if var else ""
+            else:
+                value = turn.answer.literal or ""
+            out.append((turn.prompt, value))
+        return out
+
+    def _commands(self, action: Action, host: str, ar: ActionResult) -> None:
+        sh = self.shell(host)
+        if sh.psql_session is not None:
+            sh.close_psql()
+        for i, cmd in enumerate(action.commands):
+            text, sub = self.plan.command_text(action.id, i, cmd.text)
+            if sub is not None:
+                ar.substitutions.append({"line": str(cmd.span.line), "kind": sub.kind, "command": self.mask(cmd.text),
+                                         "reason": sub.reason, **({"with": self.mask(text)} if text else {})})
+                if sub.kind == "block":
+                    ar.status = BLOCKED
+                    ar.message = f"{sub.reason} (to lift: {sub.lift})"
+                    return
+            if text is None:
+                continue
+            if cmd.opens_session:
+                sh.open_psql(f"{cmd.opens_session}@{host}", text, timeout=self.timeout)
+                continue
+            reload = re.search(r"\bsystemctl\s+reload\b", text) is not None
+            before_load = self.observer.conf_load_time(host) if reload and self.observer else None
+            res = sh.run(text, self._answer(cmd), timeout=self.timeout)
+            if res.status != 0:
+                ar.status = FAILED
+                ar.message = f"line {cmd.span.line}: command exited with status {res.status}: {self.mask(text)}"
+                ar.details = self.mask(res.output[-1000:])
+                return
+            if reload and self.observer:
+                note = self.observer.wait_reloaded(host, before_load)
+                if note:
+                    ar.notes.append(note)
+            if cmd.output:
+                cmp = compare_console(cmd.output, res.output)
+                check = CheckResult(cmd.span.line, self.mask(text), PASSED, cmd.output,
+                                    [self.mask(x) for x in res.output.splitlines()], cmp.problems, cmp.volatile)
+                if not cmp.ok:
+                    check.status = FAILED
+                    ar.status = FAILED
+                    ar.message = f"line {cmd.span.line}: output differs: " + "; ".join(cmp.problems)
+                elif cmp.volatile:
+                    check.status = "volatile"
+                ar.checks.append(check)
+                if not cmp.ok:
+                    return
+
+    # -- SQL --------------------------------------------------------------------------------
+    def _ensure_session(self, action: Action, host: str) -> HostShell:
+        sh = self.shell(host)
+        sid = action.sessions.get(host)
+        if sid is not None and sh.psql_session == sid:
+            return sh
+        session = self.graph.session(sid) if sid else None
+        database = session.database if session and session.database else ""
+        user = session.user if session else None
+        command = "psql " + shlex.quote(database) if database else "psql"
+        if user and user not in ("${USER}",) and not user.startswith("$"):
+            command = f"sudo -u {shlex.quote(user)} -H " + command
+        if sh.psql_session is not None:
+            sh.close_psql()
+        sh.open_psql(sid or f"inferred@{host}", command, timeout=self.timeout)
+        ar_note = "inferred" if session and session.inferred else "reopened"
+        sh.transcript.write("note", f"psql session {sid} ({ar_note})")
+        return sh
+
+    def _sql(self, action: Action, host: str, ar: ActionResult) -> None:
+        sh = self._ensure_session(action, host)
+        if self.observer is not None:
+            note = self.observer.wait_replayed(host)
+            if note:
+                ar.notes.append(note)
+        for st in action.statements:
+            if st.sql.startswith("\\q"):
+                sh.close_psql()
+                continue
+            deadline = time.monotonic() + self.settle
+            tries = 0
+            while True:
+                tries += 1
+                res = sh.sql(st.sql, timeout=self.timeout)
+                out = parse_output(res.output.split("\n"))
+                if res.sqlstate and out.error is not None:
+                    out.error.setdefault("sqlstate", res.sqlstate)
+                if st.expected is None:
+                    if res.error:
+                        ar.status = FAILED
+                        ar.message = f"line {st.span.line}: " + self.mask(" ".join(res.output.split())[:500])
+                        return
+                    break
+                cmp = compare_output(st.expected, out)
+                if (not cmp.ok and READ_ONLY_RE.match(st.sql) and st.expected.kind != "error"
+                        and time.monotonic() < deadline):
+                    time.sleep(0.2)
+                    continue
+                exp = st.expected
+                check = CheckResult(st.span.line, self.mask(st.sql), PASSED, list(exp.lines),
+                                    [self.mask(x) for x in res.output.rstrip("\n").split("\n")], cmp.problems,
+                                    cmp.volatile, tries, (exp.span.line, exp.span.end_line),
+                                    (st.span.line, st.span.end_line))
+                if not cmp.ok:
+                    check.status = FAILED
+                    ar.checks.append(check)
+                    if self.keep_going_checks:
+                        ar.notes.append(f"line {st.span.line}: result differs (kept going to update it)")
+                        break
+                    ar.status = FAILED
+                    ar.message = (f"line {st.span.line}: result differs from the guide (expected at line "
+                                  f"{exp.span.line}): " + "; ".join(cmp.problems))
+                    return
+                if cmp.volatile:
+                    check.status = "volatile"
+                ar.checks.append(check)
+                break
+
+    # -- files ------------------------------------------------------------------------------
+    def _file(self, action: Action, host: str, ar: ActionResult) -> None:
+        path = action.path or ""
+        read = self.transport.run_root(host, ["cat", "--", path])
+        exists = read.returncode == 0
+        if action.kind == "file_edit" and not exists:
+            ar.status = FAILED
+            ar.message = f"line {action.span.line}: {path} does not exist: " + read.stderr.decode(errors="replace")
+            return
+        content = read.stdout.decode("utf-8", errors="surrogateescape") if exists else ""
+        if action.kind == "file_edit":
+            result = apply_edit(content, action.before or "", action.after or "",
+                                conf=path.endswith((".conf", ".cnf", ".ini")), path=path)
+            if result.status == "before-missing":
+                ar.status = FAILED
+                ar.message = f"line {action.before_span.line if action.before_span else action.span.line}: " \
+                             f"{result.message}"
+                ar.details = result.diff
+                return
+            if result.status == "already-applied":
+                ar.status = ALREADY
+                ar.message = result.message
+                return
+            new = result.content
+            ar.details = self.mask(result.diff)
+        else:
+            new = action.after or ""
+            if exists and content == new:
+                ar.status = ALREADY
+                ar.message = f"{path}: already has this content"
+                return
+        self._write(host, path, new, exists, ar)
+
+    def _write(self, host: str, path: str, content: str, exists: bool, ar: ActionResult) -> None:
+        q = shlex.quote(path)
+        tmp = shlex.quote(path + ".runbook-tmp")
+        if exists:
+            script = (f"set -e; cp -p {q} {q}.runbook-bak; cat > {tmp}; chown --reference={q} {tmp}; "
+                      f"chmod --reference={q} {tmp}; mv -f {tmp} {q}")
+        else:
+            d = shlex.quote(str(Path(path).parent))
+            script = (f"set -e; cat > {tmp}; chown --reference={d} {tmp}; chmod 644 {tmp}; mv -f {tmp} {q}")
+        res = self.transport.run_root(host, ["bash", "-c", script], content.encode("utf-8", errors="surrogateescape"))
+        if res.returncode != 0:
+            self.transport.run_root(host, ["rm", "-f", path + ".runbook-tmp"])
+            ar.status = FAILED
+            ar.message = f"{path}: cannot write: {res.stderr.decode(errors='replace').strip()}"
+            return
+        ar.message = f"{path}: written" + (f" (backup {path}.runbook-bak)" if exists else "")
+        sh = self.shells.get(host)
+        if sh is not None:
+            sh.transcript.write("note", ar.message)
+            if ar.details:
+                sh.transcript.write("out", ar.details)

@@ -1,0 +1,288 @@
+"""``runbook run``: run guides on hosts (the embedded sandbox by default) and check every result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, RunbookError, UsageError
+from runbook.load import load_graph
+from runbook.model import Graph
+
+from .execute import (
+    ALREADY,
+    BLOCKED,
+    DONE_EARLIER,
+    FAILED,
+    PASSED,
+    LocalTransport,
+    Runner,
+    RunResult,
+    SandboxTransport,
+    SshTransport,
+    Transport,
+)
+from .inventory import Inventory, default_inventory, load_inventory, secret_values
+from .plan import (
+    Plan,
+    UnsafeAddressError,
+    build_plan,
+    format_plan,
+    installed_pg_versions,
+    sandbox_binding,
+    unsafe_addresses,
+)
+from .report import ProgressPrinter, print_summary, to_json, to_junit
+from .session import Masker
+
+STATE_FILE = "runbook-run.json"
+
+HELP = """\
+Run each guide on hosts and check every result against the guide.
+
+With no --inventory the guide runs on the embedded sandbox: one Linux namespace host per host of the
+guide's environment list, on this machine (root needed), with real PostgreSQL servers. The guide's
+addresses are bound to loopback addresses (192.168.0.30 -> 127.0.0.30) and its PostgreSQL major
+version to the installed one; commands that cannot work here (the apt repository set-up) are
+substituted, each with its reason. The sandbox is torn down after the run unless --keep is given;
+a later run on a kept sandbox skips the steps already completed.
+
+A GUIDE may be a directory: every guide (*.md except README.md) in it runs, one after the other.
+"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.description = HELP
+    p.add_argument("guides", nargs="+", metavar="GUIDE", help="guide(s) (Markdown or graph JSON) or directories")
+    p.add_argument("--inventory", metavar="FILE", help="TOML inventory naming other targets (ssh, local), "
+                   "bindings and secrets (see docs/run.md)")
+    p.add_argument("--plan", action="store_true", help="print the bound commands per host; run nothing")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON (schema: runbook schema report)")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    p.add_argument("--transcripts", metavar="DIR", default="runbook-out",
+                   help="folder for one transcript per host (default: runbook-out/GUIDE/)")
+    p.add_argument("--from", dest="from_step", metavar="STEP", help="start at this step (resume)")
+    p.add_argument("--until", metavar="STEP", help="stop after this step")
+    p.add_argument("--only", metavar="STEP", action="append", help="run only this step (repeatable)")
+    p.add_argument("--keep", action="store_true", help="leave the sandbox up after the run")
+    p.add_argument("--fresh", action="store_true", help="tear down a sandbox left by an earlier run first")
+    p.add_argument("--no-speed", action="store_true",
+                   help="no sandbox speed settings (checkpoint_completion_target = 0); see docs/sandbox.md")
+    p.add_argument("--timeout", type=float, default=120, help="seconds a command may take (default 120)")
+    p.add_argument("--settle", type=float, default=20,
+                   help="seconds a read-only check is retried until it matches (default 20)")
+    p.add_argument("--update-expected", action="store_true",
+                   help="rewrite the guide's '-- ' expected output where the actual output differed")
+    p.add_argument("--lang", help="lexicon to read the guide with (default: detected)")
+
+
+def _guides(paths: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(x for x in path.glob("*.md") if x.name.lower() != "readme.md")
+            if not found:
+                raise UsageError(f"{p}: no guide (*.md) in this folder")
+            out.extend(found)
+        elif not path.exists():
+            raise UsageError(f"{p}: no such file")
+        else:
+            out.append(path)
+    return out
+
+
+def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
+    ids = [s.id for s in graph.steps]
+
+    def check(step: str) -> str:
+        if step not in ids:
+            raise UsageError(f"{graph.source.file}: no step {step!r} (steps: {', '.join(ids)})")
+        return step
+
+    if args.only:
+        return [check(s) for s in args.only]
+    if args.from_step is None and args.until is None:
+        return None
+    start = ids.index(check(args.from_step)) if args.from_step else 0
+    end = ids.index(check(args.until)) if args.until else len(ids) - 1
+    return ids[start : end + 1]
+
+
+def _sandbox_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", path.name.removesuffix(".md"))[:60] or "guide"
+
+
+def main(args: argparse.Namespace) -> int:
+    guides = _guides(args.guides)
+    statuses: list[str] = []
+    for path in guides:
+        statuses.append(run_guide(path, args, multiple=len(guides) > 1))
+    if FAILED in statuses:
+        return EXIT_FAILED
+    if BLOCKED in statuses:
+        return EXIT_BLOCKED
+    return EXIT_OK
+
+
+def _report_path(base: str, path: Path, multiple: bool) -> Path:
+    p = Path(base)
+    if not multiple:
+        return p
+    return p.with_name(f"{p.stem}.{path.name.removesuffix('.md')}{p.suffix}")
+
+
+def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
+    from .cli import write_atomic
+
+    graph = load_graph(path, args.lang)
+    inventory: Inventory = load_inventory(args.inventory, graph) if args.inventory else default_inventory(graph)
+    sandbox = None
+    pg_version = None
+    if inventory.kinds == {"sandbox"}:
+        from .sandbox import Sandbox, SandboxError, SandboxHost
+
+        versions = installed_pg_versions()
+        if not versions:
+            raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
+        pg_version = versions[-1]
+        binding = sandbox_binding(graph, pg_version)
+        binding.update(inventory.bindings)
+        hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
+        try:
+            sandbox = Sandbox(_sandbox_name(path), hosts, speed=not args.no_speed)
+        except SandboxError as exc:
+            raise UsageError(f"{path}: {exc}") from exc
+        plan = build_plan(graph, inventory, create_cluster=sandbox.create_cluster_command(pg_version),
+                          pg_version=pg_version)
+        unsafe = unsafe_addresses(plan)
+        if unsafe:
+            raise UnsafeAddressError(f"{path}: the sandbox refuses to run: {len(unsafe)} address(es) outside "
+                                     "127.0.0.0/8", unsafe)
+    elif "sandbox" in inventory.kinds:
+        raise UsageError(f"{args.inventory}: mixing sandbox hosts with other targets is not supported")
+    else:
+        plan = build_plan(graph, inventory)
+    secrets = secret_values(graph, inventory)
+    mask = Masker(list(secrets.values()) + graph.secrets())
+    if args.plan:
+        sys.stdout.write(format_plan(plan, mask))
+        return PASSED
+    selected = _select(graph, args)
+    transport: Transport
+    done: set[str] = set()
+    if sandbox is not None:
+        from .sandbox import SandboxError
+
+        if os.geteuid() != 0:
+            raise RunbookError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")
+        try:
+            if args.fresh and sandbox.is_up():
+                sandbox.down()
+            was_up = sandbox.is_up()
+            sandbox.up()
+        except SandboxError as exc:
+            raise RunbookError(f"{path}: sandbox: {exc}") from exc
+        state = sandbox.dir / STATE_FILE
+        if was_up and state.exists():
+            record = json.loads(state.read_text())
+            if record.get("sha256") != graph.source.sha256:
+                raise UsageError(f"{path}: the kept sandbox holds the state of another version of this guide; "
+                                 "run with --fresh to start over")
+            if selected is None:
+                done = set(record.get("completed", []))
+        transport = SandboxTransport(sandbox)
+        target = "sandbox"
+    elif inventory.kinds == {"local"}:
+        transport, target = LocalTransport(), "local"
+    else:
+        transport = SshTransport({h: (t.address or h, t.user, t.port) for h, t in inventory.targets.items()})
+        target = "ssh"
+    printer = ProgressPrinter(total=len(graph.steps))
+    sys.stderr.write(f"runbook: {path} on {target} ({len(graph.steps)} steps, hosts: "
+                     f"{', '.join(h.id for h in graph.hosts)})\n")
+    _print_substitutions(plan, mask)
+    transcripts = Path(args.transcripts) / path.name.removesuffix(".md")
+    runner = Runner(plan, transport, secrets=secrets, transcripts=transcripts, progress=printer,
+                    timeout=args.timeout, settle=args.settle, steps=selected, done_earlier=done,
+                    keep_going_checks=args.update_expected)
+    try:
+        result = runner.run()
+    finally:
+        if sandbox is not None:
+            _save_state(sandbox.dir / STATE_FILE, graph, runner, done)
+            if not args.keep:
+                sandbox.down()
+    if done and all(s.status == DONE_EARLIER for s in result.steps):
+        sys.stderr.write(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
+                         "earlier run on this sandbox; nothing was changed (use --fresh to run again)\n")
+    print_summary(result)
+    status = result.status
+    if args.update_expected:
+        status = _update_expected(path, graph, result, status)
+    if args.json:
+        write_atomic(_report_path(args.json, path, multiple), json.dumps(to_json(result), indent=2,
+                                                                         ensure_ascii=False) + "\n")
+    if args.junit:
+        write_atomic(_report_path(args.junit, path, multiple), to_junit(result))
+    sys.stderr.write(f"runbook: transcripts in {transcripts}/\n")
+    if sandbox is not None and args.keep:
+        sys.stderr.write(f"runbook: sandbox left up; `runbook sandbox down {path}` removes it\n")
+    return status
+
+
+def _print_substitutions(plan: Plan, mask: Masker) -> None:
+    seen: set[str] = set()
+    for (action_id, i), sub in plan.substitutions.items():
+        cmd = next(a for a in plan.graph.actions() if a.id == action_id).commands[i]
+        if sub.kind == "block":
+            continue
+        key = f"{sub.kind}:{cmd.text}"
+        if key in seen:
+            continue
+        seen.add(key)
+        what = f"-> {mask(sub.text or '')}" if sub.kind == "replace" else "skipped"
+        sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what[:80]}\n"
+                         f"      because {sub.reason}\n")
+
+
+def _save_state(path: Path, graph: Graph, runner: Runner, done: set[str]) -> None:
+    completed = set(done)
+    for s in getattr(runner, "last_results", []):
+        if s.status in (PASSED, ALREADY, DONE_EARLIER):
+            completed.add(s.id)
+    path.write_text(json.dumps({"sha256": graph.source.sha256, "completed": sorted(completed)}))
+
+
+def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
+    from runbook.update_expected import Replacement, update_expected
+
+    from .cli import write_atomic
+
+    replacements = []
+    other_failure = False
+    for step in result.steps:
+        for a in step.actions:
+            for c in a.checks:
+                if c.status == "failed" and c.statement_span and c.expected_span and a.kind == "sql":
+                    span_cls = type(graph.steps[0].span)
+                    replacements.append(Replacement(
+                        span_cls(graph.source.file, c.statement_span[0], c.statement_span[1]),
+                        span_cls(graph.source.file, c.expected_span[0], c.expected_span[1]),
+                        [x for x in c.actual if x.strip() or True]))
+            if a.status == FAILED and not any(c.status == "failed" for c in a.checks):
+                other_failure = True
+    if not replacements:
+        sys.stderr.write("runbook: --update-expected: no expected output to rewrite\n")
+        return status
+    text = path.read_text(encoding="utf-8")
+    new, diff = update_expected(text, replacements)
+    if new != text:
+        write_atomic(path, new)
+        sys.stdout.write(diff)
+        sys.stderr.write(f"runbook: rewrote {len(replacements)} expected output(s) in {path}\n")
+    return FAILED if other_failure else (status if status != FAILED else PASSED)

@@ -1,0 +1,127 @@
+"""The observer: a psycopg connection that does what a careful operator does by hand.
+
+Before a check on a standby it waits until the standby has replayed the primary's current WAL
+position; it reads ``pg_is_in_recovery()`` and ``pg_settings``.  On the sandbox it connects over
+each host's Unix socket as ``postgres`` (peer authentication): a forked worker process drops to the
+``postgres`` user first, so nothing is added to the guide's pg_hba.conf.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import pwd
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+
+def _worker(conn: multiprocessing.connection.Connection, user: str) -> None:
+    pw = pwd.getpwnam(user)
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+    cache: dict[str, psycopg.Connection[Any]] = {}
+    while True:
+        try:
+            req = conn.recv()
+        except EOFError:
+            break
+        if req is None:
+            break
+        sock, sql = req
+        try:
+            c = cache.get(sock)
+            if c is None or c.closed:
+                c = psycopg.connect(host=sock, port=5432, dbname="postgres", user=user, autocommit=True,
+                                    connect_timeout=3)
+                cache[sock] = c
+            with c.cursor() as cur:
+                cur.execute(sql)
+                rows = [tuple(str(x) if x is not None else None for x in r) for r in cur.fetchall()]
+            conn.send(("ok", rows))
+        except Exception as exc:  # reported to the parent, which decides
+            cache.pop(sock, None)
+            conn.send(("error", f"{type(exc).__name__}: {exc}".strip()))
+    for c in cache.values():
+        c.close()
+
+
+class Observer:
+    """Queries hosts' PostgreSQL servers beside the guide's own sessions."""
+
+    def __init__(self, sockets: dict[str, Path], user: str = "postgres") -> None:
+        self.sockets = sockets
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_worker, args=(child, user), daemon=True)
+        self._proc.start()
+
+    def close(self) -> None:
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._proc.join(timeout=3)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+    def query(self, host: str, sql: str) -> list[tuple[Any, ...]] | None:
+        """Rows, or None when the host's server cannot be reached."""
+        sock = self.sockets.get(host)
+        if sock is None:
+            return None
+        self._conn.send((str(sock), sql))
+        status, payload = self._conn.recv()
+        return payload if status == "ok" else None
+
+    def in_recovery(self, host: str) -> bool | None:
+        rows = self.query(host, "SELECT pg_is_in_recovery()")
+        return None if not rows else rows[0][0] == "True"
+
+    def wait_replayed(self, standby: str, timeout: float = 30) -> str | None:
+        """Wait until ``standby`` has replayed every up primary's current WAL position.
+        Returns a note for the report, or None when there was nothing to wait for."""
+        if self.in_recovery(standby) is not True:
+            return None
+        targets: list[tuple[str, str]] = []
+        for host in self.sockets:
+            if host == standby or self.in_recovery(host) is not False:
+                continue
+            rows = self.query(host, "SELECT pg_current_wal_lsn()")
+            if rows:
+                targets.append((host, rows[0][0]))
+        if not targets:
+            return None
+        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        while True:
+            pending = []
+            for host, lsn in targets:
+                rows = self.query(standby, f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn")
+                if not rows or rows[0][0] != "True":
+                    pending.append((host, lsn))
+            if not pending:
+                return f"{standby} replayed {', '.join(f'{h} WAL up to {lsn}' for h, lsn in targets)} " \
+                       f"({time.monotonic() - t0:.2f}s)"
+            if time.monotonic() > deadline:
+                return f"{standby} had not replayed {pending[0][0]}'s WAL up to {pending[0][1]} after {timeout:g}s"
+            time.sleep(0.05)
+
+    def conf_load_time(self, host: str) -> str | None:
+        rows = self.query(host, "SELECT pg_conf_load_time()")
+        return rows[0][0] if rows else None
+
+    def wait_reloaded(self, host: str, before: str | None, timeout: float = 10) -> str | None:
+        """After a reload: wait until the server has re-read its configuration."""
+        if before is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.conf_load_time(host)
+            if now is not None and now != before:
+                return f"{host} re-read its configuration"
+            time.sleep(0.05)
+        return f"{host} did not re-read its configuration within {timeout:g}s"

@@ -1,0 +1,224 @@
+"""From a step graph and a target to a plan: bound values, substitutions, blocked steps.
+
+``runbook run --plan`` prints it without running anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from runbook.bind import bind_graph
+from runbook.errors import RunbookError
+from runbook.model import Finding, Graph, Span
+
+from .inventory import Inventory
+
+_IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/\d{1,2})?(?![\d.])")
+
+
+class UnsafeAddressError(RunbookError):
+    """A sandbox run would still name an address outside 127.0.0.0/8."""
+
+
+@dataclass
+class Substitution:
+    kind: str
+    """``replace``, ``skip`` or ``block``."""
+    text: str | None
+    reason: str
+    lift: str | None = None
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    """The bound graph."""
+    original: Graph
+    inventory: Inventory
+    binding: dict[str, str]
+    pg_version: str | None
+    substitutions: dict[tuple[str, int], Substitution] = field(default_factory=dict)
+    blocked: dict[str, Substitution] = field(default_factory=dict)
+    """step id -> why it is blocked and what would lift it"""
+
+    def command_text(self, action_id: str, index: int, text: str) -> tuple[str | None, Substitution | None]:
+        sub = self.substitutions.get((action_id, index))
+        if sub is None:
+            return text, None
+        if sub.kind == "replace":
+            return sub.text, sub
+        return None, sub
+
+
+# -- environment ---------------------------------------------------------------------------------
+
+
+def installed_pg_versions() -> list[str]:
+    base = Path("/usr/lib/postgresql")
+    if not base.is_dir():
+        return []
+    return sorted((p.name for p in base.iterdir() if (p / "bin" / "postgres").exists()), key=lambda v: float(v))
+
+
+def pgroonga_installed(version: str) -> bool:
+    return Path(f"/usr/share/postgresql/{version}/extension/pgroonga.control").exists()
+
+
+FEATURES: dict[str, Any] = {
+    "pgroonga": (pgroonga_installed,
+                 "PGroonga is not installed for PostgreSQL {version}",
+                 "install PGroonga for PostgreSQL {version} on this machine (package "
+                 "postgresql-{version}-pgdg-pgroonga from packages.groonga.org), then run again"),
+}
+
+
+@cache
+def _substitution_rules() -> list[dict[str, Any]]:
+    text = (resources.files("runner") / "data" / "substitutions.toml").read_text(encoding="utf-8")
+    rules: list[dict[str, Any]] = tomllib.loads(text)["substitution"]
+    return rules
+
+
+# -- bindings --------------------------------------------------------------------------------------
+
+
+def sandbox_binding(graph: Graph, pg_version: str | None) -> dict[str, str]:
+    """The guide's addresses to loopback addresses (192.168.0.30 -> 127.0.0.30), its networks to
+    127.0.0.0/N, its PostgreSQL major version to the installed one."""
+    binding: dict[str, str] = {}
+    used: set[str] = set()
+    spare = iter(range(100, 250))
+    for v in graph.variables:
+        if v.kind != "address":
+            continue
+        try:
+            ip = ipaddress.ip_address(v.value)
+        except ValueError:
+            continue
+        last = int(str(ip).split(".")[-1]) if ip.version == 4 else 0
+        addr = f"127.0.0.{last}"
+        while last in (0, 1, 255) or addr in used:
+            last = next(spare)
+            addr = f"127.0.0.{last}"
+        used.add(addr)
+        binding[v.name] = addr
+    for v in graph.variables:
+        if v.kind == "network":
+            try:
+                net = ipaddress.ip_network(v.value, strict=False)
+            except ValueError:
+                continue
+            binding[v.name] = f"127.0.0.0/{max(net.prefixlen, 8)}" if net.version == 4 else v.value
+    if pg_version is not None:
+        for v in graph.variables:
+            if v.kind == "pg_major":
+                binding[v.name] = pg_version
+    return binding
+
+
+def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None = None,
+               pg_version: str | None = None) -> Plan:
+    kinds = inventory.kinds
+    sandbox = kinds == {"sandbox"}
+    if pg_version is None and sandbox:
+        versions = installed_pg_versions()
+        if not versions:
+            raise RunbookError("PostgreSQL is not installed on this machine (run scripts/setup)")
+        pg_version = versions[-1]
+    binding = sandbox_binding(graph, pg_version) if sandbox else {}
+    binding.update(inventory.bindings)
+    bound = bind_graph(graph, binding)
+    plan = Plan(bound, graph, inventory, binding, pg_version)
+    for step in bound.steps:
+        for action in step.actions:
+            for i, cmd in enumerate(action.commands):
+                for rule in _substitution_rules():
+                    if not set(rule["targets"]) & kinds or not re.search(rule["match"], cmd.text):
+                        continue
+                    if rule["action"] == "replace":
+                        text = rule["with"].format(create_cluster=create_cluster or "true", pg_version=pg_version)
+                        plan.substitutions[(action.id, i)] = Substitution("replace", text, rule["reason"])
+                    elif rule["action"] == "skip":
+                        plan.substitutions[(action.id, i)] = Substitution("skip", None, rule["reason"])
+                    else:
+                        check, message, lift = FEATURES[rule["requires"]]
+                        if check(pg_version):
+                            plan.substitutions[(action.id, i)] = Substitution("skip", None, rule["reason"])
+                        else:
+                            sub = Substitution("block", None, message.format(version=pg_version),
+                                               lift.format(version=pg_version))
+                            plan.substitutions[(action.id, i)] = sub
+                            plan.blocked.setdefault(step.id, sub)
+                    break
+    return plan
+
+
+def unsafe_addresses(plan: Plan) -> list[Finding]:
+    """Every place where a bound command would still name an address outside 127.0.0.0/8."""
+    found: list[Finding] = []
+
+    def scan(text: str | None, span: Span, what: str) -> None:
+        for m in _IPV4_RE.finditer(text or ""):
+            try:
+                ip = ipaddress.ip_address(m.group(1))
+            except ValueError:
+                continue
+            if ip.is_loopback or ip.is_unspecified:
+                continue
+            found.append(Finding("unsafe-address", "error",
+                                 f"{what} would reach {ip}, outside 127.0.0.0/8: bind it in an inventory", span))
+
+    for action in plan.graph.actions():
+        if action.target_source and action.id.split("#")[0] in plan.blocked:
+            continue
+        for i, cmd in enumerate(action.commands):
+            text, _ = plan.command_text(action.id, i, cmd.text)
+            scan(text, cmd.span, "command")
+        for st in action.statements:
+            scan(st.sql, st.span, "SQL")
+        if action.kind in ("file_edit", "file_write"):
+            scan(action.after, action.span, f"edit of {action.path}")
+    return found
+
+
+def format_plan(plan: Plan, mask: Any = None) -> str:
+    """The bound commands per host, step by step (``runbook run --plan``)."""
+    m = mask or (lambda s: s)
+    lines = [f"# plan for {plan.original.source.file}",
+             "# bindings: " + ", ".join(f"{k} = {v}" for k, v in sorted(plan.binding.items()))]
+    for step in plan.graph.steps:
+        lines.append("")
+        lines.append(f"## {step.number or '-'}. [{step.tag or '-'}] {step.id}  ({step.span})")
+        if step.id in plan.blocked:
+            b = plan.blocked[step.id]
+            lines.append(f"#   BLOCKED: {b.reason}; to lift: {b.lift}")
+        for action in step.actions:
+            hosts = ", ".join(action.targets)
+            lines.append(f"### {action.id} {action.kind} on {hosts}  ({action.span})")
+            for i, cmd in enumerate(action.commands):
+                text, sub = plan.command_text(action.id, i, cmd.text)
+                if sub is not None:
+                    lines.append(f"#   substituted ({sub.kind}): {m(cmd.text)}")
+                    lines.append(f"#     reason: {sub.reason}")
+                if text:
+                    lines.append(m(text))
+                for t in cmd.dialog:
+                    answer = f"${{{t.answer.var}}}" if t.answer.var else "<literal>"
+                    lines.append(f"#   answer {t.prompt!r} with {answer}")
+            for st in action.statements:
+                lines.append(m(st.sql))
+            if action.kind == "file_edit":
+                lines.append(f"# edit {action.path}:")
+                lines += [f"#   - {x}" for x in (action.before or "").splitlines()]
+                lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines()]
+            if action.kind == "file_write":
+                lines.append(f"# write {action.path}:")
+                lines += [f"#   {m(x)}" for x in (action.after or "").splitlines()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,139 @@
+"""Reports of a run: live progress, the final summary table, JSON (with its schema), JUnit XML."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+import xml.etree.ElementTree as ET
+from functools import cache
+from importlib import resources
+from typing import Any, TextIO
+
+import jsonschema
+from rich.console import Console
+from rich.table import Table
+
+from runbook.errors import SchemaError
+from runbook.model import Finding, Span
+
+from .execute import ActionResult, RunResult, StepResult
+
+STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
+         "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green"}
+
+
+@cache
+def load_report_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((resources.files("runner") / "schema" / "report.schema.json").read_text())
+    return data
+
+
+def to_json(result: RunResult) -> dict[str, Any]:
+    data = dataclasses.asdict(result)
+    data["schema_version"] = "1"
+    counts: dict[str, int] = {}
+    for s in result.steps:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    data["summary"] = counts
+    data["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.started))
+    for s in data["steps"]:
+        for a in s["actions"]:
+            for c in a["checks"]:
+                for k in ("expected_span", "statement_span"):
+                    if c[k] is not None:
+                        c[k] = list(c[k])
+    errors = list(jsonschema.Draft202012Validator(load_report_schema()).iter_errors(data))
+    if errors:
+        raise SchemaError("the run report does not satisfy its schema",
+                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
+                           for e in errors])
+    return data
+
+
+def to_junit(result: RunResult) -> str:
+    suite = ET.Element("testsuite", name=result.guide, tests="0", failures="0", skipped="0",
+                       time=f"{result.duration:.3f}")
+    n = failures = skipped = 0
+    for step in result.steps:
+        for a in step.actions or []:
+            n += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{result.guide}.{step.id}",
+                                 name=f"{a.action} on {a.host} (line {a.line})", time=f"{a.duration:.3f}")
+            if a.status == "failed":
+                failures += 1
+                el = ET.SubElement(case, "failure", message=a.message or "failed")
+                el.text = "\n".join([a.details] + [p for c in a.checks for p in c.problems])
+            elif a.status in ("blocked", "not-run", "skipped", "done-earlier"):
+                skipped += 1
+                ET.SubElement(case, "skipped", message=f"{a.status}: {a.message or step.reason}")
+        if not step.actions and step.status in ("blocked", "skipped", "done-earlier"):
+            n += 1
+            skipped += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{result.guide}.{step.id}", name=step.id)
+            ET.SubElement(case, "skipped", message=f"{step.status}: {step.reason}")
+    suite.set("tests", str(n))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+class ProgressPrinter:
+    """Live progress per step and host: coloured on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, total: int = 0) -> None:
+        self.stream = stream or sys.stderr
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.tty = self.console.is_terminal
+        self.total = total
+
+    def __call__(self, event: str, step: StepResult | None, action: ActionResult | None) -> None:
+        if step is None:
+            return
+        num = f"{step.number or '-':>2}/{self.total}" if self.total else f"{step.number or '-'}"
+        if event == "step-start":
+            self._line(f"[{num}] {step.id} ...", "bold")
+        elif event == "action" and action is not None:
+            extra = f"  {action.message}" if action.status != "passed" and action.message else ""
+            checks = f"  {len(action.checks)} check(s)" if action.checks else ""
+            subs = f"  ({len(action.substitutions)} substituted)" if action.substitutions else ""
+            self._line(f"        {action.action:<40} {action.host:<12} {action.status:<15}"
+                       f"{action.duration:6.2f}s{checks}{subs}{extra}", STYLE.get(action.status, ""))
+            if action.status == "failed" and action.details:
+                for ln in action.details.rstrip().splitlines()[-15:]:
+                    self._line(f"          | {ln}", "red")
+        elif event == "step-end":
+            self._line(f"[{num}] {step.id}: {step.status} ({step.duration:.1f}s)"
+                       + (f" - {step.reason}" if step.reason and step.status != "passed" else ""),
+                       STYLE.get(step.status, ""))
+
+    def _line(self, text: str, style: str) -> None:
+        if self.tty:
+            self.console.print(text, style=style or None, markup=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
+    console = Console(file=stream or sys.stderr, highlight=False, width=160)
+    table = Table(title=f"{result.guide} on {result.target}: {result.status.upper()} ({result.duration:.1f}s)")
+    for col in ("#", "step", "tag", "status", "actions", "checks", "time", "note"):
+        table.add_column(col)
+    for s in result.steps:
+        checks = sum(len(a.checks) for a in s.actions)
+        failed = [a for a in s.actions if a.status == "failed"]
+        note = failed[0].message if failed else s.reason
+        table.add_row(str(s.number or "-"), s.id, s.tag or "", f"[{STYLE.get(s.status, '')}]{s.status}[/]",
+                      str(len(s.actions)), str(checks), f"{s.duration:.1f}s", note[:90])
+    console.print(table)
+    counts: dict[str, int] = {}
+    for s in result.steps:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    console.print("steps: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), markup=False)
+    for step_id, why in result.blocked.items():
+        console.print(f"blocked at {step_id}: {why}", markup=False, style="yellow")

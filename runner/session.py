@@ -1,0 +1,274 @@
+"""Interactive sessions on a host, driven through pexpect as a person would type.
+
+A :class:`HostShell` is one login shell per host with a sentinel prompt that printed output cannot
+fake (a random nonce plus the exit status), no echo, no line editing, ``PAGER=cat``, no colours.
+Inside it, ``psql`` sessions are opened the way the guide opens them (``psql blog``), with their
+own sentinel prompt carrying the last statement's error state and SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as _secrets
+import shlex
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import pexpect
+
+from runbook.errors import RunbookError
+
+
+class SessionError(RunbookError):
+    """The session broke: a timeout, the program ended, a prompt never came."""
+
+    exit_status = 1
+
+    def __init__(self, message: str, last_output: str = "") -> None:
+        super().__init__(message)
+        self.last_output = last_output
+
+
+@dataclass
+class CommandResult:
+    status: int
+    output: str
+    duration: float
+
+
+@dataclass
+class SqlResult:
+    output: str
+    error: bool
+    sqlstate: str | None
+    duration: float
+
+
+class Masker:
+    """Replaces every secret with ``********`` (longest first)."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.values = sorted({v for v in values if v}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for v in self.values:
+            text = text.replace(v, "********")
+        return text
+
+
+class Transcript:
+    """A host's transcript file: what was typed and what came back, secrets masked."""
+
+    def __init__(self, path: Path | None, mask: Masker) -> None:
+        self.mask = mask
+        self._fh: TextIO | None = None
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("w", encoding="utf-8")
+
+    def write(self, kind: str, text: str) -> None:
+        if self._fh is None:
+            return
+        with self._lock:
+            stamp = time.strftime("%H:%M:%S")
+            prefix = {"in": "$ ", "sql": "=> ", "out": "", "note": "# "}.get(kind, "")
+            for line in self.mask(text).rstrip("\n").split("\n"):
+                self._fh.write(f"{stamp} {prefix}{line}\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _tail(text: str, n: int = 1000) -> str:
+    return text[-n:]
+
+
+class HostShell:
+    """One interactive shell on a host."""
+
+    def __init__(self, host: str, argv: list[str], transcript: Transcript, *, timeout: float = 120) -> None:
+        self.host = host
+        self.argv = argv
+        self.transcript = transcript
+        self.timeout = timeout
+        self.nonce = _secrets.token_hex(6)
+        self.prompt_re = re.compile(rf"__RB_{self.nonce}_(\d+)__> ")
+        self.sql_prompt_re = re.compile(rf"__RBQ_{self.nonce}_(true|false|)_([0-9A-Z]*)__> ")
+        self.child: pexpect.spawn | None = None
+        self.psql_session: str | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.child = pexpect.spawn(
+            self.argv[0], self.argv[1:], encoding="utf-8", codec_errors="replace", timeout=self.timeout,
+            echo=False, dimensions=(50, 400),
+        )
+        setup = (
+            "stty -echo -onlcr 2>/dev/null; unset PROMPT_COMMAND HISTFILE; "
+            "export PAGER=cat PSQL_PAGER=cat SYSTEMD_PAGER=cat NO_COLOR=1 TERM=dumb LC_MESSAGES=C.UTF-8; "
+            "bind 'set enable-bracketed-paste off' 2>/dev/null; "
+            f"PS2=''; PS1='__RB_{self.nonce}_$?__> '"
+        )
+        self.child.sendline(setup)
+        self._expect_prompt(30, "starting the shell")
+        self.transcript.write("note", f"shell on {self.host} ready")
+
+    def close(self) -> None:
+        if self.child is None:
+            return
+        try:
+            if self.psql_session:
+                self.child.sendline("\\q")
+            self.child.sendline("exit")
+            self.child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=5)
+        except (OSError, pexpect.ExceptionPexpect):
+            pass
+        finally:
+            if self.child.isalive():
+                self.child.terminate(force=True)
+            self.child = None
+
+    # -- shell commands ---------------------------------------------------------------------
+    def _expect_prompt(self, timeout: float, what: str) -> tuple[int, str]:
+        assert self.child is not None
+        idx = self.child.expect([self.prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
+        before = str(self.child.before or "")
+        if idx == 0:
+            m = self.child.match
+            return int(m.group(1)) if isinstance(m, re.Match) else 0, before
+        if idx == 1:
+            raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
+        raise SessionError(f"{self.host}: no prompt after {timeout:g}s while {what}", _tail(before))
+
+    def _interrupt(self) -> None:
+        """After a timeout: interrupt the command and get the prompt back (or give up on the shell)."""
+        if self.child is None:
+            return
+        try:
+            for _ in range(3):
+                self.child.sendintr()
+                time.sleep(0.2)
+            self.child.sendline("")
+            self._expect_prompt(5, "recovering after a timeout")
+            self.psql_session = None
+        except SessionError:
+            self.close()
+
+    def run(self, command: str, dialog: list[tuple[str, str]] | None = None, *, timeout: float | None = None,
+            display: str | None = None) -> CommandResult:
+        """Type ``command``; answer each (prompt, answer) of ``dialog`` when it appears."""
+        if self.child is None:
+            self.start()
+        assert self.child is not None
+        timeout = timeout or self.timeout
+        t0 = time.monotonic()
+        self.transcript.write("in", display or command)
+        self.child.sendline(command)
+        output = ""
+        try:
+            for prompt, answer in dialog or []:
+                pat = re.compile(re.escape(prompt.rstrip()) + r"\s*")
+                idx = self.child.expect([pat, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
+                output += str(self.child.before or "")
+                if idx == 0:
+                    output += prompt + " \n"
+                    self.transcript.write("out", f"{prompt} ********")
+                    self.child.sendline(answer)
+                    continue
+                if idx == 1:
+                    m = self.child.match
+                    status = int(m.group(1)) if isinstance(m, re.Match) else 0
+                    raise SessionError(
+                        f"{self.host}: the prompt {prompt!r} never came (the command ended with status {status})",
+                        _tail(output))
+                if idx == 2:
+                    raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}", _tail(output))
+                raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s",
+                                   _tail(output))
+            status, before = self._expect_prompt(timeout, f"running {(display or command).splitlines()[0]!r}")
+        except SessionError as exc:
+            if not exc.last_output:
+                exc.last_output = _tail(output)
+            else:
+                exc.last_output = _tail(output + exc.last_output)
+            self.transcript.write("out", exc.last_output)
+            self.transcript.write("note", exc.message)
+            self._interrupt()
+            raise
+        output += before
+        output = output.replace("\r\n", "\n")
+        self.transcript.write("out", output)
+        self.transcript.write("note", f"exit status {status}")
+        return CommandResult(status, output, time.monotonic() - t0)
+
+    # -- psql -------------------------------------------------------------------------------
+    def psql_argv_options(self) -> str:
+        """Options the runner adds to the guide's ``psql`` so that it can be driven: no readline
+        (``-n``: typed statements are not echoed), no psqlrc (``-X``), sentinel prompts, no pager."""
+        prompt = f"__RBQ_{self.nonce}_%:ERROR:_%:LAST_ERROR_SQLSTATE:__> "
+        return " ".join(
+            ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v", "PROMPT2=", "-v", "PROMPT3=",
+             "-P", "pager=off", "-v", "VERBOSITY=default"]
+        )
+
+    def open_psql(self, session_id: str, command: str, *, timeout: float | None = None) -> None:
+        """Open ``command`` (``psql blog``, as the guide writes it) as an interactive session."""
+        if self.child is None:
+            self.start()
+        assert self.child is not None
+        if self.psql_session:
+            self.close_psql()
+        words = command.split()
+        i = words.index("psql")
+        full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
+        self.transcript.write("in", command)
+        self.child.sendline(full)
+        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
+                                timeout=timeout or 30)
+        before = str(self.child.before or "").replace("\r\n", "\n")
+        if idx == 0:
+            self.psql_session = session_id
+            self.transcript.write("out", before)
+            return
+        self.transcript.write("out", before)
+        if idx == 1:
+            raise SessionError(f"{self.host}: psql did not start: {before.strip()[-500:]}", _tail(before))
+        self._interrupt()
+        raise SessionError(f"{self.host}: psql gave no prompt", _tail(before))
+
+    def close_psql(self) -> None:
+        if self.child is None or not self.psql_session:
+            return
+        self.transcript.write("sql", "\\q")
+        self.child.sendline("\\q")
+        self.psql_session = None
+        self._expect_prompt(15, "leaving psql")
+
+    def sql(self, statement: str, *, timeout: float | None = None) -> SqlResult:
+        if self.child is None or not self.psql_session:
+            raise SessionError(f"{self.host}: no psql session is open")
+        t0 = time.monotonic()
+        self.transcript.write("sql", statement)
+        self.child.sendline(statement)
+        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
+                                timeout=timeout or self.timeout)
+        before = str(self.child.before or "").replace("\r\n", "\n")
+        self.transcript.write("out", before)
+        if idx == 0:
+            m = self.child.match
+            assert isinstance(m, re.Match)
+            error = m.group(1) == "true"
+            return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0)
+        self.psql_session = None
+        if idx == 1:
+            raise SessionError(f"{self.host}: psql ended while running the statement", _tail(before))
+        self._interrupt()
+        raise SessionError(f"{self.host}: the statement did not finish within {timeout or self.timeout:g}s",
+                           _tail(before))
