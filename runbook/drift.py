@@ -528,10 +528,14 @@ class _Comparison:
         if x.kind in ("file_edit", "file_write"):
             kind = "edit" if x.kind == "file_edit" else "write"
             if x.path != y.path:
-                self.add(Change(kind, f"file path changed: {x.path} → {y.path}",
-                                self.where_old((x.path_span or x.span).line),
+                summary = f"file path changed: {x.path} → {y.path}"
+                details: dict[str, Any] = {"field": "path", "old": x.path, "new": y.path}
+                if self.explained_by_variables(x.path or "", y.path or ""):
+                    details["follows_variables"] = True
+                    summary += " (follows the variable change)"
+                self.add(Change(kind, summary, self.where_old((x.path_span or x.span).line),
                                 self.where_new((y.path_span or y.span).line), step=sid, action=aid,
-                                details={"field": "path", "old": x.path, "new": y.path}))
+                                details=details))
             if x.kind == "file_edit":
                 self.text_change("edit", f"before text changed ({y.path})",
                                  _text_lines(x.before, (x.before_span or x.span).line + 1),

@@ -54,8 +54,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("runner.execute_cli", "run a guide on hosts and check every result"),
     "sandbox": ("runner.sandbox_cli", "manage the embedded sandbox hosts of a guide (up, status, down)"),
     "drift": ("runbook.drift_cli", "compare two revisions or translations of a guide"),
-    "export": ("runbook.export_cli", "write a guide as shell scripts, an Ansible playbook or Markdown"),
-    "graph": ("runbook.export_cli", "draw a guide's steps against its hosts (Mermaid or DOT)"),
+    "export": ("runner.export_cli", "write a guide as shell scripts, an Ansible playbook or Markdown"),
+    "graph": ("runner.export_cli", "draw a guide's steps against its hosts (Mermaid or DOT)"),
 }
 
 

@@ -197,6 +197,8 @@ class _Rebuild:
     """first line (0-based) -> (end line exclusive, new lines)."""
     labels_before: dict[int, list[str]] = field(default_factory=dict)
     untranslated: int = 0
+    origin: list[int | None] = field(default_factory=list)
+    """Output line (0-based) -> source line (1-based) for lines copied as they are."""
 
     @property
     def mark(self) -> str:
@@ -216,6 +218,8 @@ class _Rebuild:
         return self.catalog.translate(raw, self.dst.language)
 
     def keep(self, body: str) -> str:
+        if body and not re.search(r"\w", re.sub(r"`[^`]*`", "", body)):
+            return body  # only code: nothing to translate
         self.untranslated += 1
         return body + self.mark
 
@@ -231,17 +235,21 @@ class _Rebuild:
 
     def render(self) -> str:
         out: list[str] = []
+        self.origin = []
         i = 0
         while i < len(self.lines):
             if i + 1 in self.labels_before:
                 for label in self.labels_before[i + 1]:
                     out += [label, ""]
+                    self.origin += [None, None]
             if i in self.replace:
                 end, new = self.replace[i]
                 out += new
+                self.origin += [None] * len(new)
                 i = end
                 continue
             out.append(self.lines[i])
+            self.origin.append(i + 1)
             i += 1
         return "\n".join(out)
 
@@ -383,7 +391,7 @@ def rebuild(graph: Graph, source_text: str, target: str, catalog: Catalog | None
         try:
             out = parse_text(text, graph.source.file, target)
         except GuideError as exc:
-            wrong = _targetless(exc, want)
+            wrong = _targetless(exc, want, job.origin)
             if not wrong:
                 raise
         else:
@@ -393,20 +401,24 @@ def rebuild(graph: Graph, source_text: str, target: str, catalog: Catalog | None
         first = min(wrong, key=lambda a: a.span.line)
         source_action = want[first.id]
         line = _anchor_line(source_action)
-        label = "".join(hosts_label(graph, source_action.targets, job.dst)) + str(job.dst.text["label_suffix"])
-        if len(hosts_label(graph, source_action.targets, job.dst)) > 1:
-            raise GuideError(f"{graph.source.file}:{source_action.span.line}: no single label names the hosts of "
-                             f"{source_action.id} in {target!r}")
+        names = hosts_label(graph, source_action.targets, job.dst)
+        if len(names) == 1:
+            label = names[0] + str(job.dst.text["label_suffix"])
+        else:  # no label names these hosts together: a scope sentence does
+            label = scope_sentence(graph, source_action.targets, job.dst)
+        if label in job.labels_before.get(line, []):
+            raise GuideError(f"{graph.source.file}:{source_action.span.line}: cannot place {source_action.id} on "
+                             f"the same hosts in {target!r}")
         job.labels_before.setdefault(line, []).append(label)
         text = job.render()
     raise GuideError(f"{graph.source.file}: cannot place the blocks on the same hosts in {target!r}")
 
 
-def _targetless(exc: GuideError, want: dict[str, Action]) -> list[Action]:
+def _targetless(exc: GuideError, want: dict[str, Action], origin: list[int | None]) -> list[Action]:
     """Actions the target parser could not place (``no-target``), as source actions."""
-    lines = {f.span.line for f in exc.findings if f.rule == "no-target"}
-    if not lines or len(lines) != len(exc.findings):
+    if not exc.findings or any(f.rule != "no-target" for f in exc.findings):
         return []
+    lines = {origin[f.span.line - 1] for f in exc.findings if f.span.line - 1 < len(origin)}
     return [a for a in want.values() if a.span.line in lines]
 
 

@@ -1,0 +1,116 @@
+"""``runbook export`` and ``runbook graph``: write a guide as scripts, a playbook, Markdown, a drawing.
+
+The exporters (``runbook/export/``) are pure functions returning ``{file name: text}``; this module
+reads the guide (and an inventory, a PO catalog), and writes the files atomically: every file to a
+temporary name first, then all renamed, so an error leaves nothing half-written (docs/export.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from runbook.errors import EXIT_OK, UsageError
+from runbook.export import FORMATS, GRAPH_FORMATS, export
+from runbook.export.graph import render_graph
+from runbook.load import load_graph
+from runbook.model import Graph
+
+
+def configure_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("guide", help="the guide (Markdown, or a step graph as JSON for sh/ansible)")
+    p.add_argument("--to", required=True, choices=FORMATS, help="sh: a bash script per host; ansible: a playbook "
+                   "and an inventory; markdown: the guide in the other language")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder to write into (default: standard output, when "
+                   "the export is a single file)")
+    p.add_argument("--inventory", metavar="FILE", help="inventory (TOML): bindings of the guide's values, "
+                   "secrets' environment variables, hosts' addresses")
+    p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
+    p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
+    p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
+
+
+def configure_graph(p: argparse.ArgumentParser) -> None:
+    p.add_argument("guide", help="the guide (Markdown or a step graph as JSON)")
+    p.add_argument("--format", default="mermaid", choices=GRAPH_FORMATS, help="mermaid (default) or dot")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of standard output")
+
+
+def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
+    if path is None:
+        return {}
+    try:
+        from runner.inventory import load_inventory
+    except ImportError as exc:  # pragma: no cover - the inventory module ships with the runner
+        raise UsageError("--inventory: inventories are not supported by this installation") from exc
+    inv = load_inventory(path, graph)
+    options: dict[str, object] = {"bindings": dict(inv.bindings), "secret_env": dict(inv.secrets)}
+    targets = getattr(inv, "targets", {}) or {}
+    addresses = {h: t.address for h, t in targets.items() if getattr(t, "address", None)}
+    if addresses:
+        options["addresses"] = addresses
+    return options
+
+
+def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",)) -> None:
+    """Write every file or none: temporaries first (same folder), then rename them all."""
+    folder.mkdir(parents=True, exist_ok=True)
+    temps: list[tuple[str, Path]] = []
+    try:
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            temps.append((tmp, folder / name))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o755 if name.endswith(executable) else 0o644)
+        for tmp, final in temps:
+            os.replace(tmp, final)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main_export(args: argparse.Namespace) -> int:
+    path = Path(args.guide)
+    graph = load_graph(path, args.guide_lang)
+    if args.to == "markdown":
+        if not args.lang:
+            raise UsageError("export --to markdown needs --lang (en or ja)")
+        if path.suffix == ".json":
+            raise UsageError("export --to markdown needs the guide's Markdown, not a step graph")
+        from runbook.export.markdown import Catalog
+
+        catalog = Catalog()
+        if args.po:
+            try:
+                catalog = Catalog.from_po(Path(args.po).read_text(encoding="utf-8"), args.po)
+            except OSError as exc:
+                raise UsageError(f"{args.po}: cannot read: {exc.strerror or exc}") from exc
+        files = export(graph, "markdown", lang=args.lang, source_text=path.read_text(encoding="utf-8"),
+                       catalog=catalog)
+    else:
+        files = export(graph, args.to, **_inventory_options(args.inventory, graph))
+    if args.output:
+        write_files(Path(args.output), files)
+        for name in files:
+            sys.stderr.write(f"wrote {Path(args.output) / name}\n")
+    elif len(files) == 1:
+        sys.stdout.write(next(iter(files.values())))
+    else:
+        raise UsageError(f"export --to {args.to} writes {len(files)} files ({', '.join(files)}): give -o DIR")
+    return EXIT_OK
+
+
+def main_graph(args: argparse.Namespace) -> int:
+    graph = load_graph(Path(args.guide))
+    text = render_graph(graph, args.format)
+    if args.output:
+        out = Path(args.output)
+        write_files(out.parent if str(out.parent) else Path("."), {out.name: text})
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
