@@ -27,8 +27,9 @@ RENAME_SIMILARITY = 0.8
 """Two steps with different ids are the same step renamed when their actions have the same kinds
 and their code is at least this similar (difflib ratio)."""
 
-_PROSE_ROLES_SKIPPED = {"label", "path", "marker"}
-"""Prose that the graph already holds as structure (targets, edit paths): compared there."""
+_PROSE_ROLES_SKIPPED = {"label", "path", "marker", "environment", "overview"}
+"""Prose that the graph already holds elsewhere (targets, edit paths, hosts and variables, the
+steps' overview titles): compared there (their links are still compared)."""
 
 # kind -> section of the human report, in report order.
 SECTIONS: dict[str, str] = {
@@ -231,11 +232,25 @@ def _code_lines(action: Action) -> list[_Line]:
     return _command_lines(action.commands, action.kind == "console")
 
 
-def _unified(old: list[_Line], new: list[_Line], old_name: str, new_name: str) -> list[str]:
-    return [
-        ln.rstrip("\n")
-        for ln in difflib.unified_diff([t for t, _ in old], [t for t, _ in new], old_name, new_name, lineterm="", n=1)
-    ]
+def _unified(old: list[_Line], new: list[_Line]) -> list[str]:
+    """A unified diff whose hunk headers give file lines, ``@@ -OLD_LINE +NEW_LINE @@`` (the change's
+    report line names the two files)."""
+    a = [t for t, _ in old]
+    b = [t for t, _ in new]
+    out: list[str] = []
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for group in sm.get_grouped_opcodes(1):
+        i1, j1 = group[0][1], group[0][3]
+        lo = old[i1][1] if i1 < len(old) else (old[-1][1] + 1 if old else 0)
+        ln = new[j1][1] if j1 < len(new) else (new[-1][1] + 1 if new else 0)
+        out.append(f"@@ -{lo} +{ln} @@")
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                out.extend(" " + t for t in a[x1:x2])
+                continue
+            out.extend("-" + t for t in a[x1:x2])
+            out.extend("+" + t for t in b[y1:y2])
+    return out
 
 
 def _first_difference(old: list[_Line], new: list[_Line], old_default: int, new_default: int) -> tuple[int, int]:
@@ -504,14 +519,14 @@ class _Comparison:
                 line = _absent_line(pairs, pos, b.actions, 1, b.span.end_line)
                 self.add(Change("action-removed", f"{x.kind} block removed ({_hosts(x.targets)})",
                                 self.where_old(x.span.line), self.where_new(line, absent=True), step=b.id,
-                                action=x.id, diff=_unified(_action_lines(x), [], self.of, self.nf),
+                                action=x.id, diff=_unified(_action_lines(x), []),
                                 details={"kind": x.kind, "targets": x.targets}))
             elif i is None and j is not None:
                 y = b.actions[j]
                 line = _absent_line(pairs, pos, a.actions, 0, a.span.end_line)
                 self.add(Change("action-added", f"{y.kind} block added ({_hosts(y.targets)})",
                                 self.where_old(line, absent=True), self.where_new(y.span.line), step=b.id,
-                                action=y.id, diff=_unified([], _action_lines(y), self.of, self.nf),
+                                action=y.id, diff=_unified([], _action_lines(y)),
                                 details={"kind": y.kind, "targets": y.targets}))
 
     def action(self, x: Action, y: Action, sid: str) -> None:
@@ -562,7 +577,7 @@ class _Comparison:
             details["follows_variables"] = True
             summary += " (follows the variable change)"
         self.add(Change(kind, summary, self.where_old(lo), self.where_new(ln), step=sid, action=y.id,
-                        diff=_unified(old, new, f"{self.of}:{lo}", f"{self.nf}:{ln}"), details=details))
+                        diff=_unified(old, new), details=details))
 
     def expected(self, x: Action, y: Action, sid: str) -> None:
         pairs = pair(x.statements, y.statements, key=lambda s: s.sql.strip())
@@ -584,15 +599,16 @@ class _Comparison:
                 what = "expected output changed"
             self.add(Change("expected", f"{what}: {_first_line(b.sql)}", self.where_old(lo, a.expected is None),
                             self.where_new(ln, b.expected is None), step=sid, action=y.id,
-                            diff=_unified(old_lines, new_lines, f"{self.of}:{lo}", f"{self.nf}:{ln}"),
+                            diff=_unified(old_lines, new_lines),
                             details={"statement": b.sql,
                                      "old_kind": a.expected.kind if a.expected else None,
                                      "new_kind": b.expected.kind if b.expected else None}))
 
     # -- prose --------------------------------------------------------------------------------
-    def prose(self, old: list[Prose], new: list[Prose], sid: str | None, old_default: int, new_default: int) -> None:
-        old = [p for p in old if p.role not in _PROSE_ROLES_SKIPPED]
-        new = [p for p in new if p.role not in _PROSE_ROLES_SKIPPED]
+    def prose(self, all_old: list[Prose], all_new: list[Prose], sid: str | None, old_default: int,
+              new_default: int) -> None:
+        old = [p for p in all_old if p.role not in _PROSE_ROLES_SKIPPED]
+        new = [p for p in all_new if p.role not in _PROSE_ROLES_SKIPPED]
         if self.same_lang:
             pairs = pair(old, new, key=lambda p: (p.role, p.text))
             for pos, (i, j) in enumerate(pairs):
@@ -608,7 +624,7 @@ class _Comparison:
                                 self.where_new(ln, b is None), step=sid,
                                 diff=_word_diff(a.text if a else "", b.text if b else ""),
                                 details={"role": role, "old": a.text if a else None, "new": b.text if b else None}))
-        self.links(old, new, sid, old_default, new_default)
+        self.links(all_old, all_new, sid, old_default, new_default)
 
     def links(self, old: list[Prose], new: list[Prose], sid: str | None, old_default: int, new_default: int) -> None:
         def norm(link: str, lang: str) -> str:

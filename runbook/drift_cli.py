@@ -16,7 +16,7 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,6 @@ class HistoryEntry:
     """The comparison with the last readable version (``executable`` and ``prose``)."""
     compared_with: str | None = None
     """Short hash of the version compared against, when it is not the parent's."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         if self.verdict == "unreadable":

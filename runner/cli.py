@@ -204,13 +204,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception:  # a bug: say so plainly, keep the traceback out of the user's way
+    except Exception as exc:  # a bug: say so plainly, keep the traceback out of the user's way
         if debug:
             traceback.print_exc()
         else:
             sys.stderr.write(
-                "runbook: internal error (a bug in runbook, not in your guide). "
-                "Run again with --debug for the traceback.\n"
+                f"runbook: internal error ({type(exc).__name__}: {exc}); this is a bug in runbook, not in your "
+                "guide. Run again with --debug for the traceback.\n"
             )
         return EXIT_INTERNAL
 

@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pwd
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class Observer:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_worker, args=(child, user), daemon=True)
         self._proc.start()
+        self._lock = threading.Lock()  # one pipe, several threads (multi-host actions)
 
     def close(self) -> None:
         try:
@@ -73,8 +75,9 @@ class Observer:
         sock = self.sockets.get(host)
         if sock is None:
             return None
-        self._conn.send((str(sock), sql))
-        status, payload = self._conn.recv()
+        with self._lock:
+            self._conn.send((str(sock), sql))
+            status, payload = self._conn.recv()
         return payload if status == "ok" else None
 
     def in_recovery(self, host: str) -> bool | None:

@@ -218,6 +218,31 @@ def test_prose_only_revision_exits_0(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.rstrip().endswith("no executable drift (2 prose change(s))")
 
 
+def test_overview_title_and_tag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    new = revise(tmp_path, lambda t: t.replace("[Insert data on primary](#insert-primary)",
+                                               "[Insert rows on primary](#insert-primary)")
+                 .replace("## [normal] Insert data on primary", "## [special] Insert data on primary")
+                 .replace("5. [normal] [Insert", "5. [special] [Insert"))
+    status, report = drift_json(capsys, str(SEED_EN), str(new))
+    assert (status, report["verdict"]) == (0, "prose")
+    assert sorted(c["kind"] for c in report["prose"]) == ["overview-title", "tag"]
+    title = only(report["prose"], "overview-title")
+    assert title["details"] == {"old": "Insert data on primary", "new": "Insert rows on primary"}
+    assert title["old"]["line"] == title["new"]["line"] == line_of(SEED_EN, "(#insert-primary)")
+    tag = only(report["prose"], "tag")
+    assert tag["details"] == {"old": "normal", "new": "specific"}
+
+
+def test_console_answer_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    new = revise(tmp_path, lambda t: t.replace("Enter it again: (passw0rd)", "Enter it again: (typo)"))
+    status, report = drift_json(capsys, str(SEED_EN), str(new))
+    assert status == 1
+    change = only(report["executable"], "command")
+    assert change["action"] == "configure-replication-primary#3"
+    assert change["new"]["line"] == line_of(new, "Enter it again: (typo)")
+    assert change["details"]["diff"][-2:] == ["-Enter it again: (${replication_password})", "+Enter it again: (typo)"]
+
+
 def test_renamed_and_moved_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def edit(text: str) -> str:
         text = text.replace("{#install-pgroonga}", "{#setup-pgroonga}").replace("(#install-pgroonga)",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 
-from ..errors import UsageError
+from .. import lexicon as lexicons
+from ..errors import RunbookError, UsageError
 from ..model import Graph, Step
 from . import phases
 
@@ -22,9 +23,16 @@ def _node(step: Step, host: str) -> str:
     return "n_" + re.sub(r"\W", "_", f"{host}__{step.id}")
 
 
-def _label(step: Step) -> str:
+def _label(step: Step, lang: str) -> str:
+    """``3. [通常] title``: the tag as the guide writes it."""
     number = f"{step.number}. " if step.number is not None else ""
-    tag = f"[{step.tag}] " if step.tag else ""
+    word = step.tag
+    if step.tag:
+        try:
+            word = lexicons.load(lang).tag_word(step.tag)
+        except (KeyError, RunbookError):
+            pass
+    tag = f"[{word}] " if word else ""
     return f"{number}{tag}{step.title}"
 
 
@@ -66,7 +74,7 @@ def mermaid(graph: Graph) -> str:
         out.append(f'    subgraph {re.sub(r"[^A-Za-z0-9_]", "_", h.id)}_lane["{title}"]')
         out.append("        direction TB")
         for step in per_host[h.id]:
-            out.append(f'        {_node(step, h.id)}["{_mermaid_text(_label(step))}"]')
+            out.append(f'        {_node(step, h.id)}["{_mermaid_text(_label(step, graph.source.lang))}"]')
         out.append("    end")
     for a, b, cross in edges:
         out.append(f"    {a} {'-.->' if cross else '-->'} {b}")
@@ -85,7 +93,7 @@ def dot(graph: Graph) -> str:
         out.append(f"    subgraph {_dot_str('cluster_' + h.id)} {{")
         out.append(f"        label={_dot_str(f'{h.label} ({h.address})' if h.address else h.label)};")
         for step in per_host[h.id]:
-            out.append(f"        {_node(step, h.id)} [label={_dot_str(_label(step))}];")
+            out.append(f"        {_node(step, h.id)} [label={_dot_str(_label(step, graph.source.lang))}];")
         out.append("    }")
     for a, b, cross in edges:
         out.append(f"    {a} -> {b}{' [style=dashed]' if cross else ''};")

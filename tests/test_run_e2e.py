@@ -1,0 +1,230 @@
+"""`runbook run` end to end on the embedded sandbox: real servers, real psql, real files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import FIXTURES, GUIDES, SEED_JA
+from e2e import down, needs_sandbox
+
+from runner.cli import run
+from runner.plan import pgroonga_installed
+
+pytestmark = [needs_sandbox, pytest.mark.sandbox]
+
+PLAIN = FIXTURES / "guides" / "streaming-replication-plain.ja.md"
+SINGLE = FIXTURES / "guides" / "single-host.ja.md"
+SECRET = "passw0rd"
+
+
+def _all_text(*paths: Path) -> str:
+    out = []
+    for p in paths:
+        files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
+        out += [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    return "\n".join(out)
+
+
+def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report, junit, transcripts = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "t"
+    status = run(["run", str(PLAIN), "--json", str(report), "--junit", str(junit), "--transcripts", str(transcripts)])
+    out = capsys.readouterr()
+    assert status == 0, out.err[-3000:]
+    data = json.loads(report.read_text())
+    from runner.report import load_report_schema
+
+    jsonschema.validate(data, load_report_schema())
+    assert data["status"] == "passed" and data["summary"] == {"passed": 7}
+    kinds = {a["kind"] for s in data["steps"] for a in s["actions"]}
+    assert kinds == {"shell", "console", "sql", "file_edit", "file_write"}
+    hosts = {a["host"] for s in data["steps"] for a in s["actions"]}
+    assert hosts == {"primary", "standby1", "standby2"}
+    checks = [c for s in data["steps"] for a in s["actions"] for c in a["checks"]]
+    # every SQL check ran, the standbys' after replication; the basebackup progress line is volatile
+    sql_checks = [c for c in checks if c["statement"].startswith(("SELECT", "SHOW"))]
+    assert len(sql_checks) >= 5 and all(c["status"] == "passed" for c in sql_checks)
+    progress = [c for c in checks if "pg_basebackup" in c["statement"]]
+    assert len(progress) == 2 and all(c["status"] == "volatile" for c in progress)
+    standby_checks = [a for s in data["steps"] for a in s["actions"] if a["host"].startswith("standby")
+                      and a["kind"] == "sql"]
+    assert standby_checks and all(any("replayed" in n for n in a["notes"]) for a in standby_checks)
+    # substitutions are reported with their reason
+    subs = [x for s in data["steps"] for a in s["actions"] for x in a["substitutions"]]
+    assert any(x["kind"] == "replace" and "pg_createcluster" in x["with"] for x in subs)
+    assert "substituted" in out.err and "because" in out.err
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and int(suite.get("tests", "0")) > 20
+    assert sorted(p.name for p in (transcripts / PLAIN.name.removesuffix(".md")).iterdir()) == [
+        "primary.log", "standby1.log", "standby2.log"]
+    # the password was typed three times, and appears nowhere
+    assert SECRET not in _all_text(report, junit, transcripts) + out.out + out.err
+    assert "********" in _all_text(transcripts)
+
+
+def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "seed.json"
+    status = run(["run", str(SEED_JA), "--json", str(report), "--transcripts", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    data = json.loads(report.read_text())
+    steps = {s["id"]: s["status"] for s in data["steps"]}
+    if pgroonga_installed("15"):
+        assert status == 0, err[-3000:]
+        assert set(steps.values()) == {"passed"} and len(steps) == 10
+    else:
+        assert status == 3
+        assert steps["install-postgresql"] == "passed"
+        assert steps["install-pgroonga"] == "blocked"
+        assert all(v == "not-run" for k, v in steps.items() if k not in ("install-postgresql", "install-pgroonga"))
+        assert "PGroonga is not installed for PostgreSQL 15" in err
+        assert data["status"] == "blocked"
+        assert "PGroonga is not installed for PostgreSQL 15" in data["blocked"]["install-pgroonga"]
+    assert SECRET not in report.read_text()
+
+
+@pytest.mark.parametrize("guide", ["logical-replication.ja.md", "logical-replication.en.md",
+                                   "synchronous-replication.ja.md", "synchronous-replication.en.md"])
+def test_documented_guides_pass(guide: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "r.json"
+    status = run(["run", str(GUIDES / guide), "--json", str(report), "--transcripts", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert status == 0, err[-3000:]
+    data = json.loads(report.read_text())
+    assert data["status"] == "passed"
+    checks = [c for s in data["steps"] for a in s["actions"] for c in a["checks"]]
+    assert checks and all(c["status"] in ("passed", "volatile") for c in checks)
+    assert SECRET not in _all_text(report, tmp_path / "t") + err
+
+
+def _variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = SINGLE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / f"{name}.md"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def _report(tmp_path: Path, guide: Path, *extra: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    report = tmp_path / f"{guide.stem}.json"
+    status = run(["run", str(guide), "--json", str(report), "--transcripts", str(tmp_path / "t"), *extra])
+    return status, json.loads(report.read_text()), ""
+
+
+def _failed(data: dict) -> dict:  # type: ignore[type-arg]
+    return next(a for s in data["steps"] for a in s["actions"] if a["status"] == "failed")
+
+
+def test_fault_failing_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    guide = _variant(tmp_path, "fault-command", "sudo -H systemctl restart postgresql",
+                     "sudo -H systemctl restart postgresql\nls /no/such/dir")
+    status, data, _ = _report(tmp_path, guide)
+    assert status == 1
+    failed = _failed(data)
+    assert failed["step"] == "configure-primary" and "status 2" in failed["message"]
+    assert "ls /no/such/dir" in failed["message"] and "No such file" in failed["details"]
+    steps = {s["id"]: s["status"] for s in data["steps"]}
+    assert steps == {"install-postgresql": "passed", "configure-primary": "failed", "check-data": "not-run"}
+
+
+def test_fault_check_does_not_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    guide = _variant(tmp_path, "fault-check", "--  pear  |   150", "--  pear  |   170")
+    status, data, _ = _report(tmp_path, guide)
+    assert status == 1
+    failed = _failed(data)
+    (check,) = [c for c in failed["checks"] if c["status"] == "failed"]
+    assert check["problems"] == ["row 2, price: expected '170', got '150'"]
+    text = guide.read_text().split("\n")
+    assert text[check["line"] - 1].startswith("SELECT name, price")
+    assert "expected at line" in failed["message"]
+
+
+def test_fault_before_text_missing_leaves_file_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.sandbox import Sandbox
+
+    guide = _variant(tmp_path, "fault-before", "#listen_addresses = 'localhost'", "#listen_addresses = 'nowhere'")
+    try:
+        status, data, _ = _report(tmp_path, guide, "--keep")
+        assert status == 1
+        failed = _failed(data)
+        assert "before text is not in the file" in failed["message"] and "file left untouched" in failed["message"]
+        assert "#listen_addresses = 'nowhere'" in failed["details"]
+        assert "#listen_addresses = 'localhost'" in failed["details"]  # the closest line is shown
+        sb = Sandbox.load(guide.stem)
+        conf = sb.run("primary", ["cat", "/etc/postgresql/15/main/postgresql.conf"]).stdout
+        sample = Path("/usr/share/postgresql/15/postgresql.conf.sample").read_text()
+        assert "#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;" in conf
+        assert sb.run("primary", ["ls", "/etc/postgresql/15/main/"]).stdout.count("runbook") == 0
+        assert len(conf.splitlines()) == len(sample.splitlines())
+    finally:
+        down(guide.stem)
+
+
+def test_fault_hanging_command_times_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    guide = _variant(tmp_path, "fault-hang", "sudo -H systemctl restart postgresql",
+                     "echo waiting-for-godot; sleep 600")
+    status, data, _ = _report(tmp_path, guide, "--timeout", "3")
+    assert status == 1
+    failed = _failed(data)
+    assert "no prompt after 3s" in failed["message"]
+    assert "waiting-for-godot" in failed["details"]
+
+
+def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.sandbox import Sandbox
+
+    guide = tmp_path / "rerun.md"
+    guide.write_text(SINGLE.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        status, first, _ = _report(tmp_path, guide, "--keep")
+        assert status == 0
+        sb = Sandbox.load("rerun")
+        before = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
+                                    "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
+        capsys.readouterr()
+        status, second, _ = _report(tmp_path, guide, "--keep")
+        err = capsys.readouterr().err
+        assert status == 0
+        assert {s["status"] for s in second["steps"]} == {"done-earlier"}
+        assert "nothing to do" in err and "nothing was changed" in err
+        # an explicit re-run of the edit step: the edit is already in place, and says so
+        status, third, _ = _report(tmp_path, guide, "--keep", "--only", "configure-primary")
+        assert status == 0
+        edit = next(a for s in third["steps"] for a in s["actions"] if a["kind"] == "file_edit")
+        assert edit["status"] == "already-applied"
+        after = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
+                                   "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
+        assert before == after
+    finally:
+        down("rerun")
+
+
+def test_sandbox_refuses_addresses_outside_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.sandbox import DEFAULT_ROOT
+
+    guide = _variant(tmp_path, "unsafe", "sudo -H systemctl restart postgresql",
+                     "sudo -H systemctl restart postgresql\nping -c 1 10.20.30.40")
+    status = run(["run", str(guide)])
+    err = capsys.readouterr().err
+    assert status == 4
+    assert re.search(r"unsafe\.md:\d+: unsafe-address: command would reach 10\.20\.30\.40", err)
+    assert not (DEFAULT_ROOT / "unsafe").exists()
+
+
+def test_plan_prints_bound_commands_without_running(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["run", "--plan", str(PLAIN)]) == 0
+    out = capsys.readouterr().out
+    assert "--host 127.0.0.30 --pgdata /var/lib/postgresql/15/main" in out
+    assert "host    replication     all             127.0.0.0/24" in out
+    assert "192.168." not in out and SECRET not in out
+
+
+def test_no_traceback_for_unknown_step() -> None:
+    proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(SINGLE), "--only", "nope"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and "no step 'nope'" in proc.stderr and "Traceback" not in proc.stderr

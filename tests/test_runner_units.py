@@ -1,0 +1,168 @@
+"""Runner pieces that need no host: file edits, comparisons, bindings, inventories, plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SEED_JA
+
+from runbook.expected import parse_output
+from runbook.model import Expected, Graph, Span
+from runner.compare import compare_console, compare_output
+from runner.edit import apply_edit
+from runner.inventory import default_inventory, load_inventory, secret_values
+from runner.plan import build_plan, sandbox_binding, unsafe_addresses
+
+DEBIAN_CONF = Path("/usr/share/postgresql/15/postgresql.conf.sample")
+
+
+def _conf() -> str:
+    if DEBIAN_CONF.exists():
+        return DEBIAN_CONF.read_text()
+    return ("#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;\n"
+            "#port = 5432\n#shared_preload_libraries = ''\t# (change requires restart)\n")
+
+
+def test_edit_matches_debian_lines_and_keeps_the_rest_byte_identical() -> None:
+    conf = _conf()
+    r = apply_edit(conf, "#listen_addresses = 'localhost'\n", "listen_addresses = 'localhost,127.0.0.30'\n")
+    assert r.status == "applied"
+    old, new = conf.split("\n"), r.content.split("\n")
+    changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+    assert len(changed) == 1 and new[changed[0]] == "listen_addresses = 'localhost,127.0.0.30'"
+    assert old[changed[0]].startswith("#listen_addresses = 'localhost'\t")
+    again = apply_edit(r.content, "#listen_addresses = 'localhost'\n", "listen_addresses = 'localhost,127.0.0.30'\n")
+    assert again.status == "already-applied" and again.content == r.content
+
+
+def test_edit_shared_preload_libraries_trailing_comment() -> None:
+    r = apply_edit(_conf(), "#shared_preload_libraries = ''\n", "shared_preload_libraries = 'x'\n")
+    assert r.status == "applied" and "\nshared_preload_libraries = 'x'\n" in r.content
+
+
+def test_edit_insert_after_repeated_lines() -> None:
+    hba = ("# TYPE  DATABASE        USER            ADDRESS                 METHOD\n"
+           "local   replication     all                                     peer\n"
+           "host    replication     all             127.0.0.1/32            scram-sha-256\n"
+           "host    replication     all             ::1/128                 scram-sha-256\n")
+    before = "local replication all peer\nhost replication all 127.0.0.1/32 scram-sha-256\n" \
+             "host replication all ::1/128 scram-sha-256\n"
+    after = before + "host    replication     all             127.0.0.0/24          scram-sha-256\n"
+    r = apply_edit(hba, before, after)
+    assert r.status == "applied"
+    assert r.content == hba + "host    replication     all             127.0.0.0/24          scram-sha-256\n"
+    assert apply_edit(r.content, before, after).status == "already-applied"
+
+
+def test_edit_missing_before_leaves_content() -> None:
+    r = apply_edit(_conf(), "#listen_addresses = 'nowhere'\n", "x = 1\n")
+    assert r.status == "before-missing" and r.content == _conf()
+    assert "#listen_addresses = 'nowhere'" in r.diff and "closest lines" in r.diff
+
+
+def test_edit_keeps_crlf() -> None:
+    r = apply_edit("a = 1\r\n#b = 2\r\nc = 3\r\n", "#b = 2\n", "b = 5\n")
+    assert r.content == "a = 1\r\nb = 5\r\nc = 3\r\n"
+
+
+def _expected(lines: list[str]) -> Expected:
+    out = parse_output(lines)
+    return Expected(kind=out.kind, span=Span("g.md", 1, 1), lines=lines, columns=out.columns,  # type: ignore[arg-type]
+                    rows=out.rows, row_count=out.row_count, tag=out.tag, error=out.error)
+
+
+def test_compare_volatile_json_timestamps() -> None:
+    exp = _expected(["                    command                    ", "-----------------------------------------------",
+                     " [[0,1478446349.2241,0.1413860321044922],true]", "(1 row)"])
+    act = parse_output(["                    command                    ", "----------------------------------",
+                        " [[0,1763769600.1234,0.000123],true]", "(1 row)"])
+    cmp = compare_output(exp, act)
+    assert cmp.ok and cmp.volatile and "epoch" in cmp.volatile[0]
+
+
+def test_compare_real_difference_fails() -> None:
+    exp = _expected(["title", "-----", "a", "b", "(2 rows)"])
+    act = parse_output(["title", "-----", "a", "(1 row)"])
+    cmp = compare_output(exp, act)
+    assert not cmp.ok and "row count: expected 2, got 1" in cmp.problems
+
+
+def test_expected_error_passes_only_if_it_happens() -> None:
+    exp = _expected(['ERROR:  cannot update table "t1"',
+                     "DETAIL:  Column used in the publication WHERE expression is not part of the replica identity."])
+    ok = parse_output(['ERROR:  cannot update table "t1"',
+                       "DETAIL:  Column used in the publication WHERE expression is not part of the replica identity."])
+    assert compare_output(exp, ok).ok
+    assert not compare_output(exp, parse_output(["UPDATE 1"])).ok
+    other = parse_output(['ERROR:  cannot update table "t2"'])
+    assert not compare_output(exp, other).ok
+
+
+def test_console_progress_counter_is_volatile() -> None:
+    cmp = compare_console(["158949/158949 kB (100%), 1/1 tablespace"],
+                          "waiting for checkpoint\r    0/22966 kB (0%), 0/1 tablespace\r22975/22975 kB (100%), 1/1 tablespace\n")
+    assert cmp.ok and "progress" in cmp.volatile[0]
+    assert not compare_console(["1/1 tablespace done"], "something else\n").ok
+
+
+def test_sandbox_binding_of_the_seed(seed_ja: Graph) -> None:
+    b = sandbox_binding(seed_ja, "15")
+    assert b == {"primary.address": "127.0.0.30", "standby1.address": "127.0.0.31", "standby2.address": "127.0.0.32",
+                 "network": "127.0.0.0/24", "pg_major": "15"}
+
+
+def test_plan_binds_and_substitutes(seed_ja: Graph) -> None:
+    plan = build_plan(seed_ja, default_inventory(seed_ja), create_cluster="CREATE-CLUSTER", pg_version="15")
+    cmds = {c.text for a in plan.graph.actions() for c in a.commands}
+    assert "sudo -u postgres -H rm -rf /var/lib/postgresql/15/main" in cmds
+    inserts = [st.sql for a in plan.graph.actions() for st in a.statements if "PostgreSQL 15 and" in st.sql]
+    assert inserts  # the data "PostgreSQL 15" is not a version to bind
+    install = plan.graph.step("install-postgresql").actions[0]
+    assert plan.command_text(install.id, 4, install.commands[4].text)[0] == "CREATE-CLUSTER"
+    assert plan.command_text(install.id, 0, install.commands[0].text)[0] is None
+    assert unsafe_addresses(plan) == []
+    if not Path("/usr/share/postgresql/15/extension/pgroonga.control").exists():
+        assert plan.blocked["install-pgroonga"].reason == "PGroonga is not installed for PostgreSQL 15"
+        assert list(plan.blocked) == ["install-pgroonga"]
+
+
+def test_unbound_addresses_are_refused(seed_ja: Graph) -> None:
+    inv = default_inventory(seed_ja)
+    inv.bindings["primary.address"] = "10.1.2.3"
+    plan = build_plan(seed_ja, inv, create_cluster="x", pg_version="15")
+    found = unsafe_addresses(plan)
+    assert found and all("10.1.2.3" in f.message for f in found)
+    assert {f.span.line for f in found} >= {335, 352}
+
+
+def test_inventory_loads_and_reports_problems(tmp_path: Path, seed_ja: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = tmp_path / "hosts.toml"
+    good.write_text('[defaults]\nkind = "ssh"\n[hosts.primary]\naddress = "db1"\nuser = "ops"\n'
+                    '[bindings]\npg_major = "17"\n[secrets]\nreplication_password = "MY_PW"\n')
+    inv = load_inventory(good, seed_ja)
+    assert inv.targets["primary"].address == "db1" and inv.targets["standby2"].kind == "ssh"
+    from runbook.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"\$MY_PW"):
+        secret_values(seed_ja, inv)
+    monkeypatch.setenv("MY_PW", "s3cret")
+    assert secret_values(seed_ja, inv) == {"replication_password": "s3cret"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[hosts.nowhere]\nkind = "ftp"\npassword = "x"\n[bindings]\nreplication_password = "x"\n')
+    from runner.inventory import InventoryError
+
+    with pytest.raises(InventoryError) as info:
+        load_inventory(bad, seed_ja)
+    messages = " ".join(f.message for f in info.value.findings)
+    assert "kind = 'ftp'" in messages and "has a password" in messages and "no such host" in messages
+    assert "is a secret" in messages
+    syntax = tmp_path / "syntax.toml"
+    syntax.write_text("[hosts\n")
+    with pytest.raises(InventoryError) as info2:
+        load_inventory(syntax)
+    assert info2.value.findings[0].span.line == 1
+
+
+def test_seed_is_the_seed() -> None:
+    assert SEED_JA.exists()
