@@ -255,7 +255,10 @@ def _save_state(path: Path, graph: Graph, runner: Runner, done: set[str]) -> Non
     for s in getattr(runner, "last_results", []):
         if s.status in (PASSED, ALREADY, DONE_EARLIER):
             completed.add(s.id)
-    path.write_text(json.dumps({"sha256": graph.source.sha256, "completed": sorted(completed)}))
+    try:
+        path.write_text(json.dumps({"sha256": graph.source.sha256, "completed": sorted(completed)}))
+    except OSError:  # the sandbox was removed meanwhile (by `runbook sandbox down` elsewhere)
+        pass
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:

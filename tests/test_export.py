@@ -8,6 +8,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -507,6 +508,19 @@ def _sandbox_skip() -> str | None:
     return None
 
 
+def _free_addresses(n: int, start: int = 170) -> list[str]:
+    """n loopback addresses on which nothing listens on 5432 (other sandboxes may be running)."""
+    out: list[str] = []
+    for last in range(start, 250):
+        with socket.socket() as s:
+            s.settimeout(0.3)
+            if s.connect_ex((f"127.0.0.{last}", 5432)) != 0:
+                out.append(f"127.0.0.{last}")
+        if len(out) == n:
+            return out
+    pytest.skip("no free 127.0.0.x addresses for the test sandbox")
+
+
 @pytest.mark.sandbox
 @pytest.mark.slow
 @pytest.mark.skipif(_sandbox_skip() is not None, reason=_sandbox_skip() or "")
@@ -519,11 +533,13 @@ def test_exported_scripts_replay_the_guide_on_fresh_sandbox_hosts(tmp_path: Path
 
     graph = _graph(PLAIN["en"])
     name = f"export-{os.getpid()}"
-    hosts = [SandboxHost(h.id, f"127.0.0.{h.address.rsplit('.', 1)[1]}") for h in graph.hosts if h.address]
+    addresses = _free_addresses(len(graph.hosts))
+    hosts = [SandboxHost(h.id, a) for h, a in zip(graph.hosts, addresses, strict=True)]
     box = Sandbox(name, hosts, root=tmp_path / "sandboxes")
     version = sorted(p.name for p in Path("/usr/lib/postgresql").iterdir())[-1]
-    plan = build_plan(graph, default_inventory(graph), create_cluster=box.create_cluster_command(version),
-                      pg_version=version)
+    inventory = default_inventory(graph)
+    inventory.bindings.update({f"{h.id}.address": a for h, a in zip(graph.hosts, addresses, strict=True)})
+    plan = build_plan(graph, inventory, create_cluster=box.create_cluster_command(version), pg_version=version)
     bound = plan.graph
     for action in bound.actions():  # the sandbox's substitutions (install step -> pg_createcluster)
         kept = []

@@ -1,0 +1,142 @@
+"""Benchmark (not a test): `runbook run` against a plain bash script of the same bound commands.
+
+Both run on a fresh embedded sandbox with the same speed settings, in the same invocation; the
+script prints both wall times and their ratio (target: runner <= 1.05 x the script).
+
+    .venv/bin/python scripts/bench_run.py [GUIDE ...]     (root; default: the fully runnable fixture,
+                                                            and the PGroonga guide where PGroonga is installed)
+
+The plain script runs each action's bound commands in the guide's order through the sandbox's own
+entry (nsenter + the guide's user), multi-host actions in parallel (`&` + `wait`), answers password
+prompts through a pty (`script`), SQL blocks through `psql` with a heredoc, and file edits with a
+small embedded python3 replacement.  It checks nothing: it is the floor a runner cannot beat.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from runbook.load import load_graph
+from runner.inventory import default_inventory, secret_values
+from runner.plan import build_plan, installed_pg_versions, pgroonga_installed, sandbox_binding
+from runner.sandbox import Sandbox, SandboxHost
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EDIT_PY = r"""
+import sys
+path, before, after = sys.argv[1], sys.argv[2], sys.argv[3]
+norm = lambda s: " ".join(s.split("#", 1)[0].split()) if not s.lstrip().startswith("#") else " ".join(s.split())
+lines = open(path).read().split("\n")
+b = [x for x in before.split("\n") if x.strip()]
+a = [x for x in after.split("\n") if x.strip()]
+for i in range(len(lines)):
+    if [norm(x) for x in lines[i:i + len(b)]] == [norm(x) for x in b] or \
+       [" ".join(x.split()) for x in lines[i:i + len(b)]] == [" ".join(x.split()) for x in b]:
+        lines[i:i + len(b)] = a
+        break
+else:
+    sys.exit("before text not found")
+open(path, "w").write("\n".join(lines))
+"""
+
+
+def plain_script(guide: Path, sandbox: Sandbox, pg_version: str) -> str:
+    graph = load_graph(guide)
+    plan = build_plan(graph, default_inventory(graph), create_cluster=sandbox.create_cluster_command(pg_version),
+                      pg_version=pg_version)
+    secrets = secret_values(graph, plan.inventory)
+    out = ["#!/bin/bash", "set -euo pipefail"]
+    for step in plan.graph.steps:
+        if step.id in plan.blocked:
+            break
+        out.append(f"# {step.id}")
+        for action in step.actions:
+            jobs = []
+            for host in action.targets:
+                user_sh = shlex.join(sandbox.exec_argv(host, ["bash", "-s"], user=sandbox.user))
+                root_sh = shlex.join(sandbox.exec_argv(host, ["bash", "-s"]))
+                body: list[str] = ["set -e"]
+                if action.kind in ("shell", "console"):
+                    for i, cmd in enumerate(action.commands):
+                        text, _ = plan.command_text(action.id, i, cmd.text)
+                        if not text:
+                            continue
+                        if cmd.opens_session:
+                            continue  # the SQL blocks open their own psql below
+                        if cmd.dialog:
+                            answers = "".join(
+                                (secrets.get(t.answer.var or "", "") if t.answer.var else t.answer.literal or "")
+                                + "\n" for t in cmd.dialog)
+                            body.append(f"printf %s {shlex.quote(answers)} | script -qec {shlex.quote(text)} /dev/null")
+                        else:
+                            body.append(text)
+                    jobs.append(f"{user_sh} <<'RB_EOF'\n" + "\n".join(body) + "\nRB_EOF")
+                elif action.kind == "sql":
+                    session = plan.graph.session(action.sessions[host])
+                    sql = "\n".join(st.sql for st in action.statements)
+                    jobs.append(f"{user_sh} <<'RB_EOF'\npsql -X -q {shlex.quote(session.database or '')} "
+                                f"<<'RB_SQL' >/dev/null\n{sql}\nRB_SQL\nRB_EOF")
+                elif action.kind == "file_edit":
+                    cmd = shlex.join(["python3", "-c", EDIT_PY, action.path or "", action.before or "",
+                                      action.after or ""])
+                    jobs.append(f"{root_sh} <<'RB_EOF'\n{cmd}\nRB_EOF")
+                elif action.kind == "file_write":
+                    jobs.append(f"{root_sh} <<'RB_EOF'\ncat > {shlex.quote(action.path or '')} <<'RB_FILE'\n"
+                                f"{action.after}RB_FILE\nRB_EOF")
+            if len(jobs) > 1:
+                out += [f"( {j}\n) &" for j in jobs] + ["wait"]
+            else:
+                out += jobs
+            if action.kind == "sql" and any(h.startswith(("standby", "subscriber")) for h in action.targets):
+                pass
+    return "\n".join(out) + "\n"
+
+
+def bench(guide: Path) -> None:
+    pg_version = installed_pg_versions()[-1]
+    graph = load_graph(guide)
+    binding = sandbox_binding(graph, pg_version)
+    name = "bench-" + guide.name.removesuffix(".md")[:40]
+    hosts = [SandboxHost(h.id, binding[f"{h.id}.address"]) for h in graph.hosts]
+    # 1. runbook run on a fresh sandbox
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(guide), "--fresh",
+                           "--transcripts", "/tmp/runbook-bench"], capture_output=True, text=True, check=False)
+    runner_time = time.monotonic() - t0
+    if proc.returncode not in (0, 3):
+        print(proc.stderr[-2000:])
+        raise SystemExit(f"runbook run failed ({proc.returncode})")
+    # 2. the plain script on a fresh sandbox with the same settings (up/down included in both)
+    sb = Sandbox(name, hosts)
+    script = plain_script(guide, sb, pg_version)
+    Path("/tmp/runbook-bench").mkdir(exist_ok=True)
+    Path(f"/tmp/runbook-bench/{name}.sh").write_text(script)
+    t0 = time.monotonic()
+    try:
+        sb.up()
+        res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    finally:
+        sb.down()
+    script_time = time.monotonic() - t0
+    if res.returncode != 0:
+        print(res.stderr[-2000:])
+        raise SystemExit("the plain script failed")
+    print(f"{guide.name}: runbook run {runner_time:.2f}s, plain bash script {script_time:.2f}s, "
+          f"ratio {runner_time / script_time:.3f} (target <= 1.05)")
+
+
+def main() -> None:
+    guides = [Path(g) for g in sys.argv[1:]] or [ROOT / "tests/fixtures/guides/streaming-replication-plain.ja.md"]
+    if not sys.argv[1:] and pgroonga_installed(installed_pg_versions()[-1]):
+        guides.append(ROOT / "docs/guides/streaming-replication-wal-resource-manager.ja.md")
+    for g in guides:
+        bench(g)
+
+
+if __name__ == "__main__":
+    main()
