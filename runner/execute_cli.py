@@ -122,11 +122,31 @@ def main(args: argparse.Namespace) -> int:
     statuses: list[str] = []
     for path in guides:
         statuses.append(run_guide(path, args, multiple=len(guides) > 1))
+    if len(guides) > 1 and not args.plan:
+        _overall(guides, statuses)
     if FAILED in statuses:
         return EXIT_FAILED
     if BLOCKED in statuses:
         return EXIT_BLOCKED
     return EXIT_OK
+
+
+def _overall(guides: list[Path], statuses: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .report import STYLE
+
+    table = Table(title="all guides")
+    table.add_column("guide")
+    table.add_column("result")
+    for g, st in zip(guides, statuses, strict=True):
+        table.add_row(str(g), f"[{STYLE.get(st, '')}]{st}[/]")
+    console = Console(file=sys.stderr, highlight=False, width=120)
+    console.print(table)
+    counts = {k: statuses.count(k) for k in (PASSED, FAILED, BLOCKED)}
+    console.print(f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[BLOCKED]} blocked by the environment",
+                  markup=False)
 
 
 def _report_path(base: str, path: Path, multiple: bool) -> Path:

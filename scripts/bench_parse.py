@@ -27,7 +27,8 @@ def _median(fn: object, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("guide", nargs="?", default=str(ROOT / "docs/guides/streaming-replication-wal-resource-manager.ja.md"))
+    default = ROOT / "docs/guides/streaming-replication-wal-resource-manager.ja.md"
+    ap.add_argument("guide", nargs="?", default=str(default))
     ap.add_argument("--repeat", type=int, default=200)
     args = ap.parse_args()
     text = Path(args.guide).read_text(encoding="utf-8")

@@ -551,8 +551,8 @@ def test_exported_scripts_replay_the_guide_on_fresh_sandbox_hosts(tmp_path: Path
         action.commands = kept
     files = export_sh(bound)
     _no_secret(files)
-    box.up()
     try:
+        box.up()
         for host in graph.hosts:
             target = box.host_root(host.id) / "tmp"
             for file_name, text in files.items():

@@ -73,7 +73,8 @@ def _expected(lines: list[str]) -> Expected:
 
 
 def test_compare_volatile_json_timestamps() -> None:
-    exp = _expected(["                    command                    ", "-----------------------------------------------",
+    exp = _expected(["                    command                    ",
+                     "-----------------------------------------------",
                      " [[0,1478446349.2241,0.1413860321044922],true]", "(1 row)"])
     act = parse_output(["                    command                    ", "----------------------------------",
                         " [[0,1763769600.1234,0.000123],true]", "(1 row)"])
@@ -100,8 +101,8 @@ def test_expected_error_passes_only_if_it_happens() -> None:
 
 
 def test_console_progress_counter_is_volatile() -> None:
-    cmp = compare_console(["158949/158949 kB (100%), 1/1 tablespace"],
-                          "waiting for checkpoint\r    0/22966 kB (0%), 0/1 tablespace\r22975/22975 kB (100%), 1/1 tablespace\n")
+    actual = "waiting for checkpoint\r    0/22966 kB (0%), 0/1 tablespace\r22975/22975 kB (100%), 1/1 tablespace\n"
+    cmp = compare_console(["158949/158949 kB (100%), 1/1 tablespace"], actual)
     assert cmp.ok and "progress" in cmp.volatile[0]
     assert not compare_console(["1/1 tablespace done"], "something else\n").ok
 
