@@ -228,3 +228,21 @@ def test_no_traceback_for_unknown_step() -> None:
     proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(SINGLE), "--only", "nope"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "no step 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_fault_prompt_that_never_comes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    guide = _variant(tmp_path, "fault-prompt", "```bash\nsudo -H systemctl restart postgresql\n```",
+                     "```console\n$ echo no-prompt-here\nPassword: (secret)\n```")
+    status, data, _ = _report(tmp_path, guide, "--timeout", "5")
+    assert status == 1
+    failed = _failed(data)
+    assert "the prompt 'Password:' never came" in failed["message"]
+    assert "no-prompt-here" in failed["details"]
+
+
+def test_set_carries_over_within_a_psql_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # single-host.ja.md: "SET enable_seqscan TO off;" in one block, "SHOW enable_seqscan;" -> off in the next
+    status, data, _ = _report(tmp_path, SINGLE)
+    assert status == 0
+    shows = [c for s in data["steps"] for a in s["actions"] for c in a["checks"] if c["statement"].startswith("SHOW")]
+    assert len(shows) == 1 and shows[0]["status"] == "passed" and "off" in shows[0]["actual"][2]
