@@ -282,9 +282,11 @@ def _save_state(path: Path, graph: Graph, runner: Runner, done: set[str]) -> Non
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
+    """Rewrite the guide's expected output of the checks that ran and differed (volatile-only
+    differences pass, so they are never rewritten; checks a run did not reach are left alone)."""
+    from runbook.model import Span
+    from runbook.parse import decode_guide
     from runbook.update_expected import Replacement, update_expected
-
-    from .cli import write_atomic
 
     replacements = []
     other_failure = False
@@ -292,20 +294,24 @@ def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -
         for a in step.actions:
             for c in a.checks:
                 if c.status == "failed" and c.statement_span and c.expected_span and a.kind == "sql":
-                    span_cls = type(graph.steps[0].span)
                     replacements.append(Replacement(
-                        span_cls(graph.source.file, c.statement_span[0], c.statement_span[1]),
-                        span_cls(graph.source.file, c.expected_span[0], c.expected_span[1]),
-                        [x for x in c.actual if x.strip() or True]))
-            if a.status == FAILED and not any(c.status == "failed" for c in a.checks):
+                        Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
+                        Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
+                        list(c.actual)))
+            if a.status == FAILED:
                 other_failure = True
     if not replacements:
         sys.stderr.write("runbook: --update-expected: no expected output to rewrite\n")
         return status
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    text = decode_guide(raw, str(path))
     new, diff = update_expected(text, replacements)
     if new != text:
-        write_atomic(path, new)
+        bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
+        tmp = path.with_name(f".{path.name}.runbook-tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(bom + new)
+        os.replace(tmp, path)
         sys.stdout.write(diff)
         sys.stderr.write(f"runbook: rewrote {len(replacements)} expected output(s) in {path}\n")
-    return FAILED if other_failure else (status if status != FAILED else PASSED)
+    return FAILED if other_failure else PASSED

@@ -168,10 +168,10 @@ def test_fault_before_text_missing_leaves_file_untouched(tmp_path: Path, capsys:
 def test_fault_hanging_command_times_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     guide = _variant(tmp_path, "fault-hang", "sudo -H systemctl restart postgresql",
                      "echo waiting-for-godot; sleep 600")
-    status, data, _ = _report(tmp_path, guide, "--timeout", "3")
+    status, data, _ = _report(tmp_path, guide, "--timeout", "15")
     assert status == 1
     failed = _failed(data)
-    assert "no prompt after 3s" in failed["message"]
+    assert "no prompt after 15s" in failed["message"]
     assert "waiting-for-godot" in failed["details"]
 
 
@@ -246,3 +246,33 @@ def test_set_carries_over_within_a_psql_session(tmp_path: Path, capsys: pytest.C
     assert status == 0
     shows = [c for s in data["steps"] for a in s["actions"] for c in a["checks"] if c["statement"].startswith("SHOW")]
     assert len(shows) == 1 and shows[0]["status"] == "passed" and "off" in shows[0]["actual"][2]
+
+
+def test_update_expected_then_rerun_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    original = SINGLE.read_text(encoding="utf-8")
+    guide = _variant(tmp_path, "update", "--  pear  |   150\n-- (2 rows)", "--  pear  |   999\n-- (2 rows)")
+    altered = guide.read_text(encoding="utf-8")
+    status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
+    out = capsys.readouterr()
+    assert status == 0, out.err[-2000:]
+    updated = guide.read_text(encoding="utf-8")
+    assert updated != altered and "-150" not in out.out and "+--  pear  |   150" in out.out
+    # every other byte is identical: only the altered line came back to what psql prints
+    assert [a for a, b in zip(updated.split("\n"), altered.split("\n"), strict=True) if a != b] == [
+        "--  pear  |   150"]
+    assert updated.split("\n") == original.split("\n")
+    status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert status == 0 and "no expected output to rewrite" in err
+    assert guide.read_text(encoding="utf-8") == updated
+
+
+def test_update_expected_writes_nothing_for_checks_not_reached(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    text = SINGLE.read_text(encoding="utf-8").replace("--  pear  |   150", "--  pear  |   999")
+    text = text.replace("sudo -H systemctl restart postgresql", "sudo -H systemctl restart postgresql\nfalse")
+    guide = tmp_path / "unreached.md"
+    guide.write_text(text, encoding="utf-8")
+    status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
+    assert status == 1
+    assert guide.read_text(encoding="utf-8") == text
