@@ -155,3 +155,33 @@ def _plain_line(r: dict[str, Any], h: dict[str, Any]) -> str:
         f"{r['name']} {h['name']} {h['address']} {'up' if h['up'] else 'down'} "
         f"{_clusters_text(h['clusters'])} processes={h['processes']}"
     )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """``runbook sandbox up|status|down GUIDE.md``."""
+    parser.description = (
+        "Manage the embedded sandbox hosts of a guide: one Linux mount + UTS namespace per host of the "
+        "guide's environment list, with its own PostgreSQL folders, hostname and /etc/hosts (localhost = "
+        "its own 127.0.0.x). `runbook run` brings them up by itself; this command is for looking around "
+        "(`status`) and cleaning up (`down`, `down --all`). See docs/sandbox.md."
+    )
+    add_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from runbook.errors import UsageError
+    from runbook.load import load_graph
+
+    from .execute_cli import _sandbox_name
+    from .plan import installed_pg_versions, sandbox_binding
+
+    if args.guide is None:
+        if args.all or args.sandbox_name:
+            return run(args, [], args.sandbox_name or "")
+        raise UsageError("runbook sandbox: name a guide (or use --name NAME, or --all)")
+    path = Path(args.guide)
+    graph = load_graph(path)
+    versions = installed_pg_versions()
+    binding = sandbox_binding(graph, versions[-1] if versions else None)
+    hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
+    return run(args, hosts, _sandbox_name(path))
