@@ -179,9 +179,12 @@ class Runner:
         return self.shells[host]
 
     def close(self) -> None:
-        for sh in self.shells.values():
+        def one(sh: HostShell) -> None:
             sh.close()
             sh.transcript.close()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(self.shells))) as pool:
+            list(pool.map(one, self.shells.values()))
         if self.observer is not None:
             self.observer.close()
 

@@ -110,6 +110,11 @@ class HostShell:
             self.argv[0], self.argv[1:], encoding="utf-8", codec_errors="replace", timeout=self.timeout,
             echo=False, dimensions=(50, 400),
         )
+        # pexpect sleeps 50 ms before every send by default (for slow terminals); a sentinel prompt
+        # makes that unnecessary, and over a guide's dozens of commands it adds up.
+        self.child.delaybeforesend = None
+        self.child.delayafterclose = 0.01
+        self.child.delayafterterminate = 0.01
         setup = (
             "stty -echo -onlcr 2>/dev/null; unset PROMPT_COMMAND HISTFILE; "
             "export PAGER=cat PSQL_PAGER=cat SYSTEMD_PAGER=cat NO_COLOR=1 TERM=dumb LC_MESSAGES=C.UTF-8; "
