@@ -98,6 +98,9 @@ class Transport:
     def sockets(self) -> dict[str, Path]:
         return {}
 
+    def login(self, host: str) -> list[tuple[str, str]]:
+        return []
+
     def run_root(self, host: str, argv: list[str], data: bytes | None = None,
                  timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(self.root_argv(host, argv), input=data, capture_output=True, timeout=timeout,
@@ -130,19 +133,40 @@ class LocalTransport(Transport):
 
 
 class SshTransport(Transport):
-    def __init__(self, targets: dict[str, tuple[str, str | None, int | None]]) -> None:
+    """Hosts reached with OpenSSH. The interactive session logs in first (answering the password
+    prompt from a secret when the inventory names one) and becomes the master of a shared connection,
+    which file edits then reuse (``ControlMaster``), so the password is typed once per host."""
+
+    def __init__(self, targets: dict[str, tuple[str, str | None, int | None]], *,
+                 passwords: dict[str, str] | None = None, options: dict[str, list[str]] | None = None,
+                 control_dir: Path | None = None) -> None:
+        import tempfile
+
         self.targets = targets
+        self.passwords = passwords or {}
+        self.options: dict[str, list[str]] = options or {}
+        self.control_dir = control_dir or Path(tempfile.mkdtemp(prefix="runbook-ssh-"))
 
     def _dest(self, host: str) -> list[str]:
         address, user, port = self.targets[host]
         dest = f"{user}@{address}" if user else address
-        return (["-p", str(port)] if port else []) + [dest]
+        control = ["-o", f"ControlPath={self.control_dir}/%C", "-o", "ControlMaster=auto",
+                   "-o", "ControlPersist=120"]
+        return control + self.options.get(host, []) + (["-p", str(port)] if port else []) + [dest]
 
     def shell_argv(self, host: str) -> list[str]:
-        return ["ssh", "-tt", *self._dest(host), "bash --noediting --noprofile --norc -i"]
+        return ["ssh", "-tt", *self._dest(host), "exec bash --noediting --noprofile --norc -i"]
 
     def root_argv(self, host: str, argv: list[str]) -> list[str]:
-        return ["ssh", *self._dest(host), "sudo -n " + shlex.join(argv)]
+        return ["ssh", "-o", "BatchMode=yes", *self._dest(host), "sudo -n " + shlex.join(argv)]
+
+    def login(self, host: str) -> list[tuple[str, str]]:
+        pw = self.passwords.get(host)
+        return [(r"(?i)password:\s*$", pw)] if pw else []
+
+    def stop(self) -> None:
+        for host in self.targets:
+            subprocess.run(["ssh", "-O", "exit", *self._dest(host)], capture_output=True, check=False, timeout=10)
 
 
 Progress = Callable[[str, StepResult | None, ActionResult | None], None]
@@ -173,7 +197,8 @@ class Runner:
     def shell(self, host: str) -> HostShell:
         if host not in self.shells:
             path = self.transcripts / f"{host}.log" if self.transcripts else None
-            sh = HostShell(host, self.transport.shell_argv(host), Transcript(path, self.mask), timeout=self.timeout)
+            sh = HostShell(host, self.transport.shell_argv(host), Transcript(path, self.mask), timeout=self.timeout,
+                           login=self.transport.login(host))
             sh.start()
             self.shells[host] = sh
         return self.shells[host]
@@ -187,6 +212,9 @@ class Runner:
             list(pool.map(one, self.shells.values()))
         if self.observer is not None:
             self.observer.close()
+        stop = getattr(self.transport, "stop", None)
+        if stop is not None:
+            stop()
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> RunResult:

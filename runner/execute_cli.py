@@ -220,7 +220,18 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     elif inventory.kinds == {"local"}:
         transport, target = LocalTransport(), "local"
     else:
-        transport = SshTransport({h: (t.address or h, t.user, t.port) for h, t in inventory.targets.items()})
+        passwords: dict[str, str] = {}
+        for h, t in inventory.targets.items():
+            env = t.options.get("password_env")
+            if env:
+                if env not in os.environ:
+                    raise UsageError(f"{args.inventory}: [hosts.{h}] password_env = {env!r}, but ${env} is not set")
+                passwords[h] = os.environ[env]
+        options = {h: [str(o) for o in t.options.get("ssh_options", [])] for h, t in inventory.targets.items()}
+        transport = SshTransport({h: (t.address or h, t.user, t.port) for h, t in inventory.targets.items()},
+                                 passwords=passwords, options=options)
+        mask = Masker(mask.values + list(passwords.values()))
+        secrets = {**secrets, **{f"ssh-password:{h}": p for h, p in passwords.items()}}
         target = "ssh"
     printer = ProgressPrinter(total=len(graph.steps))
     sys.stderr.write(f"runbook: {path} on {target} ({len(graph.steps)} steps, hosts: "

@@ -93,7 +93,10 @@ def _tail(text: str, n: int = 1000) -> str:
 class HostShell:
     """One interactive shell on a host."""
 
-    def __init__(self, host: str, argv: list[str], transcript: Transcript, *, timeout: float = 120) -> None:
+    def __init__(self, host: str, argv: list[str], transcript: Transcript, *, timeout: float = 120,
+                 login: list[tuple[str, str]] | None = None) -> None:
+        self.login = login or []
+        """(regular expression, answer) pairs answered before the shell is set up (ssh's password)."""
         self.host = host
         self.argv = argv
         self.transcript = transcript
@@ -115,6 +118,13 @@ class HostShell:
         self.child.delaybeforesend = None
         self.child.delayafterclose = 0.01
         self.child.delayafterterminate = 0.01
+        for pattern, answer in self.login:
+            idx = self.child.expect([re.compile(pattern), pexpect.EOF, pexpect.TIMEOUT], timeout=30)
+            if idx != 0:
+                before = str(self.child.before or "")
+                raise SessionError(f"{self.host}: the login prompt /{pattern}/ did not come", _tail(before))
+            self.transcript.write("note", "login: answered the password prompt with ********")
+            self.child.sendline(answer)
         setup = (
             "stty -echo -onlcr 2>/dev/null; unset PROMPT_COMMAND HISTFILE; "
             "export PAGER=cat PSQL_PAGER=cat SYSTEMD_PAGER=cat NO_COLOR=1 TERM=dumb LC_MESSAGES=C.UTF-8; "
