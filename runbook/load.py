@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import GuideError, UsageError
+from .errors import GuideError
 from .model import Finding, Graph, Span
-from .parse import decode_guide, parse_text
+from .parse import parse_text, read_guide
 from .validate import graph_from_json
 
 
@@ -16,13 +16,7 @@ def load_graph(path: Path | str, lang: str | None = None, text: str | None = Non
     path = Path(path)
     name = display or str(path)
     if text is None:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise UsageError(f"{name}: no such file") from exc
-        except OSError as exc:
-            raise GuideError(f"{name}: cannot read: {exc.strerror or exc}") from exc
-        text = decode_guide(data, name)
+        text = read_guide(path, name)
     if path.suffix == ".json":
         try:
             obj = json.loads(text)
