@@ -31,6 +31,9 @@ def configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
     p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
+    p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
+                   "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
+                   "the install step), for running the export on sandbox hosts")
 
 
 def configure_graph(p: argparse.ArgumentParser) -> None:
@@ -53,6 +56,24 @@ def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
     if addresses:
         options["addresses"] = addresses
     return options
+
+
+def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Graph:
+    """``graph`` bound and substituted as a sandbox run would do it (``addresses`` override the hosts')."""
+    from .inventory import default_inventory
+    from .plan import build_plan, installed_pg_versions, sandbox_binding, substituted_graph
+    from .sandbox import Sandbox, SandboxHost
+
+    versions = installed_pg_versions()
+    if not versions:
+        raise UsageError("--sandbox: PostgreSQL is not installed on this machine (run scripts/setup)")
+    inventory = default_inventory(graph)
+    inventory.bindings.update({f"{h}.address": a for h, a in (addresses or {}).items()})
+    binding = {**sandbox_binding(graph, versions[-1]), **inventory.bindings}
+    box = Sandbox("export", [SandboxHost(h.id, binding[f"{h.id}.address"]) for h in graph.hosts])
+    plan = build_plan(graph, inventory, create_cluster=box.create_cluster_command(versions[-1]),
+                      pg_version=versions[-1])
+    return substituted_graph(plan)
 
 
 def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",)) -> None:
@@ -92,6 +113,8 @@ def main_export(args: argparse.Namespace) -> int:
                 raise UsageError(f"{args.po}: cannot read: {exc.strerror or exc}") from exc
         files = export(graph, "markdown", lang=args.lang, source_text=path.read_text(encoding="utf-8"),
                        catalog=catalog)
+    elif args.sandbox:
+        files = export(sandbox_graph(graph), args.to)
     else:
         files = export(graph, args.to, **_inventory_options(args.inventory, graph))
     if args.output:

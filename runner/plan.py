@@ -222,3 +222,22 @@ def format_plan(plan: Plan, mask: Any = None) -> str:
                 lines.append(f"# write {action.path}:")
                 lines += [f"#   {m(x)}" for x in (action.after or "").splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def substituted_graph(plan: Plan) -> Graph:
+    """The plan's bound graph with its substitutions applied: replaced commands replaced, skipped ones
+    left out (a blocked command stays as written: it cannot work there, and says so when run)."""
+    graph = Graph.from_dict(plan.graph.to_dict())
+    for action in graph.actions():
+        kept = []
+        for i, cmd in enumerate(action.commands):
+            sub = plan.substitutions.get((action.id, i))
+            if sub is None or sub.kind == "block":
+                kept.append(cmd)
+            elif sub.kind == "replace" and sub.text:
+                cmd.text = sub.text
+                kept.append(cmd)
+        action.commands = kept
+    for step in graph.steps:
+        step.actions = [a for a in step.actions if a.kind not in ("shell", "console") or a.commands]
+    return graph
