@@ -65,3 +65,17 @@ def test_hints_alone_do_not_fail(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["lint", str(SEED_JA)] + [x for r in disabled for x in ("--disable", r)]
     assert run(args) == 0
     assert "basebackup-spread-checkpoint" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("guide", sorted(
+    [p for p in (SEED_JA.parent).glob("*-replication.*.md")]
+    + [p for p in (SEED_JA.parent.parent.parent / "tests" / "fixtures" / "guides").glob("*.md")]
+), ids=lambda p: p.name)
+def test_project_guides_have_no_lint_errors(guide: object) -> None:
+    from pathlib import Path
+
+    from runbook.parse import parse_file
+
+    assert isinstance(guide, Path)
+    errors = [f.format() for f in lint(parse_file(guide)) if f.severity == "error"]
+    assert errors == []

@@ -276,3 +276,17 @@ def test_update_expected_writes_nothing_for_checks_not_reached(tmp_path: Path,
     status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
     assert status == 1
     assert guide.read_text(encoding="utf-8") == text
+
+
+def test_until_then_from_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    guide = tmp_path / "resume.md"
+    guide.write_text(SINGLE.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        status, first, _ = _report(tmp_path, guide, "--keep", "--until", "configure-primary")
+        assert status == 0
+        assert [s["status"] for s in first["steps"]] == ["passed", "passed", "skipped"]
+        status, second, _ = _report(tmp_path, guide, "--keep", "--from", "check-data")
+        assert status == 0
+        assert [s["status"] for s in second["steps"]] == ["skipped", "skipped", "passed"]
+    finally:
+        down("resume")
