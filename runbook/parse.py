@@ -50,6 +50,7 @@ SQL_LANGS = {"sql", "psql", "postgresql"}
 _HEADING_ID_RE = re.compile(r"\s*\{#(?P<id>[A-Za-z0-9_][A-Za-z0-9_:.\-]*)\}\s*$")
 _TAG_PREFIX_RE = re.compile(r"^\[(?P<tag>[^\]]+)\]\s*")
 _PROMPT_RE = re.compile(r"^(?P<prompt>.*?:)\s*\((?P<answer>.*)\)\s*$")
+_ANNOTATION_RE = re.compile(r"^<!--\s*runbook:\s*hosts\s*=\s*(?P<hosts>[\w, -]+?)\s*-->$")
 _CIDR_RE = re.compile(r"(?<![\d.])(?P<net>\d{1,3}(?:\.\d{1,3}){3}/\d{1,2})(?![\d])")
 
 
@@ -316,7 +317,7 @@ class _Parser:
             elif tok.type in ("fence", "code_block"):
                 self._fence(state, tok)
             elif tok.type == "html_block" and state is not None:
-                state.step.prose.append(Prose(tok.content.strip(), self.span(tok), "html"))
+                self._annotation(state, tok)
             i += 1
         self._finish_step(state)
 
@@ -576,6 +577,29 @@ class _Parser:
             step.prose.append(Prose(text, span, "scope", inline.links))
             return
         step.prose.append(Prose(text, span, "paragraph", inline.links))
+
+    def _annotation(self, state: _StepState, tok: Token) -> None:
+        """``<!-- runbook: hosts=standby1,standby2 -->`` before a block overrides the inferred hosts
+        (for guides whose prose is ambiguous); any other HTML is kept as prose."""
+        span = self.span(tok)
+        m = _ANNOTATION_RE.match(tok.content.strip())
+        if not m:
+            state.step.prose.append(Prose(tok.content.strip(), span, "html"))
+            return
+        names = [n.strip() for n in m.group("hosts").split(",") if n.strip()]
+        known = {h.id for h in self.hosts} | {g.id for g in self.groups}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            self.fail("unknown-host-annotation", f"annotation names no host of the environment: {', '.join(unknown)} "
+                      f"(hosts and groups: {', '.join(sorted(known))})", span)
+            return
+        hosts: set[str] = set()
+        for n in names:
+            group = next((g for g in self.groups if g.id == n), None)
+            hosts.update(group.members if group else [n])
+        state.scope = [h.id for h in self.hosts if h.id in hosts]
+        state.scope_source = "annotation"
+        state.step.prose.append(Prose(tok.content.strip(), span, "annotation"))
 
     # -- blocks -----------------------------------------------------------------------------
     def _fence(self, state: _StepState | None, tok: Token) -> None:

@@ -201,3 +201,25 @@ def test_english_page_gives_the_same_graph(seed_ja: Graph, seed_en: Graph) -> No
     assert {v.name: v.value for v in seed_en.variables} == {v.name: v.value for v in seed_ja.variables}
     assert seed_en.steps[0].title == "Install PostgreSQL on both primary and standbys"
     assert seed_en.steps[0].title != seed_ja.steps[0].title
+
+
+def test_html_annotation_overrides_inference() -> None:
+    from runbook.errors import GuideError
+    from runbook.parse import parse_text
+
+    text = SEED_JA.read_text(encoding="utf-8").replace(
+        "スタンバイでPostgreSQLを起動します。\n\n```bash",
+        "スタンバイでPostgreSQLを起動します。\n\n<!-- runbook: hosts=standby2 -->\n\n```bash")
+    graph = parse_text(text, "annotated.md")
+    start = graph.step("start-standbys").actions[0]
+    assert (start.targets, start.target_source) == (["standby2"], "annotation")
+    grouped = parse_text(text.replace("hosts=standby2", "hosts=primary, standbys"), "annotated.md")
+    assert grouped.step("start-standbys").actions[0].targets == ["primary", "standby1", "standby2"]
+    try:
+        parse_text(text.replace("hosts=standby2", "hosts=standby7"), "annotated.md")
+    except GuideError as exc:
+        assert [f.rule for f in exc.findings] == ["unknown-host-annotation"]
+        line = text.split("\n").index("<!-- runbook: hosts=standby2 -->") + 1
+        assert "standby7" in exc.findings[0].message and exc.findings[0].span.line == line
+    else:
+        raise AssertionError("an unknown host in an annotation must be refused")
