@@ -144,13 +144,13 @@ def main_lint(args: argparse.Namespace) -> int:
     from runbook.errors import GuideError
     from runbook.lint import lint
     from runbook.model import to_dict
-    from runbook.parse import parse_file
+    from runbook.load import load_graph
 
     status = EXIT_OK
     all_findings = []
     for guide in args.guide:
         try:
-            findings = lint(parse_file(guide, args.lang), set(args.disable))
+            findings = lint(load_graph(guide, args.lang), set(args.disable))
         except GuideError as exc:
             findings = exc.findings
             status = max(status, exc.exit_status)

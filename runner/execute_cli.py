@@ -159,6 +159,8 @@ def _report_path(base: str, path: Path, multiple: bool) -> Path:
 def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     from .cli import write_atomic
 
+    if args.update_expected and path.suffix == ".json":
+        raise UsageError(f"{path}: --update-expected rewrites a guide's Markdown, not a step graph")
     graph = load_graph(path, args.lang)
     inventory: Inventory = load_inventory(args.inventory, graph) if args.inventory else default_inventory(graph)
     sandbox = None

@@ -79,3 +79,17 @@ def test_project_guides_have_no_lint_errors(guide: object) -> None:
     assert isinstance(guide, Path)
     errors = [f.format() for f in lint(parse_file(guide)) if f.severity == "error"]
     assert errors == []
+
+
+def test_lint_reads_a_saved_graph_too(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    graph = tmp_path / "seed.json"
+    assert run(["parse", str(SEED_JA), "-o", str(graph)]) == 0
+    capsys.readouterr()
+    assert run(["lint", "--json", str(SEED_JA)]) == 1
+    from_markdown = json.loads(capsys.readouterr().out)
+    assert run(["lint", "--json", str(graph)]) == 1
+    from_graph = json.loads(capsys.readouterr().out)
+    assert from_graph == from_markdown and len(from_graph) >= 6
