@@ -143,8 +143,8 @@ def configure_lint(p: argparse.ArgumentParser) -> None:
 def main_lint(args: argparse.Namespace) -> int:
     from runbook.errors import GuideError
     from runbook.lint import lint
-    from runbook.model import to_dict
     from runbook.load import load_graph
+    from runbook.model import to_dict
 
     status = EXIT_OK
     all_findings = []
