@@ -34,7 +34,8 @@ def _all_text(*paths: Path) -> str:
 
 def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report, junit, transcripts = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "t"
-    status = run(["run", str(PLAIN), "--json", str(report), "--junit", str(junit), "--transcripts", str(transcripts)])
+    status = run(["run", str(PLAIN), "--fresh", "--json", str(report), "--junit", str(junit),
+                  "--transcripts", str(transcripts)])
     out = capsys.readouterr()
     assert status == 0, out.err[-3000:]
     data = json.loads(report.read_text())
@@ -70,7 +71,7 @@ def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "seed.json"
-    status = run(["run", str(SEED_JA), "--json", str(report), "--transcripts", str(tmp_path / "t")])
+    status = run(["run", str(SEED_JA), "--fresh", "--json", str(report), "--transcripts", str(tmp_path / "t")])
     err = capsys.readouterr().err
     data = json.loads(report.read_text())
     steps = {s["id"]: s["status"] for s in data["steps"]}
@@ -92,7 +93,7 @@ def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixtu
                                    "synchronous-replication.ja.md", "synchronous-replication.en.md"])
 def test_documented_guides_pass(guide: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "r.json"
-    status = run(["run", str(GUIDES / guide), "--json", str(report), "--transcripts", str(tmp_path / "t")])
+    status = run(["run", str(GUIDES / guide), "--fresh", "--json", str(report), "--transcripts", str(tmp_path / "t")])
     err = capsys.readouterr().err
     assert status == 0, err[-3000:]
     data = json.loads(report.read_text())
@@ -110,9 +111,11 @@ def _variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
     return path
 
 
-def _report(tmp_path: Path, guide: Path, *extra: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+def _report(tmp_path: Path, guide: Path, *extra: str, fresh: bool = True) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    """Run ``guide`` (on a fresh sandbox unless ``fresh`` is False: a kept one is then reused)."""
     report = tmp_path / f"{guide.stem}.json"
-    status = run(["run", str(guide), "--json", str(report), "--transcripts", str(tmp_path / "t"), *extra])
+    status = run(["run", str(guide), "--json", str(report), "--transcripts", str(tmp_path / "t"), *extra,
+                  *(["--fresh"] if fresh else [])])
     return status, json.loads(report.read_text()), ""
 
 
@@ -187,13 +190,13 @@ def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest
         before = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
                                     "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
         capsys.readouterr()
-        status, second, _ = _report(tmp_path, guide, "--keep")
+        status, second, _ = _report(tmp_path, guide, "--keep", fresh=False)
         err = capsys.readouterr().err
         assert status == 0
         assert {s["status"] for s in second["steps"]} == {"done-earlier"}
         assert "nothing to do" in err and "nothing was changed" in err
         # an explicit re-run of the edit step: the edit is already in place, and says so
-        status, third, _ = _report(tmp_path, guide, "--keep", "--only", "configure-primary")
+        status, third, _ = _report(tmp_path, guide, "--keep", "--only", "configure-primary", fresh=False)
         assert status == 0
         edit = next(a for s in third["steps"] for a in s["actions"] if a["kind"] == "file_edit")
         assert edit["status"] == "already-applied"
@@ -252,7 +255,7 @@ def test_update_expected_then_rerun_passes(tmp_path: Path, capsys: pytest.Captur
     original = SINGLE.read_text(encoding="utf-8")
     guide = _variant(tmp_path, "update", "--  pear  |   150\n-- (2 rows)", "--  pear  |   999\n-- (2 rows)")
     altered = guide.read_text(encoding="utf-8")
-    status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
+    status = run(["run", str(guide), "--fresh", "--update-expected", "--transcripts", str(tmp_path / "t")])
     out = capsys.readouterr()
     assert status == 0, out.err[-2000:]
     updated = guide.read_text(encoding="utf-8")
@@ -261,7 +264,7 @@ def test_update_expected_then_rerun_passes(tmp_path: Path, capsys: pytest.Captur
     assert [a for a, b in zip(updated.split("\n"), altered.split("\n"), strict=True) if a != b] == [
         "--  pear  |   150"]
     assert updated.split("\n") == original.split("\n")
-    status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
+    status = run(["run", str(guide), "--fresh", "--update-expected", "--transcripts", str(tmp_path / "t")])
     err = capsys.readouterr().err
     assert status == 0 and "no expected output to rewrite" in err
     assert guide.read_text(encoding="utf-8") == updated
@@ -273,7 +276,7 @@ def test_update_expected_writes_nothing_for_checks_not_reached(tmp_path: Path,
     text = text.replace("sudo -H systemctl restart postgresql", "sudo -H systemctl restart postgresql\nfalse")
     guide = tmp_path / "unreached.md"
     guide.write_text(text, encoding="utf-8")
-    status = run(["run", str(guide), "--update-expected", "--transcripts", str(tmp_path / "t")])
+    status = run(["run", str(guide), "--fresh", "--update-expected", "--transcripts", str(tmp_path / "t")])
     assert status == 1
     assert guide.read_text(encoding="utf-8") == text
 
@@ -285,7 +288,7 @@ def test_until_then_from_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[s
         status, first, _ = _report(tmp_path, guide, "--keep", "--until", "configure-primary")
         assert status == 0
         assert [s["status"] for s in first["steps"]] == ["passed", "passed", "skipped"]
-        status, second, _ = _report(tmp_path, guide, "--keep", "--from", "check-data")
+        status, second, _ = _report(tmp_path, guide, "--keep", "--from", "check-data", fresh=False)
         assert status == 0
         assert [s["status"] for s in second["steps"]] == ["skipped", "skipped", "passed"]
     finally:
