@@ -293,6 +293,7 @@ class Runner:
 
     def _run_action(self, step: Step, action: Action, host: str) -> ActionResult:
         ar = ActionResult(action.id, step.id, action.kind, host, action.span.line, PASSED)
+        self.progress("action-start", None, ar)
         t0 = time.monotonic()
         try:
             if action.kind in ("shell", "console"):

@@ -246,6 +246,7 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     try:
         result = runner.run()
     finally:
+        printer.close()
         if sandbox is not None:
             _save_state(sandbox.dir / STATE_FILE, graph, runner, done)
             if not args.keep:
@@ -278,8 +279,9 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         if key in seen:
             continue
         seen.add(key)
-        what = f"-> {mask(sub.text or '')}" if sub.kind == "replace" else "skipped"
-        sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what[:80]}\n"
+        first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
+        what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
+        sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}\n"
                          f"      because {sub.reason}\n")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from functools import cache
@@ -13,7 +14,9 @@ from typing import Any, TextIO
 
 import jsonschema
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from runbook.errors import SchemaError
 from runbook.model import Finding, Span
@@ -82,16 +85,51 @@ def to_junit(result: RunResult) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+class _Running:
+    """What runs now, per host, with its elapsed time (re-rendered by rich.live on a terminal)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], float] = {}
+        self.lock = threading.Lock()
+
+    def __rich__(self) -> Text:
+        now = time.monotonic()
+        with self.lock:
+            items = sorted(self.items.items(), key=lambda kv: kv[1])
+        text = Text()
+        for (action, host), started in items:
+            text.append(f"   > {action:<40} {host:<12} running {now - started:5.1f}s\n", style="yellow")
+        return text
+
+
 class ProgressPrinter:
-    """Live progress per step and host: coloured on a terminal, plain lines otherwise."""
+    """Live progress per step and host: on a terminal, coloured lines plus what is running now on
+    each host (with its elapsed time); plain lines otherwise."""
 
     def __init__(self, stream: TextIO | None = None, total: int = 0) -> None:
         self.stream = stream or sys.stderr
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
         self.tty = self.console.is_terminal
         self.total = total
+        self.running = _Running()
+        self.live: Live | None = None
+        if self.tty:
+            self.live = Live(self.running, console=self.console, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
 
     def __call__(self, event: str, step: StepResult | None, action: ActionResult | None) -> None:
+        if event == "action-start" and action is not None:
+            with self.running.lock:
+                self.running.items[(action.action, action.host)] = time.monotonic()
+            return
+        if event == "action" and action is not None:
+            with self.running.lock:
+                self.running.items.pop((action.action, action.host), None)
         if step is None:
             return
         num = f"{step.number or '-':>2}/{self.total}" if self.total else f"{step.number or '-'}"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -293,3 +296,30 @@ def test_until_then_from_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert [s["status"] for s in second["steps"]] == ["skipped", "skipped", "passed"]
     finally:
         down("resume")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/setup installs it)")
+def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal (tmux), what runs now is shown per host with its elapsed time, then replaced by
+    the result lines and the summary table."""
+    session = f"rb-{os.getpid()}"
+    runbook = Path(sys.executable).parent / "runbook"
+    done = tmp_path / "done"
+    cmd = f"{runbook} run {SINGLE} --fresh --transcripts {tmp_path / 't'}; echo $? > {done}; sleep 60"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd], check=True)
+    try:
+        seen_running = False
+        deadline = time.monotonic() + 120
+        while not done.exists() and time.monotonic() < deadline:
+            pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+                                  text=True).stdout
+            seen_running = seen_running or bool(re.search(r"> install-postgresql#1\s+primary\s+running\s+\d", pane))
+            time.sleep(0.2)
+        assert done.read_text().strip() == "0"
+        pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+        assert seen_running
+        assert "running" not in pane  # transient: gone once the action ended
+        assert re.search(r"install-postgresql#1\s+primary\s+passed", pane)
+        assert "PASSED" in pane and "┃ step" in pane
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
