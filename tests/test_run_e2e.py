@@ -59,6 +59,10 @@ def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[
     standby_checks = [a for s in data["steps"] for a in s["actions"] if a["host"].startswith("standby")
                       and a["kind"] == "sql"]
     assert standby_checks and all(any("replayed" in n for n in a["notes"]) for a in standby_checks)
+    # one block on three hosts runs on them at the same time: the step takes about one host's time
+    install = next(s for s in data["steps"] if s["id"] == "install-postgresql")
+    assert len(install["actions"]) == 3
+    assert install["duration"] < 0.7 * sum(a["duration"] for a in install["actions"])
     # substitutions are reported with their reason
     subs = [x for s in data["steps"] for a in s["actions"] for x in a["substitutions"]]
     assert any(x["kind"] == "replace" and "pg_createcluster" in x["with"] for x in subs)
