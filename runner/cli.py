@@ -200,8 +200,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         return status
     except RunbookError as exc:
         sys.stderr.write(exc.format() + "\n")
-        if exc.findings and exc.message and not exc.message.startswith(exc.findings[0].span.file + ":"):
-            pass
         return exc.exit_status
     except KeyboardInterrupt:
         sys.stderr.write("runbook: interrupted\n")

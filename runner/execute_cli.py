@@ -287,7 +287,7 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
 
 def _save_state(path: Path, graph: Graph, runner: Runner, done: set[str]) -> None:
     completed = set(done)
-    for s in getattr(runner, "last_results", []):
+    for s in runner.last_results:
         if s.status in (PASSED, ALREADY, DONE_EARLIER):
             completed.add(s.id)
     try:

@@ -176,7 +176,7 @@ def unsafe_addresses(plan: Plan) -> list[Finding]:
                                  f"{what} would reach {ip}, outside 127.0.0.0/8: bind it in an inventory", span))
 
     for action in plan.graph.actions():
-        if action.target_source and action.id.split("#")[0] in plan.blocked:
+        if action.id.split("#")[0] in plan.blocked:
             continue
         for i, cmd in enumerate(action.commands):
             text, _ = plan.command_text(action.id, i, cmd.text)

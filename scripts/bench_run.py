@@ -97,8 +97,6 @@ def plain_script(guide: Path, sandbox: Sandbox, pg_version: str) -> str:
                 out += [f"( {j}\n) &" for j in jobs] + ["wait"]
             else:
                 out += jobs
-            if action.kind == "sql" and any(h.startswith(("standby", "subscriber")) for h in action.targets):
-                pass
     return "\n".join(out) + "\n"
 
 

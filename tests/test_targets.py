@@ -73,6 +73,14 @@ def _inventory(tmp_path: Path, body: str) -> Path:
     return inv
 
 
+def _ssh_inventory(tmp_path: Path, port: int, option: str) -> Path:
+    """An inventory reaching the test sshd as USER, its password in $RB_TEST_SSH_PW."""
+    return _inventory(tmp_path, f'[defaults]\nkind = "ssh"\n[hosts.primary]\naddress = "127.0.0.1"\nport = {port}\n'
+                                f'user = "{USER}"\npassword_env = "RB_TEST_SSH_PW"\n'
+                                'ssh_options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",'
+                                f' "-o", {option}]')
+
+
 @needs_root
 def test_ssh_target_answers_the_login_password_from_a_secret(
     sshd: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -80,10 +88,7 @@ def test_ssh_target_answers_the_login_password_from_a_secret(
     port, password = sshd
     monkeypatch.setenv("RB_TEST_SSH_PW", password)
     monkeypatch.setenv("RB_TEST_DEMO_SECRET", "passw0rd")
-    inv = _inventory(tmp_path, f'[defaults]\nkind = "ssh"\n[hosts.primary]\naddress = "127.0.0.1"\nport = {port}\n'
-                               f'user = "{USER}"\npassword_env = "RB_TEST_SSH_PW"\n'
-                               'ssh_options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",'
-                               ' "-o", "LogLevel=ERROR"]')
+    inv = _ssh_inventory(tmp_path, port, '"LogLevel=ERROR"')
     report = tmp_path / "r.json"
     status = run(["run", str(GUIDE), "--inventory", str(inv), "--json", str(report),
                   "--transcripts", str(tmp_path / "t"), "--timeout", "30"])
@@ -109,10 +114,7 @@ def test_ssh_target_with_a_wrong_password_fails_clearly(
     port, _ = sshd
     monkeypatch.setenv("RB_TEST_SSH_PW", "not-the-password")
     monkeypatch.setenv("RB_TEST_DEMO_SECRET", "passw0rd")
-    inv = _inventory(tmp_path, f'[defaults]\nkind = "ssh"\n[hosts.primary]\naddress = "127.0.0.1"\nport = {port}\n'
-                               f'user = "{USER}"\npassword_env = "RB_TEST_SSH_PW"\n'
-                               'ssh_options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",'
-                               ' "-o", "NumberOfPasswordPrompts=1"]')
+    inv = _ssh_inventory(tmp_path, port, '"NumberOfPasswordPrompts=1"')
     report = tmp_path / "r.json"
     status = run(["run", str(GUIDE), "--inventory", str(inv), "--json", str(report),
                   "--transcripts", str(tmp_path / "t"), "--timeout", "20"])
