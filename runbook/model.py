@@ -15,9 +15,16 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 SCHEMA_VERSION = "1"
 
+OMIT_DEFAULT = {"omit_default": True}
+"""Field metadata: the field is left out of the JSON while it holds its default, so the graphs of
+guides that do not use it stay byte-identical."""
+
 ActionKind = Literal["shell", "console", "sql", "file_edit", "file_write", "note"]
 TargetSource = Literal["label", "prose", "heading", "single-host", "annotation"]
 ExpectedKind = Literal["table", "tag", "error", "text"]
+BlockRole = Literal["action", "before", "note", "output", "syntax", "illustration", "configuration"]
+Shape = Literal["guide", "untagged-guide", "examples", "not-executable"]
+"""What kind of page a graph was read from (docs/guide-format.md, "Page shapes")."""
 Severity = Literal["error", "warning", "hint"]
 
 
@@ -50,6 +57,10 @@ class Finding:
         return f"{self.span}: {self.rule}: {self.message}"
 
 
+IMPLICIT_HOST = "server"
+"""Id (and role) of the one host a page that names no host is run on (``inferred`` is true)."""
+
+
 @dataclass(slots=True)
 class Host:
     """A host of the guide's environment section."""
@@ -66,6 +77,8 @@ class Host:
     span: Span
     fields: dict[str, str] = field(default_factory=dict)
     """Every field of the environment entry, by lexicon field name."""
+    inferred: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """True when the page names no host: the graph assumes one database server (id ``server``)."""
 
 
 @dataclass(slots=True)
@@ -140,6 +153,11 @@ class Expected:
     tag: str | None = None
     error: dict[str, str] | None = None
     """``severity``, ``message`` and, when given, ``detail``, ``hint``, ``sqlstate``."""
+    notices: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    """``NOTICE:``/``WARNING:``/``INFO:`` lines shown before the result, as written."""
+    expanded: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """True when the guide shows psql's expanded display (``-[ RECORD 1 ]``); columns and rows hold
+    the same values as for the aligned display."""
 
 
 @dataclass(slots=True)
@@ -149,6 +167,9 @@ class Statement:
     sql: str
     span: Span
     expected: Expected | None = None
+    comments: list[Prose] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    """``-- `` lines inside or after the statement that are not shaped like psql output: prose inside
+    SQL (role ``comment``), neither checked nor dropped.  They stay in ``sql`` as written."""
 
 
 @dataclass(slots=True)
@@ -228,8 +249,12 @@ class Block:
     line: int
     end_line: int
     lang: str
-    role: str
-    """``action`` (the block is an action's code), ``before`` (a file edit's before text), ``note``."""
+    role: BlockRole
+    """``action``: executable, an action's code; ``before``: a file edit's before text; ``note``: kept,
+    not run (tagged guides' diagrams).  Pages of the other shapes say why a block is not run:
+    ``output`` (what a command printed), ``syntax`` (a statement's form, e.g. ``column LIKE pattern``),
+    ``illustration`` (``text``, ``json``, other languages), ``configuration`` (a file's content with
+    no path to write it to)."""
     action: str | None
 
 
@@ -260,6 +285,9 @@ class Graph:
     findings: list[Finding]
     """Defects the parser recovered from (reported by ``lint``)."""
     schema_version: str = SCHEMA_VERSION
+    shape: Shape = field(default="guide", metadata=OMIT_DEFAULT)
+    """``guide`` (tagged steps), ``untagged-guide`` (steps are headings holding executable blocks),
+    ``examples`` (a single-host page of SQL examples), ``not-executable`` (nothing to run)."""
 
     # -- look-ups -----------------------------------------------------------------------------
     def step(self, step_id: str) -> Step:
@@ -307,12 +335,24 @@ T = TypeVar("T")
 def to_dict(obj: Any) -> Any:
     """Dataclasses to plain JSON values (fields in declaration order)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not _omitted(f, obj)}
     if isinstance(obj, list):
         return [to_dict(x) for x in obj]
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def _omitted(f: dataclasses.Field[Any], obj: Any) -> bool:
+    """True for a field marked :data:`OMIT_DEFAULT` that holds its default."""
+    if not f.metadata.get("omit_default"):
+        return False
+    value = getattr(obj, f.name)
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return bool(value == f.default_factory())
+    return False
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
