@@ -16,7 +16,7 @@ from e2e import needs_sandbox
 
 from runbook.export import export
 from runbook.load import load_graph
-from runner.export_cli import sandbox_graph
+from runner.cli.export import sandbox_graph
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from runbook.errors import EXIT_INVALID, EXIT_USAGE, GuideError, RunbookError
 from runbook.parse import parse_file, parse_text
-from runner.cli import run
+from runner.cli import main as run
 
 BAD = FIXTURES / "bad"
 

@@ -17,9 +17,9 @@ import pytest
 from conftest import FIXTURES, GUIDES, SEED_EN, SEED_JA
 
 from runbook.drift import compare, render
-from runbook.drift_cli import history
+from runbook.history import history
 from runbook.parse import parse_text
-from runner.cli import run
+from runner.cli import main as run
 
 PAIRS = [
     (folder / f"{name}.ja.md", folder / f"{name}.en.md")

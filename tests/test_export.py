@@ -1,4 +1,4 @@
-"""Exporters (runbook/export/) and their CLI (runner/export_cli.py): shell scripts, Ansible,
+"""Exporters (runbook/export/) and their CLI (runner/cli/export.py): shell scripts, Ansible,
 Markdown in the other language, drawings.  Each is run on the seed guide and on the fully
 runnable fixture guide, and the output's content is checked, not only that files appear."""
 
@@ -25,7 +25,7 @@ from runbook.export.markdown import Catalog, parse_po, rebuild
 from runbook.export.sh import HELPER, export_sh
 from runbook.model import Graph
 from runbook.parse import parse_file, parse_text
-from runner import export_cli
+from runner.cli import export as export_cli
 from runner.edit import apply_edit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -442,7 +442,7 @@ def test_dot_is_valid_graphviz(guide: Path) -> None:
 
 
 def _cli(*argv: str) -> int:
-    from runner.cli import run
+    from runner.cli import main as run
 
     return run(list(argv))
 
@@ -584,7 +584,7 @@ def test_exported_scripts_replay_the_guide_on_fresh_sandbox_hosts(tmp_path: Path
 
 def test_configure_functions_accept_the_documented_options() -> None:
     parser = argparse.ArgumentParser()
-    export_cli.configure_export(parser)
+    export_cli.configure(parser)
     args = parser.parse_args(["g.md", "--to", "markdown", "--lang", "en", "--po", "x.po", "-o", "out",
                               "--inventory", "i.toml"])
     assert (args.to, args.lang, args.po, args.output, args.inventory) == ("markdown", "en", "x.po", "out", "i.toml")

@@ -9,7 +9,7 @@ from conftest import SEED_JA
 
 from runbook.lint import lint
 from runbook.model import Graph
-from runner.cli import run
+from runner.cli import main as run
 
 
 def _by_rule(graph: Graph) -> dict[str, list[int]]:

@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES, GUIDES, SEED_JA
 from e2e import down, needs_sandbox
 
-from runner.cli import run
+from runner.cli import main as run
 from runner.plan import pgroonga_installed
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]

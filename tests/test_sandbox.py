@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import sandbox_cli
+from runner.cli import sandbox as sandbox_cli
 from runner.sandbox import (
     SPEED_CONF_NAME,
     SPEED_SETTINGS,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from runner.cli import run
+from runner.cli import main as run
 
 GUIDE = FIXTURES / "guides" / "remote-demo.ja.md"
 DEMO = Path("/tmp/runbook-remote-demo")

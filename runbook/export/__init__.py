@@ -1,7 +1,7 @@
 """Export a step graph: shell scripts, an Ansible playbook, the guide in another language, a drawing.
 
 Every exporter is a pure function ``Graph (+ options) -> dict[file name, text]``: nothing here
-reads or writes files (``runner/export_cli.py`` does, atomically).  What the exporters share:
+reads or writes files (``runner/cli/export.py`` does, atomically).  What the exporters share:
 
 * :func:`phases`: the guide's actions cut where the set of hosts changes.  Hosts run one phase
   after another, in the guide's order; inside a phase every host of the phase runs the same

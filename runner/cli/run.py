@@ -12,8 +12,7 @@ from pathlib import Path
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, RunbookError, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-
-from .execute import (
+from runner.execute import (
     ALREADY,
     BLOCKED,
     DONE_EARLIER,
@@ -26,8 +25,8 @@ from .execute import (
     SshTransport,
     Transport,
 )
-from .inventory import Inventory, default_inventory, load_inventory, secret_values
-from .plan import (
+from runner.inventory import Inventory, default_inventory, load_inventory, secret_values
+from runner.plan import (
     Plan,
     UnsafeAddressError,
     build_plan,
@@ -36,8 +35,10 @@ from .plan import (
     sandbox_binding,
     unsafe_addresses,
 )
-from .report import ProgressPrinter, print_summary, to_json, to_junit
-from .session import Masker
+from runner.report import ProgressPrinter, print_summary, to_json, to_junit
+from runner.session import Masker
+
+from .files import write_atomic
 
 STATE_FILE = "runbook-run.json"
 
@@ -56,6 +57,7 @@ A GUIDE may be a directory: every guide (*.md except README.md) in it runs, one 
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    """The ``run`` sub-command's options: add a new one here (and to docs/run.md)."""
     p.description = HELP
     p.add_argument("guides", nargs="+", metavar="GUIDE", help="guide(s) (Markdown or graph JSON) or directories")
     p.add_argument("--inventory", metavar="FILE", help="TOML inventory naming other targets (ssh, local), "
@@ -113,7 +115,8 @@ def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
     return ids[start : end + 1]
 
 
-def _sandbox_name(path: Path) -> str:
+def sandbox_name(path: Path) -> str:
+    """The embedded sandbox's name for a guide: its file name, made safe."""
     return re.sub(r"[^A-Za-z0-9_.-]", "-", path.name.removesuffix(".md"))[:60] or "guide"
 
 
@@ -135,7 +138,7 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .report import STYLE
+    from runner.report import STYLE
 
     table = Table(title="all guides")
     table.add_column("guide")
@@ -157,8 +160,6 @@ def _report_path(base: str, path: Path, multiple: bool) -> Path:
 
 
 def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
-    from .cli import write_atomic
-
     if args.update_expected and path.suffix == ".json":
         raise UsageError(f"{path}: --update-expected rewrites a guide's Markdown, not a step graph")
     graph = load_graph(path, args.lang)
@@ -166,7 +167,7 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     sandbox = None
     pg_version = None
     if inventory.kinds == {"sandbox"}:
-        from .sandbox import Sandbox, SandboxError, SandboxHost
+        from runner.sandbox import Sandbox, SandboxError, SandboxHost
 
         versions = installed_pg_versions()
         if not versions:
@@ -176,7 +177,7 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
         binding.update(inventory.bindings)
         hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
         try:
-            sandbox = Sandbox(_sandbox_name(path), hosts, speed=not args.no_speed)
+            sandbox = Sandbox(sandbox_name(path), hosts, speed=not args.no_speed)
         except SandboxError as exc:
             raise UsageError(f"{path}: {exc}") from exc
         plan = build_plan(graph, inventory, create_cluster=sandbox.create_cluster_command(pg_version),
@@ -198,7 +199,7 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     transport: Transport
     done: set[str] = set()
     if sandbox is not None:
-        from .sandbox import SandboxError
+        from runner.sandbox import SandboxError
 
         if os.geteuid() != 0:
             raise RunbookError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")

@@ -171,9 +171,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from runbook.errors import UsageError
     from runbook.load import load_graph
+    from runner.plan import installed_pg_versions, sandbox_binding
 
-    from .execute_cli import _sandbox_name
-    from .plan import installed_pg_versions, sandbox_binding
+    from .run import sandbox_name
 
     if args.guide is None:
         if args.all or args.sandbox_name:
@@ -184,4 +184,4 @@ def main(args: argparse.Namespace) -> int:
     versions = installed_pg_versions()
     binding = sandbox_binding(graph, versions[-1] if versions else None)
     hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
-    return run(args, hosts, _sandbox_name(path))
+    return run(args, hosts, sandbox_name(path))

@@ -1,4 +1,4 @@
-"""``runbook export`` and ``runbook graph``: write a guide as scripts, a playbook, Markdown, a drawing.
+"""``runbook export``: write a guide as shell scripts, an Ansible playbook or Markdown.
 
 The exporters (``runbook/export/``) are pure functions returning ``{file name: text}``; this module
 reads the guide (and an inventory, a PO catalog), and writes the files atomically: every file to a
@@ -8,19 +8,18 @@ temporary name first, then all renamed, so an error leaves nothing half-written 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from runbook.errors import EXIT_OK, UsageError
-from runbook.export import FORMATS, GRAPH_FORMATS, export
-from runbook.export.graph import render_graph
+from runbook.export import FORMATS, export
 from runbook.load import load_graph
 from runbook.model import Graph
 
+from .files import write_files
 
-def configure_export(p: argparse.ArgumentParser) -> None:
+
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guide", help="the guide (Markdown, or a step graph as JSON for sh/ansible)")
     p.add_argument("--to", required=True, choices=FORMATS, help="sh: a bash script per host; ansible: a playbook "
                    "and an inventory; markdown: the guide in the other language")
@@ -34,12 +33,6 @@ def configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
                    "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
                    "the install step), for running the export on sandbox hosts")
-
-
-def configure_graph(p: argparse.ArgumentParser) -> None:
-    p.add_argument("guide", help="the guide (Markdown or a step graph as JSON)")
-    p.add_argument("--format", default="mermaid", choices=GRAPH_FORMATS, help="mermaid (default) or dot")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of standard output")
 
 
 def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
@@ -60,9 +53,9 @@ def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
 
 def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Graph:
     """``graph`` bound and substituted as a sandbox run would do it (``addresses`` override the hosts')."""
-    from .inventory import default_inventory
-    from .plan import build_plan, installed_pg_versions, sandbox_binding, substituted_graph
-    from .sandbox import Sandbox, SandboxHost
+    from runner.inventory import default_inventory
+    from runner.plan import build_plan, installed_pg_versions, sandbox_binding, substituted_graph
+    from runner.sandbox import Sandbox, SandboxHost
 
     versions = installed_pg_versions()
     if not versions:
@@ -76,26 +69,7 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
     return substituted_graph(plan)
 
 
-def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",)) -> None:
-    """Write every file or none: temporaries first (same folder), then rename them all."""
-    folder.mkdir(parents=True, exist_ok=True)
-    temps: list[tuple[str, Path]] = []
-    try:
-        for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-            temps.append((tmp, folder / name))
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o755 if name.endswith(executable) else 0o644)
-        for tmp, final in temps:
-            os.replace(tmp, final)
-    except BaseException:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def main_export(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     path = Path(args.guide)
     graph = load_graph(path, args.guide_lang)
     if args.to == "markdown":
@@ -125,15 +99,4 @@ def main_export(args: argparse.Namespace) -> int:
         sys.stdout.write(next(iter(files.values())))
     else:
         raise UsageError(f"export --to {args.to} writes {len(files)} files ({', '.join(files)}): give -o DIR")
-    return EXIT_OK
-
-
-def main_graph(args: argparse.Namespace) -> int:
-    graph = load_graph(Path(args.guide))
-    text = render_graph(graph, args.format)
-    if args.output:
-        out = Path(args.output)
-        write_files(out.parent if str(out.parent) else Path("."), {out.name: text})
-    else:
-        sys.stdout.write(text)
     return EXIT_OK

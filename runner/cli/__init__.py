@@ -1,0 +1,119 @@
+"""The ``runbook`` command line: the parser, the dispatch to sub-commands, the exit statuses.
+
+Each sub-command is a module of this package with ``configure(parser)`` and ``main(args) -> int``,
+listed in :data:`COMMANDS`; only the module of the command given is imported (start-up time).
+Every :class:`RunbookError` becomes a message and a documented exit status (docs/cli.md), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from runbook.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, RunbookError, UsageError
+
+DESCRIPTION = """\
+Execute operations guides written for people.
+
+runbook reads a published Markdown guide as it is (Japanese or English), turns it into a
+validated step graph, runs that graph on hosts (by default an embedded sandbox of Linux
+namespaces on this machine), and checks every result against what the guide says should appear.
+"""
+
+EPILOG = """\
+exit statuses:
+  0  passed (lint: no error; drift: no executable drift)
+  1  failed: a check did not match, a command failed, lint found an error, executable drift
+  2  usage error (bad command line)
+  3  blocked: the environment lacks what a step needs (e.g. PGroonga is not installed)
+  4  invalid input: the guide, graph or inventory cannot be read (file:line given)
+  5  internal error in runbook
+
+examples:
+  runbook parse guide.md > graph.json
+  runbook lint guide.md
+  runbook run guide.md                  # on the embedded sandbox
+  runbook run guide.md --plan           # print the bound commands per host, run nothing
+  runbook drift guide.ja.md guide.en.md
+  runbook export guide.md --to sh -o out/
+"""
+
+COMMANDS: dict[str, str] = {
+    "parse": "print a guide's step graph as JSON",
+    "schema": "print the JSON Schema of step graphs (or of run reports)",
+    "lint": "list findings about a guide as file:line: rule: message",
+    "run": "run a guide on hosts and check every result",
+    "sandbox": "manage the embedded sandbox hosts of a guide (up, status, down)",
+    "drift": "compare two revisions or translations of a guide",
+    "export": "write a guide as shell scripts, an Ansible playbook or Markdown",
+    "graph": "draw a guide's steps against its hosts (Mermaid or DOT)",
+}
+"""Sub-command -> its one-line help; the module ``runner.cli.<name>`` implements it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # noqa: D401 - argparse API
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that sub-command's module is imported (start-up time)."""
+    parser = _Parser(
+        prog="runbook",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show a traceback for internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in COMMANDS.items():
+        if only in COMMANDS and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(f"{__name__}.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.configure(p)
+        p.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``runbook`` command line; returns its exit status (docs/cli.md)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        status: int = args.handler(args)
+        return status
+    except RunbookError as exc:
+        sys.stderr.write(exc.format() + "\n")
+        return exc.exit_status
+    except KeyboardInterrupt:
+        sys.stderr.write("runbook: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug: say so plainly, keep the traceback out of the user's way
+        if debug:
+            traceback.print_exc()
+        else:
+            sys.stderr.write(
+                f"runbook: internal error ({type(exc).__name__}: {exc}); this is a bug in runbook, not in your "
+                "guide. Run again with --debug for the traceback.\n"
+            )
+        return EXIT_INTERNAL
+
+
+def console_main() -> None:
+    """The ``runbook`` executable (pyproject's entry point)."""
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""``runbook parse GUIDE.md``: print a guide's step graph as JSON (validated)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from runbook.errors import EXIT_OK
+
+from .files import write_atomic
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("guide", help="the guide (Markdown) to read")
+    p.add_argument("--lang", help="lexicon to read it with (default: detected from the text)")
+    p.add_argument("-o", "--output", help="write the graph to this file instead of standard output")
+
+
+def main(args: argparse.Namespace) -> int:
+    from runbook.parse import parse_file
+    from runbook.validate import graph_to_json
+
+    graph = parse_file(args.guide, args.lang)
+    text = json.dumps(graph_to_json(graph), ensure_ascii=False, indent=2) + "\n"
+    if args.output:
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

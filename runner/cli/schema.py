@@ -1,0 +1,27 @@
+"""``runbook schema [graph|report]``: print the JSON Schema of step graphs or of run reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from runbook.errors import EXIT_OK
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("which", nargs="?", default="graph", choices=["graph", "report"],
+                   help="graph (default) or report")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.which == "graph":
+        from runbook.validate import load_schema
+
+        schema = load_schema("graph")
+    else:
+        from runner.report import load_report_schema
+
+        schema = load_report_schema()
+    sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
+    return EXIT_OK

@@ -1,0 +1,48 @@
+"""The command line's package (runner/cli/): one module per sub-command, imported only when given."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.cli import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_is_a_module_with_configure_and_main(name: str) -> None:
+    module = importlib.import_module(f"runner.cli.{name}")
+    parser = argparse.ArgumentParser()
+    module.configure(parser)
+    assert parser._actions[1:], f"{name}: configure added no option"
+    assert callable(module.main)
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    code = ("import sys\nfrom runner.cli import main\n"
+            "try:\n    main(['parse', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('runner')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    assert loaded == ["runner", "runner.cli", "runner.cli.files", "runner.cli.parse"]
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: runbook" in capsys.readouterr().err
+    assert main(["nosuchcommand"]) == 2
+    assert "invalid choice: 'nosuchcommand'" in capsys.readouterr().err
+
+
+def test_the_reading_package_never_imports_the_runner() -> None:
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "runbook").rglob("*.py")
+                 if re.search(r"^\s*(from|import)\s+runner\b", p.read_text(encoding="utf-8"), re.M)]
+    assert offenders == []
