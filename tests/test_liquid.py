@@ -1,0 +1,105 @@
+"""The Liquid stage: ``{{ site.* }}`` from the site's ``_config.yml``, ``{% raw %}``, lines kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbook.errors import GuideError, UsageError
+from runbook.liquid import SiteConfig, find_site_config, load_site_config, render, site_for
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus-sample"
+
+PAGE = """\
+---
+title: LIKE
+---
+
+# `LIKE`
+
+See [Recheck]({{ site.postgresql_doc_base_url.ja }}/index-scanning.html) for PostgreSQL {{ site.latest }}.
+
+{% raw %}
+```sql
+SELECT '{{7,3}}';
+```
+{% endraw %}
+
+Written for {{ page.title }}; {{ site.nope }} and {{ site.postgresql_doc_base_url.fr }} are unknown.
+"""
+
+CONFIG = "latest: 18\npostgresql_doc_base_url:\n  en: https://www.postgresql.org/docs/17\n  ja: https://www.postgresql.jp/document/16/html\n"
+
+
+def _site(tmp_path: Path) -> Path:
+    (tmp_path / "_config.yml").write_text(CONFIG, encoding="utf-8")
+    page = tmp_path / "ja" / "reference" / "like.md"
+    page.parent.mkdir(parents=True)
+    page.write_text(PAGE, encoding="utf-8")
+    return page
+
+
+def test_site_variables_render_and_lines_stay(tmp_path: Path) -> None:
+    page = _site(tmp_path)
+    out, findings = render(PAGE, str(page), site_for(page))
+    lines = out.split("\n")
+    assert len(lines) == len(PAGE.split("\n"))
+    assert lines[6] == ("See [Recheck](https://www.postgresql.jp/document/16/html/index-scanning.html) "
+                        "for PostgreSQL 18.")
+    # {% raw %} lines become blank, what they hold is kept as written
+    assert lines[8] == "" and lines[12] == ""
+    assert lines[10] == "SELECT '{{7,3}}';"
+    assert lines[14].startswith("Written for LIKE;  and  are unknown")
+    assert [(f.rule, f.span.line) for f in findings] == [("liquid-unknown-variable", 15)] * 2
+    assert "site.nope" in findings[0].message and "site.postgresql_doc_base_url.fr" in findings[1].message
+
+
+def test_config_is_found_walking_up_or_given(tmp_path: Path) -> None:
+    page = _site(tmp_path)
+    assert find_site_config(page) == tmp_path / "_config.yml"
+    other = tmp_path / "other.yml"
+    other.write_text("latest: 99\npostgresql_doc_base_url: {ja: X}\n", encoding="utf-8")
+    out, _ = render(PAGE, str(page), site_for(page, other))
+    assert "PostgreSQL 99." in out and "(X/index-scanning.html)" in out
+    with pytest.raises(UsageError):
+        site_for(page, tmp_path / "missing.yml")
+
+
+def test_no_site_config_leaves_the_page_as_written(tmp_path: Path) -> None:
+    out, findings = render(PAGE, "page.md", None)
+    assert out == PAGE and findings == []
+
+
+def test_liquid_syntax_error_is_a_finding_with_its_line() -> None:
+    text = "# t\n\nsome text\n\n--  {{7,3}}\n{{ site.latest }}\n"
+    out, findings = render(text, "page.md", SiteConfig(None, {"latest": 18}))
+    assert out == text
+    assert [(f.rule, f.severity, f.span.line) for f in findings] == [("liquid-syntax", "error", 5)]
+
+
+def test_bad_yaml_names_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "_config.yml"
+    bad.write_text("title: x\nlist: [1, 2\nother: 3\n", encoding="utf-8")
+    with pytest.raises(GuideError) as info:
+        load_site_config(bad)
+    assert info.value.findings and info.value.findings[0].span.line >= 2
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus-sample is not beside the clone")
+def test_corpus_pages_render_without_findings() -> None:
+    pages = sorted(CORPUS.glob("**/*.md"))
+    pages = [p for p in pages if p.name != "README.md" and "_po" not in p.parts]
+    assert len(pages) == 18
+    rendered = 0
+    using = sum(1 for p in pages if "{{" in (t := p.read_text(encoding="utf-8")) or "{%" in t)
+    assert using == 8  # 3 pages with site.*, 1 with {% raw %}, in each language
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        out, findings = render(text, str(page), site_for(page))
+        assert findings == [], page
+        assert out.count("\n") == text.count("\n")
+        assert "{{ site." not in out and "{% raw %}" not in out
+        rendered += out != text
+    assert rendered == using
