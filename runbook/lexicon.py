@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import RunbookError
 
@@ -46,11 +46,40 @@ class Lexicon:
     def norm(self, text: str) -> str:
         return text.casefold() if self.case_insensitive else text
 
+    def is_overview_heading(self, text: str) -> bool:
+        """``概要`` / ``Summary``: the heading of the overview list."""
+        t = self.norm(text)
+        return any(t == self.norm(h) for h in self.overview_headings)
+
+    def is_environment_intro(self, text: str) -> bool:
+        """The paragraph introducing the environment list (``このドキュメントでは次の環境を使います``)."""
+        return any(text.startswith(p) for p in self.environment_intro)
+
+    def host_role(self, label: str) -> tuple[str, int | None, str] | None:
+        """``スタンバイ1`` -> (standby, 1, スタンバイ); ``Primary`` -> (primary, None, Primary); else None."""
+        m = re.match(r"^(?P<name>.*?)\s*(?P<num>\d+)?$", label.strip())
+        if not m:
+            return None
+        name = self.norm(m.group("name"))
+        for word, role in self.roles.items():
+            if self.norm(word) == name:
+                num = m.group("num")
+                return role, int(num) if num else None, word
+        return None
+
     def is_marker(self, text: str, which: str) -> bool:
         """``変更前：`` / ``Before:`` (the colon optional)."""
-        words = self.before if which == "before" else self.after
-        t = self.norm(text.strip().rstrip(":：").strip())
-        return any(t == self.norm(w) for w in words)
+        return self.marker(text) == which
+
+    def marker(self, text: str) -> Literal["before", "after"] | None:
+        """``before`` for ``変更前：`` / ``Before:``, ``after`` for ``変更後：`` / ``After:`` (colon optional)."""
+        return self._markers.get(self.norm(text.strip().rstrip(":：").strip()))
+
+    @cached_property
+    def _markers(self) -> dict[str, Literal["before", "after"]]:
+        found: dict[str, Literal["before", "after"]] = {self.norm(w): "after" for w in self.after}
+        found.update({self.norm(w): "before" for w in self.before})
+        return found
 
 
 def _compile(data: dict[str, Any], source: str) -> Lexicon:

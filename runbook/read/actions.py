@@ -1,0 +1,161 @@
+"""Stage 8, actions: each action's code -> what it asks for: shell commands (continuations and
+here-documents joined), console commands with the prompts they show and the answers typed, SQL
+statements with their expected results."""
+
+from __future__ import annotations
+
+import re
+
+from ..expected import parse_expected
+from ..model import Action, Answer, Command, Span, Statement, Turn
+from .blocks import Placed
+from .problems import Problems
+
+_PROMPT_RE = re.compile(r"^(?P<prompt>.*?:)\s*\((?P<answer>.*)\)\s*$")
+_HEREDOC_RE = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+
+
+def actions(placed: list[Placed], file: str, problems: Problems) -> list[Action]:
+    """The steps' actions, their commands or statements read from their code."""
+    out: list[Action] = []
+    for p in placed:
+        action = p.action
+        if action.kind == "shell":
+            action.commands = shell_commands(action.code, p.first_line, file)
+        elif action.kind == "console":
+            action.commands = console_commands(action.code, p.first_line, file, problems)
+        elif action.kind == "sql":
+            action.statements = sql_statements(action.code, p.first_line, file, problems)
+        out.append(action)
+    return out
+
+
+def logical_lines(code: str, first_line: int) -> list[tuple[str, int, int]]:
+    """Lines with ``\\`` continuations and here-documents joined: (text, first line, last line);
+    blank lines and comments left out."""
+    out: list[tuple[str, int, int]] = []
+    buf: list[str] = []
+    start = first_line
+    heredoc: str | None = None
+    lines = code.split("\n")
+    for n, line in enumerate(lines):
+        lineno = first_line + n
+        if not buf:
+            start = lineno
+        if heredoc is not None:
+            buf.append(line)
+            if line.strip() == heredoc:
+                out.append(("\n".join(buf), start, lineno))
+                buf, heredoc = [], None
+            continue
+        if not buf and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        buf.append(line)
+        continued = line.rstrip().endswith("\\")
+        if "<<" in line and not continued:
+            hm = _HEREDOC_RE.search(line)
+            if hm:
+                heredoc = hm.group(1)
+                continue
+        if continued:
+            continue
+        out.append(("\n".join(buf), start, lineno))
+        buf = []
+    if buf:
+        out.append(("\n".join(buf), start, first_line + len(lines) - 1))
+    return out
+
+
+def shell_commands(code: str, first_line: int, file: str) -> list[Command]:
+    return [Command(text, Span(file, a, b)) for text, a, b in logical_lines(code, first_line)]
+
+
+def console_commands(code: str, first_line: int, file: str, problems: Problems) -> list[Command]:
+    """``$ command`` lines; after one, ``Prompt: (answer)`` lines before any output are its dialog and
+    the other lines its output."""
+    commands: list[Command] = []
+    lines = code.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        lineno = first_line + i
+        if line.startswith("$ ") or line == "$":
+            buf = [line[2:]]
+            end = lineno
+            while buf[-1].rstrip().endswith("\\") and i + 1 < len(lines):
+                i += 1
+                buf.append(lines[i])
+                end = first_line + i
+            commands.append(Command("\n".join(buf), Span(file, lineno, end)))
+        elif commands:
+            pm = _PROMPT_RE.match(line)
+            if pm and not commands[-1].output:
+                commands[-1].dialog.append(
+                    Turn(pm.group("prompt"), Answer(literal=pm.group("answer")), Span(file, lineno, lineno))
+                )
+            else:
+                commands[-1].output.append(line)
+        elif line.strip():
+            problems.defect("console-output-before-command", "warning",
+                            "console block line before any '$ ' command", Span(file, lineno, lineno))
+        i += 1
+    return commands
+
+
+def sql_statements(code: str, first_line: int, file: str, problems: Problems) -> list[Statement]:
+    """Statements end with ``;`` outside quotes, meta-commands (``\\x``) with their line; ``-- `` lines
+    right after a statement are its expected result."""
+    statements: list[Statement] = []
+    lines = code.split("\n")
+    buf: list[str] = []
+    buf_start = first_line
+    expected: list[str] = []
+    exp_start = 0
+    in_quote = False
+
+    def flush_expected() -> None:
+        nonlocal expected
+        if expected and statements:
+            span = Span(file, exp_start, exp_start + len(expected) - 1)
+            statements[-1].expected = parse_expected(expected, span)
+        expected = []
+
+    for n, line in enumerate(lines):
+        lineno = first_line + n
+        stripped = line.strip()
+        if not buf:
+            if stripped.startswith("--"):
+                if statements and statements[-1].expected is None:
+                    if not expected:
+                        exp_start = lineno
+                    expected.append(re.sub(r"^\s*-- ?", "", line))
+                continue
+            if (stripped.startswith("-") and statements and statements[-1].expected is None
+                    and n + 1 < len(lines) and lines[n + 1].strip().startswith("--")):
+                problems.defect("expected-output-malformed", "error",
+                                "expected-output line starts with '-' instead of '-- ' (read as expected output; "
+                                "typed as written it would be SQL)", Span(file, lineno, lineno))
+                if not expected:
+                    exp_start = lineno
+                expected.append(re.sub(r"^\s*- ?", "", line))
+                continue
+            flush_expected()
+            if not stripped:
+                continue
+            if stripped.startswith("\\"):
+                statements.append(Statement(stripped, Span(file, lineno, lineno)))
+                continue
+            buf_start = lineno
+        buf.append(line)
+        in_quote = (line.count("'") % 2 == 1) != in_quote
+        if stripped.endswith(";") and not in_quote:
+            statements.append(Statement("\n".join(buf), Span(file, buf_start, lineno)))
+            buf = []
+    flush_expected()
+    if buf and any(b.strip() for b in buf):
+        statements.append(Statement("\n".join(buf).rstrip(), Span(file, buf_start, buf_start + len(buf) - 1)))
+        problems.defect("sql-no-semicolon", "warning", "SQL statement does not end with ';'",
+                        Span(file, buf_start, buf_start))
+    return statements

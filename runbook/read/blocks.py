@@ -1,0 +1,203 @@
+"""Stage 7, blocks: the steps' nodes and the cues of their prose -> what each fenced block is for
+(an action, a file edit's before text, a note) and which hosts it runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..model import Action, ActionKind, Block, Prose, Span, Step, TargetSource
+from .frame import Frame
+from .outline import Node, Outline
+from .problems import Problems
+from .prose import Cue, Cues
+from .shape import Shape
+
+NON_EXECUTABLE = {"mermaid", "text", "plantuml", "dot", "graphviz", "json", "yaml", "output", "diff"}
+SHELL_LANGS = {"bash", "sh", "shell", "zsh"}
+CONSOLE_LANGS = {"console", "shell-session", "terminal"}
+SQL_LANGS = {"sql", "psql", "postgresql"}
+EXECUTABLE = SHELL_LANGS | CONSOLE_LANGS | SQL_LANGS
+
+EditState = Literal["expect-before", "have-before", "expect-after"]
+
+
+@dataclass(slots=True)
+class Placed:
+    """An action of a step, and the line its code starts on (for the spans of its commands)."""
+
+    action: Action
+    first_line: int
+
+
+@dataclass(slots=True)
+class Blocks:
+    """Every fenced block of the guide, accounted for."""
+
+    actions: list[Placed] = field(default_factory=list)
+    """The steps' actions in document order (also appended to their step)."""
+    notes: list[Action] = field(default_factory=list)
+    """Blocks that are kept but not run."""
+    inventory: list[Block] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _StepState:
+    step: Step
+    scope: list[str] | None = None
+    scope_source: TargetSource = "heading"
+    path: str | None = None
+    path_span: Span | None = None
+    edit: EditState | None = None
+    marker_span: Span | None = None
+    before: str | None = None
+    before_span: Span | None = None
+    before_block: Block | None = None
+
+
+def blocks(doc: Outline, frame: Frame, page: Shape, cues: Cues, problems: Problems) -> Blocks:
+    """Walk each step's nodes in order, keeping the current hosts and the pending file edit; fill each
+    step's prose, scope and actions; blocks outside the steps become notes."""
+    placer = _Placer(cues, problems, Blocks())
+    nodes = doc.nodes
+    for section in page.sections:
+        step = section.step
+        if step is None:
+            for node in nodes[section.start:section.end]:
+                if node.kind == "fence" and not frame.owns(node):
+                    placer.fence(None, node)
+            continue
+        state = _StepState(step)
+        hosts = cues.heading(nodes[section.start])
+        if hosts:
+            state.scope, step.scope = hosts, hosts
+        for i in range(section.start + 1, section.end):
+            node = nodes[i]
+            if frame.owns(node) or i in frame.intros:
+                continue
+            if node.kind == "fence":
+                placer.fence(state, node)
+            elif node.kind == "html":
+                placer.cue(state, cues.html(node))
+            elif node.inline is None:
+                continue
+            elif node.kind == "heading":
+                step.prose.append(Prose(node.inline.text, node.span, "heading", node.inline.links))
+            elif node.depth:
+                step.prose.append(Prose(node.inline.text, node.span, "list", node.inline.links))
+            else:
+                placer.cue(state, cues.paragraph(node))
+        placer.dangling(state)
+    return placer.out
+
+
+@dataclass(slots=True)
+class _Placer:
+    cues: Cues
+    problems: Problems
+    out: Blocks
+
+    def cue(self, state: _StepState, cue: Cue) -> None:
+        """Apply what a paragraph says to the blocks that follow it."""
+        if cue.prose is not None:
+            state.step.prose.append(cue.prose)
+        lex = self.cues.lex
+        if cue.kind == "before":
+            assert cue.prose is not None
+            if state.path is None:
+                self.problems.fail("edit-without-path", f"'{cue.prose.text}' has no file path paragraph before it",
+                                   cue.prose.span)
+            state.edit = "expect-before"
+            state.marker_span = cue.prose.span
+        elif cue.kind == "after":
+            assert cue.prose is not None
+            if state.edit != "have-before":
+                self.problems.fail("after-without-before",
+                                   f"'{cue.prose.text}' has no '{lex.before[0]}' block before it", cue.prose.span)
+            state.edit = "expect-after"
+        elif cue.kind == "path":
+            assert cue.prose is not None
+            self.dangling(state)
+            state.path = cue.path
+            state.path_span = cue.prose.span
+        elif cue.kind == "hosts":
+            state.scope = cue.hosts
+            state.scope_source = cue.source
+
+    def dangling(self, state: _StepState) -> None:
+        """A before marker or block with no after block is fatal; the pending edit is dropped."""
+        lex = self.cues.lex
+        if state.edit in ("have-before", "expect-after") and state.marker_span is not None:
+            self.problems.fail("edit-without-after", f"'{lex.before[0]}' block has no '{lex.after[0]}' block after it",
+                               state.marker_span)
+        elif state.edit == "expect-before" and state.marker_span is not None:
+            self.problems.fail("edit-marker-without-block", f"'{lex.before[0]}' is not followed by a code block",
+                               state.marker_span)
+        state.edit = None
+        state.marker_span = None
+
+    def targets(self, state: _StepState, span: Span) -> list[str]:
+        """The current hosts; the only host of a one-host guide; else a fatal problem."""
+        if state.scope:
+            return list(state.scope)
+        hosts = self.cues.env.hosts
+        if len(hosts) == 1:
+            state.scope_source = "single-host"
+            return [hosts[0].id]
+        self.problems.fail("no-target",
+                           "cannot tell which host runs this block: no host label before it, no scope phrase in the "
+                           "prose, and none in the step's heading", span)
+        return []
+
+    def note(self, block: Block, node: Node) -> Action:
+        note = Action(id=f"note-{len(self.out.notes) + 1}", kind="note", lang=node.lang, targets=[],
+                      target_source="heading", span=node.span, code=node.code)
+        block.role, block.action = "note", note.id
+        self.out.notes.append(note)
+        return note
+
+    def fence(self, state: _StepState | None, node: Node) -> None:
+        lang, code, span = node.lang, node.code, node.span
+        block = Block(line=span.line, end_line=span.end_line, lang=lang, role="action", action=None)
+        self.out.inventory.append(block)
+        if state is None:
+            self.note(block, node)
+            if lang in EXECUTABLE:
+                self.problems.defect("block-outside-step", "warning",
+                                     "this code block is outside any step; it is not run", span)
+            return
+        if state.edit == "expect-before":
+            state.before, state.before_span, state.before_block = code, span, block
+            block.role = "before"
+            state.edit = "have-before"
+            return
+        if state.edit == "have-before":
+            self.dangling(state)
+        targets = self.targets(state, span)
+        step = state.step
+        aid = f"{step.id}#{len(step.actions) + 1}"
+        if state.edit == "expect-after":
+            action = Action(id=aid, kind="file_edit", lang=lang, targets=targets, target_source=state.scope_source,
+                            span=span, code=code, path=state.path, path_span=state.path_span, before=state.before,
+                            before_span=state.before_span, after=code, after_span=span)
+            if state.before_block is not None:
+                state.before_block.action = aid
+            state.edit, state.marker_span, state.path, state.before, state.before_block = None, None, None, None, None
+        elif state.path is not None and lang not in EXECUTABLE | NON_EXECUTABLE:
+            action = Action(id=aid, kind="file_write", lang=lang, targets=targets, target_source=state.scope_source,
+                            span=span, code=code, path=state.path, path_span=state.path_span, after=code,
+                            after_span=span)
+            state.path = None
+        elif lang not in EXECUTABLE:
+            self.note(block, node)
+            if lang not in NON_EXECUTABLE:
+                self.problems.defect("block-not-run", "warning",
+                                     f"a {lang or 'plain'} block with no file path before it is kept but not run", span)
+            return
+        else:
+            kind: ActionKind = "shell" if lang in SHELL_LANGS else "console" if lang in CONSOLE_LANGS else "sql"
+            action = Action(id=aid, kind=kind, lang=lang, targets=targets, target_source=state.scope_source,
+                            span=span, code=code)
+        block.action = aid
+        step.actions.append(action)
+        self.out.actions.append(Placed(action, node.first_line))

@@ -1,0 +1,44 @@
+"""Stage 1, decode: a guide's bytes -> its text, or a clear finding for what is not a readable guide.
+
+The next stage of text (Liquid, for documentation sites) goes right after this one, text -> text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import GuideError, UsageError
+from ..model import Finding, Span
+
+
+def read_guide(path: Path, display: str | None = None) -> str:
+    """The guide's text; a clear :class:`GuideError` for what is not a readable guide."""
+    name = display or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"{name}: no such file") from exc
+    except OSError as exc:
+        raise GuideError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    return decode_guide(data, name)
+
+
+def decode_guide(data: bytes, name: str) -> str:
+    """UTF-8 text without a byte-order mark; empty, binary and non-UTF-8 files fail with their line."""
+
+    def fail(line: int, rule: str, message: str) -> GuideError:
+        return GuideError(message, [Finding(rule, "error", message, Span(name, line, line))])
+
+    if not data.strip():
+        raise fail(1, "empty-file", "the file is empty: a guide needs a title, an overview and steps")
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise fail(line, "binary-file", "this is a binary file (it contains NUL bytes), not a Markdown guide")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise fail(
+            line, "not-utf8", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} cannot be decoded"
+        ) from exc
+    return text.removeprefix("\ufeff")

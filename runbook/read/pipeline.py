@@ -1,0 +1,50 @@
+"""The reader's driver: a guide's text -> its step graph, one stage after another."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..errors import GuideError
+from ..lexicon import Lexicon
+from ..model import Graph, Source
+from .actions import actions
+from .blocks import blocks
+from .frame import frame
+from .hosts import environment
+from .outline import outline
+from .problems import Problems
+from .prose import Cues, page_prose
+from .sessions import sessions
+from .shape import shape
+from .variables import bind_answers, code_variables
+
+
+def read(text: str, file: str, lex: Lexicon) -> Graph:
+    """Read ``text`` (already decoded) with ``lex``; every fatal problem found is raised at once."""
+    problems = Problems()
+    # Liquid goes here, when it comes: text -> text, lines kept.
+    doc = outline(text, file, problems)
+    front = frame(doc, lex)
+    env = environment(front.environment, lex, problems)
+    page = shape(doc, front, lex, problems)
+    placed = blocks(doc, front, page, Cues(env, lex, problems), problems)
+    acts = actions(placed.actions, file, problems)
+    psql = sessions(acts, env.variables)
+    variables = env.variables + code_variables(acts, env.hosts, problems)
+    bind_answers(acts, variables)
+    if problems.fatal:
+        raise GuideError(f"{file}: {len(problems.fatal)} problem(s) stop this guide from being read",
+                         sorted(problems.fatal, key=lambda f: f.span.line))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Graph(
+        source=Source(file, lex.language, doc.title, digest, doc.lines),
+        hosts=env.hosts,
+        groups=env.groups,
+        variables=variables,
+        steps=page.steps,
+        sessions=psql,
+        notes=placed.notes,
+        blocks=placed.inventory,
+        prose=page_prose(doc, front, page),
+        findings=sorted(problems.defects, key=lambda f: f.span.line),
+    )

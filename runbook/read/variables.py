@@ -1,0 +1,90 @@
+"""Stage 10, variables: the actions' code and the hosts -> the values a guide repeats (the PostgreSQL
+major version, networks holding the hosts' addresses), and dialog answers that are such values."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import cache
+from typing import Any
+
+from .. import lexicon as lexicons
+from ..model import Action, Answer, Host, Span, Variable
+from .problems import Problems
+
+_CIDR_RE = re.compile(r"(?<![\d.])(?P<net>\d{1,3}(?:\.\d{1,3}){3}/\d{1,2})(?![\d])")
+
+
+def code_variables(actions: list[Action], hosts: list[Host], problems: Problems) -> list[Variable]:
+    """Values of ``common.toml`` found in code (one variable each, a warning if they disagree), then
+    the networks in code that contain a host's address."""
+    texts = _code_texts(actions)
+    found_vars: list[Variable] = []
+    for spec, patterns in _value_patterns():
+        found: dict[str, Span] = {}
+        for text, span in texts:
+            for pattern in patterns:
+                for m in pattern.finditer(text):
+                    found.setdefault(m.group("v"), span)
+        if not found:
+            continue
+        if len(found) > 1:
+            where = ", ".join(f"{v} ({s})" for v, s in found.items())
+            problems.defect("inconsistent-value", "warning", f"{spec['name']} has several values: {where}",
+                            next(iter(found.values())))
+        value, span = next(iter(found.items()))
+        found_vars.append(Variable(spec["name"], value, spec["kind"], False, span, None, list(spec["patterns"])))
+    addresses = []
+    for h in hosts:
+        try:
+            if h.address:
+                addresses.append(ipaddress.ip_address(h.address))
+        except ValueError:
+            problems.defect("bad-address", "warning", f"{h.label}: {h.address!r} is not an IP address", h.span)
+    seen: set[str] = set()
+    for text, span in texts:
+        if "/" not in text:
+            continue
+        for m in _CIDR_RE.finditer(text):
+            try:
+                net = ipaddress.ip_network(m.group("net"), strict=False)
+            except ValueError:
+                continue
+            if m.group("net") in seen or not any(a in net for a in addresses):
+                continue
+            seen.add(m.group("net"))
+            name = "network" if len(seen) == 1 else f"network{len(seen)}"
+            found_vars.append(Variable(name, m.group("net"), "network", False, span))
+    return found_vars
+
+
+@cache
+def _value_patterns() -> list[tuple[dict[str, Any], list[re.Pattern[str]]]]:
+    """Each value of ``common.toml`` with its patterns compiled."""
+    return [(spec, [re.compile(p) for p in spec["patterns"]]) for spec in lexicons.common().get("values", [])]
+
+
+def bind_answers(actions: list[Action], variables: list[Variable]) -> None:
+    """A dialog answer equal to a variable's value becomes a reference to the variable."""
+    for a in actions:
+        for c in a.commands:
+            for turn in c.dialog:
+                lit = turn.answer.literal
+                var = next((v for v in variables if v.value == lit and lit), None)
+                if var is not None:
+                    turn.answer = Answer(var=var.name)
+
+
+def _code_texts(actions: list[Action]) -> list[tuple[str, Span]]:
+    out: list[tuple[str, Span]] = []
+    for a in actions:
+        for c in a.commands:
+            out.append((c.text, c.span))
+        if a.path and a.path_span:
+            out.append((a.path, a.path_span))
+        for text in (a.before, a.after):
+            if text:
+                out.append((text, a.span))
+        for st in a.statements:
+            out.append((st.sql, st.span))
+    return out
