@@ -46,3 +46,22 @@ def test_the_reading_package_never_imports_the_runner() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "runbook").rglob("*.py")
                  if re.search(r"^\s*(from|import)\s+runner\b", p.read_text(encoding="utf-8"), re.M)]
     assert offenders == []
+
+
+def test_version_is_the_packages() -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    proc = subprocess.run([sys.executable, "-m", "runner.cli", "--version"], capture_output=True, text=True,
+                          check=False, cwd=ROOT)
+    assert (proc.returncode, proc.stdout) == (0, f"runbook {declared}\n")
+
+
+def test_top_level_help_imports_no_command_module() -> None:
+    code = ("import sys\nfrom runner.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('runner.cli.')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    lines = proc.stdout.strip().splitlines()
+    assert ast.literal_eval(lines[-1]) == []
+    assert all(f"    {name}" in proc.stdout for name in COMMANDS)  # every command listed with its help

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from runbook.drift import compare
+from runbook.errors import UsageError
 from runbook.export import Secrets, mask_shell, phases
-from runbook.export.ansible import edit_regex, export_ansible
+from runbook.export.ansible import Template, dump_yaml, edit_regex, export_ansible
 from runbook.export.graph import render_graph
 from runbook.export.markdown import Catalog, parse_po, rebuild
 from runbook.export.sh import HELPER, export_sh
@@ -252,6 +253,27 @@ def _ansible_playbook() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("ansible-playbook")
 
 
+class _UnsafeLoader(yaml.SafeLoader):
+    """Loads ``!unsafe`` strings as ("unsafe", text), so a test sees which strings carry the tag."""
+
+
+_UnsafeLoader.add_constructor("!unsafe", lambda loader, node: ("unsafe", loader.construct_scalar(node)))
+
+
+def test_yaml_keeps_every_string_a_string_and_marks_jinja_unsafe() -> None:
+    shared = {"k": "v"}
+    value = {"plain": "yes", "mode": "0644", "on": "off", "number": 3, "flag": True, "none": None,
+             "template": Template("{{ lookup('env', 'X') }}"), "literal": "echo {{ not a template }}",
+             "block": "line 1\n  line 2 \nline 3\n", "trailing": "a\n\n", "tab": "\tx\ny",
+             "a: key with: colons": ["x", shared, shared, [], {}], "日本語": "プライマリー"}
+    text = dump_yaml(value)
+    assert text.startswith("---\n") and "&id" not in text and "*id" not in text
+    assert "日本語: \"プライマリー\"" in text  # allow_unicode: Japanese as it is
+    loaded = yaml.load(text, Loader=_UnsafeLoader)  # noqa: S506 - a SafeLoader subclass
+    assert loaded == {**value, "template": "{{ lookup('env', 'X') }}",
+                      "literal": ("unsafe", "echo {{ not a template }}")}
+
+
 @pytest.mark.parametrize("guide", [SEED["ja"], PLAIN["en"]], ids=GUIDE_IDS)
 def test_ansible_has_one_task_per_action_in_plays_per_phase(guide: Path) -> None:
     graph = _graph(guide)
@@ -400,6 +422,48 @@ def test_po_parser_reads_pgroongas_format() -> None:
             "  * `standby1`は例です。わかりやすい名前を設定してください") in pairs
     assert all(en != "Confirm the index:" for en, _ in pairs)  # fuzzy
     assert all(en != "Connect to the created `blog` database:" for en, _ in pairs)  # untranslated
+
+
+SMALL_PO = """\
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+
+msgctxt "heading"
+msgid "Set up"
+msgstr "設定"
+
+msgid "A long "
+"paragraph"
+msgstr "長い"
+"段落"
+
+#, fuzzy
+msgid "Guessed"
+msgstr "推測"
+
+msgid "One file"
+msgid_plural "Files"
+msgstr[0] "ファイル"
+
+#~ msgid "Gone"
+#~ msgstr "削除済み"
+
+msgid "Quote \\"q\\""
+msgstr "引用「q」"
+"""
+
+
+def test_po_entries_that_count_and_those_that_do_not() -> None:
+    assert parse_po(SMALL_PO) == [("Set up", "設定"), ("A long paragraph", "長い段落"), ('Quote "q"', "引用「q」")]
+
+
+@pytest.mark.parametrize(("text", "line"), [('msgid "a"\nmsgstr "b"\n\nmsgid "c\n', 4),
+                                            ('msgid "a"\nmsgstr "b"\nnonsense here\n', 3),
+                                            ('msgid "a"\nmsgstr "b" "c"\n', 2)])
+def test_a_broken_po_file_is_a_usage_error_naming_its_line(text: str, line: int) -> None:
+    with pytest.raises(UsageError, match=rf"^bad\.po:{line}: not a PO file: "):
+        parse_po(text, "bad.po")
 
 
 # -- drawings -------------------------------------------------------------------------------------

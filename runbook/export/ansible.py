@@ -13,8 +13,9 @@ named after its step.  ``inventory.yml`` has the guide's hosts and groups.
   repeats the before lines inserts only the added lines, and not twice;
 * file writes: ``ansible.builtin.copy``.
 
-The YAML is written here (no YAML library): strings are JSON-quoted or literal blocks, and a
-string with Jinja delimiters in it that is not meant as a template is tagged ``!unsafe``.
+The YAML is written by PyYAML's safe dumper: strings double-quoted or literal blocks, lists
+indented, no anchors, and a string with Jinja delimiters in it that is not meant as a template
+tagged ``!unsafe``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+import yaml
 
 from ..bind import bind_graph
 from ..model import Action, Graph, Step
@@ -40,59 +43,42 @@ def _env_lookup(env: str) -> str:
     return "{{ lookup('ansible.builtin.env', '" + env + "') }}"
 
 
-# -- a small YAML writer -------------------------------------------------------------------------
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if value is None:
-        return "null"
-    text = str(value)
-    tag = "" if isinstance(value, Template) or not _JINJA.search(text) else "!unsafe "
-    return tag + json.dumps(text, ensure_ascii=False)
+# -- YAML ---------------------------------------------------------------------------------------
 
 
 def _block_ok(text: str) -> bool:
     return "\n" in text and not text.startswith((" ", "\t", "\n")) and not text.endswith("\n\n") and "\r" not in text
 
 
-def _dump(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    out: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            name = key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key) else json.dumps(key, ensure_ascii=False)
-            out += _entry(f"{pad}{name}:", item, indent)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict) and item:
-                lines = _dump(item, indent + 2)
-                out.append(pad + "- " + lines[0][indent + 2 :])
-                out += lines[1:]
-            else:
-                out += _entry(f"{pad}-", item, indent)
-    return out
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper laid out for playbooks: indented lists, keys plain where YAML allows, no aliases."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def represent_mapping(self, tag: str, mapping: Any, flow_style: bool | None = None) -> yaml.MappingNode:
+        node = super().represent_mapping(tag, mapping, flow_style)
+        for key, _ in node.value:
+            key.tag, key.style = "tag:yaml.org,2002:str", None
+        return node
 
 
-def _entry(head: str, item: Any, indent: int) -> list[str]:
-    if isinstance(item, (dict, list)):
-        if not item:
-            return [f"{head} {'{}' if isinstance(item, dict) else '[]'}"]
-        return [head, *_dump(item, indent + 2)]
-    if isinstance(item, str) and _block_ok(item):
-        tag = "" if isinstance(item, Template) or not _JINJA.search(item) else "!unsafe "
-        chomp = "" if item.endswith("\n") else "-"
-        body = item[:-1] if item.endswith("\n") else item
-        pad = " " * (indent + 2)
-        return [f"{head} {tag}|{chomp}", *[(pad + ln) if ln else "" for ln in body.split("\n")]]
-    return [f"{head} {_scalar(item)}"]
+def _represent_str(dumper: _Dumper, text: str) -> yaml.ScalarNode:
+    tag = "tag:yaml.org,2002:str" if isinstance(text, Template) or not _JINJA.search(text) else "!unsafe"
+    return dumper.represent_scalar(tag, str(text), style="|" if _block_ok(text) else '"')
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(Template, _represent_str)
 
 
 def dump_yaml(value: Any) -> str:
-    return "\n".join(["---", *_dump(value, 0)]) + "\n"
+    text: str = yaml.dump(value, Dumper=_Dumper, explicit_start=True, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=1 << 30)
+    return text
 
 
 # -- edits as regular expressions -----------------------------------------------------------------

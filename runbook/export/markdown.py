@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import polib
+
 from .. import lexicon as lexicons
 from ..errors import GuideError, UsageError
 from ..lexicon import Lexicon
@@ -35,52 +37,23 @@ MAX_LABEL_PASSES = 50
 # -- PO catalogs ---------------------------------------------------------------------------------
 
 
-def _unquote(s: str) -> str:
-    body = s.strip()
-    if len(body) < 2 or body[0] != '"' or body[-1] != '"':
-        raise ValueError(f"not a PO string: {s!r}")
-    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
-    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), body[1:-1])
+_PO_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_PO_ERROR_RE = re.compile(r"\(line (?P<line>\d+)\):?\s*(?P<what>.*)")
 
 
 def parse_po(text: str, name: str = "catalog.po") -> list[tuple[str, str]]:
-    """``(msgid, msgstr)`` pairs of a PO file: no header, no fuzzy or obsolete entry, no plural."""
-    pairs: list[tuple[str, str]] = []
-    entry: dict[str, str] = {}
-    key: str | None = None
-    fuzzy = False
-
-    def flush() -> None:
-        nonlocal entry, key, fuzzy
-        if entry.get("msgid") and entry.get("msgstr") and not fuzzy and "msgid_plural" not in entry:
-            pairs.append((entry["msgid"], entry["msgstr"]))
-        entry, key, fuzzy = {}, None, False
-
-    for n, raw in enumerate(text.splitlines(), 1):
+    """``(msgid, msgstr)`` pairs of a PO file (read by polib): no header, no fuzzy or obsolete entry, no plural."""
+    for n, raw in enumerate(text.splitlines(), 1):  # polib would read an unterminated string as empty
         line = raw.strip()
-        try:
-            if not line:
-                flush()
-            elif line.startswith("#~"):
-                continue
-            elif line.startswith("#,"):
-                fuzzy = fuzzy or "fuzzy" in line
-            elif line.startswith("#"):
-                continue
-            elif line.startswith('"'):
-                if key is None:
-                    raise ValueError("a string continues no keyword")
-                entry[key] += _unquote(line)
-            else:
-                word, _, rest = line.partition(" ")
-                if word in ("msgid", "msgctxt") and "msgstr" in entry:
-                    flush()
-                key = word
-                entry[key] = _unquote(rest)
-        except ValueError as exc:
-            raise UsageError(f"{name}:{n}: not a PO file: {exc}") from exc
-    flush()
-    return pairs
+        if '"' in line and not line.startswith("#") and not _PO_STRING_RE.fullmatch(line[line.index('"'):]):
+            raise UsageError(f"{name}:{n}: not a PO file: a string is unterminated or has an unescaped quote")
+    try:
+        catalog = polib.pofile(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:  # polib's syntax error: "Syntax error in po file (line N): what"
+        m = _PO_ERROR_RE.search(str(exc))
+        where, what = (m.group("line"), m.group("what") or "syntax error") if m else ("1", str(exc))
+        raise UsageError(f"{name}:{where}: not a PO file: {what}") from exc
+    return [(e.msgid, e.msgstr) for e in catalog.translated_entries() if e.msgid and not e.msgid_plural]
 
 
 def _key(text: str) -> str:

@@ -61,8 +61,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def version() -> str:
+    """The installed package's version (its metadata, from pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("runbook")
+    except PackageNotFoundError:
+        return "(unknown: runbook is not installed; run scripts/setup)"
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; with ``only``, just that sub-command's module is imported (start-up time)."""
+    """The argument parser; only the module of the sub-command ``only`` is imported (start-up time):
+    the other sub-commands get their one-line help, all the top-level help shows of them."""
     parser = _Parser(
         prog="runbook",
         description=DESCRIPTION,
@@ -70,9 +82,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show a traceback for internal errors")
+    parser.add_argument("--version", action="version", version=f"runbook {version()}",
+                        help="print runbook's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
-        if only in COMMANDS and name != only:
+        if name != only:
             sub.add_parser(name, help=help_text)
             continue
         module = importlib.import_module(f"{__name__}.{name}")
