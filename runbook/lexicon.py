@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from .errors import RunbookError
 
+_TAG_PREFIX_RE = re.compile(r"^\[(?P<tag>[^\]]+)\]\s*")
+"""A step's tag before its title: ``[通常] ``."""
+
 
 @dataclass
 class Lexicon:
@@ -33,6 +36,13 @@ class Lexicon:
     case_insensitive: bool
     text: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def split_tag(self, text: str) -> tuple[str | None, str]:
+        """``[通常] タイトル`` -> (normal, タイトル); ``[?] x`` -> (None, x); ``x`` -> (None, x)."""
+        m = _TAG_PREFIX_RE.match(text)
+        if m is None:
+            return None, text
+        return self.tags.get(m.group("tag")), text[m.end():]
 
     def tag_for(self, word: str) -> str | None:
         return self.tags.get(word)

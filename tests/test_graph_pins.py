@@ -50,7 +50,8 @@ def test_pins_cover_the_guides() -> None:
     """A pin without its guide is stale; the set of guides pinned is itself pinned."""
     names = {PIN.pin_name(d) for d, _ in (PIN.cases(ROOT, SHARED) if SHARED.is_dir() else LOCAL)}
     pins = {p.name for p in PIN.PINS.glob("*.json")}
-    assert names <= pins
+    assert names <= pins, (f"guides without a pin: {sorted(names - pins)}; run scripts/pin_graphs.py "
+                           "and say why in the commit")
     if SHARED.is_dir():
         assert pins == names, f"stale pins: {sorted(pins - names)}"
     assert len(LOCAL) >= 15

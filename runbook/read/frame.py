@@ -3,15 +3,12 @@ environment lists (the hosts), which every later stage reads."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..lexicon import Lexicon
 from ..model import Span
 from .outline import Node, Outline
-
-_TAG_PREFIX_RE = re.compile(r"^\[(?P<tag>[^\]]+)\]\s*")
 
 
 @dataclass(slots=True)
@@ -84,6 +81,4 @@ def _entry(node: Node, number: int, lex: Lexicon) -> Entry | None:
     href = inline.links[0] if inline.links else None
     if not href or not href.startswith("#"):
         return None
-    m = _TAG_PREFIX_RE.match(inline.raw)
-    tag = lex.tag_for(m.group("tag")) if m else None
-    return Entry(number, tag, inline.link_text, href[1:], node.span)
+    return Entry(number, lex.split_tag(inline.raw)[0], inline.link_text, href[1:], node.span)

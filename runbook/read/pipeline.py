@@ -22,7 +22,7 @@ from .variables import bind_answers, code_variables
 def read(text: str, file: str, lex: Lexicon) -> Graph:
     """Read ``text`` (already decoded) with ``lex``; every fatal problem found is raised at once."""
     problems = Problems()
-    # Liquid goes here, when it comes: text -> text, lines kept.
+    # The Liquid stage (runbook/liquid.py) goes here: text -> text, lines kept, findings to problems.
     doc = outline(text, file, problems)
     front = frame(doc, lex)
     env = environment(front.environment, lex, problems)

@@ -19,7 +19,6 @@ from .shape import Shape
 CueKind = Literal["text", "before", "after", "path", "hosts"]
 
 _ANNOTATION_RE = re.compile(r"^<!--\s*runbook:\s*hosts\s*=\s*(?P<hosts>[\w, -]+?)\s*-->$")
-_TAG_PREFIX_RE = re.compile(r"^\[(?P<tag>[^\]]+)\]\s*")
 
 
 def page_prose(doc: Outline, frame: Frame, page: Shape) -> list[Prose]:
@@ -106,7 +105,7 @@ class Cues:
     def heading(self, node: Node) -> list[str] | None:
         """Hosts the step's heading names (``## [固有] プライマリーで…``), tag left out."""
         assert node.inline is not None
-        return self.scope(_TAG_PREFIX_RE.sub("", node.inline.plain, count=1))
+        return self.scope(self.lex.split_tag(node.inline.plain)[1])
 
     def paragraph(self, node: Node) -> Cue:
         """An edit marker, a file path, a host label, a scope phrase, or prose."""

@@ -16,8 +16,6 @@ from .frame import Entry, Frame
 from .outline import Node, Outline
 from .problems import Problems
 
-_TAG_PREFIX_RE = re.compile(r"^\[(?P<tag>[^\]]+)\]\s*")
-
 
 @dataclass(slots=True)
 class Section:
@@ -106,12 +104,11 @@ def _tagged_step(node: Node, anchors: set[str], steps: list[Step], lex: Lexicon,
     assert inline is not None
     if lex.is_overview_heading(inline.text):
         return None
-    m = _TAG_PREFIX_RE.match(inline.text)
-    tag = lex.tag_for(m.group("tag")) if m else None
+    tag, rest = lex.split_tag(inline.text)
     hid = node.anchor
     if tag is None and (hid is None or hid not in anchors):
         return None
-    title = inline.text[m.end():] if m and tag else inline.text
+    title = rest if tag else inline.text
     if hid is None:
         hid = re.sub(r"[^\w]+", "-", title.casefold()).strip("-") or f"step-{len(steps) + 1}"
         problems.defect("step-without-id", "warning", f"step heading has no {{#id}}; using {hid!r}", node.span)
