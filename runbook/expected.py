@@ -1,7 +1,10 @@
 """Parse psql output (as a guide shows it, or as psql prints it) into a structure.
 
 The same parser reads the guide's ``-- `` comment lines and the runner's actual output, so the
-two can be compared structurally: columns, cells, row count, command tag, error.
+two can be compared structurally: columns, cells, row count, command tag, error, the ``NOTICE:``
+lines before them.  Aligned tables may have multi-line cells (psql's ``+`` wrap marker); the
+expanded display (``-[ RECORD 1 ]``) reads into the same columns and rows.
+:func:`looks_like_output` tells a guide's expected output from prose written in ``-- `` comments.
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ _TAG_RE = re.compile(
     r"^(?:INSERT \d+ \d+|(?:UPDATE|DELETE|SELECT|MOVE|FETCH|COPY|MERGE) \d+|"
     r"[A-Z][A-Z]+(?: [A-Z][A-Z]+){0,3})$"
 )
+COMMAND_WORDS = frozenset(
+    "ABORT ALTER ANALYZE BEGIN CALL CHECKPOINT CLOSE CLUSTER COMMENT COMMIT COPY CREATE DEALLOCATE DECLARE "
+    "DELETE DISCARD DO DROP END EXECUTE FETCH GRANT IMPORT INSERT LISTEN LOAD LOCK MERGE MOVE NOTIFY PREPARE "
+    "REASSIGN REFRESH REINDEX RELEASE RESET REVOKE ROLLBACK SAVEPOINT SECURITY SELECT SET SHOW START TRUNCATE "
+    "UNLISTEN UPDATE VACUUM".split()
+)
+"""First words of psql's command tags (``CREATE INDEX``, ``SET``, ``INSERT 0 1``): a ``-- `` line such as
+``-- NOTE`` or ``-- TODO`` is prose, not a tag."""
+_RECORD_RE = re.compile(r"^-\[ RECORD (?P<n>\d+) \][-+]*$")
+_NOTICE_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?:NOTICE|WARNING|INFO):")
 _ERROR_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?P<sev>ERROR|FATAL|PANIC|WARNING|NOTICE):\s+(?P<msg>.*)$")
 _SUB_RE = re.compile(r"^(?P<key>DETAIL|HINT|CONTEXT|LINE \d+|QUERY):\s*(?P<msg>.*)$")
 _SQLSTATE_RE = re.compile(r"^(?P<code>[0-9A-Z]{5})$")
@@ -34,11 +47,80 @@ class Output:
     tag: str | None = None
     error: dict[str, str] | None = None
     notices: list[str] = field(default_factory=list)
+    expanded: bool = False
 
 
 def split_cells(line: str) -> list[str]:
     """Cells of an aligned psql row: separated by ``|``, padding stripped."""
     return [c.strip() for c in line.split("|")]
+
+
+def _is_tag(line: str) -> bool:
+    return bool(_TAG_RE.match(line)) and line.split()[0] in COMMAND_WORDS
+
+
+def _aligned_rows(lines: list[str], ncols: int) -> tuple[list[list[str]], int | None]:
+    """Rows of an aligned table body (after the rule line), multi-line cells joined with ``\n``.
+
+    psql marks a cell that goes on in the next line with ``+`` in its last position (just before
+    ``|``, or at the end of the last column); the next line holds the rest of those cells.
+    """
+    rows: list[list[str]] = []
+    wrapping: list[bool] = []
+    for ln in lines:
+        rm = _ROWS_RE.match(ln.strip())
+        if rm:
+            return rows, int(rm.group("n"))
+        raw = [ln] if ncols == 1 else ln.split("|")
+        wraps = []
+        cells = []
+        for k, cell in enumerate(raw):
+            last = k == len(raw) - 1
+            body = cell.rstrip() if last else cell
+            wrap = body.endswith("+") and (not last or len(body.strip()) > 0)
+            wraps.append(wrap)
+            cells.append((body[:-1] if wrap else body).strip())
+        if rows and any(wrapping):
+            row = rows[-1]
+            for k, cell in enumerate(cells[: len(row)]):
+                if k < len(wrapping) and wrapping[k]:
+                    row[k] += "\n" + cell
+            wrapping = wraps[: len(row)]
+            continue
+        rows.append(cells)
+        wrapping = wraps
+    return rows, None
+
+
+def _expanded(body: list[str]) -> tuple[list[str], list[list[str]], int | None]:
+    """Columns and rows of psql's expanded display (``-[ RECORD n ]`` then ``key | value`` lines)."""
+    columns: list[str] = []
+    rows: list[list[str]] = []
+    wrap = False
+    count: int | None = None
+    for ln in body:
+        if _RECORD_RE.match(ln.strip()):
+            rows.append([])
+            wrap = False
+            continue
+        rm = _ROWS_RE.match(ln.strip())
+        if rm:
+            count = int(rm.group("n"))
+            break
+        if not rows:
+            continue
+        key, sep, value = ln.partition("|")
+        value = value.strip() if sep else ln.strip()
+        more = value.endswith("+")
+        value = value[:-1].rstrip() if more else value
+        if wrap and not key.strip() and rows[-1]:
+            rows[-1][-1] += "\n" + value
+        else:
+            rows[-1].append(value)
+            if len(rows) == 1:
+                columns.append(key.strip())
+        wrap = more
+    return columns, rows, count if count is not None else len(rows)
 
 
 def parse_output(lines: list[str]) -> Output:
@@ -50,8 +132,11 @@ def parse_output(lines: list[str]) -> Output:
         body.pop(0)
     notices: list[str] = []
     # NOTICE/WARNING lines come before the result; keep them apart.
-    while body and re.match(r"^(?:psql:[^:]*:\d+: )?(?:NOTICE|WARNING|INFO):", body[0]):
-        notices.append(body.pop(0))
+    while body and _NOTICE_RE.match(body[0].strip()):
+        notices.append(" ".join(re.sub(r"^psql:[^:]*:\d+: ", "", body.pop(0).strip()).split()))
+        # a notice's DETAIL/HINT/CONTEXT lines belong to it
+        while body and _SUB_RE.match(body[0].strip()):
+            notices[-1] += "\n" + " ".join(body.pop(0).split())
     if not body:
         return Output(kind="text", lines=list(lines), notices=notices)
 
@@ -69,19 +154,17 @@ def parse_output(lines: list[str]) -> Output:
     # An aligned table: header, rule, rows, "(N rows)".
     if len(body) >= 2 and _RULE_RE.match(body[1].strip()):
         columns = split_cells(body[0])
-        rows: list[list[str]] = []
-        row_count: int | None = None
-        for ln in body[2:]:
-            rm = _ROWS_RE.match(ln.strip())
-            if rm:
-                row_count = int(rm.group("n"))
-                break
-            rows.append([ln.strip()] if len(columns) == 1 else split_cells(ln))
+        rows, row_count = _aligned_rows(body[2:], len(columns))
         return Output(
             kind="table", lines=list(lines), columns=columns, rows=rows, row_count=row_count, notices=notices
         )
+    # The expanded display: "-[ RECORD 1 ]----", then "key | value" lines.
+    if _RECORD_RE.match(body[0].strip()) or (len(body) == 1 and body[0].strip() == "(0 rows)"):
+        columns, rows, row_count = _expanded(body)
+        return Output(kind="table", lines=list(lines), columns=columns, rows=rows, row_count=row_count,
+                      notices=notices, expanded=bool(rows))
 
-    if len(body) == 1 and _TAG_RE.match(body[0].strip()):
+    if len(body) == 1 and _is_tag(body[0].strip()):
         return Output(kind="tag", lines=list(lines), tag=body[0].strip(), notices=notices)
 
     return Output(kind="text", lines=list(lines), notices=notices)
@@ -99,7 +182,22 @@ def parse_expected(lines: list[str], span: Span) -> Expected:
         row_count=out.row_count,
         tag=out.tag,
         error=out.error,
+        notices=out.notices,
+        expanded=out.expanded,
     )
+
+
+def looks_like_output(lines: list[str]) -> bool:
+    """True when ``-- `` comment lines (prefix removed) are shaped like psql output: a table (header and
+    rule line, or expanded records), ``(N rows)``, a command tag, ``ERROR:``, ``NOTICE:`` …  Anything
+    else is prose written inside SQL ("this query uses the index")."""
+    body = [ln.strip() for ln in lines if ln.strip()]
+    if not body:
+        return False
+    out = parse_output(lines)
+    if out.kind in ("table", "tag", "error") or out.notices:
+        return True
+    return any(_ROWS_RE.match(ln) for ln in body)
 
 
 def render_table(columns: list[str], rows: list[list[str]]) -> list[str]:

@@ -154,7 +154,8 @@ class Expected:
     error: dict[str, str] | None = None
     """``severity``, ``message`` and, when given, ``detail``, ``hint``, ``sqlstate``."""
     notices: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
-    """``NOTICE:``/``WARNING:``/``INFO:`` lines shown before the result, as written."""
+    """``NOTICE:``/``WARNING:``/``INFO:`` lines shown before the result (runs of spaces made one; a
+    notice's ``DETAIL:``/``HINT:`` lines joined to it with ``\n``)."""
     expanded: bool = field(default=False, metadata=OMIT_DEFAULT)
     """True when the guide shows psql's expanded display (``-[ RECORD 1 ]``); columns and rows hold
     the same values as for the aligned display."""

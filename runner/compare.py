@@ -1,8 +1,10 @@
 """Compare what a statement printed with what the guide says, structurally.
 
-Alignment and padding never matter.  Volatile values (timestamps, durations, sizes, LSNs, progress
-counters) may differ: such a difference is reported as volatile, not as a failure.  The patterns
-live in ``runner/data/volatile.toml``.
+Alignment and padding never matter, nor aligned against expanded display.  Volatile values
+(timestamps, durations, sizes, LSNs, progress counters) may differ: such a difference is reported
+as volatile, not as a failure.  The patterns live in ``runner/data/volatile.toml``.  ``NOTICE:``
+lines the guide shows must be printed.  ``EXPLAIN`` plans (a ``QUERY PLAN`` column) are compared
+by their shape: the plan's nodes, their nesting and the indexes they use, not costs, times or rows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from importlib import resources
 
 from runbook.expected import Output
 from runbook.model import Expected
+
+_NOTICE_LINE_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?:NOTICE|WARNING|INFO|DETAIL|HINT|CONTEXT):")
 
 
 @dataclass
@@ -52,8 +56,83 @@ def _cells_equal(expected: str, actual: str, where: str, result: Comparison) -> 
     return False
 
 
+PLAN_COLUMN = "QUERY PLAN"
+_NODE_RE = re.compile(
+    r"^(?P<indent>\s*)(?:->\s+)?(?P<node>[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)*?)"
+    r"(?: using (?P<using>\S+))?(?: on (?P<on>\S+)(?: \S+)?)?(?:\s{2}\(.*\))?\s*$"
+)
+_INDEX_ON_NODES = ("Bitmap Index Scan",)
+"""Nodes whose ``on`` names an index (``Bitmap Index Scan on idx``); for the others it names a table."""
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    """One node of an EXPLAIN plan, as far as its shape goes."""
+
+    depth: int
+    node: str
+    index: str | None
+
+    def __str__(self) -> str:
+        return "  " * self.depth + self.node + (f" [{self.index}]" if self.index else "")
+
+
+def plan_shape(lines: list[str]) -> list[PlanNode]:
+    """The nodes of an EXPLAIN plan's text (header, rule and ``(N rows)`` lines may be included)."""
+    nodes: list[tuple[int, str, str | None]] = []
+    body = [ln for ln in lines if ln.strip() and not re.match(r"^\s*(?:QUERY PLAN|-+|\(\d+ rows?\))\s*$", ln)]
+    for k, ln in enumerate(body):
+        text = ln.rstrip().rstrip("+").rstrip()
+        if k > 0 and not text.lstrip().startswith("->"):
+            continue  # Output:, Filter:, Planning Time: … details of the node above
+        m = _NODE_RE.match(text)
+        if m is None:
+            continue
+        node = m.group("node")
+        index = m.group("using") or (m.group("on") if node in _INDEX_ON_NODES else None)
+        nodes.append((len(m.group("indent")), node, index))
+    indents = sorted({i for i, _, _ in nodes})
+    return [PlanNode(indents.index(i), n, x) for i, n, x in nodes]
+
+
+def _is_plan(expected: Expected) -> bool:
+    return expected.kind == "table" and expected.columns[:1] == [PLAN_COLUMN]
+
+
+def _compare_plan(expected: Expected, actual: Output, result: Comparison) -> None:
+    if actual.kind != "table" or actual.columns[:1] != [PLAN_COLUMN]:
+        shown = " / ".join(x.strip() for x in actual.lines if x.strip())
+        result.problems.append(f"expected a query plan, got: {shown}")
+        return
+    want = plan_shape(expected.lines)
+    got = plan_shape(actual.lines)
+    if want != got:
+        result.problems.append("plan shape: expected " + " > ".join(map(str, want)).replace("  ", "")
+                               + "; got " + " > ".join(map(str, got)).replace("  ", ""))
+    elif expected.rows != actual.rows:
+        result.volatile.append("plan: costs, times, row estimates or conditions differ (the shape is the same)")
+
+
+def _compare_notices(expected: Expected, actual: Output, result: Comparison) -> None:
+    """Each notice the guide shows must be printed (volatile values aside); others may be printed too."""
+    shown = list(actual.notices)
+    for notice in expected.notices:
+        if notice in shown:
+            shown.remove(notice)
+            continue
+        e, names = normalize_volatile(notice)
+        match = next((s for s in shown if normalize_volatile(s)[0] == e), None)
+        if match is not None and names:
+            shown.remove(match)
+            result.volatile.append(f"notice: {', '.join(names)} differ ({notice!r} vs {match!r})")
+            continue
+        result.problems.append(f"expected notice not printed: {notice!r}"
+                               + (f" (printed: {' / '.join(actual.notices)!r})" if actual.notices else ""))
+
+
 def compare_output(expected: Expected, actual: Output) -> Comparison:
     result = Comparison(ok=True)
+    _compare_notices(expected, actual, result)
     if expected.kind == "error":
         if actual.kind != "error" or actual.error is None:
             result.problems.append(f"expected an error ({(expected.error or {}).get('message')!r}), but the "
@@ -70,7 +149,9 @@ def compare_output(expected: Expected, actual: Output) -> Comparison:
                                + (f" (DETAIL: {actual.error['detail']})" if "detail" in actual.error else ""))
         result.ok = False
         return result
-    if expected.kind == "table":
+    if _is_plan(expected):
+        _compare_plan(expected, actual, result)
+    elif expected.kind == "table":
         if actual.kind != "table":
             result.problems.append("expected a table, got: " + " / ".join(x.strip() for x in actual.lines if x.strip()))
         else:
@@ -91,7 +172,7 @@ def compare_output(expected: Expected, actual: Output) -> Comparison:
     elif expected.kind == "tag":
         if actual.tag != expected.tag:
             result.problems.append(f"expected {expected.tag!r}, got {actual.tag or ' / '.join(actual.lines)!r}")
-    else:
+    elif not expected.notices or [x for x in expected.lines if x.strip() and not _NOTICE_LINE_RE.match(x.strip())]:
         exp_lines = [x.strip() for x in expected.lines if x.strip()]
         act_lines = [x.strip() for x in actual.lines if x.strip()]
         if len(exp_lines) != len(act_lines):
