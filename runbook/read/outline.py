@@ -106,7 +106,6 @@ def outline(text: str, file: str, problems: Problems) -> Outline:
     """The blocks of ``text`` in document order; unclosed fences are fatal problems."""
     tokens = _MD.parse(text)
     lines = text.split("\n")
-    _check_fences(tokens, lines, file, problems)
     nodes: list[Node] = []
     title = ""
     depth = 0
@@ -143,6 +142,8 @@ def outline(text: str, file: str, problems: Problems) -> Outline:
                 current = None
         elif kind == "fence" or kind == "code_block":
             m = tok.map or [0, 1]
+            if kind == "fence" and tok.map:
+                _check_closed(lines, m[0], m[1], file, problems)
             info = (tok.info or "").strip().split()
             nodes.append(Node("fence", Span(file, m[0] + 1, m[1]), depth, current, lang=info[0].lower() if info else "",
                               code=tok.content, first_line=m[0] + 2 if kind == "fence" else m[0] + 1))
@@ -194,18 +195,15 @@ def _inline(tok: Token) -> Inline:
     return Inline(tok.content, "".join(text).strip(), "".join(plain).strip(), links, "".join(link_text).strip())
 
 
-def _check_fences(tokens: list[Token], lines: list[str], file: str, problems: Problems) -> None:
-    for tok in tokens:
-        if tok.type != "fence" or not tok.map:
-            continue
-        start, end = tok.map
-        opening = lines[start].lstrip()
-        marker = opening[0] * (len(opening) - len(opening.lstrip(opening[0])))
-        last = lines[end - 1].strip() if end - 1 < len(lines) else ""
-        closed = end - 1 > start and last.startswith(marker) and set(last) <= {marker[0]}
-        if not closed:
-            problems.fail(
-                "unclosed-fence",
-                f"the code block opened here with {marker!r} is never closed (it runs to the end of the file)",
-                Span(file, start + 1, start + 1),
-            )
+def _check_closed(lines: list[str], start: int, end: int, file: str, problems: Problems) -> None:
+    """A fence that runs to the end of the file without its closing marker is fatal."""
+    opening = lines[start].lstrip()
+    marker = opening[0] * (len(opening) - len(opening.lstrip(opening[0])))
+    last = lines[end - 1].strip() if end - 1 < len(lines) else ""
+    closed = end - 1 > start and last.startswith(marker) and set(last) <= {marker[0]}
+    if not closed:
+        problems.fail(
+            "unclosed-fence",
+            f"the code block opened here with {marker!r} is never closed (it runs to the end of the file)",
+            Span(file, start + 1, start + 1),
+        )
