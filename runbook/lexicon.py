@@ -148,8 +148,16 @@ def common() -> dict[str, Any]:
     return tomllib.loads(ref.read_text(encoding="utf-8"))
 
 
-def detect_language(text: str) -> str:
-    """``ja`` when the text has Japanese script in it, else ``en``."""
+_NAME_LANG_RE = re.compile(r"\.(?P<lang>[a-z]{2})\.(?:md|markdown)$")
+
+
+def detect_language(text: str, name: str | None = None) -> str:
+    """The language a file name says (``guide.en.md``) when a lexicon exists for it; else ``ja`` when
+    the text has Japanese script in it, else ``en``.  An English page exported without a PO catalog
+    keeps untranslated Japanese prose, so the name comes first."""
+    m = _NAME_LANG_RE.search(name or "")
+    if m and m.group("lang") in available():
+        return m.group("lang")
     if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text):
         return "ja"
     return "en"

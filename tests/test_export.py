@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runbook import lexicon as lexicons
 from runbook.drift import compare
 from runbook.errors import UsageError
 from runbook.export import Secrets, mask_shell, phases
 from runbook.export.ansible import Template, dump_yaml, edit_regex, export_ansible
 from runbook.export.graph import render_graph
-from runbook.export.markdown import Catalog, parse_po, rebuild
+from runbook.export.markdown import Catalog, export_markdown, parse_po, rebuild
 from runbook.export.sh import HELPER, export_sh
+from runbook.load import load_graph
 from runbook.model import Graph
 from runbook.parse import parse_file, parse_text
 from runner.cli import export as export_cli
@@ -652,3 +654,23 @@ def test_configure_functions_accept_the_documented_options() -> None:
     args = parser.parse_args(["g.md", "--to", "markdown", "--lang", "en", "--po", "x.po", "-o", "out",
                               "--inventory", "i.toml"])
     assert (args.to, args.lang, args.po, args.output, args.inventory) == ("markdown", "en", "x.po", "out", "i.toml")
+
+
+@pytest.mark.parametrize("source", sorted(GUIDES.glob("*.*.md")),
+                         ids=lambda p: p.name)
+def test_markdown_export_without_a_catalog_parses_back_to_the_same_graph(source: Path, tmp_path: Path) -> None:
+    """With no PO, every prose block stays as written (marked untranslated); the page written as
+    ``GUIDE.LANG.md`` is read with LANG's lexicon (from its name) and gives the same graph."""
+    graph = _graph(source)
+    target = "en" if graph.source.lang == "ja" else "ja"
+    files = export_markdown(graph, lang=target, source_text=source.read_text(encoding="utf-8"))
+    (name, text), = files.items()
+    assert name.endswith(f".{target}.md")
+    assert str(lexicons.load(target).text["untranslated"]) in text
+    out = tmp_path / name
+    out.write_text(text, encoding="utf-8")
+    again = load_graph(out)  # no --lang: the file name says the language
+    assert again.source.lang == target
+    assert _executable(again) == _executable(graph)
+    assert compare(graph, again).executable == []
+    assert _fences(text) == _fences(source.read_text(encoding="utf-8"))
