@@ -8,6 +8,7 @@ message about it can say ``guide.md:123``.  Nothing here knows about Markdown or
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import types
 import typing
 from dataclasses import dataclass, field
@@ -137,6 +138,13 @@ class Command:
     """Console blocks only: output lines the guide shows."""
     opens_session: str | None = None
     """Id of the psql session this command opens (``psql blog``)."""
+    root: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """Typed at a root prompt (``# `` in a console block): run as root."""
+
+
+def as_root(text: str) -> str:
+    """A root prompt's command as the guide's regular user (with passwordless sudo) runs it."""
+    return "sudo -H bash -c " + shlex.quote(text)
 
 
 @dataclass(slots=True)
@@ -213,6 +221,10 @@ class Action:
     before_span: Span | None = None
     after: str | None = None
     after_span: Span | None = None
+    edit: str | None = field(default=None, metadata=OMIT_DEFAULT)
+    """File edits with no before text: ``settings`` (each ``name = value`` line of ``after``
+    replaces the setting's active line, or is appended) or ``append`` (``after``'s lines are added at
+    the end of the file); None for a before/after edit."""
 
 
 @dataclass(slots=True)

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runbook.expected import parse_output
-from runbook.model import Action, Command, Step
+from runbook.model import Action, Command, Step, as_root
 
 from .compare import compare_console, compare_output
-from .edit import apply_edit
+from .edit import apply_file_edit
 from .observe import Observer
 from .plan import Plan
 from .session import HostShell, Masker, SessionError, Transcript
@@ -338,6 +338,8 @@ class Runner:
                     return
             if text is None:
                 continue
+            if cmd.root:
+                text = as_root(text)
             if cmd.opens_session:
                 sh.open_psql(f"{cmd.opens_session}@{host}", text, timeout=self.timeout)
                 continue
@@ -353,7 +355,9 @@ class Runner:
                 note = self.observer.wait_reloaded(host, before_load)
                 if note:
                     ar.notes.append(note)
-            if cmd.output:
+            if cmd.output and sub is not None:
+                ar.notes.append(f"line {cmd.span.line}: output not compared: the command was substituted")
+            elif cmd.output:
                 cmp = compare_console(cmd.output, res.output)
                 check = CheckResult(cmd.span.line, self.mask(text), PASSED, cmd.output,
                                     [self.mask(x) for x in res.output.splitlines()], cmp.problems, cmp.volatile)
@@ -438,6 +442,11 @@ class Runner:
     # -- files ------------------------------------------------------------------------------
     def _file(self, action: Action, host: str, ar: ActionResult) -> None:
         path = action.path or ""
+        if action.id in self.plan.paths:
+            old, sub = self.plan.paths[action.id]
+            line = action.path_span.line if action.path_span else action.span.line
+            ar.substitutions.append({"line": str(line), "kind": "replace", "command": old, "reason": sub.reason,
+                                     "with": path})
         read = self.transport.run_root(host, ["cat", "--", path])
         exists = read.returncode == 0
         if action.kind == "file_edit" and not exists:
@@ -446,8 +455,8 @@ class Runner:
             return
         content = read.stdout.decode("utf-8", errors="surrogateescape") if exists else ""
         if action.kind == "file_edit":
-            result = apply_edit(content, action.before or "", action.after or "",
-                                conf=path.endswith((".conf", ".cnf", ".ini")), path=path)
+            result = apply_file_edit(content, action.edit, action.before, action.after or "",
+                                     conf=path.endswith((".conf", ".cnf", ".ini")), path=path)
             if result.status == "before-missing":
                 ar.status = FAILED
                 ar.message = f"line {action.before_span.line if action.before_span else action.span.line}: " \

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
+import shutil
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,7 +42,7 @@ class Substitution:
 @dataclass
 class Plan:
     graph: Graph
-    """The bound graph."""
+    """The bound graph (file paths of edits already substituted, see :attr:`paths`)."""
     original: Graph
     inventory: Inventory
     binding: dict[str, str]
@@ -47,6 +50,8 @@ class Plan:
     substitutions: dict[tuple[str, int], Substitution] = field(default_factory=dict)
     blocked: dict[str, Substitution] = field(default_factory=dict)
     """step id -> why it is blocked and what would lift it"""
+    paths: dict[str, tuple[str, Substitution]] = field(default_factory=dict)
+    """action id -> (the path as the guide names it, bound; its substitution) for file actions"""
 
     def command_text(self, action_id: str, index: int, text: str) -> tuple[str | None, Substitution | None]:
         sub = self.substitutions.get((action_id, index))
@@ -136,28 +141,125 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
     binding.update(inventory.bindings)
     bound = bind_graph(graph, binding)
     plan = Plan(bound, graph, inventory, binding, pg_version)
+    rules = [r for r in _substitution_rules() if set(r["targets"]) & kinds]
+    values = {"create_cluster": create_cluster or "true", "pg_version": pg_version}
     for step in bound.steps:
         for action in step.actions:
+            if action.path is not None:
+                path, reasons = _rewrite(action.path, rules, values)
+                if reasons:
+                    plan.paths[action.id] = (action.path, Substitution("replace", path, "; ".join(reasons)))
+                    action.path = path
             for i, cmd in enumerate(action.commands):
-                for rule in _substitution_rules():
-                    if not set(rule["targets"]) & kinds or not re.search(rule["match"], cmd.text):
-                        continue
-                    if rule["action"] == "replace":
-                        text = rule["with"].format(create_cluster=create_cluster or "true", pg_version=pg_version)
-                        plan.substitutions[(action.id, i)] = Substitution("replace", text, rule["reason"])
-                    elif rule["action"] == "skip":
-                        plan.substitutions[(action.id, i)] = Substitution("skip", None, rule["reason"])
-                    else:
-                        check, message, lift = FEATURES[rule["requires"]]
-                        if check(pg_version):
-                            plan.substitutions[(action.id, i)] = Substitution("skip", None, rule["reason"])
-                        else:
-                            sub = Substitution("block", None, message.format(version=pg_version),
-                                               lift.format(version=pg_version))
-                            plan.substitutions[(action.id, i)] = sub
-                            plan.blocked.setdefault(step.id, sub)
-                    break
+                sub = _substitute(cmd.text, rules, values, pg_version)
+                if sub is None and sandbox:
+                    sub = _unavailable(cmd.text)
+                if sub is None:
+                    continue
+                plan.substitutions[(action.id, i)] = sub
+                if sub.kind == "block":
+                    plan.blocked.setdefault(step.id, sub)
     return plan
+
+
+def _rewrite(text: str, rules: list[dict[str, Any]], values: dict[str, Any]) -> tuple[str, list[str]]:
+    """``text`` with every ``rewrite`` rule applied in order, and the reasons of those that applied."""
+    reasons: list[str] = []
+    for rule in rules:
+        if rule["action"] != "rewrite":
+            continue
+        new = re.sub(rule["match"], rule["with"].replace("{pg_version}", str(values["pg_version"])), text)
+        if new != text:
+            text = new
+            reasons.append(rule["reason"])
+    return text, reasons
+
+
+def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
+                pg_version: str | None) -> Substitution | None:
+    """What runs instead of one bound command: the rewrites, then the first other rule that matches."""
+    text, reasons = _rewrite(text, rules, values)
+    for rule in rules:
+        if rule["action"] == "rewrite" or not re.search(rule["match"], text):
+            continue
+        why = "; ".join([*reasons, rule["reason"]])
+        if rule["action"] == "replace":
+            return Substitution("replace", rule["with"].format(**values), why)
+        if rule["action"] == "skip":
+            return Substitution("skip", None, why)
+        check, message, lift = FEATURES[rule["requires"]]
+        if check(pg_version):
+            return Substitution("skip", None, why)
+        return Substitution("block", None, message.format(version=pg_version), lift.format(version=pg_version))
+    return Substitution("replace", text, "; ".join(reasons)) if reasons else None
+
+
+# -- commands a target cannot run ------------------------------------------------------------------
+
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_PREFIXES = {"sudo", "env", "nohup", "time", "exec", "setsid", "nice", "command", "builtin",
+             "do", "then", "else", "elif", "if", "while", "until", "!", "{"}
+_SUDO_ARGS = {"-u", "--user", "-g", "--group", "-C", "--close-from", "-D", "--chdir", "-h", "--host", "-p",
+              "--prompt", "-r", "--role", "-t", "--type", "-U", "--other-user", "-T", "--command-timeout"}
+
+
+@cache
+def _shell_words() -> frozenset[str]:
+    """bash's builtins and keywords (``cd``, ``for`` …): they need no program."""
+    try:
+        out = subprocess.run(["bash", "-c", "compgen -b -k"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return frozenset(out.split()) | {"[", "[[", "]]", "{", "}", "!"}
+
+
+def programs(text: str) -> list[str]:
+    """The programs a command line starts (the first word of each command of its first line,
+    after ``sudo``/``env`` and variable assignments); words the shell expands are left out."""
+    first = text.split("\n")[0] if "<<" in text else text.replace("\\\n", " ")
+    lexer = shlex.shlex(first, posix=True, punctuation_chars=";&|()<>")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        words = list(lexer)
+    except ValueError:
+        return []
+    found: list[str] = []
+    start = True
+    skip_next = False
+    for w in words:
+        if w and set(w) <= set(";&|()"):
+            start = True
+            continue
+        if not start:
+            continue
+        if skip_next:
+            skip_next = False
+            continue
+        if w in _PREFIXES or w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
+            skip_next = w in _SUDO_ARGS
+            continue
+        start = False
+        if "$" not in w and "`" not in w and set(w) - set("<>"):
+            found.append(w)
+    return found
+
+
+def _unavailable(text: str) -> Substitution | None:
+    """A block when a program of the command does not exist on the sandbox hosts (this machine's
+    Debian system, which they share) and no substitution covers it."""
+    for prog in programs(text):
+        if prog in _shell_words():
+            continue
+        exists = Path(prog).exists() if "/" in prog else shutil.which(prog, path=_PATH) is not None
+        if not exists:
+            return Substitution(
+                "block", None,
+                f"`{prog}` does not exist on the sandbox hosts (Debian) and no substitution covers this command: "
+                f"{text.splitlines()[0]}",
+                "add a substitution for it to runner/data/substitutions.toml, or run the guide on a target of "
+                "its own platform (an inventory)")
+    return None
 
 
 def unsafe_addresses(plan: Plan) -> list[Finding]:
@@ -208,13 +310,21 @@ def format_plan(plan: Plan, mask: Any = None) -> str:
                     lines.append(f"#   substituted ({sub.kind}): {m(cmd.text)}")
                     lines.append(f"#     reason: {sub.reason}")
                 if text:
-                    lines.append(m(text))
+                    lines.append(("# as root: " if cmd.root else "") + m(text))
                 for t in cmd.dialog:
                     answer = f"${{{t.answer.var}}}" if t.answer.var else "<literal>"
                     lines.append(f"#   answer {t.prompt!r} with {answer}")
             for st in action.statements:
                 lines.append(m(st.sql))
-            if action.kind == "file_edit":
+            if action.id in plan.paths:
+                old, sub = plan.paths[action.id]
+                lines.append(f"#   substituted path: {old} -> {sub.text}")
+                lines.append(f"#     reason: {sub.reason}")
+            if action.kind == "file_edit" and action.edit is not None:
+                how = "set in" if action.edit == "settings" else "append to"
+                lines.append(f"# {how} {action.path}:")
+                lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines() if x.strip()]
+            elif action.kind == "file_edit":
                 lines.append(f"# edit {action.path}:")
                 lines += [f"#   - {x}" for x in (action.before or "").splitlines()]
                 lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines()]

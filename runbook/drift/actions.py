@@ -59,6 +59,10 @@ def _file(ctx: Context, x: Action, y: Action, sid: str) -> Iterator[Change]:
             summary += " (follows the variable change)"
         yield Change(kind, summary, ctx.where_old((x.path_span or x.span).line),
                      ctx.where_new((y.path_span or y.span).line), step=sid, action=y.id, details=details)
+    if x.edit != y.edit:
+        yield Change(kind, f"edit changed: {x.edit or 'before/after'} → {y.edit or 'before/after'}",
+                     ctx.where_old(x.span.line), ctx.where_new(y.span.line), step=sid, action=y.id,
+                     details={"field": "edit", "old": x.edit, "new": y.edit})
     if x.kind == "file_edit":
         yield from _text_change(ctx, "edit", f"before text changed ({y.path})",
                                 text_lines(x.before, (x.before_span or x.span).line + 1),

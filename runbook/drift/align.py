@@ -66,7 +66,7 @@ def align_actions(old: Step, new: Step) -> Pairs:
     """The actions of two versions of a step, aligned by kind and code, then by kind."""
 
     def key(x: Action) -> Any:
-        return (x.kind, tuple(texts(code_lines(x))), x.path, strip(x.before), strip(x.after))
+        return (x.kind, x.edit, tuple(texts(code_lines(x))), x.path, strip(x.before), strip(x.after))
 
     return pair(old.actions, new.actions, key, kind=lambda x: x.kind)
 

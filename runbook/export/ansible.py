@@ -11,6 +11,9 @@ named after its step.  ``inventory.yml`` has the guide's hosts and groups.
 * file edits: ``ansible.builtin.replace`` with a regular expression that matches the before lines
   as the runner does (whitespace runs, a trailing ``# comment`` of conf files); an after block that
   repeats the before lines inserts only the added lines, and not twice;
+* settings (an edit with no before text): ``ansible.builtin.lineinfile`` per setting (a loop), which
+  replaces the setting's last active line or appends it, as the runner does; appended lines:
+  ``lineinfile`` per line (added at the end unless present);
 * file writes: ``ansible.builtin.copy``.
 
 The YAML is written by PyYAML's safe dumper: strings double-quoted or literal blocks, lists
@@ -28,7 +31,7 @@ from typing import Any
 import yaml
 
 from ..bind import bind_graph
-from ..model import Action, Graph, Step
+from ..model import Action, Graph, Step, as_root
 from . import Secrets, mask_shell, phases
 from .sh import command_lines, is_conf, sql_lines
 
@@ -138,7 +141,7 @@ def _expect_task(graph: Graph, action: Action, secrets: Secrets) -> dict[str, An
     if len(commands) != 1 or not commands[0].dialog:
         return None
     cmd = commands[0]
-    text, envs = mask_shell(cmd.text.replace("\\\n", " "), secrets)
+    text, envs = mask_shell((as_root(cmd.text) if cmd.root else cmd.text).replace("\\\n", " "), secrets)
     text = " ".join(text.split())
     if envs or re.search(r"[$|&;<>`*?(){}]", text):
         text = "/bin/bash -c " + json.dumps(text)
@@ -181,9 +184,20 @@ def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
             text = text.replace(v.value, _env_lookup(secrets.env[v.name]))
         return Template(text)
 
-    if action.kind == "file_edit":
+    lines = [ln.strip() for ln in (action.after or "").split("\n") if ln.strip()]
+    if action.edit == "settings":
+        items = [{"regexp": r"^\s*" + re.escape(ln.split("=")[0].split()[0]) + r"\s*(=|\s)", "line": sub(ln)}
+                 for ln in lines if not ln.startswith("#")]
+        task: dict[str, Any] = {"ansible.builtin.lineinfile": {"path": action.path,
+                                                               "regexp": Template("{{ item.regexp }}"),
+                                                               "line": Template("{{ item.line }}")},
+                                "loop": items}
+    elif action.edit == "append":
+        task = {"ansible.builtin.lineinfile": {"path": action.path, "line": Template("{{ item }}")},
+                "loop": [sub(ln) for ln in lines]}
+    elif action.kind == "file_edit":
         regexp, replace = edit_regex(action)
-        task: dict[str, Any] = {"ansible.builtin.replace": {"path": action.path, "regexp": regexp,
+        task = {"ansible.builtin.replace": {"path": action.path, "regexp": regexp,
                                                             "replace": sub(replace)}}
     else:
         content = action.after or ""

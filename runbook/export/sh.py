@@ -15,7 +15,8 @@ What each action becomes:
   the session's user (statements that the guide expects to fail run with ``ON_ERROR_STOP`` off);
 * file edit / file write: an embedded Python helper (:data:`HELPER`) that matches the before
   lines as the runner does (``runner/edit.py``), skips an edit already applied, fails loudly when
-  the before text is missing, and replaces the file atomically after keeping a backup.
+  the before text is missing, and replaces the file atomically after keeping a backup; settings
+  and appended lines (edits with no before text) are set and added as the runner does.
 
 A secret is never written: it is read from ``RUNBOOK_SECRET_<VARIABLE>`` (or the environment
 variable an inventory names), also where it stands literally in a command, a statement or a file.
@@ -27,7 +28,7 @@ import shlex
 from collections.abc import Mapping
 
 from ..bind import bind_graph
-from ..model import Action, Command, Graph, Step
+from ..model import Action, Command, Graph, Step, as_root
 from . import Phase, Secrets, mask_shell, phases
 
 HELPER = r'''
@@ -115,6 +116,66 @@ def edit(path, conf, before, after):
     print("runbook: %s: edited line %d (backup: %s.runbook-bak)" % (path, at + 1, path), file=sys.stderr)
 
 
+def read(path):
+    try:
+        with open(path, newline="") as fh:
+            return fh.read()
+    except OSError as exc:
+        sys.exit("runbook: %s: cannot read: %s" % (path, exc.strerror))
+
+
+def setting(line):
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)(.*?)\s*$", norm(text, True))
+    if not m:
+        return None
+    value = m.group(2)
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        value = value[1:-1].replace("''", "'")
+    return m.group(1).lower(), value
+
+
+def append_lines(lines, added):
+    return lines[:-1] + added + [""] if lines and lines[-1] == "" else lines + added
+
+
+def settings(path, text):
+    content = read(path)
+    newline = "\r\n" if "\r\n" in content else "\n"
+    lines = content.split(newline)
+    added, changed = [], False
+    for want in [x.strip() for x in nonblank(text)]:
+        parsed = setting(want)
+        if parsed is None:
+            continue
+        active = [i for i, x in enumerate(lines) if setting(x) is not None and setting(x)[0] == parsed[0]]
+        if active:
+            if setting(lines[active[-1]]) != parsed:
+                lines[active[-1]] = want
+                changed = True
+        elif parsed not in [setting(x) for x in added]:
+            added.append(want)
+    if not added and not changed:
+        print("runbook: %s: already applied (the settings are in place)" % path, file=sys.stderr)
+        return
+    write(path, newline.join(append_lines(lines, added)))
+    print("runbook: %s: settings changed (backup: %s.runbook-bak)" % (path, path), file=sys.stderr)
+
+
+def append(path, conf, text):
+    content = read(path)
+    newline = "\r\n" if "\r\n" in content else "\n"
+    lines = content.split(newline)
+    block = nonblank(text)
+    if not block or find(lines, block, conf) is not None:
+        print("runbook: %s: already applied (the added lines are there)" % path, file=sys.stderr)
+        return
+    write(path, newline.join(append_lines(lines, block)))
+    print("runbook: %s: appended %d line(s) (backup: %s.runbook-bak)" % (path, len(block), path), file=sys.stderr)
+
+
 def put(path, content):
     if not content.endswith("\n"):
         content += "\n"
@@ -134,6 +195,10 @@ def main(argv):
         edit(path, conf, expand(before, names), expand(after, names))
     elif op == "write":
         put(path, expand(argv[2], argv[3:]))
+    elif op == "settings":
+        settings(path, expand(argv[2], argv[3:]))
+    elif op == "append":
+        append(path, argv[2] == "1", expand(argv[3], argv[4:]))
     else:
         sys.exit("runbook: unknown helper operation %r" % op)
 
@@ -221,7 +286,7 @@ def command_lines(graph: Graph, action: Action, secrets: Secrets) -> list[str]:
         if cmd.opens_session is not None:
             out.append(f"# {cmd.text.strip()}: opens the psql session that the SQL blocks below run in")
             continue
-        text, envs = mask_shell(cmd.text, secrets)
+        text, envs = mask_shell(as_root(cmd.text) if cmd.root else cmd.text, secrets)
         if cmd.dialog:
             args: list[str] = []
             for n in range(len(cmd.dialog)):
@@ -241,20 +306,25 @@ def command_lines(graph: Graph, action: Action, secrets: Secrets) -> list[str]:
 
 def file_lines(action: Action, secrets: Secrets) -> list[str]:
     path = shlex.quote(action.path or "")
-    texts = [action.before or "", action.after or ""] if action.kind == "file_edit" else [action.after or ""]
+    two = action.kind == "file_edit" and action.edit is None
+    texts = [action.before or "", action.after or ""] if two else [action.after or ""]
     envs: list[str] = []
     for t in texts:
         envs += [e for e in secrets.used_in(t) if e not in envs]
     preserve = f" --preserve-env={','.join(envs)}" if envs else ""
     out = _require(envs)
-    names = ["before", "after"] if action.kind == "file_edit" else ["content"]
+    names = ["before", "after"] if two else ["content"]
     for name, text in zip(names, texts, strict=True):
         text = secrets.placeholders(text.rstrip("\n"))
         tag = heredoc(text, "RUNBOOK_TEXT")
         out += [f"{name}=$(cat <<'{tag}'", text, tag, ")"]
     refs = " ".join(f'"${n}"' for n in names)
     env_args = (" " + " ".join(envs)) if envs else ""
-    if action.kind == "file_edit":
+    if action.edit == "settings":
+        op = f"settings {path} {refs}"
+    elif action.edit == "append":
+        op = f"append {path} {'1' if is_conf(action) else '0'} {refs}"
+    elif action.kind == "file_edit":
         op = f"edit {path} {'1' if is_conf(action) else '0'} {refs}"
     else:
         op = f"write {path} {refs}"
