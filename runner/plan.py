@@ -187,6 +187,8 @@ def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
             return Substitution("replace", rule["with"].format(**values), why)
         if rule["action"] == "skip":
             return Substitution("skip", None, why)
+        if rule["action"] == "block":
+            return Substitution("block", None, f"{why}: {text.splitlines()[0]}", rule.get("lift"))
         check, message, lift = FEATURES[rule["requires"]]
         if check(pg_version):
             return Substitution("skip", None, why)

@@ -180,3 +180,11 @@ def test_commands_of_the_project_guides_need_no_block_but_pgroonga(seed_ja: Grap
 ])
 def test_programs_of_a_command_line(line: str, found: list[str]) -> None:
     assert programs(line) == found
+
+
+def test_installing_other_packages_on_the_sandbox_is_blocked_not_run() -> None:
+    _, plan = _plan(_guide("sudo apt install -y postgresql-common\nsudo apt install -y -V nginx"))
+    assert plan.substitutions[("install-postgresql#1", 0)].kind == "skip"
+    sub = plan.substitutions[("install-postgresql#1", 1)]
+    assert sub.kind == "block" and "would change the machine" in sub.reason and "nginx" in sub.reason
+    assert list(plan.blocked) == ["install-postgresql"]

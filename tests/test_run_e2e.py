@@ -218,7 +218,7 @@ def test_sandbox_refuses_addresses_outside_loopback(tmp_path: Path, capsys: pyte
     from runner.sandbox import DEFAULT_ROOT
 
     guide = _variant(tmp_path, "unsafe", "sudo -H systemctl restart postgresql",
-                     "sudo -H systemctl restart postgresql\nping -c 1 10.20.30.40")
+                     "sudo -H systemctl restart postgresql\npsql --host 10.20.30.40 --command 'SELECT 1' blog")
     status = run(["run", str(guide)])
     err = capsys.readouterr().err
     assert status == 4
