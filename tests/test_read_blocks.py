@@ -10,7 +10,7 @@ from runbook.read.hosts import environment
 from runbook.read.outline import outline
 from runbook.read.problems import Problems
 from runbook.read.prose import Cues
-from runbook.read.shape import Shape, shape
+from runbook.read.shape import Page, shape
 
 JA = lexicons.load("ja")
 
@@ -26,7 +26,7 @@ ENV = """\
 """
 
 
-def _blocks(body: str, env: str = ENV) -> tuple[Blocks, Shape, Problems]:
+def _blocks(body: str, env: str = ENV) -> tuple[Blocks, Page, Problems]:
     problems = Problems()
     doc = outline(env + body, "t.md", problems)
     front = frame(doc, JA)

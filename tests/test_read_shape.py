@@ -9,7 +9,7 @@ from runbook.read import shape as shapes
 from runbook.read.frame import Frame, frame
 from runbook.read.outline import Outline, outline
 from runbook.read.problems import Problems
-from runbook.read.shape import Section, Shape, shape
+from runbook.read.shape import Page, Section, shape
 
 EN = lexicons.load("en")
 
@@ -35,7 +35,7 @@ text
 """
 
 
-def _shape(text: str) -> tuple[Outline, Frame, Shape, Problems]:
+def _shape(text: str) -> tuple[Outline, Frame, Page, Problems]:
     problems = Problems()
     doc = outline(text, "t.md", problems)
     front = frame(doc, EN)
@@ -44,7 +44,7 @@ def _shape(text: str) -> tuple[Outline, Frame, Shape, Problems]:
 
 def test_tagged_and_linked_headings_are_steps() -> None:
     _, _, page, _ = _shape(GUIDE)
-    assert page.kind == "tagged-guide"
+    assert page.kind == "guide"
     assert [(s.id, s.tag, s.title) for s in page.steps] == [
         ("install", "normal", "Install"), ("linked", None, "Linked, untagged"), ("no-id-here", "normal", "No id here")]
 
@@ -97,7 +97,7 @@ def test_a_new_shape_is_one_function_in_the_table(monkeypatch: pytest.MonkeyPatc
     def whole_page(doc: Outline, front: Frame, lex: object, problems: Problems) -> list[Section] | None:
         return [Section(None, 0, len(doc.nodes))]
 
-    monkeypatch.setattr(shapes, "SHAPES", [("declines", declines), ("whole-page", whole_page), *shapes.SHAPES])
+    monkeypatch.setattr(shapes, "SHAPES", [("examples", declines), ("untagged-guide", whole_page), *shapes.SHAPES])
     _, _, page, problems = _shape("# T\n\n## [normal] A {#a}\n")
-    assert page.kind == "whole-page" and page.steps == []
+    assert page.kind == "untagged-guide" and page.steps == []
     assert problems.fatal == [] and problems.defects == []

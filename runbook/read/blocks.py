@@ -11,7 +11,7 @@ from .frame import Frame
 from .outline import Node, Outline
 from .problems import Problems
 from .prose import Cue, Cues
-from .shape import Shape
+from .shape import Page
 
 NON_EXECUTABLE = {"mermaid", "text", "plantuml", "dot", "graphviz", "json", "yaml", "output", "diff"}
 SHELL_LANGS = {"bash", "sh", "shell", "zsh"}
@@ -55,7 +55,7 @@ class _StepState:
     before_block: Block | None = None
 
 
-def blocks(doc: Outline, frame: Frame, page: Shape, cues: Cues, problems: Problems) -> Blocks:
+def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problems) -> Blocks:
     """Walk each step's nodes in order, keeping the current hosts and the pending file edit; fill each
     step's prose, scope and actions; blocks outside the steps become notes."""
     placer = _Placer(cues, problems, Blocks())

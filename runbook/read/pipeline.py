@@ -47,4 +47,5 @@ def read(text: str, file: str, lex: Lexicon) -> Graph:
         blocks=placed.inventory,
         prose=page_prose(doc, front, page),
         findings=sorted(problems.defects, key=lambda f: f.span.line),
+        shape=page.kind,
     )

@@ -14,14 +14,14 @@ from .frame import Frame
 from .hosts import Environment
 from .outline import Node, Outline
 from .problems import Problems
-from .shape import Shape
+from .shape import Page
 
 CueKind = Literal["text", "before", "after", "path", "hosts"]
 
 _ANNOTATION_RE = re.compile(r"^<!--\s*runbook:\s*hosts\s*=\s*(?P<hosts>[\w, -]+?)\s*-->$")
 
 
-def page_prose(doc: Outline, frame: Frame, page: Shape) -> list[Prose]:
+def page_prose(doc: Outline, frame: Frame, page: Page) -> list[Prose]:
     """The prose outside the steps, with its role: overview and environment items, environment
     introductions (wherever they are), headings, paragraphs and list items."""
     out: list[Prose] = []

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..lexicon import Lexicon
-from ..model import Span, Step
+from ..model import Shape, Span, Step
 from .frame import Entry, Frame
 from .outline import Node, Outline
 from .problems import Problems
@@ -29,10 +29,11 @@ class Section:
 
 
 @dataclass(slots=True)
-class Shape:
-    """The page's kind and its sections, in document order, covering every node."""
+class Page:
+    """The page's shape and its sections, in document order, covering every node."""
 
-    kind: str
+    kind: Shape
+    """The graph's ``shape``: ``guide`` (tagged steps), ``not-executable`` …"""
     sections: list[Section]
 
     @property
@@ -44,14 +45,14 @@ ShapeRule = Callable[[Outline, Frame, Lexicon, Problems], "list[Section] | None"
 """A page shape: the page's sections if the page has this shape (problems only then), else None."""
 
 
-def shape(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems) -> Shape:
+def shape(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems) -> Page:
     """The first shape of :data:`SHAPES` that fits; its steps numbered and titled from the overview."""
     for kind, rule in SHAPES:
         trial = Problems()
         sections = rule(doc, frame, lex, trial)
         if sections is not None:
             problems.extend(trial)
-            found = Shape(kind, sections)
+            found = Page(kind, sections)
             _number(found.steps, frame.overview, problems)
             return found
     raise AssertionError("the last shape fits every page")
@@ -90,8 +91,8 @@ def not_executable(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems)
     return [Section(None, 0, len(doc.nodes))]
 
 
-SHAPES: list[tuple[str, ShapeRule]] = [
-    ("tagged-guide", tagged_guide),
+SHAPES: list[tuple[Shape, ShapeRule]] = [
+    ("guide", tagged_guide),
     ("not-executable", not_executable),
 ]
 
