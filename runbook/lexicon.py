@@ -58,12 +58,15 @@ class Lexicon:
 
     def is_overview_heading(self, text: str) -> bool:
         """``概要`` / ``Summary``: the heading of the overview list."""
-        t = self.norm(text)
-        return any(t == self.norm(h) for h in self.overview_headings)
+        return self.norm(text) in self._overview_headings
+
+    @cached_property
+    def _overview_headings(self) -> frozenset[str]:
+        return frozenset(self.norm(h) for h in self.overview_headings)
 
     def is_environment_intro(self, text: str) -> bool:
         """The paragraph introducing the environment list (``このドキュメントでは次の環境を使います``)."""
-        return any(text.startswith(p) for p in self.environment_intro)
+        return text.startswith(tuple(self.environment_intro))
 
     def host_role(self, label: str) -> tuple[str, int | None, str] | None:
         """``スタンバイ1`` -> (standby, 1, スタンバイ); ``Primary`` -> (primary, None, Primary); else None."""

@@ -61,3 +61,23 @@ def test_answers_equal_to_a_variable_become_references() -> None:
     action = Action("s#1", "console", "console", ["primary"], "label", span(7), "", commands=[command])
     bind_answers([action], [Variable("replication_password", "passw0rd", "password", True)])
     assert [t.answer for t in command.dialog] == [Answer(var="replication_password"), Answer(literal="other")]
+
+
+def test_required_literal_is_what_every_match_contains() -> None:
+    import re
+
+    from runbook.read.variables import required_literal
+
+    cases = {
+        r"/etc/postgresql/(?P<v>\d+)/": "/etc/postgresql/",
+        r"\bpg_(?:ctl|create)cluster\s+(?P<v>\d+)": "pg_",
+        r"abc?d(?P<v>\d)": "ab",  # c may be absent
+        r"ab+(?P<v>\d)": "ab",
+        r"abc|x(?P<v>\d)": "",  # an alternation at the top: nothing is required
+        r"[|](?P<v>\d)|y": "",
+        r"(?i)abc(?P<v>\d)": "",
+        r"\Babc(?P<v>\d)": "",
+    }
+    for source, literal in cases.items():
+        assert required_literal(re.compile(source)) == literal, source
+    assert required_literal(re.compile("abc(?P<v>x)", re.IGNORECASE)) == ""

@@ -118,7 +118,8 @@ def outline(text: str, file: str, problems: Problems) -> Outline:
         kind = tok.type
         if kind == "paragraph_open" or kind == "heading_open":
             inline = _inline(tokens[i + 1])
-            node = Node("paragraph", _span(tok, file), depth, current, inline)
+            m = tok.map or [0, 1]
+            node = Node("paragraph", Span(file, m[0] + 1, m[1] if m[1] > m[0] else m[0] + 1), depth, current, inline)
             if kind == "heading_open":
                 node.kind, node.level = "heading", int(tok.tag[1:])
                 hid = tok.attrGet("id")

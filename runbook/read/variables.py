@@ -19,13 +19,16 @@ def code_variables(actions: list[Action], hosts: list[Host], problems: Problems)
     """Values of ``common.toml`` found in code (one variable each, a warning if they disagree), then
     the networks in code that contain a host's address."""
     texts = _code_texts(actions)
+    joined = "\x00".join(text for text, _ in texts)
     found_vars: list[Variable] = []
     for spec, patterns in _value_patterns():
+        live = [(pattern, literal) for pattern, literal in patterns if literal in joined]
         found: dict[str, Span] = {}
         for text, span in texts:
-            for pattern in patterns:
-                for m in pattern.finditer(text):
-                    found.setdefault(m.group("v"), span)
+            for pattern, literal in live:
+                if literal in text:
+                    for m in pattern.finditer(text):
+                        found.setdefault(m.group("v"), span)
         if not found:
             continue
         if len(found) > 1:
@@ -59,9 +62,55 @@ def code_variables(actions: list[Action], hosts: list[Host], problems: Problems)
 
 
 @cache
-def _value_patterns() -> list[tuple[dict[str, Any], list[re.Pattern[str]]]]:
-    """Each value of ``common.toml`` with its patterns compiled."""
-    return [(spec, [re.compile(p) for p in spec["patterns"]]) for spec in lexicons.common().get("values", [])]
+def _value_patterns() -> list[tuple[dict[str, Any], list[tuple[re.Pattern[str], str]]]]:
+    """Each value of ``common.toml`` with its patterns compiled, each with :func:`required_literal`
+    (a text without it cannot match: a ``in`` test spares most regular-expression scans)."""
+    out = []
+    for spec in lexicons.common().get("values", []):
+        compiled = [re.compile(p) for p in spec["patterns"]]
+        out.append((spec, [(c, required_literal(c)) for c in compiled]))
+    return out
+
+
+_META = frozenset("\\.^$*+?{}[]()|")
+
+
+def required_literal(pattern: re.Pattern[str]) -> str:
+    """Text that every match of ``pattern`` contains: the plain characters it starts with (after a
+    leading ``\\b``); ``""`` when that cannot be told (flags, an alternation at the top, no plain
+    start)."""
+    source = pattern.pattern
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE) or _top_level_bar(source):
+        return ""
+    source = source.removeprefix("\\b")
+    n = 0
+    while n < len(source) and source[n] not in _META:
+        n += 1
+    if n < len(source) and source[n] in "*?{":  # the last character may be absent
+        n -= 1
+    return source[:n]
+
+
+def _top_level_bar(source: str) -> bool:
+    """True if ``|`` may split the whole pattern (escapes, classes and groups skipped; when unsure, True)."""
+    depth, i, in_class = 0, 0, False
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth <= 0:
+            return True
+        i += 1
+    return False
 
 
 def bind_answers(actions: list[Action], variables: list[Variable]) -> None:
