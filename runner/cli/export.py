@@ -38,14 +38,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
     if path is None:
         return {}
-    try:
-        from runner.inventory import load_inventory
-    except ImportError as exc:  # pragma: no cover - the inventory module ships with the runner
-        raise UsageError("--inventory: inventories are not supported by this installation") from exc
+    from runner.inventory import load_inventory
+
     inv = load_inventory(path, graph)
     options: dict[str, object] = {"bindings": dict(inv.bindings), "secret_env": dict(inv.secrets)}
-    targets = getattr(inv, "targets", {}) or {}
-    addresses = {h: t.address for h, t in targets.items() if getattr(t, "address", None)}
+    addresses = {h: t.address for h, t in inv.targets.items() if t.address}
     if addresses:
         options["addresses"] = addresses
     return options
