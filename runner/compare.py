@@ -2,15 +2,17 @@
 
 Alignment and padding never matter, nor aligned against expanded display.  Volatile values
 (timestamps, durations, sizes, LSNs, progress counters) may differ: such a difference is reported
-as volatile, not as a failure.  The patterns live in ``runner/data/volatile.toml``.  ``NOTICE:``
-lines the guide shows must be printed.  ``EXPLAIN`` plans (a ``QUERY PLAN`` column) are compared
-by their shape: the plan's nodes, their nesting and the indexes they use, not costs, times or rows.
+as volatile, not as a failure.  The patterns live in ``runner/data/volatile.toml``; a site may add
+its own (``runbook.toml``, docs/site.md), which are tried first.  ``NOTICE:`` lines the guide shows
+must be printed.  ``EXPLAIN`` plans (a ``QUERY PLAN`` column) are compared by their shape: the
+plan's nodes, their nesting and the indexes they use, not costs, times or rows.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -35,21 +37,25 @@ def _volatile() -> list[tuple[str, re.Pattern[str]]]:
     return [(v["name"], re.compile(v["pattern"])) for v in data["volatile"]]
 
 
-def normalize_volatile(text: str) -> tuple[str, list[str]]:
+Volatile = Sequence[tuple[str, re.Pattern[str]]]
+"""Extra volatile patterns: (name, pattern) pairs."""
+
+
+def normalize_volatile(text: str, extra: Volatile = ()) -> tuple[str, list[str]]:
     """``text`` with volatile values replaced by ``<name>``, and the names that matched."""
     names: list[str] = []
-    for name, pattern in _volatile():
+    for name, pattern in [*extra, *_volatile()]:
         text, n = pattern.subn(f"<{name}>", text)
         if n:
             names.append(name)
     return text, names
 
 
-def _cells_equal(expected: str, actual: str, where: str, result: Comparison) -> bool:
+def _cells_equal(expected: str, actual: str, where: str, result: Comparison, extra: Volatile = ()) -> bool:
     if expected.strip() == actual.strip():
         return True
-    e, names = normalize_volatile(expected.strip())
-    a, _ = normalize_volatile(actual.strip())
+    e, names = normalize_volatile(expected.strip(), extra)
+    a, _ = normalize_volatile(actual.strip(), extra)
     if e == a and names:
         result.volatile.append(f"{where}: {', '.join(names)} differ ({expected.strip()!r} vs {actual.strip()!r})")
         return True
@@ -113,15 +119,15 @@ def _compare_plan(expected: Expected, actual: Output, result: Comparison) -> Non
         result.volatile.append("plan: costs, times, row estimates or conditions differ (the shape is the same)")
 
 
-def _compare_notices(expected: Expected, actual: Output, result: Comparison) -> None:
+def _compare_notices(expected: Expected, actual: Output, result: Comparison, extra: Volatile) -> None:
     """Each notice the guide shows must be printed (volatile values aside); others may be printed too."""
     shown = list(actual.notices)
     for notice in expected.notices:
         if notice in shown:
             shown.remove(notice)
             continue
-        e, names = normalize_volatile(notice)
-        match = next((s for s in shown if normalize_volatile(s)[0] == e), None)
+        e, names = normalize_volatile(notice, extra)
+        match = next((s for s in shown if normalize_volatile(s, extra)[0] == e), None)
         if match is not None and names:
             shown.remove(match)
             result.volatile.append(f"notice: {', '.join(names)} differ ({notice!r} vs {match!r})")
@@ -130,9 +136,9 @@ def _compare_notices(expected: Expected, actual: Output, result: Comparison) -> 
                                + (f" (printed: {' / '.join(actual.notices)!r})" if actual.notices else ""))
 
 
-def compare_output(expected: Expected, actual: Output) -> Comparison:
+def compare_output(expected: Expected, actual: Output, extra: Volatile = ()) -> Comparison:
     result = Comparison(ok=True)
-    _compare_notices(expected, actual, result)
+    _compare_notices(expected, actual, result, extra)
     if expected.kind == "error":
         if actual.kind != "error" or actual.error is None:
             result.problems.append(f"expected an error ({(expected.error or {}).get('message')!r}), but the "
@@ -167,7 +173,7 @@ def compare_output(expected: Expected, actual: Output) -> Comparison:
                     continue
                 for j, (ec, ac) in enumerate(zip(er, ar, strict=True)):
                     col = expected.columns[j] if j < len(expected.columns) else str(j + 1)
-                    if not _cells_equal(ec, ac, f"row {i} {col}", result):
+                    if not _cells_equal(ec, ac, f"row {i} {col}", result, extra):
                         result.problems.append(f"row {i}, {col}: expected {ec!r}, got {ac!r}")
     elif expected.kind == "tag":
         if actual.tag != expected.tag:
@@ -178,13 +184,13 @@ def compare_output(expected: Expected, actual: Output) -> Comparison:
         if len(exp_lines) != len(act_lines):
             result.problems.append(f"expected {len(exp_lines)} line(s), got {len(act_lines)}")
         for i, (e, a) in enumerate(zip(exp_lines, act_lines, strict=False), start=1):
-            if not _cells_equal(e, a, f"line {i}", result):
+            if not _cells_equal(e, a, f"line {i}", result, extra):
                 result.problems.append(f"line {i}: expected {e!r}, got {a!r}")
     result.ok = not result.problems
     return result
 
 
-def compare_console(expected_lines: list[str], actual: str) -> Comparison:
+def compare_console(expected_lines: list[str], actual: str, extra: Volatile = ()) -> Comparison:
     """Each output line the guide shows must appear in what the command printed (volatile values aside)."""
     result = Comparison(ok=True)
     # progress output rewrites its line with \r: keep what was left on screen
@@ -194,8 +200,8 @@ def compare_console(expected_lines: list[str], actual: str) -> Comparison:
             continue
         if line.strip() in shown:
             continue
-        e, names = normalize_volatile(line.strip())
-        match = next((s for s in shown if normalize_volatile(s)[0] == e), None)
+        e, names = normalize_volatile(line.strip(), extra)
+        match = next((s for s in shown if normalize_volatile(s, extra)[0] == e), None)
         if match is not None and names:
             result.volatile.append(f"{', '.join(names)} differ ({line.strip()!r} vs {match!r})")
             continue

@@ -2,7 +2,10 @@
 
 Document order is the order; an action that targets several hosts runs on them at the same time.
 A failure stops everything after it (reported as not run); a step whose environment lacks
-something is *blocked*, which is not a failure of the guide.
+something is *blocked*, which is not a failure of the guide. On example pages (``go_on``) a result
+that differs fails its check and the page goes on; only a statement that errors unexpectedly stops it.
+A read-only check that differs is retried (``settle``) only where another host's write may not have
+arrived yet: never on a single-host page.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
 
-from .compare import compare_console, compare_output
+from .compare import Volatile, compare_console, compare_output
 from .edit import apply_file_edit
 from .observe import Observer
 from .plan import Plan
@@ -176,8 +179,19 @@ class Runner:
     def __init__(self, plan: Plan, transport: Transport, *, secrets: dict[str, str], transcripts: Path | None,
                  progress: Progress | None = None, timeout: float = 120, settle: float = 20,
                  steps: list[str] | None = None, done_earlier: set[str] | None = None,
-                 keep_going_checks: bool = False) -> None:
+                 keep_going_checks: bool = False, database: str | None = None, go_on: bool = False,
+                 volatile: Volatile = ()) -> None:
         self.keep_going_checks = keep_going_checks
+        self.database = database
+        """The database of sessions whose ``database`` is null (an example page's own, chosen by the runner)."""
+        self.go_on = go_on
+        """A differing result fails its check and the run goes on (example pages)."""
+        self.volatile = volatile
+        self._writers: set[str] = set()
+        """Hosts that ran something other than a read-only statement (their writes may be in flight)."""
+        self._hard_failure = False
+        self._soft: set[int] = set()
+        """Actions (``id``) that failed only by results that differ (``go_on``: the run goes on)."""
         self.last_results: list[StepResult] = []
         self.plan = plan
         self.graph = plan.graph
@@ -245,10 +259,11 @@ class Runner:
                     continue
                 self.progress("step-start", sr, None)
                 s0 = time.monotonic()
+                self._hard_failure = False
                 self._run_step(step, sr)
                 sr.duration = time.monotonic() - s0
                 self.progress("step-end", sr, None)
-                if sr.status == FAILED:
+                if sr.status == FAILED and self._hard_failure:
                     stop = f"not run: step {step.id} failed"
                 elif sr.status == BLOCKED:
                     stop = f"not run: step {step.id} is blocked"
@@ -285,7 +300,7 @@ class Runner:
             st = {a.status for a in ars}
             if FAILED in st:
                 sr.status = FAILED
-                failed_or_blocked = True
+                failed_or_blocked = self._hard_failure
             elif BLOCKED in st:
                 sr.status = BLOCKED
                 sr.reason = next(a.message for a in ars if a.status == BLOCKED)
@@ -296,6 +311,8 @@ class Runner:
         self.progress("action-start", None, ar)
         t0 = time.monotonic()
         try:
+            if action.kind != "sql":
+                self._writers.add(host)
             if action.kind in ("shell", "console"):
                 self._commands(action, host, ar)
             elif action.kind == "sql":
@@ -306,6 +323,8 @@ class Runner:
             ar.status = FAILED
             ar.message = self.mask(exc.message)
             ar.details = self.mask(exc.last_output)
+        if ar.status == FAILED and id(ar) not in self._soft:
+            self._hard_failure = True
         ar.duration = time.monotonic() - t0
         return ar
 
@@ -358,7 +377,7 @@ class Runner:
             if cmd.output and sub is not None:
                 ar.notes.append(f"line {cmd.span.line}: output not compared: the command was substituted")
             elif cmd.output:
-                cmp = compare_console(cmd.output, res.output)
+                cmp = compare_console(cmd.output, res.output, self.volatile)
                 check = CheckResult(cmd.span.line, self.mask(text), PASSED, cmd.output,
                                     [self.mask(x) for x in res.output.splitlines()], cmp.problems, cmp.volatile)
                 if not cmp.ok:
@@ -378,7 +397,7 @@ class Runner:
         if sid is not None and sh.psql_session == sid:
             return sh
         session = self.graph.session(sid) if sid else None
-        database = session.database if session and session.database else ""
+        database = session.database if session and session.database else (self.database or "")
         user = session.user if session else None
         command = "psql " + shlex.quote(database) if database else "psql"
         if user and user not in ("${USER}",) and not user.startswith("$"):
@@ -400,7 +419,10 @@ class Runner:
             if st.sql.startswith("\\q"):
                 sh.close_psql()
                 continue
-            deadline = time.monotonic() + self.settle
+            read_only = READ_ONLY_RE.match(st.sql) is not None
+            # another host's write may not have arrived yet (replication, subscriptions): look again
+            settle = self.settle if read_only and self._writers - {host} else 0
+            deadline = time.monotonic() + settle
             tries = 0
             while True:
                 tries += 1
@@ -408,14 +430,17 @@ class Runner:
                 out = parse_output(res.output.split("\n"))
                 if res.sqlstate and out.error is not None:
                     out.error.setdefault("sqlstate", res.sqlstate)
+                if not read_only:
+                    self._writers.add(host)
                 if st.expected is None:
                     if res.error:
+                        self._soft.discard(id(ar))
                         ar.status = FAILED
                         ar.message = f"line {st.span.line}: " + self.mask(" ".join(res.output.split())[:500])
                         return
                     break
-                cmp = compare_output(st.expected, out)
-                if (not cmp.ok and READ_ONLY_RE.match(st.sql) and st.expected.kind != "error"
+                cmp = compare_output(st.expected, out, self.volatile)
+                if (not cmp.ok and read_only and st.expected.kind != "error"
                         and time.monotonic() < deadline):
                     time.sleep(0.2)
                     continue
@@ -430,9 +455,18 @@ class Runner:
                     if self.keep_going_checks:
                         ar.notes.append(f"line {st.span.line}: result differs (kept going to update it)")
                         break
+                    message = (f"line {st.span.line}: result differs from the guide (expected at line "
+                               f"{exp.span.line}): " + "; ".join(cmp.problems))
+                    if self.go_on and not (res.error and exp.kind != "error"):
+                        # a stale example: its check fails, the page goes on (only an unexpected error stops it)
+                        if ar.status != FAILED:
+                            ar.status = FAILED
+                            ar.message = message
+                            self._soft.add(id(ar))
+                        break
                     ar.status = FAILED
-                    ar.message = (f"line {st.span.line}: result differs from the guide (expected at line "
-                                  f"{exp.span.line}): " + "; ".join(cmp.problems))
+                    ar.message = message
+                    self._soft.discard(id(ar))
                     return
                 if cmp.volatile:
                     check.status = "volatile"

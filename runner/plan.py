@@ -73,7 +73,11 @@ def installed_pg_versions() -> list[str]:
 
 
 def pgroonga_installed(version: str) -> bool:
-    return Path(f"/usr/share/postgresql/{version}/extension/pgroonga.control").exists()
+    return extension_installed("pgroonga", version)
+
+
+def extension_installed(name: str, version: str) -> bool:
+    return Path(f"/usr/share/postgresql/{version}/extension/{name}.control").exists()
 
 
 FEATURES: dict[str, Any] = {
@@ -82,6 +86,18 @@ FEATURES: dict[str, Any] = {
                  "install PGroonga for PostgreSQL {version} on this machine (package "
                  "postgresql-{version}-pgdg-pgroonga from packages.groonga.org), then run again"),
 }
+
+
+def extension_block(name: str, version: str | None) -> Substitution | None:
+    """Why a page that needs extension ``name`` is blocked here (and what would lift it), or None."""
+    if version is not None and extension_installed(name, version):
+        return None
+    feature = FEATURES.get(name)
+    if feature is not None:
+        _, message, lift = feature
+        return Substitution("block", None, message.format(version=version), lift.format(version=version))
+    return Substitution("block", None, f"the {name} extension is not installed for PostgreSQL {version}",
+                        f"install the {name} extension for PostgreSQL {version} on this machine, then run again")
 
 
 @cache

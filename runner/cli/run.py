@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, RunbookError, UsageError
+from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunbookError, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 from runner.execute import (
@@ -52,7 +52,12 @@ version to the installed one; commands that cannot work here (the apt repository
 substituted, each with its reason. The sandbox is torn down after the run unless --keep is given;
 a later run on a kept sandbox skips the steps already completed.
 
-A GUIDE may be a directory: every guide (*.md except README.md) in it runs, one after the other.
+A GUIDE may be a directory: a documentation site (or a folder of one). Every page in it is read
+and classified (docs/site.md): example pages (single host, SQL only) share one sandbox server, each
+on a database of its own, -j at a time; guides run one after the other, each on its own sandbox;
+skipped and non-executable pages are listed with their reason. The site's runbook.toml says what the
+pages assume (a prelude, extensions, pages to skip, volatile patterns). A single example page runs
+the same way.
 """
 
 
@@ -80,6 +85,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--update-expected", action="store_true",
                    help="rewrite the guide's '-- ' expected output where the actual output differed")
     p.add_argument("--lang", help="lexicon to read the guide with (default: detected)")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="example pages of a site run at the same time (default: the number of cores)")
+    p.add_argument("--site-config", metavar="FILE",
+                   help="the site's _config.yml (Liquid variables, exclude); default: found above the pages")
 
 
 def _guides(paths: list[str]) -> list[Path]:
@@ -121,6 +130,12 @@ def sandbox_name(path: Path) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.guides]
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file")
+    if not args.plan and (any(p.is_dir() for p in paths) or _example_pages(paths, args)):
+        return _run_site(paths, args)
     guides = _guides(args.guides)
     statuses: list[str] = []
     for path in guides:
@@ -132,6 +147,44 @@ def main(args: argparse.Namespace) -> int:
     if BLOCKED in statuses:
         return EXIT_BLOCKED
     return EXIT_OK
+
+
+def _example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
+    """True when one of the pages given is an example page (it then runs as a page of its site)."""
+    from runbook.site import page_shape
+
+    return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == "examples" for p in paths)
+
+
+_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK}
+
+
+def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
+    """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
+    from runner.site import SiteOptions, run_site
+    from runner.site_report import print_site_summary, site_to_json, site_to_junit
+
+    for given, name in ((args.inventory, "--inventory"), (args.keep, "--keep"), (args.from_step, "--from"),
+                        (args.until, "--until"), (args.only, "--only")):
+        if given:
+            raise UsageError(f"{name} applies to one guide, not to a site (a folder or an example page)")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("-j/--jobs must be 1 or more")
+    options = SiteOptions(jobs=args.jobs or os.cpu_count() or 1, timeout=args.timeout, settle=args.settle,
+                          transcripts=Path(args.transcripts), lang=args.lang, update_expected=args.update_expected,
+                          site_config=Path(args.site_config) if args.site_config else None, speed=not args.no_speed)
+
+    def guide(path: Path, graph: Graph) -> RunResult | None:
+        return execute_guide(path, args, multiple=True, graph=graph, reports=False)[1]
+
+    result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
+    print_site_summary(result)
+    if args.json:
+        write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
+    if args.junit:
+        write_atomic(Path(args.junit), site_to_junit(result))
+    sys.stderr.write(f"runbook: transcripts in {args.transcripts}/\n")
+    return _SITE_STATUS[result.status]
 
 
 def _overall(guides: list[Path], statuses: list[str]) -> None:
@@ -160,9 +213,17 @@ def _report_path(base: str, path: Path, multiple: bool) -> Path:
 
 
 def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
+    return execute_guide(path, args, multiple=multiple)[0]
+
+
+def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph: Graph | None = None,
+                  reports: bool = True) -> tuple[str, RunResult | None]:
+    """Run one guide on its own sandbox (or the inventory's hosts): its status and result (None with
+    ``--plan``). ``reports=False``: no --json/--junit of its own (a site run writes one for all)."""
     if args.update_expected and path.suffix == ".json":
         raise UsageError(f"{path}: --update-expected rewrites a guide's Markdown, not a step graph")
-    graph = load_graph(path, args.lang)
+    if graph is None:
+        graph = load_graph(path, args.lang)
     inventory: Inventory = load_inventory(args.inventory, graph) if args.inventory else default_inventory(graph)
     sandbox = None
     pg_version = None
@@ -194,7 +255,7 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     mask = Masker(list(secrets.values()) + graph.secrets())
     if args.plan:
         sys.stdout.write(format_plan(plan, mask))
-        return PASSED
+        return PASSED, None
     selected = _select(graph, args)
     transport: Transport
     done: set[str] = set()
@@ -259,15 +320,15 @@ def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
     status = result.status
     if args.update_expected:
         status = _update_expected(path, graph, result, status)
-    if args.json:
+    if args.json and reports:
         write_atomic(_report_path(args.json, path, multiple), json.dumps(to_json(result), indent=2,
                                                                          ensure_ascii=False) + "\n")
-    if args.junit:
+    if args.junit and reports:
         write_atomic(_report_path(args.junit, path, multiple), to_junit(result))
     sys.stderr.write(f"runbook: transcripts in {transcripts}/\n")
     if sandbox is not None and args.keep:
         sys.stderr.write(f"runbook: sandbox left up; `runbook sandbox down {path}` removes it\n")
-    return status
+    return status, result
 
 
 def _print_substitutions(plan: Plan, mask: Masker) -> None:
@@ -300,12 +361,21 @@ def _save_state(path: Path, graph: Graph, runner: Runner, done: set[str]) -> Non
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
     """Rewrite the guide's expected output of the checks that ran and differed (volatile-only
     differences pass, so they are never rewritten; checks a run did not reach are left alone)."""
+    rewritten = rewrite_expected(path, graph, result)
+    if not rewritten:
+        sys.stderr.write("runbook: --update-expected: no expected output to rewrite\n")
+        return status
+    return FAILED if any(a.status == FAILED for s in result.steps for a in s.actions) else PASSED
+
+
+def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
+    """Rewrite, in the page's Markdown, the expected output of the SQL checks that ran and differed;
+    how many were rewritten."""
     from runbook.model import Span
     from runbook.parse import decode_guide
     from runbook.update_expected import Replacement, update_expected
 
     replacements = []
-    other_failure = False
     for step in result.steps:
         for a in step.actions:
             for c in a.checks:
@@ -314,11 +384,8 @@ def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -
                         Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
                         Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
                         list(c.actual)))
-            if a.status == FAILED:
-                other_failure = True
     if not replacements:
-        sys.stderr.write("runbook: --update-expected: no expected output to rewrite\n")
-        return status
+        return 0
     raw = path.read_bytes()
     text = decode_guide(raw, str(path))
     new, diff = update_expected(text, replacements)
@@ -330,4 +397,4 @@ def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -
         os.replace(tmp, path)
         sys.stdout.write(diff)
         sys.stderr.write(f"runbook: rewrote {len(replacements)} expected output(s) in {path}\n")
-    return FAILED if other_failure else PASSED
+    return len(replacements)

@@ -1,4 +1,5 @@
-"""``runbook schema [graph|report]``: print the JSON Schema of step graphs or of run reports."""
+"""``runbook schema [graph|report|site-report]``: print the JSON Schema of step graphs, run reports or
+site run reports."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from runbook.errors import EXIT_OK
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", nargs="?", default="graph", choices=["graph", "report"],
-                   help="graph (default) or report")
+    p.add_argument("which", nargs="?", default="graph", choices=["graph", "report", "site-report"],
+                   help="graph (default), report or site-report")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -19,6 +20,10 @@ def main(args: argparse.Namespace) -> int:
         from runbook.validate import load_schema
 
         schema = load_schema("graph")
+    elif args.which == "site-report":
+        from runner.site_report import load_site_report_schema
+
+        schema = load_site_report_schema()
     else:
         from runner.report import load_report_schema
 

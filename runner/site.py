@@ -1,0 +1,393 @@
+"""Run a documentation site: every executable page, example pages on one shared server.
+
+Example pages (single host, SQL only) share one sandbox host and one PostgreSQL server; each page
+gets a database of its own, cloned from a template database that already holds the site's prelude
+(or created empty with the prelude run in it), so no page sees another's tables. They run in
+parallel (``jobs``). Guides (several hosts, shell steps) keep their own sandbox, one after the
+other, as ``runbook run GUIDE.md`` runs them. Skipped pages, pages with nothing to run and pages
+blocked by a missing extension are reported with their reason. Reading the site is
+``runbook/site.py``; the report is ``runner/site_report.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from runbook.errors import RunbookError, UsageError
+from runbook.load import load_graph
+from runbook.model import Graph
+from runbook.site import (
+    Page,
+    SiteSettings,
+    discover,
+    find_site_root,
+    load_site_settings,
+    page_shape,
+)
+
+from .execute import BLOCKED, FAILED, PASSED, Runner, RunResult, SandboxTransport
+from .inventory import default_inventory
+from .plan import build_plan, extension_block, installed_pg_versions, unsafe_addresses
+
+SKIPPED, NOT_EXECUTABLE, INVALID = "skipped", "not-executable", "invalid"
+SERVER_SANDBOX = "runbook-site"
+"""The shared example server's sandbox (one host, ``server``)."""
+SERVER_HOST = "server"
+SERVER_ADDRESS = "127.0.0.250"
+TEMPLATE_DB = "runbook_template"
+
+
+@dataclass
+class SiteOptions:
+    """How to run a site (from the command line)."""
+
+    jobs: int = 1
+    """Example pages run at the same time."""
+    timeout: float = 120
+    settle: float = 20
+    transcripts: Path = Path("runbook-out")
+    lang: str | None = None
+    update_expected: bool = False
+    site_config: Path | None = None
+    """``--site-config``: the _config.yml to read (else the one at the site root)."""
+    speed: bool = True
+
+
+@dataclass
+class PageResult:
+    """What became of one page."""
+
+    page: str
+    """The page's path, as found."""
+    rel: str
+    """Its path in its site."""
+    site: str
+    shape: str
+    """``guide``, ``untagged-guide``, ``examples``, ``not-executable`` (``""``: not read)."""
+    status: str
+    """``passed``, ``failed``, ``blocked``, ``not-executable``, ``skipped``, ``invalid``."""
+    reason: str = ""
+    duration: float = 0.0
+    database: str | None = None
+    """The example page's own database."""
+    result: RunResult | None = None
+    findings: list[str] = field(default_factory=list)
+    """Why an invalid page cannot be read (``file:line: rule: message``)."""
+    rewritten: int = 0
+    """Expected outputs rewritten (``--update-expected``)."""
+
+
+@dataclass
+class SiteResult:
+    sites: list[str]
+    status: str
+    started: float
+    duration: float
+    pages: list[PageResult]
+    server_start: float = 0.0
+    """Seconds spent starting the shared example server (sandbox host, cluster, template)."""
+
+
+GuideRunner = Callable[[Path, Graph], RunResult | None]
+"""Runs one guide on its own sandbox (the ``run`` command's path for a single guide)."""
+Rewriter = Callable[[Path, Graph, RunResult], int]
+"""``--update-expected``: rewrites a page's differing expected output, returns how many."""
+
+
+class _Lines:
+    """One line per finished page (pages finish in any order when they run in parallel)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.lock = threading.Lock()
+
+    def page(self, pr: PageResult) -> None:
+        with self.lock:
+            self.done += 1
+            checks = _check_count(pr)
+            extra = f", {checks} check(s)" if checks else ""
+            why = f" - {pr.reason}" if pr.reason and pr.status != PASSED else ""
+            self.stream.write(f"[{self.done:>3}/{self.total}] {pr.page}: {pr.status} "
+                              f"({pr.duration:.1f}s{extra}){why}\n")
+            self.stream.flush()
+
+
+def _check_count(pr: PageResult) -> int:
+    if pr.result is None:
+        return 0
+    return sum(len(a.checks) for s in pr.result.steps for a in s.actions)
+
+
+class SharedHostTransport(SandboxTransport):
+    """Every host of an example page is the shared server's host; no observer (nothing replicates)."""
+
+    def shell_argv(self, host: str) -> list[str]:
+        return self.sandbox.shell_argv(SERVER_HOST)
+
+    def root_argv(self, host: str, argv: list[str]) -> list[str]:
+        return self.sandbox.exec_argv(SERVER_HOST, argv)
+
+    def sockets(self) -> dict[str, Path]:
+        return {}
+
+
+class ExampleServer:
+    """The one sandbox host and PostgreSQL server every example page of a run shares."""
+
+    def __init__(self, settings: list[SiteSettings], pg_version: str, *, speed: bool = True) -> None:
+        from .sandbox import Sandbox, SandboxHost
+
+        self.settings = settings
+        self.pg_version = pg_version
+        self.sandbox = Sandbox(SERVER_SANDBOX, [SandboxHost(SERVER_HOST, SERVER_ADDRESS)], speed=speed)
+        self.templates: dict[Path, str] = {}
+        """Site root -> its template database (prelude in it)."""
+        self.prelude_errors: dict[Path, str] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def _psql(self, database: str, sql: str, *, single: bool = False) -> subprocess.CompletedProcess[str]:
+        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database]
+        argv += ["-c", sql] if single else ["-f", "-"]
+        return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    def start(self) -> None:
+        from .sandbox import SandboxError
+
+        try:
+            if self.sandbox.is_up() or self.sandbox.dir.exists():
+                self.sandbox.down()  # left by an earlier run that was killed
+            self.sandbox.up()
+            self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
+        except SandboxError as exc:
+            raise RunbookError(f"the example server: {exc}") from exc
+        user = self.sandbox.user
+        cp = self._psql("postgres", f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN", single=True)
+        if cp.returncode != 0:
+            raise RunbookError(f"the example server: cannot create the role {user}: {cp.stderr.strip()}")
+        for i, s in enumerate(self.settings):
+            name = f"{TEMPLATE_DB}_{i}"
+            cp = self._psql("postgres", f"CREATE DATABASE {name} OWNER {_ident(user)}", single=True)
+            if cp.returncode != 0:
+                raise RunbookError(f"the example server: cannot create {name}: {cp.stderr.strip()}")
+            self.templates[s.root] = name
+            if s.prelude.strip() and s.prelude_template:
+                error = self._prelude(name, s)
+                if error:
+                    self.prelude_errors[s.root] = error
+
+    def _prelude(self, database: str, s: SiteSettings) -> str | None:
+        """Run the site's prelude in ``database``; the error (with runbook.toml's line), or None."""
+        cp = self._psql(database, s.prelude)
+        if cp.returncode == 0:
+            return None
+        m = re.search(r"psql:<stdin>:(\d+): (.*)", cp.stderr)
+        line = s.prelude_line + int(m.group(1)) - 1 if m else s.prelude_line
+        text = m.group(2) if m else cp.stderr.strip()
+        return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
+
+    def new_database(self, page: Page, s: SiteSettings) -> str:
+        """A fresh database for ``page``: a clone of the site's template, or an empty one with the
+        prelude run in it (``prelude_template = false``)."""
+        with self._lock:
+            self._count += 1
+            n = self._count
+        slug = re.sub(r"[^a-z0-9]+", "_", page.rel.lower().removesuffix(".md")).strip("_")
+        name = f"p{n:03d}_{slug}"[:63]
+        template = self.templates[s.root] if s.prelude_template else "template1"
+        cp = self._psql("postgres", f"CREATE DATABASE {name} TEMPLATE {template} OWNER {_ident(self.sandbox.user)}",
+                        single=True)
+        if cp.returncode != 0:
+            raise RunbookError(f"the example server: cannot create the database of {page.rel}: {cp.stderr.strip()}")
+        if s.prelude.strip() and not s.prelude_template:
+            error = self._prelude(name, s)
+            if error:
+                raise RunbookError(error)
+        return name
+
+    def stop(self) -> None:
+        self.sandbox.down()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Work:
+    page: Page
+    settings: SiteSettings
+    site: str
+    graph: Graph | None = None
+    shape: str = ""
+
+
+def _read(page: Page, settings: SiteSettings, site: str, lang: str | None, pg_version: str | None
+          ) -> tuple[_Work, PageResult | None]:
+    """Read one page; a result at once when it is not to be run (skipped, invalid, blocked …)."""
+    work = _Work(page, settings, site)
+    pr = PageResult(str(page.path), page.rel, site, "", "")
+    if page.skip is not None:
+        pr.status, pr.reason = SKIPPED, page.skip
+        return work, pr
+    try:
+        work.graph = load_graph(page.path, lang)
+    except RunbookError as exc:
+        pr.status = INVALID
+        pr.findings = [f.format() for f in exc.findings] or [exc.message]
+        pr.reason = pr.findings[0]
+        return work, pr
+    work.shape = pr.shape = page_shape(work.graph)
+    if work.shape == "not-executable":
+        pr.status, pr.reason = NOT_EXECUTABLE, "no executable block"
+        return work, pr
+    for ext in settings.extensions_for(page.rel):
+        block = extension_block(ext, pg_version)
+        if block is not None:
+            pr.status = BLOCKED
+            pr.reason = f"{block.reason}; to lift: {block.lift}"
+            return work, pr
+    return work, None
+
+
+def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
+             rewrite: Rewriter | None = None, stream: TextIO | None = None) -> SiteResult:
+    """Run every page under ``targets`` (folders or pages of sites)."""
+    started = time.time()
+    t0 = time.monotonic()
+    versions = installed_pg_versions()
+    pg_version = versions[-1] if versions else None
+    settings_of: dict[Path, SiteSettings] = {}
+    items: list[tuple[Page, SiteSettings, str]] = []
+    for target in targets:
+        root = find_site_root(target)
+        if root not in settings_of:
+            settings_of[root] = load_site_settings(root)
+            if options.site_config is not None:
+                settings_of[root].exclude = _given_exclude(options.site_config)
+        s = settings_of[root]
+        if target.is_dir():
+            found = discover(target, s)
+            if not found:
+                raise UsageError(f"{target}: no page (*.md) in this folder")
+        else:
+            rel = target.resolve().relative_to(root).as_posix()
+            found = [Page(target, rel, s.skip_reason(rel))]
+        items += [(p, s, str(target)) for p in found]
+    results: dict[int, PageResult] = {}
+    works: list[_Work] = []
+    for i, (page, s, site) in enumerate(items):
+        work, pr = _read(page, s, site, options.lang, pg_version)
+        works.append(work)
+        if pr is not None:
+            results[i] = pr
+    lines = _Lines(len(items), stream)
+    for pr in results.values():
+        lines.page(pr)
+    examples = [i for i, w in enumerate(works) if i not in results and w.shape == "examples"]
+    guides = [i for i, w in enumerate(works) if i not in results and w.shape != "examples"]
+    server_start = 0.0
+    if examples:
+        if pg_version is None:
+            raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
+        sites = list(dict.fromkeys(works[i].settings.root for i in examples))
+        server = ExampleServer([settings_of[r] for r in sites], pg_version, speed=options.speed)
+        s0 = time.monotonic()
+        try:
+            server.start()
+            server_start = time.monotonic() - s0
+            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+                futures = {i: pool.submit(_run_example, works[i], server, options, rewrite) for i in examples}
+                for i in examples:
+                    results[i] = futures[i].result()
+                    lines.page(results[i])
+        finally:
+            server.stop()
+    for i in guides:
+        w = works[i]
+        assert w.graph is not None
+        p0 = time.monotonic()
+        result = run_guide(w.page.path, w.graph)
+        pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
+                        duration=time.monotonic() - p0, result=result)
+        if result is not None and result.status != PASSED:
+            pr.reason = _first_problem(result)
+        results[i] = pr
+        lines.page(pr)
+    pages = [results[i] for i in range(len(items))]
+    return SiteResult([str(t) for t in targets], site_status(pages), started, time.monotonic() - t0, pages,
+                      server_start)
+
+
+def _given_exclude(config: Path) -> list[str]:
+    from runbook.site import _jekyll_exclude
+
+    return _jekyll_exclude(config)
+
+
+def site_status(pages: list[PageResult]) -> str:
+    """Failed if a page failed, else invalid if a page cannot be read, else blocked, else passed."""
+    statuses = {p.status for p in pages}
+    for st in (FAILED, INVALID, BLOCKED):
+        if st in statuses:
+            return st
+    return PASSED
+
+
+def _first_problem(result: RunResult) -> str:
+    for s in result.steps:
+        for a in s.actions:
+            if a.status in (FAILED, BLOCKED) and a.message:
+                return a.message
+        if s.status in (FAILED, BLOCKED) and s.reason:
+            return s.reason
+    return ""
+
+
+def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewrite: Rewriter | None) -> PageResult:
+    page, s, graph = work.page, work.settings, work.graph
+    assert graph is not None
+    pr = PageResult(str(page.path), page.rel, work.site, work.shape, FAILED)
+    t0 = time.monotonic()
+    try:
+        error = server.prelude_errors.get(s.root)
+        if error:
+            pr.reason = error
+            return pr
+        plan = build_plan(graph, default_inventory(graph), pg_version=server.pg_version)
+        unsafe = unsafe_addresses(plan)
+        if unsafe:
+            pr.status = INVALID
+            pr.findings = [f.format() for f in unsafe]
+            pr.reason = f"the sandbox refuses to run it: {pr.findings[0]}"
+            return pr
+        pr.database = server.new_database(page, s)
+        volatile = [(v.name, re.compile(v.pattern)) for v in s.volatile]
+        transcripts = options.transcripts / Path(page.rel).with_suffix("")
+        runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
+                        timeout=options.timeout, settle=options.settle, database=pr.database, go_on=True,
+                        volatile=volatile, keep_going_checks=options.update_expected)
+        result = runner.run()
+        pr.result = result
+        pr.status = result.status
+        if options.update_expected and rewrite is not None:
+            pr.rewritten = rewrite(page.path, graph, result)
+        if pr.status != PASSED:
+            pr.reason = _first_problem(result)
+    except RunbookError as exc:
+        pr.reason = exc.message
+    finally:
+        pr.duration = time.monotonic() - t0
+    return pr

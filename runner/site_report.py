@@ -1,0 +1,199 @@
+"""Reports of a site run: a line per page, totals of checks, the slowest pages, JSON, JUnit XML.
+
+JSON (schema: ``runbook schema site-report``) and JUnit cover the whole site: one JUnit test case
+per check, named by page and line (``docs/site/stale.md:24``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import xml.etree.ElementTree as ET
+from functools import cache
+from importlib import resources
+from typing import Any, TextIO
+
+import jsonschema
+from rich.console import Console
+from rich.table import Table
+
+from runbook.errors import SchemaError
+from runbook.model import Finding, Span
+
+from .execute import FAILED, ActionResult, CheckResult
+from .report import STYLE, to_json
+from .site import PageResult, SiteResult
+
+PAGE_STATUSES = ("passed", "failed", "blocked", "invalid", "not-executable", "skipped")
+_LINE_RE = re.compile(r"^line (\d+): ")
+SLOWEST = 5
+
+
+@cache
+def load_site_report_schema() -> dict[str, Any]:
+    text = (resources.files("runner") / "schema" / "site-report.schema.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _checks(pr: PageResult) -> list[tuple[ActionResult, CheckResult]]:
+    if pr.result is None:
+        return []
+    return [(a, c) for s in pr.result.steps for a in s.actions for c in a.checks]
+
+
+def check_totals(result: SiteResult) -> dict[str, int]:
+    """Checks by status (``passed``, ``volatile``, ``failed``) over every page."""
+    counts = {"passed": 0, "volatile": 0, "failed": 0}
+    for pr in result.pages:
+        for _, c in _checks(pr):
+            counts[c.status] = counts.get(c.status, 0) + 1
+    return counts
+
+
+def page_totals(result: SiteResult) -> dict[str, int]:
+    counts = {k: 0 for k in PAGE_STATUSES}
+    for pr in result.pages:
+        counts[pr.status] = counts.get(pr.status, 0) + 1
+    return counts
+
+
+def slowest(result: SiteResult, n: int = SLOWEST) -> list[PageResult]:
+    ran = [p for p in result.pages if p.result is not None]
+    return sorted(ran, key=lambda p: p.duration, reverse=True)[:n]
+
+
+def _where(a: ActionResult) -> tuple[int, str]:
+    """The line an action's failure names (its message says ``line N: …``), and the rest."""
+    m = _LINE_RE.match(a.message)
+    return (int(m.group(1)), a.message[m.end():]) if m else (a.line, a.message)
+
+
+def _failures(pr: PageResult) -> list[str]:
+    """``page:line: what differs`` for every failed check and every action that failed otherwise."""
+    out: list[str] = []
+    if pr.result is None:
+        return out
+    for s in pr.result.steps:
+        for a in s.actions:
+            failed = [c for c in a.checks if c.status == FAILED]
+            for c in failed:
+                out.append(f"{pr.page}:{c.line}: " + "; ".join(c.problems))
+            if a.status == FAILED and not failed:
+                line, message = _where(a)
+                out.append(f"{pr.page}:{line}: {message}")
+    return out
+
+
+def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None:
+    console = Console(file=stream or sys.stderr, highlight=False, width=160)
+    table = Table(title=f"site {', '.join(result.sites)}: {result.status.upper()} ({result.duration:.1f}s)")
+    for col in ("page", "shape", "status", "checks", "failed", "time", "note"):
+        table.add_column(col)
+    for pr in result.pages:
+        ran = _checks(pr)
+        failed = sum(1 for _, c in ran if c.status == FAILED)
+        note = pr.reason if pr.status != "passed" else (f"database {pr.database}" if pr.database else "")
+        table.add_row(pr.page, pr.shape, f"[{STYLE.get(pr.status, '')}]{pr.status}[/]", str(len(ran)),
+                      str(failed) if failed else "", f"{pr.duration:.1f}s" if pr.result else "", note[:80])
+    console.print(table)
+    pages = page_totals(result)
+    console.print("pages: " + ", ".join(f"{v} {k}" for k, v in pages.items() if v), markup=False)
+    checks = check_totals(result)
+    console.print(f"checks: {sum(checks.values())} ({checks['passed']} passed, {checks['volatile']} volatile, "
+                  f"{checks['failed']} failed)", markup=False)
+    slow = slowest(result)
+    if slow:
+        console.print("slowest: " + ", ".join(f"{p.page} {p.duration:.1f}s" for p in slow), markup=False)
+    if result.server_start:
+        console.print(f"example server started in {result.server_start:.1f}s", markup=False)
+    for pr in result.pages:
+        for line in _failures(pr):
+            console.print(line, markup=False, style="red")
+        if pr.status in ("invalid", "blocked"):
+            for line in pr.findings or [f"{pr.page}: {pr.reason}"]:
+                console.print(line, markup=False, style="yellow" if pr.status == "blocked" else "red")
+
+
+def site_to_json(result: SiteResult) -> dict[str, Any]:
+    """The site report as JSON data, checked against its schema."""
+    pages = []
+    for pr in result.pages:
+        counts: dict[str, int] = {}
+        for _, c in _checks(pr):
+            counts[c.status] = counts.get(c.status, 0) + 1
+        pages.append({
+            "page": pr.page, "rel": pr.rel, "site": pr.site, "shape": pr.shape, "status": pr.status,
+            "reason": pr.reason, "duration": round(pr.duration, 3), "database": pr.database,
+            "findings": pr.findings, "checks": counts, "rewritten": pr.rewritten,
+            "report": to_json(pr.result) if pr.result is not None else None,
+        })
+    data = {
+        "schema_version": "1",
+        "sites": result.sites,
+        "status": result.status,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.started)),
+        "duration": round(result.duration, 3),
+        "server_start": round(result.server_start, 3),
+        "summary": {"pages": page_totals(result), "checks": check_totals(result)},
+        "slowest": [{"page": p.page, "duration": round(p.duration, 3)} for p in slowest(result)],
+        "pages": pages,
+    }
+    errors = list(jsonschema.Draft202012Validator(load_site_report_schema()).iter_errors(data))
+    if errors:
+        raise SchemaError("the site report does not satisfy its schema",
+                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
+                           for e in errors])
+    return data
+
+
+def site_to_junit(result: SiteResult) -> str:
+    """JUnit XML: a test suite per page, a test case per check (``page:line``); a page that did not
+    run (skipped, blocked, invalid) is one test case saying why; an action that failed without a
+    check of its own (a statement that errored) is a test case at its line."""
+    root = ET.Element("testsuites", name="runbook site", time=f"{result.duration:.3f}")
+    for pr in result.pages:
+        if pr.status == "not-executable":
+            continue
+        suite = ET.SubElement(root, "testsuite", name=pr.page, time=f"{pr.duration:.3f}")
+        n = failures = skipped = errors = 0
+        if pr.result is None:
+            n = 1
+            case = ET.SubElement(suite, "testcase", classname=pr.rel, name=pr.page)
+            if pr.status == "invalid":
+                errors = 1
+                el = ET.SubElement(case, "error", message=pr.reason)
+                el.text = "\n".join(pr.findings)
+            elif pr.status == "failed":
+                failures = 1
+                ET.SubElement(case, "failure", message=pr.reason)
+            else:
+                skipped = 1
+                ET.SubElement(case, "skipped", message=f"{pr.status}: {pr.reason}")
+        for s in pr.result.steps if pr.result else []:
+            for a in s.actions:
+                for c in a.checks:
+                    n += 1
+                    case = ET.SubElement(suite, "testcase", classname=pr.rel, name=f"{pr.page}:{c.line}")
+                    if c.status == FAILED:
+                        failures += 1
+                        el = ET.SubElement(case, "failure", message="; ".join(c.problems) or "differs")
+                        el.text = "expected:\n" + "\n".join(c.expected) + "\nactual:\n" + "\n".join(c.actual)
+                if a.status == FAILED and not any(c.status == FAILED for c in a.checks):
+                    n += 1
+                    failures += 1
+                    line, message = _where(a)
+                    case = ET.SubElement(suite, "testcase", classname=pr.rel, name=f"{pr.page}:{line}")
+                    el = ET.SubElement(case, "failure", message=message or "failed")
+                    el.text = a.details
+                elif a.status in ("blocked", "not-run") and not a.checks:
+                    n += 1
+                    skipped += 1
+                    case = ET.SubElement(suite, "testcase", classname=pr.rel, name=f"{pr.page}:{a.line}")
+                    ET.SubElement(case, "skipped", message=f"{a.status}: {a.message or s.reason}")
+        for k, v in (("tests", n), ("failures", failures), ("errors", errors), ("skipped", skipped)):
+            suite.set(k, str(v))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,144 @@
+"""A documentation site read: runbook.toml, the pages found, their shapes (no server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from runbook.errors import GuideError
+from runbook.site import discover, find_site_root, load_site_settings
+from runner.cli import main as run
+
+SITE = ROOT / "docs" / "site"
+CORPUS = ROOT.parent / "shared" / "corpus-sample"
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_example_site_settings() -> None:
+    s = load_site_settings(SITE)
+    assert s.prelude.strip() == "CREATE EXTENSION pg_trgm;"
+    lines = (SITE / "runbook.toml").read_text().split("\n")
+    assert lines[s.prelude_line - 1] == "CREATE EXTENSION pg_trgm;"  # the prelude's own line, for its errors
+    assert s.prelude_template and s.extensions == ["pg_trgm"]
+    assert [(r.paths, r.line) for r in s.skip] == [(["install.md"], 18), (["ja/install.md"], 22)]
+    assert lines[17] == "[[skip]]" and lines[21] == "[[skip]]"
+    assert [v.name for v in s.volatile] == ["uuid"]
+    assert s.exclude == ["README.md", "drafts"]
+
+
+def test_example_site_pages_and_skips() -> None:
+    s = load_site_settings(SITE)
+    pages = discover(SITE, s)
+    rels = [p.rel for p in pages]
+    assert rels == ["index.md", "install.md", "ja/index.md", "ja/install.md", "ja/reference/full-text-search.md",
+                    "ja/reference/jsonb.md", "ja/reference/like.md", "ja/stale.md", "ja/tutorial.md",
+                    "reference/full-text-search.md", "reference/jsonb.md", "reference/like.md", "stale.md",
+                    "tutorial.md"]
+    skipped = {p.rel: p.skip for p in pages if p.skip}
+    assert set(skipped) == {"install.md", "ja/install.md"}
+    assert skipped["install.md"] == ("installs PostgreSQL packages on the machine; the sandbox has them already "
+                                     "(runbook.toml:18)")
+    # a sub-folder of the site: same root, same rules, paths relative to the root
+    assert find_site_root(SITE / "ja") == SITE.resolve()
+    assert [p.rel for p in discover(SITE / "ja", s)][:2] == ["ja/index.md", "ja/install.md"]
+
+
+def test_discovery_honours_exclude_and_leaves_out_build_folders(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "_config.yml": "exclude:\n  - drafts\n  - \"*.tmp.md\"\n  - ja/old.md\n",
+        "a.md": "# a\n", "README.md": "# readme\n", "ja/b.md": "# b\n", "ja/old.md": "# old\n",
+        "x.tmp.md": "# tmp\n", "_site/a.md": "# built\n", "vendor/bundle/gem.md": "# gem\n",
+        "_po/ja/a.md": "# po\n", ".git/x.md": "# git\n", "drafts/d.md": "# draft\n", "notes.txt": "text\n",
+        "deep/er/c.markdown": "# c\n",
+    })
+    s = load_site_settings(tmp_path)
+    assert [p.rel for p in discover(tmp_path, s)] == ["a.md", "deep/er/c.markdown", "ja/b.md"]
+
+
+def test_skip_rules_match_pages_folders_and_globs(tmp_path: Path) -> None:
+    _write(tmp_path, {"runbook.toml": '[[skip]]\npath = ["install/", "*/upgrade.md"]\nreason = "not here"\n'})
+    s = load_site_settings(tmp_path)
+    assert s.skip_reason("install/debian.md") == "not here (runbook.toml:1)"
+    assert s.skip_reason("ja/upgrade.md") == "not here (runbook.toml:1)"
+    assert s.skip_reason("installer.md") is None and s.skip_reason("upgrade.md") is None
+
+
+def test_extensions_per_page(tmp_path: Path) -> None:
+    _write(tmp_path, {"runbook.toml": 'extensions = ["pg_trgm"]\n\n[[pages]]\npath = "wal/"\n'
+                                      'extensions = ["pgroonga", "pg_trgm"]\n'})
+    s = load_site_settings(tmp_path)
+    assert s.extensions_for("wal/x.md") == ["pg_trgm", "pgroonga"]
+    assert s.extensions_for("other.md") == ["pg_trgm"]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus-sample is not beside the repository")
+def test_corpus_sample_pages() -> None:
+    s = load_site_settings(CORPUS)
+    assert "vendor" in s.exclude
+    pages = discover(CORPUS, s)
+    assert len(pages) == 18 and sum(p.rel.startswith("ja/") for p in pages) == 9
+    assert not any(p.rel.startswith("_po/") or p.rel == "README.md" for p in pages)
+
+
+BAD = '''prelude = """
+CREATE EXTENSION x;
+"""
+extension = ["a"]
+prelude_template = "yes"
+
+[[skip]]
+path = "a.md"
+
+[[skip]]
+path = 3
+reason = "r"
+foo = 1
+
+[[volatile]]
+name = "x"
+pattern = "("
+'''
+
+
+def test_bad_runbook_toml_names_every_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, {"runbook.toml": BAD, "a.md": "# a\n"})
+    with pytest.raises(GuideError) as info:
+        load_site_settings(tmp_path)
+    found = [(f.span.line, f.message.split(":")[0]) for f in info.value.findings]
+    assert found == [(4, "unknown key 'extension' at the top level (known"),
+                     (5, "prelude_template must be true or false"),
+                     (7, '[[skip]] needs reason = "..."'),
+                     (11, "path must be a string or a list of non-empty strings"),
+                     (13, "unknown key 'foo' in [[skip]] (known"),
+                     (17, "pattern is not a regular expression")]
+    # the command line: exit status 4, every problem as file:line, before anything runs
+    assert run(["run", str(tmp_path)]) == 4
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'runbook.toml'}:4: site-config: unknown key 'extension'" in err
+    assert f"{tmp_path / 'runbook.toml'}:17: site-config: pattern is not a regular expression" in err
+    assert "Traceback" not in err
+
+
+def test_runbook_toml_that_is_not_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, {"runbook.toml": 'extensions = ["a"]\nprelude = "unterminated\n', "a.md": "# a\n"})
+    assert run(["run", str(tmp_path)]) == 4
+    assert f"{tmp_path / 'runbook.toml'}:2: site-config: not valid TOML" in capsys.readouterr().err
+
+
+def test_site_options_that_apply_to_one_guide(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, {"a.md": "# a\n"})
+    assert run(["run", str(tmp_path), "--only", "x"]) == 2
+    assert "--only applies to one guide, not to a site" in capsys.readouterr().err
+    assert run(["run", str(tmp_path / "empty")]) == 2
+    (tmp_path / "none").mkdir()
+    assert run(["run", str(tmp_path / "none")]) == 2
+    assert "no page (*.md) in this folder" in capsys.readouterr().err
