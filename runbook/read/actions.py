@@ -1,6 +1,8 @@
-"""Stage 8, actions: each action's code -> what it asks for: shell commands (continuations and
-here-documents joined), console commands with the prompts they show and the answers typed, SQL
-statements with their expected results."""
+"""Actions stage: each action's code -> the commands or statements it asks for.
+
+Shell commands with continuations and here-documents joined, console commands with the prompts
+they show and the answers typed, SQL statements with their expected results.
+"""
 
 from __future__ import annotations
 

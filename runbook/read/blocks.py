@@ -1,5 +1,8 @@
-"""Stage 7, blocks: the steps' nodes and the cues of their prose -> what each fenced block is for
-(an action, a file edit's before text, a note) and which hosts it runs on."""
+"""Blocks stage: the steps' nodes and their prose's cues -> what each fenced block is for, where.
+
+A block is an action, a file edit's before text, or a note; an action runs on the hosts the
+closest cue names (label, scope phrase, annotation, the heading), or on a one-host guide's host.
+"""
 
 from __future__ import annotations
 

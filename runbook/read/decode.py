@@ -1,6 +1,6 @@
-"""Stage 1, decode: a guide's bytes -> its text, or a clear finding for what is not a readable guide.
+"""Decode stage: a guide's bytes -> its text, or a clear finding for what is not a readable guide.
 
-The next stage of text (Liquid, for documentation sites) goes right after this one, text -> text.
+The Liquid stage (runbook/liquid.py, for documentation sites) comes right after: text -> text.
 """
 
 from __future__ import annotations

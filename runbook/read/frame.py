@@ -1,5 +1,8 @@
-"""Stage 3, frame: the outline -> the guide's overview (numbered links to its steps) and its
-environment lists (the hosts), which every later stage reads."""
+"""Frame stage: the outline -> the guide's overview and environment lists.
+
+The overview is the ordered list of links to the steps under the overview heading; an environment
+list is the first list after the lexicon's introduction paragraph. Every later stage reads them.
+"""
 
 from __future__ import annotations
 

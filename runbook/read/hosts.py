@@ -1,5 +1,7 @@
-"""Stage 4, hosts: the environment lists -> hosts, groups, the labels that name them, and the
-values their fields give (addresses, database, users, secrets)."""
+"""Hosts stage: the environment lists -> hosts, groups, their labels and their fields' values.
+
+An item is a host (``スタンバイ1：``), its sub-items its fields (address, database, users, secrets).
+"""
 
 from __future__ import annotations
 

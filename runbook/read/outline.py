@@ -1,5 +1,8 @@
-"""Stage 2, outline: a guide's text -> its blocks in order (headings, paragraphs, lists, fences, HTML),
-each with its span, from markdown-it-py's tokens."""
+"""Outline stage: a guide's text -> its blocks in order, each with its span and list depth.
+
+Headings, paragraphs, top-level lists, fences and HTML, from markdown-it-py's tokens; the title;
+unclosed fences.
+"""
 
 from __future__ import annotations
 

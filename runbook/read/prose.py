@@ -1,6 +1,8 @@
-"""Stage 6, prose: what each paragraph says. On the page: its role (overview, environment, heading,
-paragraph, list). In a step: a cue for the blocks after it (a host label, a scope phrase, an
-annotation, an edit marker, a file path) or plain prose."""
+"""Prose stage: what each paragraph says, on the page and in the steps.
+
+On the page, its role (overview, environment, heading, paragraph, list). In a step, a cue for the
+blocks after it (a host label, a scope phrase, an annotation, an edit marker, a file path) or prose.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Stage 9, sessions: the actions in order -> the psql sessions they type into. ``psql blog`` alone
-opens one on its hosts; SQL blocks use it until a shell block runs on the host; SQL with no open
-session gets an inferred one (the environment's database, the guide's user)."""
+"""Sessions stage: the actions in order -> the psql sessions they type into.
+
+``psql blog`` alone opens one on its hosts; SQL blocks use it until a shell block runs on the host;
+SQL with no open session gets an inferred one (the environment's database, the guide's user).
+"""
 
 from __future__ import annotations
 

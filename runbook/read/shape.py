@@ -1,4 +1,4 @@
-"""Stage 5, shape: the outline -> which kind of page this is, and its steps.
+"""Shape stage: the outline -> which kind of page this is, and its steps.
 
 Each page shape is a small function, tried in the order of :data:`SHAPES` (as markdown-it-py tries its
 block rules); the first that finds steps decides. A new kind of page is a new function in the table.

@@ -1,5 +1,8 @@
-"""Stage 10, variables: the actions' code and the hosts -> the values a guide repeats (the PostgreSQL
-major version, networks holding the hosts' addresses), and dialog answers that are such values."""
+"""Variables stage: the actions' code and the hosts -> the values a guide repeats.
+
+The values of ``common.toml`` (the PostgreSQL major version), networks that hold the hosts'
+addresses; dialog answers equal to such a value become references to it.
+"""
 
 from __future__ import annotations
 
