@@ -51,15 +51,20 @@ def normalize_volatile(text: str, extra: Volatile = ()) -> tuple[str, list[str]]
     return text, names
 
 
-def _cells_equal(expected: str, actual: str, where: str, result: Comparison, extra: Volatile = ()) -> bool:
+def cell_status(expected: str, actual: str, extra: Volatile = ()) -> tuple[str, list[str]]:
+    """``same``, ``volatile`` (equal once volatile values are named) or ``diff``, and the volatile names."""
     if expected.strip() == actual.strip():
-        return True
+        return "same", []
     e, names = normalize_volatile(expected.strip(), extra)
     a, _ = normalize_volatile(actual.strip(), extra)
-    if e == a and names:
+    return ("volatile", names) if e == a and names else ("diff", [])
+
+
+def _cells_equal(expected: str, actual: str, where: str, result: Comparison, extra: Volatile = ()) -> bool:
+    status, names = cell_status(expected, actual, extra)
+    if status == "volatile":
         result.volatile.append(f"{where}: {', '.join(names)} differ ({expected.strip()!r} vs {actual.strip()!r})")
-        return True
-    return False
+    return status != "diff"
 
 
 PLAN_COLUMN = "QUERY PLAN"

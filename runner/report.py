@@ -1,4 +1,5 @@
-"""Reports of a run: live progress, the final summary table, JSON (with its schema), JUnit XML."""
+"""Reports of a run: live progress (per step, and over many pages), the summary table, JSON (with its
+schema), JUnit XML."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any, TextIO
 
 import jsonschema
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -104,20 +106,27 @@ class _Running:
 
 class ProgressPrinter:
     """Live progress per step and host: on a terminal, coloured lines plus what is running now on
-    each host (with its elapsed time); plain lines otherwise."""
+    each host (with its elapsed time); plain lines otherwise. Given ``overall``, it shares that
+    page progress's live display (one live display at a time)."""
 
-    def __init__(self, stream: TextIO | None = None, total: int = 0) -> None:
-        self.stream = stream or sys.stderr
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+    def __init__(self, stream: TextIO | None = None, total: int = 0, overall: PageProgress | None = None) -> None:
+        self.overall = overall
+        self.stream = overall.stream if overall is not None else stream or sys.stderr
+        self.console = overall.console if overall is not None else Console(file=self.stream, highlight=False,
+                                                                           soft_wrap=True)
         self.tty = self.console.is_terminal
         self.total = total
         self.running = _Running()
         self.live: Live | None = None
-        if self.tty:
+        if overall is not None and overall.live is not None:
+            overall.inner = self.running
+        elif self.tty:
             self.live = Live(self.running, console=self.console, refresh_per_second=4, transient=True)
             self.live.start()
 
     def close(self) -> None:
+        if self.overall is not None:
+            self.overall.inner = None
         if self.live is not None:
             self.live.stop()
             self.live = None
@@ -155,6 +164,101 @@ class ProgressPrinter:
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class PageProgress:
+    """Overall progress of a run over many pages (the guides of a folder, the pages of a site):
+    pages done out of the total, the elapsed time and an estimate of the time left.
+
+    Any run loop can feed it::
+
+        progress = PageProgress(total=len(pages))          # starts a live line on a terminal
+        for page in pages:
+            progress.page_started(name)
+            printer = ProgressPrinter(total=len(graph.steps), overall=progress)  # optional, per step
+            ...
+            printer.close()
+            progress.page_finished(name, status)           # "passed", "failed", "blocked", ...
+        progress.close()
+
+    On a terminal the bottom line stays live (``pages 3/12 · elapsed 1m02s · about 3m05s left ·
+    now: guide.md``) and each finished page prints a coloured line above it. Otherwise (a log) a
+    plain line per finished page::
+
+        [pages 3/12] guide.md: passed in 12.3s · elapsed 1m02s · about 3m05s left
+
+    The estimate is the mean time of the finished pages times the pages left.
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
+                 live: bool | None = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.clock = clock
+        self.t0 = clock()
+        self.done = 0
+        self.statuses: dict[str, int] = {}
+        self.current: str | None = None
+        self.page_t0 = self.t0
+        self.inner: RenderableType | None = None
+        """What else the live display shows (a :class:`ProgressPrinter`'s running actions)."""
+        self.live: Live | None = None
+        if self.console.is_terminal if live is None else live:
+            self.live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.t0
+
+    def estimate(self) -> float | None:
+        """Seconds left, from the mean time of the finished pages (None before the first one ends)."""
+        if not self.done:
+            return None
+        return self.elapsed() / self.done * (self.total - self.done)
+
+    def line(self) -> str:
+        left = self.estimate()
+        est = "estimate after the first page" if left is None else f"about {_clock_text(left)} left"
+        return f"pages {self.done}/{self.total} · elapsed {_clock_text(self.elapsed())} · {est}"
+
+    def __rich__(self) -> RenderableType:
+        text = Text(self.line() + (f" · now: {self.current}" if self.current else ""), style="bold")
+        return Group(self.inner, text) if self.inner is not None else text
+
+    def page_started(self, name: str) -> None:
+        self.current = name
+        self.page_t0 = self.clock()
+
+    def page_finished(self, name: str, status: str) -> None:
+        took = self.clock() - self.page_t0
+        self.done += 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.current = None
+        text = f"[pages {self.done}/{self.total}] {name}: {status} in {took:.1f}s · elapsed " \
+               f"{_clock_text(self.elapsed())}"
+        left = self.estimate()
+        if left is not None and self.done < self.total:
+            text += f" · about {_clock_text(left)} left"
+        if self.live is not None:
+            self.console.print(text, style=STYLE.get(status) or None, markup=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
 
 
 def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
