@@ -8,6 +8,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import FIXTURES, GUIDES, ROOT
 
@@ -174,3 +175,18 @@ def test_pre_commit_hook_runs_lint(tmp_path: Path) -> None:
     bad = subprocess.run([exe, *argv[1:], str(GUIDES / "logical-replication.en.md"),
                           str(FIXTURES / "bad" / "missing-anchor.md")], capture_output=True, text=True)
     assert bad.returncode == 4 and "missing-anchor.md:47: missing-anchor:" in bad.stdout
+
+
+def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.cli import run
+
+    guide = FIXTURES / "bad" / "missing-anchor.md"
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert run(["lint", str(guide)]) == 4
+    assert "::error" not in capsys.readouterr().out
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert run(["lint", str(guide)]) == 4
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"::error file={guide},line=47,title=runbook lint%3A missing-anchor::missing-anchor: ")
+    assert out[1].startswith(f"{guide}:47: missing-anchor: ")
