@@ -70,12 +70,13 @@ def sandbox_name(path: Path) -> str:
 
 
 class GuideRun:
-    """One guide's run: read and bound at creation, hosts up in :meth:`start`, down in :meth:`finish`."""
+    """One guide's run: read (unless its graph is given) and bound at creation, hosts up in
+    :meth:`start`, down in :meth:`finish`."""
 
-    def __init__(self, path: Path, options: RunOptions) -> None:
+    def __init__(self, path: Path, options: RunOptions, graph: Graph | None = None) -> None:
         self.path = path
         self.options = options
-        self.graph: Graph = load_graph(path, options.lang)
+        self.graph: Graph = graph if graph is not None else load_graph(path, options.lang)
         graph = self.graph
         inventory: Inventory = (load_inventory(options.inventory, graph) if options.inventory
                                 else default_inventory(graph))

@@ -33,6 +33,10 @@ def main(args: argparse.Namespace) -> int:
         all_findings.extend(findings)
         if any(f.severity == "error" for f in findings):
             status = max(status, EXIT_FAILED)
+    from runner.annotations import emit, enabled, lint_commands
+
+    if enabled():  # GitHub Actions: a workflow command per finding, at its line (docs/ci.md)
+        emit(lint_commands(all_findings))
     if args.json:
         sys.stdout.write(json.dumps([to_dict(f) for f in all_findings], ensure_ascii=False, indent=2) + "\n")
     else:

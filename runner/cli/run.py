@@ -5,42 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
-from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunbookError, UsageError
+from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-from runner.execute import (
-    ALREADY,
-    BLOCKED,
-    DONE_EARLIER,
-    FAILED,
-    PASSED,
-    LocalTransport,
-    Runner,
-    RunResult,
-    SandboxTransport,
-    SshTransport,
-    Transport,
-)
-from runner.inventory import Inventory, default_inventory, load_inventory, secret_values
-from runner.plan import (
-    Plan,
-    UnsafeAddressError,
-    build_plan,
-    format_plan,
-    installed_pg_versions,
-    sandbox_binding,
-    unsafe_addresses,
-)
-from runner.report import ProgressPrinter, print_summary, to_json, to_junit
+from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
+from runner.execute import BLOCKED, DONE_EARLIER, FAILED, PASSED, RunResult
+from runner.html_report import render_html
+from runner.launch import GuideRun, RunOptions
+from runner.plan import Plan, format_plan
+from runner.report import PageProgress, ProgressPrinter, print_summary, to_json, to_junit
 from runner.session import Masker
 
 from .files import write_atomic
-
-STATE_FILE = "runbook-run.json"
 
 HELP = """\
 Run each guide on hosts and check every result against the guide.
@@ -70,6 +49,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", action="store_true", help="print the bound commands per host; run nothing")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON (schema: runbook schema report)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (the guide's language; "
+                   "expected and actual side by side, transcripts folded), one per guide; see docs/ci.md")
     p.add_argument("--transcripts", metavar="DIR", default="runbook-out",
                    help="folder for one transcript per host (default: runbook-out/GUIDE/)")
     p.add_argument("--from", dest="from_step", metavar="STEP", help="start at this step (resume)")
@@ -124,11 +105,6 @@ def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
     return ids[start : end + 1]
 
 
-def sandbox_name(path: Path) -> str:
-    """The embedded sandbox's name for a guide: its file name, made safe."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", path.name.removesuffix(".md"))[:60] or "guide"
-
-
 def main(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.guides]
     for p in paths:
@@ -138,10 +114,24 @@ def main(args: argparse.Namespace) -> int:
         return _run_site(paths, args)
     guides = _guides(args.guides)
     statuses: list[str] = []
-    for path in guides:
-        statuses.append(run_guide(path, args, multiple=len(guides) > 1))
+    results: list[RunResult] = []
+    pages = PageProgress(total=len(guides)) if len(guides) > 1 and not args.plan else None
+    try:
+        for path in guides:
+            if pages is not None:
+                pages.page_started(str(path))
+            status, result = execute_guide(path, args, multiple=len(guides) > 1)
+            statuses.append(status)
+            results += [result] if result is not None else []
+            if pages is not None:
+                pages.page_finished(str(path), status)
+    finally:
+        if pages is not None:
+            pages.close()
     if len(guides) > 1 and not args.plan:
         _overall(guides, statuses)
+    if results and enabled():
+        append_summary(summary_markdown(results))
     if FAILED in statuses:
         return EXIT_FAILED
     if BLOCKED in statuses:
@@ -179,6 +169,8 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
 
     result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
     print_site_summary(result)
+    if enabled():
+        append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
     if args.json:
         write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
     if args.junit:
@@ -212,121 +204,56 @@ def _report_path(base: str, path: Path, multiple: bool) -> Path:
     return p.with_name(f"{p.stem}.{path.name.removesuffix('.md')}{p.suffix}")
 
 
-def run_guide(path: Path, args: argparse.Namespace, *, multiple: bool) -> str:
-    return execute_guide(path, args, multiple=multiple)[0]
-
-
 def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph: Graph | None = None,
                   reports: bool = True) -> tuple[str, RunResult | None]:
     """Run one guide on its own sandbox (or the inventory's hosts): its status and result (None with
-    ``--plan``). ``reports=False``: no --json/--junit of its own (a site run writes one for all)."""
+    ``--plan``). ``reports=False``: no --json/--junit of its own (a site run writes one for all); its
+    --html page and its GitHub annotations are written either way."""
     if args.update_expected and path.suffix == ".json":
         raise UsageError(f"{path}: --update-expected rewrites a guide's Markdown, not a step graph")
-    if graph is None:
-        graph = load_graph(path, args.lang)
-    inventory: Inventory = load_inventory(args.inventory, graph) if args.inventory else default_inventory(graph)
-    sandbox = None
-    pg_version = None
-    if inventory.kinds == {"sandbox"}:
-        from runner.sandbox import Sandbox, SandboxError, SandboxHost
-
-        versions = installed_pg_versions()
-        if not versions:
-            raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
-        pg_version = versions[-1]
-        binding = sandbox_binding(graph, pg_version)
-        binding.update(inventory.bindings)
-        hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
-        try:
-            sandbox = Sandbox(sandbox_name(path), hosts, speed=not args.no_speed)
-        except SandboxError as exc:
-            raise UsageError(f"{path}: {exc}") from exc
-        plan = build_plan(graph, inventory, create_cluster=sandbox.create_cluster_command(pg_version),
-                          pg_version=pg_version)
-        unsafe = unsafe_addresses(plan)
-        if unsafe:
-            raise UnsafeAddressError(f"{path}: the sandbox refuses to run: {len(unsafe)} address(es) outside "
-                                     "127.0.0.0/8", unsafe)
-    elif "sandbox" in inventory.kinds:
-        raise UsageError(f"{args.inventory}: mixing sandbox hosts with other targets is not supported")
-    else:
-        plan = build_plan(graph, inventory)
-    secrets = secret_values(graph, inventory)
-    mask = Masker(list(secrets.values()) + graph.secrets())
+    options = RunOptions(inventory=args.inventory, lang=args.lang, transcripts=args.transcripts, fresh=args.fresh,
+                         keep=args.keep, speed=not args.no_speed, timeout=args.timeout, settle=args.settle,
+                         keep_going_checks=args.update_expected)
+    run = GuideRun(path, options, graph)
+    graph, plan = run.graph, run.plan
     if args.plan:
-        sys.stdout.write(format_plan(plan, mask))
+        sys.stdout.write(format_plan(plan, run.mask))
         return PASSED, None
     selected = _select(graph, args)
-    transport: Transport
-    done: set[str] = set()
-    if sandbox is not None:
-        from runner.sandbox import SandboxError
-
-        if os.geteuid() != 0:
-            raise RunbookError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")
-        try:
-            if args.fresh and sandbox.is_up():
-                sandbox.down()
-            was_up = sandbox.is_up()
-            sandbox.up()
-        except SandboxError as exc:
-            raise RunbookError(f"{path}: sandbox: {exc}") from exc
-        state = sandbox.dir / STATE_FILE
-        if was_up and state.exists():
-            record = json.loads(state.read_text())
-            if record.get("sha256") != graph.source.sha256:
-                raise UsageError(f"{path}: the kept sandbox holds the state of another version of this guide; "
-                                 "run with --fresh to start over")
-            if selected is None:
-                done = set(record.get("completed", []))
-        transport = SandboxTransport(sandbox)
-        target = "sandbox"
-    elif inventory.kinds == {"local"}:
-        transport, target = LocalTransport(), "local"
-    else:
-        passwords: dict[str, str] = {}
-        for h, t in inventory.targets.items():
-            env = t.options.get("password_env")
-            if env:
-                if env not in os.environ:
-                    raise UsageError(f"{args.inventory}: [hosts.{h}] password_env = {env!r}, but ${env} is not set")
-                passwords[h] = os.environ[env]
-        options = {h: [str(o) for o in t.options.get("ssh_options", [])] for h, t in inventory.targets.items()}
-        transport = SshTransport({h: (t.address or h, t.user, t.port) for h, t in inventory.targets.items()},
-                                 passwords=passwords, options=options)
-        mask = Masker(mask.values + list(passwords.values()))
-        secrets = {**secrets, **{f"ssh-password:{h}": p for h, p in passwords.items()}}
-        target = "ssh"
     printer = ProgressPrinter(total=len(graph.steps))
-    sys.stderr.write(f"runbook: {path} on {target} ({len(graph.steps)} steps, hosts: "
-                     f"{', '.join(h.id for h in graph.hosts)})\n")
-    _print_substitutions(plan, mask)
-    transcripts = Path(args.transcripts) / path.name.removesuffix(".md")
-    runner = Runner(plan, transport, secrets=secrets, transcripts=transcripts, progress=printer,
-                    timeout=args.timeout, settle=args.settle, steps=selected, done_earlier=done,
-                    keep_going_checks=args.update_expected)
     try:
+        runner = run.start(selected, printer)
+    except BaseException:  # nothing ran: a kept sandbox stays as it was
+        printer.close()
+        raise
+    try:
+        sys.stderr.write(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
+                         f"{', '.join(h.id for h in graph.hosts)})\n")
+        _print_substitutions(plan, run.mask)
         result = runner.run()
     finally:
         printer.close()
-        if sandbox is not None:
-            _save_state(sandbox.dir / STATE_FILE, graph, runner, done)
-            if not args.keep:
-                sandbox.down()
-    if done and all(s.status == DONE_EARLIER for s in result.steps):
+        run.finish(runner)
+    if run.done and all(s.status == DONE_EARLIER for s in result.steps):
         sys.stderr.write(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
                          "earlier run on this sandbox; nothing was changed (use --fresh to run again)\n")
     print_summary(result)
     status = result.status
     if args.update_expected:
         status = _update_expected(path, graph, result, status)
+    if enabled():
+        emit(run_commands(result))
     if args.json and reports:
         write_atomic(_report_path(args.json, path, multiple), json.dumps(to_json(result), indent=2,
                                                                          ensure_ascii=False) + "\n")
     if args.junit and reports:
         write_atomic(_report_path(args.junit, path, multiple), to_junit(result))
-    sys.stderr.write(f"runbook: transcripts in {transcripts}/\n")
-    if sandbox is not None and args.keep:
+    if args.html:
+        write_atomic(_report_path(args.html, path, multiple),
+                     render_html(result, lang=graph.source.lang, title=graph.source.title,
+                                 transcripts=run.transcripts, mask=run.mask))
+    sys.stderr.write(f"runbook: transcripts in {run.transcripts}/\n")
+    if run.sandbox is not None and args.keep:
         sys.stderr.write(f"runbook: sandbox left up; `runbook sandbox down {path}` removes it\n")
     return status, result
 
@@ -345,17 +272,6 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
         sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}\n"
                          f"      because {sub.reason}\n")
-
-
-def _save_state(path: Path, graph: Graph, runner: Runner, done: set[str]) -> None:
-    completed = set(done)
-    for s in runner.last_results:
-        if s.status in (PASSED, ALREADY, DONE_EARLIER):
-            completed.add(s.id)
-    try:
-        path.write_text(json.dumps({"sha256": graph.source.sha256, "completed": sorted(completed)}))
-    except OSError:  # the sandbox was removed meanwhile (by `runbook sandbox down` elsewhere)
-        pass
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:

@@ -171,9 +171,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from runbook.errors import UsageError
     from runbook.load import load_graph
+    from runner.launch import sandbox_name
     from runner.plan import installed_pg_versions, sandbox_binding
-
-    from .run import sandbox_name
 
     if args.guide is None:
         if args.all or args.sandbox_name:
