@@ -179,7 +179,7 @@ def test_pre_commit_hook_runs_lint(tmp_path: Path) -> None:
 
 def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from runner.cli import run
+    from runner.cli import main as run
 
     guide = FIXTURES / "bad" / "missing-anchor.md"
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
