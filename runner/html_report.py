@@ -59,7 +59,7 @@ class _Page:
                  f'<p class="meta">{self.esc(t["report"])} · <b>{self.esc(t["guide"])}</b> '
                  f'<code>{self.esc(result.guide)}</code> · <b>{self.esc(t["target"])}</b> {self.esc(result.target)}'
                  f' · <b>{self.esc(t["duration"])}</b> {result.duration:.1f}s</p></header>',
-                 self.figures(result), self.overview(result)]
+                 self.figures(result)]
         if result.blocked:
             items = "".join(f"<li><code>{self.esc(k)}</code>: {self.esc(v)}</li>" for k, v in result.blocked.items())
             parts.append(f'<div class="blocked-list"><b>{self.esc(t["blocked"])}</b><ul>{items}</ul></div>')
@@ -93,34 +93,20 @@ class _Page:
                        f'<div class="label">{self.esc(label)}</div><div class="label">{self.esc(sub)}</div></div>')
         return '<div class="figures">' + "".join(out) + "</div>"
 
-    def overview(self, result: RunResult) -> str:
-        t = self.t
-        head = "".join(f"<th>{self.esc(x)}</th>" for x in ("#", t["step"], t["status"], t["checks"], t["time"],
-                                                               t["note"]))
-        rows = []
-        for s in result.steps:
-            failed = [a for a in s.actions if a.status == "failed"]
-            note = failed[0].message if failed else s.reason
-            n_checks = sum(len(a.checks) for a in s.actions)
-            rows.append(f'<tr class="{self.esc(s.status)}"><td>{s.number or "-"}</td>'
-                        f'<td><a href="#step-{self.esc(s.id)}">{self.esc(s.title)}</a><br>'
-                        f'<code>{self.esc(s.id)}</code></td><td>{self.status(s.status)}</td><td>{n_checks}</td>'
-                        f'<td>{s.duration:.1f}s</td><td>{self.esc(note)}</td></tr>')
-        return f'<table class="steps-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
     # -- a step, its actions, their checks ---------------------------------------------------
     def step(self, guide: str, s: StepResult) -> str:
+        """A step: its heading is always shown; its actions are folded unless it failed or is blocked."""
         number = f"{s.number}. " if s.number else ""
         tag = f" <span class=\"where\">[{self.esc(s.tag)}]</span>" if s.tag else ""
+        opened = " open" if s.status in ("failed", "blocked") else ""
+        reason = f' <span class="reason">{self.esc(s.reason)}</span>' if s.reason and s.status != "passed" else ""
         parts = [f'<section class="step {self.esc(s.status)}" id="step-{self.esc(s.id)}" '
-                 f'data-status="{self.esc(s.status)}">',
-                 f"<h2>{self.esc(number)}{self.esc(s.title)}{tag} {self.status(s.status)}"
+                 f'data-status="{self.esc(s.status)}"><details{opened}><summary>',
+                 f"<h2>{self.status(s.status)} {self.esc(number)}{self.esc(s.title)}{tag}"
                  f'<span class="where"><code>{self.esc(s.id)}</code> · {self.esc(guide)}:{s.line} · '
-                 f"{s.duration:.1f}s</span></h2>"]
-        if s.reason and s.status != "passed":
-            parts.append(f'<p class="reason">{self.esc(s.reason)}</p>')
+                 f"{s.duration:.1f}s</span>{reason}</h2></summary>"]
         parts += [self.action(a) for a in s.actions if a.status != "not-run" or s.status == "not-run"]
-        parts.append("</section>")
+        parts.append("</details></section>")
         return "\n".join(parts)
 
     def action(self, a: ActionResult) -> str:
@@ -200,7 +186,7 @@ class _Page:
             trs.append("<tr>" + "".join(f'<td class="{_cls(rows[i][j])}">{self.esc(cell)}</td>'
                                         for j, cell in enumerate(row)) + "</tr>")
         n = out.row_count
-        footer = f'<div class="lines"><div class="{_cls(count)}">({n} {"row" if n == 1 else "rows"})</div></div>' \
+        footer = f'<div class="rowcount {_cls(count)}">({n} {"row" if n == 1 else "rows"})</div>' \
             if n is not None else ""
         return f'<table class="result"><thead><tr>{ths}</tr></thead><tbody>{"".join(trs)}</tbody></table>{footer}'
 
