@@ -62,10 +62,12 @@ def test_page_progress_live_on_a_terminal(tmp_path: Path) -> None:
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd], check=True)
     try:
         live: set[str] = set()
+        panes: list[str] = []
         deadline = time.monotonic() + 240
         while not done.exists() and time.monotonic() < deadline:
             pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
                                   text=True).stdout
+            panes += [ln for ln in pane.splitlines() if "pages " in ln and ln not in panes]
             for m in re.finditer(r"pages (\d)/3 · elapsed \d+s · (estimate after the first page|about \d+s left)"
                                  r"(?: · now: \S+page(\d)\.en\.md)?", pane):
                 live.add(f"{m.group(1)}/{'estimate' if m.group(2).startswith('estimate') else 'about'}/{m.group(3)}")
@@ -73,7 +75,7 @@ def test_page_progress_live_on_a_terminal(tmp_path: Path) -> None:
         assert done.read_text().strip() == "0"
         pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
         # live: before the first page ended, no estimate yet; then an estimate, while page 2 and 3 ran
-        assert "0/estimate/1" in live and "1/about/2" in live and "2/about/3" in live, live
+        assert "0/estimate/1" in live and "1/about/2" in live and "2/about/3" in live, (live, panes)
         # transient: the live line is gone at the end; the finished pages' lines stay
         assert "· now:" not in pane
         assert re.search(r"\[pages 3/3\] \S+page3\.en\.md: passed in \d+\.\ds · elapsed \d+s", pane)

@@ -1,0 +1,53 @@
+"""The pytest plugin's collection (no run, no sandbox): which files become guides, steps as items."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import FIXTURES, GUIDES
+
+pytest_plugins = ["pytester"]
+
+STEPS = ["install-postgresql", "configure-publisher", "create-table", "insert-publisher", "create-publication",
+         "create-subscription", "check-replication", "row-filter-replica-identity"]
+
+
+def _tree(pytester: pytest.Pytester) -> None:
+    (pytester.path / "guides").mkdir()
+    shutil.copy(GUIDES / "logical-replication.en.md", pytester.path / "guides")
+    shutil.copy(GUIDES / "README.md", pytester.path / "guides")
+    pytester.makepyfile(test_code="def test_code():\n    pass\n")
+
+
+def test_nothing_is_collected_without_the_option(pytester: pytest.Pytester) -> None:
+    _tree(pytester)
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.outlines[:1] == ["test_code.py::test_code"] and "1 test collected" in result.stdout.str()
+
+
+def test_option_collects_each_step_in_document_order(pytester: pytest.Pytester) -> None:
+    _tree(pytester)
+    result = pytester.runpytest_subprocess("--runbook", "--collect-only", "-q", "-p", "no:cacheprovider", "guides")
+    assert [ln for ln in result.outlines if "::" in ln] == [f"guides/logical-replication.en.md::{s}" for s in STEPS]
+    result = pytester.runpytest_subprocess("--runbook", "--collect-only", "-q", "-p", "no:cacheprovider", "guides",
+                                           "-k", "create-table or check-replication")
+    assert [ln for ln in result.outlines if "::" in ln] == [
+        "guides/logical-replication.en.md::create-table", "guides/logical-replication.en.md::check-replication"]
+    assert "2/8 tests collected (6 deselected)" in result.stdout.str()
+
+
+def test_ini_paths_are_collected_besides_testpaths(pytester: pytest.Pytester) -> None:
+    _tree(pytester)
+    pytester.makeini("[pytest]\ntestpaths = test_code.py\nrunbook_paths = guides\n")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert [ln for ln in result.outlines if "::" in ln] == (
+        ["test_code.py::test_code"] + [f"guides/logical-replication.en.md::{s}" for s in STEPS])
+
+
+def test_unreadable_guide_is_a_collection_error_with_its_line(pytester: pytest.Pytester) -> None:
+    shutil.copy(FIXTURES / "bad" / "missing-anchor.md", pytester.path)
+    result = pytester.runpytest_subprocess("--runbook", "-p", "no:cacheprovider", "missing-anchor.md")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*missing-anchor.md:47: missing-anchor: overview links to #insert-primry*"])
+    assert "Traceback" not in result.stdout.str()
