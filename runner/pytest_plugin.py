@@ -111,16 +111,17 @@ class GuideFile(pytest.File):
         options = RunOptions(inventory=config.getoption("runbook_inventory"), fresh=True, keep=False,
                              transcripts=config.getoption("runbook_transcripts"),
                              timeout=config.getoption("runbook_timeout"), settle=config.getoption("runbook_settle"))
+        feed = _Feed()
         try:
             self.guide_run = GuideRun(self.path, options)
-            self.feed = _Feed()
-            self.runner = self.guide_run.start(selected, self.feed)
+            self.runner = self.guide_run.start(selected, feed)
         except RunbookError as exc:  # reported by the first item, without a traceback
             self.error = exc
             if self.guide_run is not None:
                 self.guide_run.finish(None)
             self.guide_run = None
             return
+        self.feed = feed
         self.thread = threading.Thread(target=self._run, name=f"runbook {self.path.name}", daemon=True)
         self.thread.start()
 

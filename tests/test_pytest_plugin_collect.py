@@ -51,3 +51,15 @@ def test_unreadable_guide_is_a_collection_error_with_its_line(pytester: pytest.P
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*missing-anchor.md:47: missing-anchor: overview links to #insert-primry*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_guide_that_cannot_start_fails_once_and_skips_the_rest(pytester: pytest.Pytester) -> None:
+    """An inventory that cannot be read: the first step fails with the message, the others are skipped."""
+    _tree(pytester)
+    (pytester.path / "hosts.toml").write_text("[hosts.publisher\n", encoding="utf-8")
+    result = pytester.runpytest_subprocess("--runbook", "-p", "no:cacheprovider", "-rs", "guides",
+                                           "--runbook-inventory", "hosts.toml")
+    result.assert_outcomes(failed=1, skipped=7)
+    result.stdout.fnmatch_lines(["*hosts.toml:1:*", "*not run: the run of logical-replication.en.md broke or could "
+                                 "not start*"])
+    assert "Traceback" not in result.stdout.str()
