@@ -196,7 +196,8 @@ class PageProgress:
 
         [pages 3/12] guide.md: passed in 12.3s · elapsed 1m02s · about 3m05s left
 
-    The estimate is the mean time of the finished pages times the pages left.
+    The estimate is the mean time of the finished pages times the pages left, less what the
+    current page has taken so far.
     """
 
     def __init__(self, total: int, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
@@ -210,6 +211,7 @@ class PageProgress:
         self.statuses: dict[str, int] = {}
         self.current: str | None = None
         self.page_t0 = self.t0
+        self.finished_at = self.t0
         self.inner: RenderableType | None = None
         """What else the live display shows (a :class:`ProgressPrinter`'s running actions)."""
         self.live: Live | None = None
@@ -221,10 +223,12 @@ class PageProgress:
         return self.clock() - self.t0
 
     def estimate(self) -> float | None:
-        """Seconds left, from the mean time of the finished pages (None before the first one ends)."""
+        """Seconds left: the mean time of the finished pages times the pages left, less the time the
+        current page has run (None before the first page ends)."""
         if not self.done:
             return None
-        return self.elapsed() / self.done * (self.total - self.done)
+        mean = (self.finished_at - self.t0) / self.done
+        return max(0.0, mean * (self.total - self.done) - (self.clock() - self.finished_at))
 
     def line(self) -> str:
         left = self.estimate()
@@ -240,7 +244,8 @@ class PageProgress:
         self.page_t0 = self.clock()
 
     def page_finished(self, name: str, status: str) -> None:
-        took = self.clock() - self.page_t0
+        self.finished_at = self.clock()
+        took = self.finished_at - self.page_t0
         self.done += 1
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.current = None
@@ -261,8 +266,9 @@ class PageProgress:
             self.live = None
 
 
-def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
-    console = Console(file=stream or sys.stderr, highlight=False, width=160)
+def print_summary(result: RunResult, stream: TextIO | None = None, console: Console | None = None) -> None:
+    """The summary table; pass the console of a live display that is on (a :class:`PageProgress`'s)."""
+    console = console or Console(file=stream or sys.stderr, highlight=False, width=160)
     table = Table(title=f"{result.guide} on {result.target}: {result.status.upper()} ({result.duration:.1f}s)")
     for col in ("#", "step", "tag", "status", "actions", "checks", "time", "note"):
         table.add_column(col)

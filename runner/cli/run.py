@@ -237,7 +237,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if run.done and all(s.status == DONE_EARLIER for s in result.steps):
         sys.stderr.write(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
                          "earlier run on this sandbox; nothing was changed (use --fresh to run again)\n")
-    print_summary(result)
+    print_summary(result, console=pages.console if pages is not None and pages.live is not None else None)
     status = result.status
     if args.update_expected:
         status = _update_expected(path, graph, result, status)
