@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import jsonschema
 from rich.console import Console, Group, RenderableType
@@ -106,10 +106,11 @@ class _Running:
 
 class ProgressPrinter:
     """Live progress per step and host: on a terminal, coloured lines plus what is running now on
-    each host (with its elapsed time); plain lines otherwise. Given ``overall``, it shares that
-    page progress's live display (one live display at a time)."""
+    each host (with its elapsed time); plain lines otherwise. While a :class:`PageProgress` is live
+    (or given as ``overall``) it shares that live display: rich allows one at a time."""
 
     def __init__(self, stream: TextIO | None = None, total: int = 0, overall: PageProgress | None = None) -> None:
+        overall = overall or PageProgress.active
         self.overall = overall
         self.stream = overall.stream if overall is not None else stream or sys.stderr
         self.console = overall.console if overall is not None else Console(file=self.stream, highlight=False,
@@ -184,11 +185,14 @@ class PageProgress:
         progress = PageProgress(total=len(pages))          # starts a live line on a terminal
         for page in pages:
             progress.page_started(name)
-            printer = ProgressPrinter(total=len(graph.steps), overall=progress)  # optional, per step
+            printer = ProgressPrinter(total=len(graph.steps))  # optional: shares the live display
             ...
             printer.close()
             progress.page_finished(name, status)           # "passed", "failed", "blocked", ...
         progress.close()
+
+    Pages that run in parallel skip ``page_started`` and give ``took=``; pages settled at once
+    (skipped, unreadable) give ``timed=False`` so that they do not shorten the estimate.
 
     On a terminal the bottom line stays live (``pages 3/12 · elapsed 1m02s · about 3m05s left ·
     now: guide.md``) and each finished page prints a coloured line above it. Otherwise (a log) a
@@ -199,6 +203,9 @@ class PageProgress:
     The estimate is the mean time of the finished pages times the pages left, less what the
     current page has taken so far.
     """
+
+    active: ClassVar[PageProgress | None] = None
+    """The page progress whose live display is on (a :class:`ProgressPrinter` made meanwhile shares it)."""
 
     def __init__(self, total: int, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
                  live: bool | None = None) -> None:
@@ -214,10 +221,14 @@ class PageProgress:
         self.finished_at = self.t0
         self.inner: RenderableType | None = None
         """What else the live display shows (a :class:`ProgressPrinter`'s running actions)."""
+        self.timed = 0
+        """Finished pages that took their time (not those skipped at once): the estimate's base."""
+        self.lock = threading.Lock()
         self.live: Live | None = None
-        if self.console.is_terminal if live is None else live:
+        if (self.console.is_terminal if live is None else live) and PageProgress.active is None:
             self.live = Live(self, console=self.console, refresh_per_second=4, transient=True)
             self.live.start()
+            PageProgress.active = self
 
     def elapsed(self) -> float:
         return self.clock() - self.t0
@@ -225,9 +236,9 @@ class PageProgress:
     def estimate(self) -> float | None:
         """Seconds left: the mean time of the finished pages times the pages left, less the time the
         current page has run (None before the first page ends)."""
-        if not self.done:
+        if not self.timed:
             return None
-        mean = (self.finished_at - self.t0) / self.done
+        mean = (self.finished_at - self.t0) / self.timed
         return max(0.0, mean * (self.total - self.done) - (self.clock() - self.finished_at))
 
     def line(self) -> str:
@@ -243,32 +254,46 @@ class PageProgress:
         self.current = name
         self.page_t0 = self.clock()
 
-    def page_finished(self, name: str, status: str) -> None:
-        self.finished_at = self.clock()
-        took = self.finished_at - self.page_t0
-        self.done += 1
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        self.current = None
-        text = f"[pages {self.done}/{self.total}] {name}: {status} in {took:.1f}s · elapsed " \
-               f"{_clock_text(self.elapsed())}"
-        left = self.estimate()
-        if left is not None and self.done < self.total:
-            text += f" · about {_clock_text(left)} left"
-        if self.live is not None:
-            self.console.print(text, style=STYLE.get(status) or None, markup=False)
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+    def page_finished(self, name: str, status: str, detail: str = "", *, took: float | None = None,
+                      timed: bool = True) -> None:
+        """A page ended (``detail`` is added to its line; ``took``: its time, when it was not started
+        with :meth:`page_started`, e.g. pages run in parallel); ``timed=False`` for a page that took
+        no time of its own (skipped, unreadable), which the estimate leaves out. Thread-safe."""
+        with self.lock:
+            now = self.clock()
+            if took is None:
+                took = now - self.page_t0 if self.current == name else 0.0
+            self.done += 1
+            if timed:
+                self.timed += 1
+                self.finished_at = now
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            if self.current == name:
+                self.current = None
+            text = f"[pages {self.done}/{self.total}] {name}: {status} in {took:.1f}s · elapsed " \
+                   f"{_clock_text(self.elapsed())}"
+            left = self.estimate()
+            if left is not None and self.done < self.total:
+                text += f" · about {_clock_text(left)} left"
+            text += detail
+            if self.live is not None:
+                self.console.print(text, style=STYLE.get(status) or None, markup=False)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
 
     def close(self) -> None:
         if self.live is not None:
             self.live.stop()
             self.live = None
+            PageProgress.active = None
 
 
-def print_summary(result: RunResult, stream: TextIO | None = None, console: Console | None = None) -> None:
-    """The summary table; pass the console of a live display that is on (a :class:`PageProgress`'s)."""
-    console = console or Console(file=stream or sys.stderr, highlight=False, width=160)
+def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
+    """The summary table (through the live page progress's console while one is on: printed above it)."""
+    live = PageProgress.active
+    console = live.console if live is not None and stream is None else Console(file=stream or sys.stderr,
+                                                                                highlight=False, width=160)
     table = Table(title=f"{result.guide} on {result.target}: {result.status.upper()} ({result.duration:.1f}s)")
     for col in ("#", "step", "tag", "status", "actions", "checks", "time", "note"):
         table.add_column(col)

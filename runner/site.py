@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from runbook.site import (
 from .execute import BLOCKED, FAILED, PASSED, Runner, RunResult, SandboxTransport
 from .inventory import default_inventory
 from .plan import build_plan, extension_block, installed_pg_versions, unsafe_addresses
+from .report import PageProgress
 
 SKIPPED, NOT_EXECUTABLE, INVALID = "skipped", "not-executable", "invalid"
 SERVER_SANDBOX = "runbook-site"
@@ -104,23 +104,23 @@ Rewriter = Callable[[Path, Graph, RunResult], int]
 
 
 class _Lines:
-    """One line per finished page (pages finish in any order when they run in parallel)."""
+    """One line per finished page (pages finish in any order when they run in parallel), with the
+    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.report.PageProgress`,
+    a live line on a terminal)."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.done = 0
-        self.stream = stream or sys.stderr
-        self.lock = threading.Lock()
+        self.progress = PageProgress(total, stream)
 
-    def page(self, pr: PageResult) -> None:
-        with self.lock:
-            self.done += 1
-            checks = _check_count(pr)
-            extra = f", {checks} check(s)" if checks else ""
-            why = f" - {pr.reason}" if pr.reason and pr.status != PASSED else ""
-            self.stream.write(f"[{self.done:>3}/{self.total}] {pr.page}: {pr.status} "
-                              f"({pr.duration:.1f}s{extra}){why}\n")
-            self.stream.flush()
+    def started(self, pr_page: str) -> None:
+        self.progress.page_started(pr_page)
+
+    def page(self, pr: PageResult, *, timed: bool = True) -> None:
+        checks = _check_count(pr)
+        extra = f" · {checks} check(s)" if checks else ""
+        why = f" - {pr.reason}" if pr.reason and pr.status != PASSED else ""
+        self.progress.page_finished(pr.page, pr.status, extra + why, took=pr.duration, timed=timed)
+        if self.progress.done == self.progress.total:
+            self.progress.close()  # (a run that breaks off: ``runbook run`` closes it)
 
 
 def _check_count(pr: PageResult) -> int:
@@ -295,7 +295,7 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
             results[i] = pr
     lines = _Lines(len(items), stream)
     for pr in results.values():
-        lines.page(pr)
+        lines.page(pr, timed=False)
     examples = [i for i, w in enumerate(works) if i not in results and w.shape == "examples"]
     guides = [i for i, w in enumerate(works) if i not in results and w.shape != "examples"]
     server_start = 0.0
@@ -319,6 +319,7 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
         w = works[i]
         assert w.graph is not None
         p0 = time.monotonic()
+        lines.started(str(w.page.path))
         result = run_guide(w.page.path, w.graph)
         pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
                         duration=time.monotonic() - p0, result=result)

@@ -1,4 +1,4 @@
-"""Progress over many pages, end to end: `runbook run` on three tiny guides (one host, one step each:
+"""Progress over many pages, end to end: `runbook run` on three tiny guides given as files (one host, one step each:
 ``sleep 2; echo``), run on this machine (a ``local`` inventory: nothing is installed or started), with
 plain lines in a log and a live line on a terminal (tmux)."""
 
@@ -31,8 +31,8 @@ def _pages(tmp: Path) -> list[Path]:
 
 
 def test_page_progress_in_a_log(tmp_path: Path) -> None:
-    _pages(tmp_path)
-    proc = subprocess.run([RUNBOOK, "run", str(tmp_path / "site"), "--inventory", str(tmp_path / "local.toml"),
+    pages = _pages(tmp_path)
+    proc = subprocess.run([RUNBOOK, "run", *map(str, pages), "--inventory", str(tmp_path / "local.toml"),
                            "--transcripts", str(tmp_path / "t")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -54,11 +54,11 @@ def test_page_progress_in_a_log(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/setup installs it)")
 def test_page_progress_live_on_a_terminal(tmp_path: Path) -> None:
-    _pages(tmp_path)
+    pages = " ".join(map(str, _pages(tmp_path)))
     session = f"rb-pages-{os.getpid()}"
     done = tmp_path / "done"
     # the pane is 200 columns wide: COLUMNS/LINES a shell may export (80x24) would narrow rich's output
-    cmd = (f"env -u COLUMNS -u LINES {RUNBOOK} run {tmp_path / 'site'} --inventory {tmp_path / 'local.toml'} "
+    cmd = (f"env -u COLUMNS -u LINES {RUNBOOK} run {pages} --inventory {tmp_path / 'local.toml'} "
            f"--transcripts {tmp_path / 't'}; echo $? > {done}; sleep 60")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd], check=True)
     try:

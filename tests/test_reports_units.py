@@ -159,6 +159,31 @@ def test_page_progress_plain_lines() -> None:
     ]
 
 
+def test_site_runs_feed_page_progress() -> None:
+    """A site run's line per page goes through PageProgress: skipped pages do not shorten the estimate."""
+    from runner.site import PageResult, _Lines
+
+    out = io.StringIO()
+    lines = _Lines(4, out)
+    clock = _Clock()
+    lines.progress.clock = clock
+    lines.progress.t0 = lines.progress.page_t0 = lines.progress.finished_at = clock.now
+    lines.page(PageResult("site/drafts/x.md", "drafts/x.md", "site", "", "skipped", "excluded by runbook.toml"),
+               timed=False)
+    clock.now += 10
+    lines.page(PageResult("site/a.md", "a.md", "site", "examples", "passed", duration=4.0))
+    clock.now += 10
+    lines.page(PageResult("site/b.md", "b.md", "site", "examples", "failed", "line 3: differs", duration=9.5))
+    clock.now += 5
+    lines.page(PageResult("site/c.md", "c.md", "site", "guide", "passed", duration=5.0))
+    assert out.getvalue().splitlines() == [
+        "[pages 1/4] site/drafts/x.md: skipped in 0.0s · elapsed 0s - excluded by runbook.toml",
+        "[pages 2/4] site/a.md: passed in 4.0s · elapsed 10s · about 20s left",
+        "[pages 3/4] site/b.md: failed in 9.5s · elapsed 20s · about 10s left - line 3: differs",
+        "[pages 4/4] site/c.md: passed in 5.0s · elapsed 25s",
+    ]
+
+
 def test_pre_commit_hook_runs_lint(tmp_path: Path) -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     (hook,) = [h for h in hooks if h["id"] == "runbook-lint"]

@@ -167,7 +167,11 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
     def guide(path: Path, graph: Graph) -> RunResult | None:
         return execute_guide(path, args, multiple=True, graph=graph, reports=False)[1]
 
-    result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
+    try:
+        result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
+    finally:
+        if PageProgress.active is not None:  # the run broke off: the live line goes
+            PageProgress.active.close()
     print_site_summary(result)
     if enabled():
         append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
@@ -237,7 +241,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if run.done and all(s.status == DONE_EARLIER for s in result.steps):
         sys.stderr.write(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
                          "earlier run on this sandbox; nothing was changed (use --fresh to run again)\n")
-    print_summary(result, console=pages.console if pages is not None and pages.live is not None else None)
+    print_summary(result)
     status = result.status
     if args.update_expected:
         status = _update_expected(path, graph, result, status)
