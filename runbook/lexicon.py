@@ -36,6 +36,30 @@ class Lexicon:
     case_insensitive: bool
     text: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    label_joiners: list[str] = field(default_factory=list)
+    """What joins several host names in one label (``と``, ``、`` / ``and``, ``,``)."""
+    append_words: list[str] = field(default_factory=list)
+    """Words of a paragraph that says to add the next block's lines to the file it names."""
+
+    def label_parts(self, text: str) -> list[str] | None:
+        """``パブリッシャーとサブスクライバー：`` -> [パブリッシャー, サブスクライバー]: the names of a
+        paragraph that may be a label (a colon optional); None when it cannot be one."""
+        body = re.sub(r"\s*[：:]\s*$", "", text.strip())
+        if not body or len(body) > 80 or "`" in body or self.sentence_end.search(body + " "):
+            return None
+        if not self.label_joiners:
+            return [body] if len(body) <= 30 and len(body.split()) <= 3 else None
+        joined = "|".join(re.escape(j) for j in sorted(self.label_joiners, key=len, reverse=True))
+        parts = [p.strip() for p in re.split(joined, body, flags=re.IGNORECASE if self.case_insensitive else 0)]
+        # A name is short: "Standby 1", "スタンバイ1"; a longer part makes this a sentence.
+        return parts if all(p and len(p) <= 30 and len(p.split()) <= 3 for p in parts) else None
+
+    def says_append(self, text: str) -> bool:
+        """The paragraph says to add lines to a file (``追記します`` / ``add``)."""
+        t = self.norm(text)
+        if self.case_insensitive:
+            return any(re.search(rf"\b{re.escape(self.norm(w))}\b", t) for w in self.append_words)
+        return any(w in t for w in self.append_words)
 
     def split_tag(self, text: str) -> tuple[str | None, str]:
         """``[通常] タイトル`` -> (normal, タイトル); ``[?] x`` -> (None, x); ``x`` -> (None, x)."""
@@ -114,6 +138,8 @@ def _compile(data: dict[str, Any], source: str) -> Lexicon:
             case_insensitive=bool(data["scope"].get("case_insensitive", False)),
             text=dict(data.get("text", {})),
             raw=data,
+            label_joiners=list(data["labels"].get("joiners", [])),
+            append_words=list(data["edit"].get("append", [])),
         )
     except (KeyError, TypeError, re.error) as exc:
         raise RunbookError(f"{source}: lexicon is incomplete or invalid: {exc!r}") from exc

@@ -37,6 +37,8 @@ class Substitution:
     text: str | None
     reason: str
     lift: str | None = None
+    same_output: bool = False
+    """Only paths and names rewritten: the command prints what the guide shows, so it is compared."""
 
 
 @dataclass
@@ -209,7 +211,7 @@ def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
         if check(pg_version):
             return Substitution("skip", None, why)
         return Substitution("block", None, message.format(version=pg_version), lift.format(version=pg_version))
-    return Substitution("replace", text, "; ".join(reasons)) if reasons else None
+    return Substitution("replace", text, "; ".join(reasons), same_output=True) if reasons else None
 
 
 # -- commands a target cannot run ------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .. import lexicon as lexicons
 from ..errors import GuideError, UsageError
 from ..lexicon import Lexicon
 from ..model import Action, Graph, Prose, Step
+from ..read.edits import mention
 
 _MARKER_RE = re.compile(r"^(?P<prefix>\s*(?:(?:[*+-]|\d+[.)])\s+|#{1,6}\s+))?(?P<body>.*)$", re.DOTALL)
 _HEADING_ID_RE = re.compile(r"\s*(\{#[^}]+\})\s*$")
@@ -171,7 +172,8 @@ class _Rebuild:
     labels_before: dict[int, list[str]] = field(default_factory=dict)
     untranslated: int = 0
     origin: list[int | None] = field(default_factory=list)
-    """Output line (0-based) -> source line (1-based) for lines copied as they are."""
+    """Output line (0-based) -> source line (1-based): of lines copied as they are, and of a replaced
+    prose block its first line (None for inserted labels)."""
 
     @property
     def mark(self) -> str:
@@ -218,7 +220,7 @@ class _Rebuild:
             if i in self.replace:
                 end, new = self.replace[i]
                 out += new
-                self.origin += [None] * len(new)
+                self.origin += [i + 1] * len(new)  # a prose block: an edit the prose describes starts there
                 i = end
                 continue
             out.append(self.lines[i])
@@ -282,10 +284,13 @@ class _Rebuild:
     def _translate(self, p: Prose, step: Step | None, raw: str, body: str) -> str | None:
         src, dst = self.src, self.dst
         if p.role == "label":
-            label = re.sub(r"\s*[：:]\s*$", "", p.text)
-            hosts = _labels(self.graph, src).get(src.norm(label))
-            if hosts:
-                return "".join(hosts_label(self.graph, hosts, dst)) + str(dst.text["label_suffix"])
+            labels = _labels(self.graph, src)
+            parts = src.label_parts(p.text) or []
+            named = [labels.get(src.norm(part)) for part in parts]
+            if named and all(named):
+                hosts = [h for names in named for h in names or []]
+                colon = str(dst.text["label_suffix"]) if re.search(r"[：:]\s*$", p.text) or len(parts) == 1 else ""
+                return str(dst.text["and"]).join(hosts_label(self.graph, hosts, dst)) + colon
         if p.role == "marker":
             which = dst.before[0] if src.is_marker(p.text, "before") else dst.after[0]
             return which + str(dst.text["label_suffix"])
@@ -298,10 +303,16 @@ class _Rebuild:
             return found
         if step is not None and step.tag and p.text == src.text.get("step_intro", {}).get(step.tag):
             return str(dst.text["step_intro"][step.tag])
-        if p.role == "scope":
+        if p.role in ("scope", "settings", "append"):
             hosts = scope_hosts(p.text.replace("`", ""), self.graph, src)
+            kept = self.keep(body)
+            if p.role == "append":  # the lines to add follow a sentence that says so
+                named = mention(raw)
+                file = (named.name or named.written) if named else ""
+                kept += "\n\n" + str(dst.text["append_intro"]).format(file=file)
             if hosts:
-                return scope_sentence(self.graph, hosts, dst) + "\n\n" + self.keep(body)
+                return scope_sentence(self.graph, hosts, dst) + "\n\n" + kept
+            return kept
         return self.keep(body)
 
     def _environment(self, p: Prose, raw: str, body: str) -> str:
@@ -310,8 +321,9 @@ class _Rebuild:
             return str(dst.text["environment_intro"])
         label = re.sub(r"\s*[：:]\s*$", "", p.text)
         hosts = _labels(self.graph, src).get(src.norm(label))
-        if hosts and len(hosts) == 1 and re.search(r"[：:]\s*$", p.text):
-            return host_label(self.graph, hosts[0], dst) + str(dst.text["label_suffix"])
+        if hosts and len(hosts) == 1:  # a host entry; older guides write some without a colon
+            colon = str(dst.text["label_suffix"]) if re.search(r"[：:]\s*$", p.text) else ""
+            return host_label(self.graph, hosts[0], dst) + colon
         m = re.match(r"^(?P<key>[^:：]+?)\s*[：:]\s*(?P<value>.*)$", body, re.DOTALL)
         if m:
             field_name = next((f for w, f in src.fields.items() if src.norm(w) == src.norm(m.group("key").strip())),

@@ -24,6 +24,9 @@ def actions(placed: list[Placed], file: str, problems: Problems) -> list[Action]
         action = p.action
         if action.kind == "shell":
             action.commands = shell_commands(action.code, p.first_line, file)
+        elif action.kind == "console" and not has_prompt(action.code):
+            action.kind = "shell"  # a transcript without prompts: a script, as in a bash block
+            action.commands = shell_commands(action.code, p.first_line, file)
         elif action.kind == "console":
             action.commands = console_commands(action.code, p.first_line, file, problems)
         elif action.kind == "sql":
@@ -72,9 +75,19 @@ def shell_commands(code: str, first_line: int, file: str) -> list[Command]:
     return [Command(text, Span(file, a, b)) for text, a, b in logical_lines(code, first_line)]
 
 
+_CONSOLE_PROMPT_RE = re.compile(r"^(?P<prompt>[$%#])(?: |$)")
+"""A console prompt: ``$ `` and ``% `` a regular user's, ``# `` root's."""
+
+
+def has_prompt(code: str) -> bool:
+    """A console block with no prompt line at all is a script."""
+    return any(_CONSOLE_PROMPT_RE.match(line) for line in code.split("\n"))
+
+
 def console_commands(code: str, first_line: int, file: str, problems: Problems) -> list[Command]:
-    """``$ command`` lines; after one, ``Prompt: (answer)`` lines before any output are its dialog and
-    the other lines its output."""
+    """``$ command`` (or ``% command``; ``# command`` is run as root) lines; after one, ``Prompt:
+    (answer)`` lines before any output are its dialog, and the other lines up to the next prompt its
+    output."""
     commands: list[Command] = []
     lines = code.split("\n")
     if lines and lines[-1] == "":
@@ -83,19 +96,20 @@ def console_commands(code: str, first_line: int, file: str, problems: Problems) 
     while i < len(lines):
         line = lines[i]
         lineno = first_line + i
-        if line.startswith("$ ") or line == "$":
+        pm = _CONSOLE_PROMPT_RE.match(line)
+        if pm:
             buf = [line[2:]]
             end = lineno
             while buf[-1].rstrip().endswith("\\") and i + 1 < len(lines):
                 i += 1
                 buf.append(lines[i])
                 end = first_line + i
-            commands.append(Command("\n".join(buf), Span(file, lineno, end)))
+            commands.append(Command("\n".join(buf), Span(file, lineno, end), root=pm.group("prompt") == "#"))
         elif commands:
-            pm = _PROMPT_RE.match(line)
-            if pm and not commands[-1].output:
+            dm = _PROMPT_RE.match(line)
+            if dm and not commands[-1].output:
                 commands[-1].dialog.append(
-                    Turn(pm.group("prompt"), Answer(literal=pm.group("answer")), Span(file, lineno, lineno))
+                    Turn(dm.group("prompt"), Answer(literal=dm.group("answer")), Span(file, lineno, lineno))
                 )
             else:
                 commands[-1].output.append(line)
@@ -103,7 +117,7 @@ def console_commands(code: str, first_line: int, file: str, problems: Problems) 
             problems.defect("console-output-before-command", "warning",
                             "console block line before any '$ ' command", Span(file, lineno, lineno))
         i += 1
-    return commands
+    return [c for c in commands if c.text.strip()]
 
 
 def sql_statements(code: str, first_line: int, file: str, problems: Problems) -> list[Statement]:

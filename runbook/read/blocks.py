@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..model import Action, ActionKind, Block, Prose, Span, Step, TargetSource
+from . import edits
 from .frame import Frame
 from .outline import Node, Outline
 from .problems import Problems
@@ -56,13 +57,17 @@ class _StepState:
     before: str | None = None
     before_span: Span | None = None
     before_block: Block | None = None
+    append: tuple[str, Span] | None = None
+    """Lines to add: the path and the paragraph that says so, for the block right after it."""
+    hint: list[str] = field(default_factory=list)
+    """Hosts a paragraph seemed to name without saying so clearly (for the no-target message)."""
 
 
 def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problems) -> Blocks:
     """Walk each step's nodes in order, keeping the current hosts and the pending file edit; fill each
     step's prose, scope and actions; blocks outside the steps become notes."""
-    placer = _Placer(cues, problems, Blocks())
     nodes = doc.nodes
+    placer = _Placer(cues, problems, Blocks(), edits.guide_paths(nodes, cues.lex))
     for section in page.sections:
         step = section.step
         if step is None:
@@ -89,7 +94,13 @@ def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problem
             elif node.depth:
                 step.prose.append(Prose(node.inline.text, node.span, "list", node.inline.links))
             else:
-                placer.cue(state, cues.paragraph(node))
+                cue = cues.paragraph(node)
+                described = edits.intro(nodes, i, section.end, cues.lex)
+                if described is not None and cue.prose is not None:
+                    cue.prose.role = described.kind
+                placer.cue(state, cue)
+                if described is not None:
+                    placer.described(state, described)
         placer.dangling(state)
     return placer.out
 
@@ -99,6 +110,28 @@ class _Placer:
     cues: Cues
     problems: Problems
     out: Blocks
+    paths: dict[str, str] = field(default_factory=dict)
+    """File name -> the path the guide writes for it (for prose that names the file alone)."""
+
+    def described(self, state: _StepState, intro: edits.Intro) -> None:
+        """An edit the prose describes: settings now, lines to add with the block that follows."""
+        span = Span(intro.span.file, intro.span.line, intro.span.line)
+        if intro.kind == "append":  # its hosts are those of the block it introduces
+            path = edits.resolve(intro, self.cues.env.hosts, list(state.scope or []), self.paths, self.problems)
+            if path is not None:
+                state.append = (path, span)
+            return
+        targets = self.targets(state, span)
+        path = edits.resolve(intro, self.cues.env.hosts, targets, self.paths, self.problems)
+        if path is None:
+            return
+        step = state.step
+        code = "\n".join(intro.settings) + "\n"
+        action = Action(id=f"{step.id}#{len(step.actions) + 1}", kind="file_edit", lang="", targets=targets,
+                        target_source=state.scope_source, span=intro.span, code=code, path=path, path_span=span,
+                        after=code, after_span=intro.span, edit="settings")
+        step.actions.append(action)
+        self.out.actions.append(Placed(action, intro.span.line))
 
     def cue(self, state: _StepState, cue: Cue) -> None:
         """Apply what a paragraph says to the blocks that follow it."""
@@ -126,6 +159,8 @@ class _Placer:
         elif cue.kind == "hosts":
             state.scope = cue.hosts
             state.scope_source = cue.source
+        elif cue.hosts:
+            state.hint = cue.hosts
 
     def dangling(self, state: _StepState) -> None:
         """A before marker or block with no after block is fatal; the pending edit is dropped."""
@@ -149,7 +184,7 @@ class _Placer:
             return [hosts[0].id]
         self.problems.fail("no-target",
                            "cannot tell which host runs this block: no host label before it, no scope phrase in the "
-                           "prose, and none in the step's heading", span)
+                           f"prose, and none in the step's heading; {self.cues.suggestion(state.hint)}", span)
         return []
 
     def note(self, block: Block, node: Node) -> Action:
@@ -169,6 +204,19 @@ class _Placer:
                 self.problems.defect("block-outside-step", "warning",
                                      "this code block is outside any step; it is not run", span)
             return
+        if state.append is not None:
+            path, path_span = state.append
+            state.append = None
+            if lang in edits.APPEND_LANGS:
+                step = state.step
+                aid = f"{step.id}#{len(step.actions) + 1}"
+                action = Action(id=aid, kind="file_edit", lang=lang, targets=self.targets(state, span),
+                                target_source=state.scope_source, span=span, code=code, path=path,
+                                path_span=path_span, after=code, after_span=span, edit="append")
+                block.action = aid
+                step.actions.append(action)
+                self.out.actions.append(Placed(action, node.first_line))
+                return
         if state.edit == "expect-before":
             state.before, state.before_span, state.before_block = code, span, block
             block.role = "before"

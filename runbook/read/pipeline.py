@@ -9,6 +9,7 @@ from ..lexicon import Lexicon
 from ..model import Graph, Source
 from .actions import actions
 from .blocks import blocks
+from .edits import fill_paths
 from .frame import frame
 from .hosts import environment
 from .outline import outline
@@ -31,6 +32,7 @@ def read(text: str, file: str, lex: Lexicon) -> Graph:
     acts = actions(placed.actions, file, problems)
     psql = sessions(acts, env.variables)
     variables = env.variables + code_variables(acts, env.hosts, problems)
+    fill_paths(acts, variables, problems)
     bind_answers(acts, variables)
     if problems.fatal:
         raise GuideError(f"{file}: {len(problems.fatal)} problem(s) stop this guide from being read",

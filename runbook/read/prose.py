@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..lexicon import Lexicon
-from ..model import Prose, TargetSource
+from ..model import Prose, Span, TargetSource
 from .frame import Frame
 from .hosts import Environment
 from .outline import Node, Outline
@@ -58,6 +58,7 @@ class Cue:
     kind: CueKind = "text"
     """``before``/``after``: an edit marker; ``path``: a file path; ``hosts``: where the next blocks run."""
     hosts: list[str] = field(default_factory=list)
+    """For ``hosts``: where the next blocks run; for ``text``: hosts it seems to name (a suggestion)."""
     source: TargetSource = "prose"
     """For ``hosts``: a ``label``, a scope phrase (``prose``) or an ``annotation``."""
     path: str | None = None
@@ -131,10 +132,55 @@ class Cues:
                 self.problems.fail("unknown-host-label",
                                    f"label {label!r} names no host of the environment (hosts: {known})", span)
                 return Cue(Prose(text, span, "label"))
+        names = None if inline.links or "`" in inline.raw else self.label(inline.plain, span)
+        if names is not None and names.kind == "hosts":
+            return Cue(Prose(text, span, "label"), "hosts", names.hosts, "label")
+        hint = names.hosts if names is not None else []
         hosts = self.scope(inline.plain)
         if hosts:
             return Cue(Prose(text, span, "scope", inline.links), "hosts", hosts, "prose")
-        return Cue(Prose(text, span, "paragraph", inline.links))
+        return Cue(Prose(text, span, "paragraph", inline.links), hosts=hint)
+
+    def label(self, text: str, span: Span) -> Cue | None:
+        """Hosts of a paragraph made only of host names, as older guides write labels: without a colon,
+        several joined (``パブリッシャーとサブスクライバー``, ``Standby1, standby2``).  A paragraph of
+        names some of which are no host of the environment is reported, not guessed at."""
+        lex = self.lex
+        parts = lex.label_parts(text)
+        if parts is None:
+            return None
+        hosts: set[str] = set()
+        unknown: list[str] = []
+        for part in parts:
+            named = self.env.labels.get(lex.norm(part))
+            if named is None:
+                unknown.append(part)
+            else:
+                hosts.update(named)
+        if not unknown:
+            return Cue(None, "hosts", self._ordered(hosts), "label")
+        known = ", ".join(h.label for h in self.env.hosts) or "none"
+        roles = [u for u in unknown if lex.host_role(u) is not None]
+        if roles and (hosts or len(parts) == 1):
+            self.problems.fail("unknown-host-label",
+                               f"label {text!r} names no host of the environment as {roles[0]!r} (hosts: {known})",
+                               span)
+        elif hosts:
+            self.problems.defect("unclear-label", "warning",
+                                 f"{text!r} names {', '.join(self._ordered(hosts))} but also {unknown[0]!r}, which is "
+                                 f"no host of the environment (hosts: {known}); {self.suggestion(hosts)}", span)
+            return Cue(None, hosts=self._ordered(hosts))
+        return None
+
+    def suggestion(self, hosts: set[str] | list[str] | None = None) -> str:
+        """What settles which hosts a block runs on: a label paragraph or an annotation."""
+        chosen = self._ordered(set(hosts) if hosts else {h.id for h in self.env.hosts[:1]})
+        by_id = {h.id: h for h in self.env.hosts}
+        suffix = str(self.lex.text.get("label_suffix", ":"))
+        joiner = str(self.lex.text.get("and", " and "))
+        label = joiner.join(by_id[h].label for h in chosen if h in by_id) + suffix
+        return (f"write a label paragraph such as '{label}' right before the block, or the annotation "
+                f"'<!-- runbook: hosts={','.join(chosen)} -->'")
 
     def html(self, node: Node) -> Cue:
         """``<!-- runbook: hosts=standby1,standby2 -->`` overrides the inferred hosts (for guides whose

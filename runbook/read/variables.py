@@ -24,6 +24,9 @@ def code_variables(actions: list[Action], hosts: list[Host], problems: Problems)
     texts = _code_texts(actions)
     joined = "\x00".join(text for text, _ in texts)
     found_vars: list[Variable] = []
+    # Entries of the same name (the version as Debian's and as RHEL's packages write it) are one
+    # variable: its patterns are those of the entries found in this guide, in the file's order.
+    values: dict[str, tuple[dict[str, Any], dict[str, Span], list[str]]] = {}
     for spec, patterns in _value_patterns():
         live = [(pattern, literal) for pattern, literal in patterns if literal in joined]
         found: dict[str, Span] = {}
@@ -34,12 +37,17 @@ def code_variables(actions: list[Action], hosts: list[Host], problems: Problems)
                         found.setdefault(m.group("v"), span)
         if not found:
             continue
+        _, spans, used = values.setdefault(spec["name"], (spec, {}, []))
+        for v, span in found.items():
+            spans.setdefault(v, span)
+        used.extend(p for p in spec["patterns"] if p not in used)
+    for name, (spec, found, used) in values.items():
         if len(found) > 1:
             where = ", ".join(f"{v} ({s})" for v, s in found.items())
-            problems.defect("inconsistent-value", "warning", f"{spec['name']} has several values: {where}",
+            problems.defect("inconsistent-value", "warning", f"{name} has several values: {where}",
                             next(iter(found.values())))
         value, span = next(iter(found.items()))
-        found_vars.append(Variable(spec["name"], value, spec["kind"], False, span, None, list(spec["patterns"])))
+        found_vars.append(Variable(name, value, spec["kind"], False, span, None, used))
     addresses = []
     for h in hosts:
         try:
