@@ -241,3 +241,29 @@ def test_both_languages_have_the_same_executable_graph(name: str) -> None:
 
     ja, en = parse_file(GUIDES / f"{name}.ja.md"), parse_file(GUIDES / f"{name}.en.md")
     assert compare(ja, en).executable == []
+
+
+def test_lint_names_each_unresolved_ambiguity_with_its_line_and_what_settles_it(
+        tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from runner.cli import main
+
+    body = ("## [通常] スタンバイで確認する {#check2}\n\nこれは通常の手順です。\n\n"
+            "スタンバイ1とサーバー3\n\n```bash\nsudo apt install -y postgresql-16\n```\n\n"
+            "`postgresql.conf`に次の設定を追加します：`wal_level = logical`。\n")
+    text = _excerpt("ja", body)
+    guide = Path(str(tmp_path)) / "g.ja.md"
+    guide.write_text(text, encoding="utf-8")
+    lines = text.split("\n")
+    label_line = lines.index("スタンバイ1とサーバー3") + 1
+    settings_line = next(n for n, line in enumerate(lines, 1) if line.startswith("`postgresql.conf`"))
+    main(["lint", str(guide)])
+    out = capsys.readouterr().out
+    assert f"{guide}:{label_line}: unclear-label: " in out
+    assert "'スタンバイ1：'" in out and "<!-- runbook: hosts=standby1 -->" in out
+    # No host gives its OS: the path is Debian's, and lint says how to settle it.
+    assert f"{guide}:{settings_line}: edit-path-assumed: " in out
+    graph = parse_file(guide)
+    assert graph.actions()[0].targets == ["standby1", "standby2"]  # the heading decides
+    assert graph.actions()[1].path == "/etc/postgresql/16/main/postgresql.conf"

@@ -304,14 +304,14 @@ class _Rebuild:
         if step is not None and step.tag and p.text == src.text.get("step_intro", {}).get(step.tag):
             return str(dst.text["step_intro"][step.tag])
         if p.role in ("scope", "settings", "append"):
-            hosts = scope_hosts(p.text.replace("`", ""), self.graph, src)
+            scoped = scope_hosts(p.text.replace("`", ""), self.graph, src)
             kept = self.keep(body)
             if p.role == "append":  # the lines to add follow a sentence that says so
-                named = mention(raw)
-                file = (named.name or named.written) if named else ""
+                said = mention(raw)
+                file = (said.name or said.written) if said else ""
                 kept += "\n\n" + str(dst.text["append_intro"]).format(file=file)
-            if hosts:
-                return scope_sentence(self.graph, hosts, dst) + "\n\n" + kept
+            if scoped:
+                return scope_sentence(self.graph, scoped, dst) + "\n\n" + kept
             return kept
         return self.keep(body)
 

@@ -6,6 +6,7 @@ closest cue names (label, scope phrase, annotation, the heading), or on a one-ho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -224,6 +225,11 @@ class _Placer:
             return
         if state.edit == "have-before":
             self.dangling(state)
+        if state.edit is None and lang in EXECUTABLE and not _runnable(lang, code):
+            self.note(block, node)
+            self.problems.defect("empty-block", "warning", f"this {lang} block has nothing to run; it is kept but "
+                                 "not run", span)
+            return
         targets = self.targets(state, span)
         step = state.step
         aid = f"{step.id}#{len(step.actions) + 1}"
@@ -252,3 +258,15 @@ class _Placer:
         block.action = aid
         step.actions.append(action)
         self.out.actions.append(Placed(action, node.first_line))
+
+
+def _runnable(lang: str, code: str) -> bool:
+    """The block has a command or a statement (not only blank lines and comments)."""
+    raw = code.split("\n")
+    lines = [ln.strip() for ln in raw if ln.strip()]
+    if lang in SQL_LANGS:
+        return any(not ln.startswith("--") for ln in lines)
+    prompts = [ln for ln in raw if re.match(r"^[$%#](?: |$)", ln)]
+    if lang in CONSOLE_LANGS and prompts:
+        return any(ln[2:].strip() for ln in prompts)
+    return any(not ln.startswith("#") for ln in lines)
