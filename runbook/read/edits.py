@@ -1,7 +1,9 @@
-"""Stage 7 (with blocks), edits the prose describes without a before block: settings given in a
-paragraph or in the list after it (``wal_level = logical`` …), lines a paragraph says to add to a
-file (``追記します`` / ``add``); the file the prose names (a typo resolved when one file is close) and
-its path (the guide's own, else the platform's of the hosts' ``OS`` field)."""
+"""Edits stage (with blocks): prose that describes an edit without a before block -> the edit.
+
+Settings given in a paragraph or in the list after it (``wal_level = logical`` …), lines a paragraph
+says to add to a file (``追記します`` / ``add``); the file the prose names (a typo resolved when one
+file is close) and its path (the guide's own, else the platform's of the hosts' ``OS`` field).
+"""
 
 from __future__ import annotations
 
