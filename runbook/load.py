@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import lexicon
 from .errors import GuideError
 from .model import Finding, Graph, Span
 from .parse import parse_text, read_guide
@@ -25,4 +24,4 @@ def load_graph(path: Path | str, lang: str | None = None, text: str | None = Non
             msg = f"not JSON: {exc.msg}"
             raise GuideError(msg, [Finding("not-json", "error", msg, Span(name, exc.lineno, exc.lineno))]) from exc
         return graph_from_json(obj, name)
-    return parse_text(text, name, lang or lexicon.detect_language(text, name))
+    return parse_text(text, name, lang)

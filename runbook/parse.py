@@ -25,7 +25,7 @@ def parse_text(text: str, file: str = "guide.md", lang: str | None = None, lex: 
     if not text.strip():
         raise GuideError("empty", [Finding("empty-file", "error", "the file is empty", Span(file, 1, 1))])
     if lex is None:
-        lex = lexicons.load(lang or lexicons.detect_language(text))
+        lex = lexicons.load(lang or lexicons.detect_language(text, file))
     return read(text, file, lex)
 
 
