@@ -267,3 +267,26 @@ def test_lint_names_each_unresolved_ambiguity_with_its_line_and_what_settles_it(
     graph = parse_file(guide)
     assert graph.actions()[0].targets == ["standby1", "standby2"]  # the heading decides
     assert graph.actions()[1].path == "/etc/postgresql/16/main/postgresql.conf"
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/lib/postgresql/15/bin/postgres").exists(),
+                    reason="the plan binds the guide's version to the installed PostgreSQL 15")
+def test_plan_shows_per_host_the_bound_commands_and_each_substitution_with_its_reason(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.cli import main
+
+    assert main(["run", "--plan", str(RHEL["ja"])]) == 0
+    out = capsys.readouterr().out
+    lines = out.split("\n")
+    assert "### install-postgresql#1 console on publisher, subscriber" in out
+    substituted = [n for n, line in enumerate(lines) if line.startswith("#   substituted")]
+    assert len(substituted) >= 10
+    assert all(lines[n + 1].startswith("#     reason: ") and len(lines[n + 1]) > 30 for n in substituted)
+    assert "#   substituted path: /var/lib/pgsql/15/data/postgresql.conf -> /etc/postgresql/15/main/postgresql.conf" \
+        in lines
+    assert "# set in /etc/postgresql/15/main/postgresql.conf:" in lines
+    assert "#   + wal_level = logical" in lines
+    assert "# append to /etc/postgresql/15/main/pg_hba.conf:" in lines
+    assert "# as root: systemctl enable --now postgresql@15-main" in lines
+    assert "sudo systemctl enable --now postgresql@15-main" in lines
+    assert "passw0rd" not in out
