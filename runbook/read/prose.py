@@ -174,6 +174,8 @@ class Cues:
 
     def suggestion(self, hosts: set[str] | list[str] | None = None) -> str:
         """What settles which hosts a block runs on: a label paragraph or an annotation."""
+        if not self.env.hosts:
+            return "list the guide's hosts in its environment section, then name them before the block"
         chosen = self._ordered(set(hosts) if hosts else {h.id for h in self.env.hosts[:1]})
         by_id = {h.id: h for h in self.env.hosts}
         suffix = str(self.lex.text.get("label_suffix", ":"))
