@@ -34,8 +34,12 @@ def _actions(data: dict) -> dict[tuple[str, str], dict]:  # type: ignore[type-ar
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_rhel_guide_runs_on_debian_clusters_with_every_substitution_reported(lang: str, tmp_path: Path) -> None:
+def test_rhel_guide_runs_on_debian_clusters_with_every_substitution_reported(
+        lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = _run(GUIDES / f"rhel-logical-replication.{lang}.md", tmp_path)
+    err = capsys.readouterr().err
+    assert "postgresql-15-setup initdb -> sudo pg_createcluster" in err
+    assert ": /var/lib/pgsql/15/data/pg_hba.conf -> /etc/postgresql/15/main/pg_hba.conf\n      because " in err
     actions = _actions(data)
     install = actions[("install-postgresql#1", "subscriber")]
     subs = install["substitutions"]

@@ -276,6 +276,10 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
         sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}\n"
                          f"      because {sub.reason}\n")
+    for action_id, (old, sub) in plan.paths.items():
+        action = next(a for a in plan.graph.actions() if a.id == action_id)
+        sys.stderr.write(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}\n"
+                         f"      because {sub.reason}\n")
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
