@@ -40,6 +40,8 @@ class Lexicon:
     """What joins several host names in one label (``と``, ``、`` / ``and``, ``,``)."""
     append_words: list[str] = field(default_factory=list)
     """Words of a paragraph that says to add the next block's lines to the file it names."""
+    label_not_name: re.Pattern[str] | None = None
+    """What a host name never holds (Japanese particles): a part with it makes the paragraph a phrase."""
 
     def label_parts(self, text: str) -> list[str] | None:
         """``パブリッシャーとサブスクライバー：`` -> [パブリッシャー, サブスクライバー]: the names of a
@@ -48,11 +50,18 @@ class Lexicon:
         if not body or len(body) > 80 or "`" in body or self.sentence_end.search(body + " "):
             return None
         if not self.label_joiners:
-            return [body] if len(body) <= 30 and len(body.split()) <= 3 else None
+            return [body] if len(body) <= 30 and len(body.split()) <= 3 and not self._not_name(body) else None
         joined = "|".join(re.escape(j) for j in sorted(self.label_joiners, key=len, reverse=True))
         parts = [p.strip() for p in re.split(joined, body, flags=re.IGNORECASE if self.case_insensitive else 0)]
         # A name is short: "Standby 1", "スタンバイ1"; a longer part makes this a sentence.
-        return parts if all(p and len(p) <= 30 and len(p.split()) <= 3 for p in parts) else None
+        if not all(p and len(p) <= 30 and len(p.split()) <= 3 for p in parts):
+            return None
+        if any(self._not_name(p) for p in parts):
+            return None
+        return parts
+
+    def _not_name(self, text: str) -> bool:
+        return self.label_not_name is not None and self.label_not_name.search(text) is not None
 
     def says_append(self, text: str) -> bool:
         """The paragraph says to add lines to a file (``追記します`` / ``add``)."""
@@ -140,6 +149,7 @@ def _compile(data: dict[str, Any], source: str) -> Lexicon:
             raw=data,
             label_joiners=list(data["labels"].get("joiners", [])),
             append_words=list(data["edit"].get("append", [])),
+            label_not_name=re.compile(data["labels"]["not_name"]) if data["labels"].get("not_name") else None,
         )
     except (KeyError, TypeError, re.error) as exc:
         raise RunbookError(f"{source}: lexicon is incomplete or invalid: {exc!r}") from exc

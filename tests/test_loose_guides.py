@@ -290,3 +290,13 @@ def test_plan_shows_per_host_the_bound_commands_and_each_substitution_with_its_r
     assert "# as root: systemctl enable --now postgresql@15-main" in lines
     assert "sudo systemctl enable --now postgresql@15-main" in lines
     assert "passw0rd" not in out
+
+
+@pytest.mark.parametrize(("lang", "text"), [("ja", "プライマリーとの接続"), ("ja", "スタンバイ1のデータ"),
+                                            ("en", "Primary and then some more words")])
+def test_a_phrase_with_host_names_is_not_a_label(lang: str, text: str) -> None:
+    body = f"{text}\n\n```bash\ntrue\n```\n"
+    text = _excerpt(lang, body).replace("## [通常] 確認する", "## [通常] プライマリーで確認する")
+    graph = parse_text(text.replace("## [normal] Check", "## [normal] Check on primary"), f"g.{lang}.md")
+    assert [(a.targets, a.target_source) for a in graph.actions()] == [(["primary"], "heading")]
+    assert not [f for f in graph.findings if f.rule == "unclear-label"]
