@@ -172,6 +172,7 @@ def load_file(path: Path) -> Lexicon:
         raise RunbookError(f"{path}: cannot read lexicon: {exc}") from exc
 
 
+@cache
 def available() -> list[str]:
     folder = resources.files("runbook") / "lexicons"
     return sorted(

@@ -262,11 +262,13 @@ class _Placer:
 
 def _runnable(lang: str, code: str) -> bool:
     """The block has a command or a statement (not only blank lines and comments)."""
-    raw = code.split("\n")
-    lines = [ln.strip() for ln in raw if ln.strip()]
-    if lang in SQL_LANGS:
-        return any(not ln.startswith("--") for ln in lines)
-    prompts = [ln for ln in raw if re.match(r"^[$%#](?: |$)", ln)]
-    if lang in CONSOLE_LANGS and prompts:
-        return any(ln[2:].strip() for ln in prompts)
-    return any(not ln.startswith("#") for ln in lines)
+    if lang in CONSOLE_LANGS:
+        prompts = _PROMPT_LINE_RE.findall(code)
+        if prompts:
+            return any(p.strip() for p in prompts)
+    comment = "--" if lang in SQL_LANGS else "#"
+    return any(ln.strip() and not ln.lstrip().startswith(comment) for ln in code.split("\n"))
+
+
+_PROMPT_LINE_RE = re.compile(r"^[$%#](?: (.*)|)$", re.MULTILINE)
+"""A console prompt line (its command, if any), as the actions stage reads it."""

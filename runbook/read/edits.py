@@ -70,16 +70,26 @@ def _platforms() -> list[dict[str, Any]]:
 def mention(raw: str) -> Mention | None:
     """The first inline code of ``raw`` that names a file: a known one, one close to a known one, or
     any ``*.conf``."""
+    if "`" not in raw:
+        return None
     for code in _CODE_RE.findall(raw):
         m = _FILE_RE.match(code.strip())
         if not m:
             continue
         written = m.group("name")
-        known = _known()
-        close = [written] if written in known else [k for k in known if _distance(written, k) <= 2]
+        close = _close(written)
         if close or written.endswith(".conf"):
             return Mention(code.strip(), close[0] if len(close) == 1 else None, close, m.group("dir"))
     return None
+
+
+@cache
+def _close(written: str) -> list[str]:
+    """The known files ``written`` names: itself, or those within two edits of it."""
+    known = _known()
+    if written in known:
+        return [written]
+    return [k for k in known if abs(len(k) - len(written)) <= 2 and _distance(written, k) <= 2]
 
 
 def _distance(a: str, b: str) -> int:
@@ -146,18 +156,25 @@ def _shown_later(settings: list[str], rest: list[Node]) -> bool:
                                             for n in names) for node in rest)
 
 
+@cache
+def _path_re() -> re.Pattern[str] | None:
+    names = "|".join(re.escape(n) for n in _known())
+    return re.compile(rf"(/[\w.\-/]*/)({names})(?![\w.])") if names else None
+
+
 def guide_paths(nodes: list[Node], lex: Lexicon) -> dict[str, str]:
     """Known file name -> the path the guide itself writes for it (a path paragraph, or code)."""
     found: dict[str, str] = {}
-    names = "|".join(re.escape(n) for n in _known())
-    if not names:
+    pattern = _path_re()
+    if pattern is None:
         return found
-    pattern = re.compile(rf"(/[\w.\-/]*/)({names})(?![\w.])")
     for node in nodes:
         texts = [node.code] if node.kind == "fence" else []
         if node.inline is not None:
             texts.append(node.inline.raw)
         for text in texts:
+            if ".conf" not in text:
+                continue
             for m in pattern.finditer(text):
                 found.setdefault(m.group(2), m.group(1) + m.group(2))
     return found
