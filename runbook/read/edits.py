@@ -128,19 +128,24 @@ def intro(nodes: list[Node], i: int, end: int, lex: Lexicon) -> Intro | None:
     settings = settings_in(inline.raw)
     span = node.span
     if not settings and nxt is not None and nxt.kind == "list" and not nxt.ordered:
-        last = i + 1
-        for j in range(i + 2, end):
-            if nodes[j].list != nxt.list:
-                break
-            last = j
-            item = nodes[j]
-            if item.kind == "fence":
+        j = i + 1
+        while True:
+            items = _list_settings(nodes, j, end)
+            if items is None:
                 return None
-            if item.depth == 1 and item.inline is not None:
-                first = re.match(r"^\s*`([^`]+)`", item.inline.raw)
-                if first and _SETTING_RE.match(first.group(1).strip()):
-                    settings.append(first.group(1).strip())
-        span = Span(span.file, span.line, nodes[last].span.end_line)
+            found_here, last = items
+            settings += found_here
+            span = Span(span.file, span.line, nodes[last].span.end_line)
+            # Explanations between the items: a paragraph, then the list goes on with a setting.
+            gap = last + 1
+            if not (found_here and gap + 1 < end and nodes[gap].kind == "paragraph" and nodes[gap].depth == 0
+                    and nodes[gap].inline is not None and mention(nodes[gap].inline.raw) is None
+                    and nodes[gap + 1].kind == "list" and not nodes[gap + 1].ordered):
+                break
+            more = _list_settings(nodes, gap + 1, end)
+            if more is None or not more[0]:
+                break
+            j = gap + 1
     if settings:
         if _shown_later(settings, nodes[i + 1:end]):
             return None
@@ -148,6 +153,25 @@ def intro(nodes: list[Node], i: int, end: int, lex: Lexicon) -> Intro | None:
     if (nxt is not None and nxt.kind == "fence" and nxt.lang in APPEND_LANGS and lex.says_append(inline.plain)):
         return Intro("append", found, [], span)
     return None
+
+
+def _list_settings(nodes: list[Node], j: int, end: int) -> tuple[list[str], int] | None:
+    """The settings the items of the list ``nodes[j]`` start with, and the list's last node; None when
+    the list holds a block (then it is no list of settings)."""
+    settings: list[str] = []
+    last = j
+    for k in range(j + 1, end):
+        item = nodes[k]
+        if item.list != nodes[j].list:
+            break
+        last = k
+        if item.kind == "fence":
+            return None
+        if item.depth == 1 and item.inline is not None:
+            first = re.match(r"^\s*`([^`]+)`", item.inline.raw)
+            if first and _SETTING_RE.match(first.group(1).strip()):
+                settings.append(first.group(1).strip())
+    return settings, last
 
 
 def _shown_later(settings: list[str], rest: list[Node]) -> bool:
