@@ -306,8 +306,8 @@ def test_settings_in_lists_with_explanations_between_the_items() -> None:
     body = ("プライマリーで`postgresql.conf`に次の設定を追加します。\n\n* `wal_level = logical`\n\n"
             "論理レプリケーションに必要です。\n\n* `max_wal_senders = 10`\n\n"
             "WAL senderの数です。\n\n```bash\nsudo apt install -y postgresql-16\n```\n")
-    graph = parse_text(_excerpt("ja", body.replace("プライマリーで`", "`")).replace("確認する", "プライマリーで確認する"),
-                       "g.ja.md")
+    text = _excerpt("ja", body.replace("プライマリーで`", "`")).replace("確認する", "プライマリーで確認する")
+    graph = parse_text(text, "g.ja.md")
     edit = graph.actions()[0]
     assert (edit.edit, edit.after) == ("settings", "wal_level = logical\nmax_wal_senders = 10\n")
     assert edit.path == "/etc/postgresql/16/main/postgresql.conf"

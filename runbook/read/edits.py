@@ -138,8 +138,8 @@ def intro(nodes: list[Node], i: int, end: int, lex: Lexicon) -> Intro | None:
             span = Span(span.file, span.line, nodes[last].span.end_line)
             # Explanations between the items: a paragraph, then the list goes on with a setting.
             gap = last + 1
-            if not (found_here and gap + 1 < end and nodes[gap].kind == "paragraph" and nodes[gap].depth == 0
-                    and nodes[gap].inline is not None and mention(nodes[gap].inline.raw) is None
+            between = nodes[gap].inline if gap + 1 < end and nodes[gap].kind == "paragraph" else None
+            if not (found_here and between is not None and nodes[gap].depth == 0 and mention(between.raw) is None
                     and nodes[gap + 1].kind == "list" and not nodes[gap + 1].ordered):
                 break
             more = _list_settings(nodes, gap + 1, end)
