@@ -9,6 +9,7 @@ is the guide's path as given on the command line, so run runbook from the reposi
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -70,6 +71,19 @@ def lint_commands(findings: Iterable[Finding]) -> list[str]:
     """A command per lint finding at its line (``error``, ``warning`` or ``notice``)."""
     return [command(_LEVELS.get(f.severity, "notice"), f.span.file, f.span.line, f"{f.rule}: {f.message}",
                     end_line=f.span.end_line, title=f"runbook lint: {f.rule}") for f in findings]
+
+
+_FORMATTED = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<message>.*)$", re.S)
+
+
+def formatted_commands(lines: Iterable[str]) -> list[str]:
+    """An error per ``file:line: rule: message`` (a :meth:`Finding.format` line: an unreadable page)."""
+    out = []
+    for text in lines:
+        m = _FORMATTED.match(text)
+        if m:
+            out.append(command("error", m["file"], int(m["line"]), m["message"], title="runbook: unreadable page"))
+    return out
 
 
 def summary_markdown(results: Iterable[RunResult]) -> str:

@@ -26,7 +26,8 @@ from runbook.model import Finding, Span
 from .execute import ActionResult, RunResult, StepResult
 
 STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
-         "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green"}
+         "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green", "invalid": "bold red",
+         "not-executable": "dim"}
 
 
 @cache

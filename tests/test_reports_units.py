@@ -119,6 +119,12 @@ def test_github_annotations_at_the_guide_lines(tmp_path: Path) -> None:
     assert f"::error file={guide},line=47,title=runbook lint%3A overview-title-mismatch::overview-title-mismatch: " \
            "overview item says 'プライマリーでデータを追加する' but the heading of #insert-primary" in commands[0]
     assert any(x.startswith(f"::notice file={guide},line=335,") for x in commands)  # a hint
+    from runner.annotations import formatted_commands
+
+    assert formatted_commands(["docs/site/x.md:12: unclosed-fence: the fence opened here is never closed",
+                               "not a located message"]) == [
+        "::error file=docs/site/x.md,line=12,title=runbook%3A unreadable page::unclosed-fence: the fence opened "
+        "here is never closed"]
     summary = tmp_path / "summary.md"
     md = summary_markdown([_result()])
     assert append_summary(md, {"GITHUB_STEP_SUMMARY": str(summary)})
@@ -215,3 +221,16 @@ def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.Mon
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"::error file={guide},line=47,title=runbook lint%3A missing-anchor::missing-anchor: ")
     assert out[1].startswith(f"{guide}:47: missing-anchor: ")
+
+
+def test_site_summary_prints_every_page_status() -> None:
+    """Each status a site page can have has a style: none breaks the summary table's markup."""
+    from runner.site import PageResult, SiteResult
+    from runner.site_report import print_site_summary
+
+    statuses = ["passed", "failed", "blocked", "not-executable", "skipped", "invalid"]
+    pages = [PageResult(f"site/{s}.md", f"{s}.md", "site", "", s, f"because {s}") for s in statuses]
+    out = io.StringIO()
+    print_site_summary(SiteResult(["site"], "invalid", 0.0, 1.0, pages, 0.0), stream=out)
+    text = out.getvalue()
+    assert all(f"site/{s}.md" in text for s in statuses)

@@ -11,7 +11,7 @@ from pathlib import Path
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
+from runner.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, PASSED, RunResult
 from runner.html_report import render_html
 from runner.launch import GuideRun, RunOptions
@@ -173,7 +173,9 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
         if PageProgress.active is not None:  # the run broke off: the live line goes
             PageProgress.active.close()
     print_site_summary(result)
-    if enabled():
+    if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
+        emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
+             + formatted_commands(f for p in result.pages for f in p.findings))
         append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
     if args.json:
         write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
