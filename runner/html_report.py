@@ -44,6 +44,8 @@ class _Page:
     def __init__(self, lang: str, mask: Mask) -> None:
         self.t = strings(lang)
         self.mask = mask
+        self.accepted = False
+        """The check being drawn passed: its differing cells were accepted (volatile)."""
 
     def esc(self, text: object) -> str:
         return html.escape(self.mask(str(text)), quote=True)
@@ -132,6 +134,7 @@ class _Page:
 
     def check(self, c: CheckResult, a: ActionResult) -> str:
         t = self.t
+        self.accepted = c.status != "failed"  # what differs in a check that passed was accepted as volatile
         if a.kind == "sql":
             left, right = self._sql_sides(c)
         else:
@@ -180,13 +183,13 @@ class _Page:
         return (self._table(exp, head, rows, count), self._table(act, head, rows, count))
 
     def _table(self, out: Output, head: list[str], rows: list[list[str]], count: str) -> str:
-        ths = "".join(f'<th class="{_cls(head[j])}">{self.esc(col)}</th>' for j, col in enumerate(out.columns))
+        ths = "".join(f'<th class="{self._cls(head[j])}">{self.esc(col)}</th>' for j, col in enumerate(out.columns))
         trs = []
         for i, row in enumerate(out.rows):
-            trs.append("<tr>" + "".join(f'<td class="{_cls(rows[i][j])}">{self.esc(cell)}</td>'
+            trs.append("<tr>" + "".join(f'<td class="{self._cls(rows[i][j])}">{self.esc(cell)}</td>'
                                         for j, cell in enumerate(row)) + "</tr>")
         n = out.row_count
-        footer = f'<div class="rowcount {_cls(count)}">({n} {"row" if n == 1 else "rows"})</div>' \
+        footer = f'<div class="rowcount {self._cls(count)}">({n} {"row" if n == 1 else "rows"})</div>' \
             if n is not None else ""
         return f'<table class="result"><thead><tr>{ths}</tr></thead><tbody>{"".join(trs)}</tbody></table>{footer}'
 
@@ -211,9 +214,15 @@ class _Page:
                 e_marks.append("diff")
         return self._lines(e_lines, e_marks), self._lines(shown, a_marks)
 
+    def _cls(self, mark: str) -> str:
+        """The class of a marked cell or line: ``diff``, ``volatile`` or none."""
+        if mark == "diff" and self.accepted:
+            return "volatile"
+        return mark if mark in ("diff", "volatile") else ""
+
     def _lines(self, lines: list[str], marks: list[str]) -> str:
         return '<div class="lines">' + "".join(
-            f'<div class="{_cls(m)}">{self.esc(x)}</div>' for x, m in zip(lines, marks, strict=False)) + "</div>"
+            f'<div class="{self._cls(m)}">{self.esc(x)}</div>' for x, m in zip(lines, marks, strict=False)) + "</div>"
 
     # -- transcripts --------------------------------------------------------------------------
     def transcripts(self, folder: Path | None) -> str:
@@ -231,10 +240,6 @@ def _pairs(a: list[Any], b: list[Any]) -> list[tuple[Any, Any]]:
     """Pairs by position, ``None`` where one side is shorter."""
     n = max(len(a), len(b))
     return [(a[i] if i < len(a) else None, b[i] if i < len(b) else None) for i in range(n)]
-
-
-def _cls(mark: str) -> str:
-    return mark if mark in ("diff", "volatile") else ""
 
 
 def render_html(result: RunResult, *, lang: str = "en", title: str = "", transcripts: Path | None = None,

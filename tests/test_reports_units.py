@@ -234,3 +234,27 @@ def test_site_summary_prints_every_page_status() -> None:
     print_site_summary(SiteResult(["site"], "invalid", 0.0, 1.0, pages, 0.0), stream=out)
     text = out.getvalue()
     assert all(f"site/{s}.md" in text for s in statuses)
+
+
+def test_cells_of_a_passed_check_are_never_marked_as_differing() -> None:
+    """A site's own volatile pattern (a uuid) let the check pass: its differing cell shows as volatile."""
+    check = CheckResult(5, "SELECT id FROM t;", "volatile", ["                  id", "-" * 38,
+                                                              " 0b5a3c1e-2f4d-4e6a-8b9c-0d1e2f3a4b5c", "(1 row)"],
+                        ["                  id", "-" * 38, " 9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "(1 row)"],
+                        [], ["row 1 id: uuid differ"])
+    step = StepResult("s", 1, "S", None, 1, "passed", actions=[
+        ActionResult("s#1", "s", "sql", "server", 4, "passed", checks=[check])])
+    cells = _Cells()
+    cells.feed(render_html(RunResult("p.md", "sandbox", "passed", 0.0, 1.0, [step])))
+    marked = [(c, x.strip()) for t, c, x in cells.elements if t == "td" and c]
+    assert marked == [("volatile", "0b5a3c1e-2f4d-4e6a-8b9c-0d1e2f3a4b5c"),
+                      ("volatile", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a")]
+
+
+def test_site_page_reports_are_named_by_their_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from runner.cli.run import _page_report_path
+
+    monkeypatch.chdir(tmp_path)
+    assert _page_report_path("out/report.html", Path("docs/site/ja/index.md")) == Path(
+        "out/report.docs.site.ja.index.html")
+    assert _page_report_path("report.html", Path("/elsewhere/index.md")) == Path("report.index.html")

@@ -165,7 +165,8 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
                           site_config=Path(args.site_config) if args.site_config else None, speed=not args.no_speed)
 
     def guide(path: Path, graph: Graph) -> RunResult | None:
-        return execute_guide(path, args, multiple=True, graph=graph, reports=False)[1]
+        html = _page_report_path(args.html, path) if args.html else None
+        return execute_guide(path, args, multiple=True, graph=graph, reports=False, html=html)[1]
 
     try:
         result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
@@ -177,6 +178,14 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
         emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
              + formatted_commands(f for p in result.pages for f in p.findings))
         append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
+    if args.html:  # the guides' pages were written as they ended; now the example pages'
+        for p in result.pages:
+            if p.shape == "examples" and p.result is not None:
+                graph = load_graph(Path(p.page), args.lang)
+                write_atomic(_page_report_path(args.html, Path(p.page)),
+                             render_html(p.result, lang=graph.source.lang, title=graph.source.title,
+                                         transcripts=Path(args.transcripts) / Path(p.rel).with_suffix(""),
+                                         mask=Masker(graph.secrets())))
     if args.json:
         write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
     if args.junit:
@@ -203,6 +212,14 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
                   markup=False)
 
 
+def _page_report_path(base: str, page: Path) -> Path:
+    """A site page's own report: ``report.html`` -> ``report.docs.site.ja.index.html`` (its path from
+    here, so that pages of the same name in other folders do not overwrite each other)."""
+    p, full = Path(base), page.resolve()
+    rel = full.relative_to(Path.cwd()) if full.is_relative_to(Path.cwd()) else Path(full.name)
+    return p.with_name(f"{p.stem}.{'.'.join(rel.with_suffix('').parts)}{p.suffix}")
+
+
 def _report_path(base: str, path: Path, multiple: bool) -> Path:
     p = Path(base)
     if not multiple:
@@ -211,10 +228,10 @@ def _report_path(base: str, path: Path, multiple: bool) -> Path:
 
 
 def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph: Graph | None = None,
-                  reports: bool = True) -> tuple[str, RunResult | None]:
+                  reports: bool = True, html: Path | None = None) -> tuple[str, RunResult | None]:
     """Run one guide on its own sandbox (or the inventory's hosts): its status and result (None with
     ``--plan``). ``reports=False``: no --json/--junit of its own (a site run writes one for all); its
-    --html page and its GitHub annotations are written either way."""
+    GitHub annotations either way, and its --html page (at ``html`` when given)."""
     if args.update_expected and path.suffix == ".json":
         raise UsageError(f"{path}: --update-expected rewrites a guide's Markdown, not a step graph")
     options = RunOptions(inventory=args.inventory, lang=args.lang, transcripts=args.transcripts, fresh=args.fresh,
@@ -255,7 +272,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if args.junit and reports:
         write_atomic(_report_path(args.junit, path, multiple), to_junit(result))
     if args.html:
-        write_atomic(_report_path(args.html, path, multiple),
+        write_atomic(html or _report_path(args.html, path, multiple),
                      render_html(result, lang=graph.source.lang, title=graph.source.title,
                                  transcripts=run.transcripts, mask=run.mask))
     sys.stderr.write(f"runbook: transcripts in {run.transcripts}/\n")
