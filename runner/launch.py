@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runbook.errors import RunbookError, UsageError
 from runbook.load import load_graph
@@ -37,6 +37,9 @@ from .execute import (
 from .inventory import Inventory, default_inventory, load_inventory, secret_values
 from .plan import Plan, UnsafeAddressError, build_plan, installed_pg_versions, sandbox_binding, unsafe_addresses
 from .session import Masker
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
 
 STATE_FILE = "runbook-run.json"
 
@@ -81,7 +84,7 @@ class GuideRun:
         inventory: Inventory = (load_inventory(options.inventory, graph) if options.inventory
                                 else default_inventory(graph))
         self.inventory = inventory
-        self.sandbox: Any = None
+        self.sandbox: Sandbox | None = None
         if inventory.kinds == {"sandbox"}:
             from .sandbox import Sandbox, SandboxError, SandboxHost
 

@@ -97,6 +97,11 @@ def test_html_report_in_a_real_browser(run: Run, tmp_path: Path) -> None:
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", "<script>var d = document.querySelector('td.diff');"
                                   "document.body.setAttribute('data-diff-bg', getComputedStyle(d).backgroundColor);"
+                                  "var shown = function () { return Array.from(document.querySelectorAll('.step'))"
+                                  ".filter(function (s) { return s.offsetParent !== null; }).length; };"
+                                  "document.body.setAttribute('data-shown', shown());"
+                                  "document.getElementById('only-failures').click();"
+                                  "document.body.setAttribute('data-shown-failures', shown());"
                                   "</script></body>"), encoding="utf-8")
     dumped = _browser(tmp_path, "--dump-dom", probe.as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
@@ -104,6 +109,8 @@ def test_html_report_in_a_real_browser(run: Run, tmp_path: Path) -> None:
     dom.feed(dumped.stdout)
     (body, _), = dom.find("body")
     assert body["data-diff-bg"] == "rgb(255, 215, 213)"  # --diff-bg: the cell is highlighted
+    # the page's own script: "show only failed and blocked steps" hides the 7 others
+    assert (body["data-shown"], body["data-shown-failures"]) == ("8", "1")
     assert body["class"] == "run-failed"
     # the steps and their status; the failing step is marked
     sections = {a["id"]: a["data-status"] for a, _ in dom.find("section", "step")}
