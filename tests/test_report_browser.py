@@ -111,7 +111,7 @@ def test_html_report_in_a_real_browser(run: Run, tmp_path: Path) -> None:
     assert body["data-diff-bg"] == "rgb(255, 215, 213)"  # --diff-bg: the cell is highlighted
     # the page's own script: "show only failed and blocked steps" hides the 7 others
     assert (body["data-shown"], body["data-shown-failures"]) == ("8", "1")
-    assert body["class"] == "run-failed"
+    assert body["class"].split() == ["run-failed", "only-failures"]
     # the steps and their status; the failing step is marked
     sections = {a["id"]: a["data-status"] for a, _ in dom.find("section", "step")}
     assert sections == {"step-install-postgresql": "passed", "step-configure-replication-primary": "passed",
