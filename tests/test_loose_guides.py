@@ -312,3 +312,8 @@ def test_settings_in_lists_with_explanations_between_the_items() -> None:
     assert (edit.edit, edit.after) == ("settings", "wal_level = logical\nmax_wal_senders = 10\n")
     assert edit.path == "/etc/postgresql/16/main/postgresql.conf"
     assert graph.actions()[1].kind == "shell"
+
+
+def test_a_label_may_space_a_host_number_differently_than_the_environment() -> None:
+    graph = parse_text(_excerpt("en", "Standby 2 and standby 1\n\n```bash\ntrue\n```\n"), "g.en.md")
+    assert graph.actions()[0].targets == ["standby1", "standby2"]

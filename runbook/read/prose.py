@@ -72,6 +72,8 @@ class Cues:
         self.lex = lex
         self.problems = problems
         self._order = [h.id for h in env.hosts]
+        self._compact = {re.sub(r"\s+", "", k): v for k, v in env.labels.items()}
+        """Labels without their spaces: ``Standby 1`` in the prose names the environment's ``Standby1``."""
         self._scopes: list[tuple[re.Pattern[str], int]] = []
         if env.labels:
             alternation = "|".join(re.escape(k) for k in sorted(env.labels, key=len, reverse=True))
@@ -124,7 +126,7 @@ class Cues:
         lm = lex.label_re.match(inline.plain.strip())
         if lm and not inline.links:
             label = lm.group("label")
-            named = self.env.labels.get(lex.norm(label))
+            named = self.named(label)
             if named:
                 return Cue(Prose(text, span, "label"), "hosts", self._ordered(named), "label")
             if lex.host_role(label) is not None:
@@ -141,6 +143,11 @@ class Cues:
             return Cue(Prose(text, span, "scope", inline.links), "hosts", hosts, "prose")
         return Cue(Prose(text, span, "paragraph", inline.links), hosts=hint)
 
+    def named(self, label: str) -> list[str] | None:
+        """The hosts a label names, spaces aside (``Standby 1`` = ``Standby1``)."""
+        key = self.lex.norm(label)
+        return self.env.labels.get(key) or self._compact.get(re.sub(r"\s+", "", key))
+
     def label(self, text: str, span: Span) -> Cue | None:
         """Hosts of a paragraph made only of host names, as older guides write labels: without a colon,
         several joined (``パブリッシャーとサブスクライバー``, ``Standby1, standby2``).  A paragraph of
@@ -152,7 +159,7 @@ class Cues:
         hosts: set[str] = set()
         unknown: list[str] = []
         for part in parts:
-            named = self.env.labels.get(lex.norm(part))
+            named = self.named(part)
             if named is None:
                 unknown.append(part)
             else:
