@@ -8,11 +8,14 @@ from pathlib import Path
 from .errors import GuideError
 from .model import Finding, Graph, Span
 from .parse import parse_text, read_guide
+from .read.liquid import site_for
 from .validate import graph_from_json
 
 
-def load_graph(path: Path | str, lang: str | None = None, text: str | None = None, display: str | None = None) -> Graph:
-    """A step graph from ``path``: parsed if Markdown, validated against the schema if JSON."""
+def load_graph(path: Path | str, lang: str | None = None, text: str | None = None, display: str | None = None, *,
+               site_config: Path | str | None = None, allow_not_executable: bool = False) -> Graph:
+    """A step graph from ``path``: parsed if Markdown (its Liquid rendered with ``site_config``, else
+    the ``_config.yml`` found above it), validated against the schema if JSON."""
     path = Path(path)
     name = display or str(path)
     if text is None:
@@ -24,4 +27,5 @@ def load_graph(path: Path | str, lang: str | None = None, text: str | None = Non
             msg = f"not JSON: {exc.msg}"
             raise GuideError(msg, [Finding("not-json", "error", msg, Span(name, exc.lineno, exc.lineno))]) from exc
         return graph_from_json(obj, name)
-    return parse_text(text, name, lang)
+    site = site_for(path, Path(site_config) if site_config is not None else None)
+    return parse_text(text, name, lang, site=site, allow_not_executable=allow_not_executable)

@@ -14,23 +14,33 @@ from .errors import GuideError
 from .lexicon import Lexicon
 from .model import Finding, Graph, Span
 from .read.decode import decode_guide, read_guide
+from .read.liquid import SiteConfig, site_for
 from .read.outline import heading_id_plugin, make_parser
 from .read.pipeline import read
 
 __all__ = ["decode_guide", "heading_id_plugin", "make_parser", "parse_file", "parse_text", "read_guide"]
 
 
-def parse_text(text: str, file: str = "guide.md", lang: str | None = None, lex: Lexicon | None = None) -> Graph:
-    """Read a guide's text into a step graph (raises :class:`GuideError`)."""
+def parse_text(text: str, file: str = "guide.md", lang: str | None = None, lex: Lexicon | None = None, *,
+               site: SiteConfig | None = None, allow_not_executable: bool = False) -> Graph:
+    """Read a guide's text into a step graph (raises :class:`GuideError`).
+
+    ``site``: the Jekyll site configuration its Liquid is rendered with (None: no Liquid stage).
+    ``allow_not_executable``: a page with nothing to run reads as a graph of shape
+    ``not-executable`` (for the pages of a site) instead of failing with ``no-steps``.
+    """
     if not text.strip():
         raise GuideError("empty", [Finding("empty-file", "error", "the file is empty", Span(file, 1, 1))])
     if lex is None:
         lex = lexicons.load(lang or lexicons.detect_language(text, file))
-    return read(text, file, lex)
+    return read(text, file, lex, site, allow_not_executable)
 
 
-def parse_file(path: Path | str, lang: str | None = None, display: str | None = None) -> Graph:
-    """Read the guide at ``path``; ``display`` names it in spans and messages."""
+def parse_file(path: Path | str, lang: str | None = None, display: str | None = None, *,
+               site_config: Path | str | None = None, allow_not_executable: bool = False) -> Graph:
+    """Read the guide at ``path``; ``display`` names it in spans and messages.  Its Liquid is rendered
+    with ``site_config``, else with the first ``_config.yml`` in its folder or above."""
     path = Path(path)
     name = display or str(path)
-    return parse_text(read_guide(path, name), name, lang)
+    site = site_for(path, Path(site_config) if site_config is not None else None)
+    return parse_text(read_guide(path, name), name, lang, site=site, allow_not_executable=allow_not_executable)

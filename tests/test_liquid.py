@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runbook.errors import GuideError, UsageError
-from runbook.liquid import SiteConfig, find_site_config, load_site_config, render, site_for
+from runbook.read.liquid import SiteConfig, find_site_config, load_site_config, render, site_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus-sample"

@@ -84,7 +84,8 @@ def test_page_without_steps_is_not_executable() -> None:
     doc, _, page, problems = _shape("# Just prose\n\n## A heading\n\ntext\n")
     assert page.kind == "not-executable" and page.steps == []
     assert page.sections == [Section(None, 0, len(doc.nodes))]
-    assert [(f.rule, f.span.line) for f in problems.fatal] == [("no-steps", 1)]
+    # the shape is a classification; reading such a page as a guide fails (tests/test_read_pages.py)
+    assert problems.fatal == []
 
 
 def test_a_new_shape_is_one_function_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:

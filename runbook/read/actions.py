@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..expected import parse_expected
 from ..model import Action, Answer, Command, Span, Statement, Turn
+from . import sql
 from .blocks import Placed
 from .problems import Problems
 
@@ -121,57 +121,7 @@ def console_commands(code: str, first_line: int, file: str, problems: Problems) 
 
 
 def sql_statements(code: str, first_line: int, file: str, problems: Problems) -> list[Statement]:
-    """Statements end with ``;`` outside quotes, meta-commands (``\\x``) with their line; ``-- `` lines
-    right after a statement are its expected result."""
-    statements: list[Statement] = []
-    lines = code.split("\n")
-    buf: list[str] = []
-    buf_start = first_line
-    expected: list[str] = []
-    exp_start = 0
-    in_quote = False
-
-    def flush_expected() -> None:
-        nonlocal expected
-        if expected and statements:
-            span = Span(file, exp_start, exp_start + len(expected) - 1)
-            statements[-1].expected = parse_expected(expected, span)
-        expected = []
-
-    for n, line in enumerate(lines):
-        lineno = first_line + n
-        stripped = line.strip()
-        if not buf:
-            if stripped.startswith("--"):
-                if statements and statements[-1].expected is None:
-                    if not expected:
-                        exp_start = lineno
-                    expected.append(re.sub(r"^\s*-- ?", "", line))
-                continue
-            if (stripped.startswith("-") and statements and statements[-1].expected is None
-                    and n + 1 < len(lines) and lines[n + 1].strip().startswith("--")):
-                problems.defect("expected-output-malformed", "error",
-                                "expected-output line starts with '-' instead of '-- ' (read as expected output; "
-                                "typed as written it would be SQL)", Span(file, lineno, lineno))
-                if not expected:
-                    exp_start = lineno
-                expected.append(re.sub(r"^\s*- ?", "", line))
-                continue
-            flush_expected()
-            if not stripped:
-                continue
-            if stripped.startswith("\\"):
-                statements.append(Statement(stripped, Span(file, lineno, lineno)))
-                continue
-            buf_start = lineno
-        buf.append(line)
-        in_quote = (line.count("'") % 2 == 1) != in_quote
-        if stripped.endswith(";") and not in_quote:
-            statements.append(Statement("\n".join(buf), Span(file, buf_start, lineno)))
-            buf = []
-    flush_expected()
-    if buf and any(b.strip() for b in buf):
-        statements.append(Statement("\n".join(buf).rstrip(), Span(file, buf_start, buf_start + len(buf) - 1)))
-        problems.defect("sql-no-semicolon", "warning", "SQL statement does not end with ';'",
-                        Span(file, buf_start, buf_start))
-    return statements
+    """Statements, their expected results and their prose comments (:mod:`runbook.read.sql`)."""
+    found, findings = sql.statements(code, first_line, file)
+    problems.defects.extend(findings)
+    return found

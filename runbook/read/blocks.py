@@ -13,16 +13,12 @@ from typing import Literal
 from ..model import Action, ActionKind, Block, Prose, Span, Step, TargetSource
 from . import edits
 from .frame import Frame
+from .languages import CONSOLE_LANGS, EXECUTABLE, NON_EXECUTABLE, SHELL_LANGS, SQL_LANGS, shown_role
 from .outline import Node, Outline
 from .problems import Problems
 from .prose import Cue, Cues
-from .shape import Page
-
-NON_EXECUTABLE = {"mermaid", "text", "plantuml", "dot", "graphviz", "json", "yaml", "output", "diff"}
-SHELL_LANGS = {"bash", "sh", "shell", "zsh"}
-CONSOLE_LANGS = {"console", "shell-session", "terminal"}
-SQL_LANGS = {"sql", "psql", "postgresql"}
-EXECUTABLE = SHELL_LANGS | CONSOLE_LANGS | SQL_LANGS
+from .shape import Page, runs
+from .sql import is_syntax
 
 EditState = Literal["expect-before", "have-before", "expect-after"]
 
@@ -68,7 +64,7 @@ def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problem
     """Walk each step's nodes in order, keeping the current hosts and the pending file edit; fill each
     step's prose, scope and actions; blocks outside the steps become notes."""
     nodes = doc.nodes
-    placer = _Placer(cues, problems, Blocks(), edits.guide_paths(nodes, cues.lex))
+    placer = _Placer(cues, problems, Blocks(), edits.guide_paths(nodes, cues.lex), tagged=page.kind == "guide")
     for section in page.sections:
         step = section.step
         if step is None:
@@ -113,6 +109,10 @@ class _Placer:
     out: Blocks
     paths: dict[str, str] = field(default_factory=dict)
     """File name -> the path the guide writes for it (for prose that names the file alone)."""
+    tagged: bool = True
+    """A tagged guide: blocks not run are ``note``; other pages say why (:func:`shown_role`)."""
+    last_run: int = -10
+    """Last line of the last block that runs (a ``text`` block right after it is its output)."""
 
     def described(self, state: _StepState, intro: edits.Intro) -> None:
         """An edit the prose describes: settings now, lines to add with the block that follows."""
@@ -191,7 +191,13 @@ class _Placer:
     def note(self, block: Block, node: Node) -> Action:
         note = Action(id=f"note-{len(self.out.notes) + 1}", kind="note", lang=node.lang, targets=[],
                       target_source="heading", span=node.span, code=node.code)
-        block.role, block.action = "note", note.id
+        block.action = note.id
+        if node.lang in SQL_LANGS and is_syntax(node.code):
+            block.role = "syntax"
+        elif self.tagged:
+            block.role = "note"
+        else:
+            block.role = shown_role(node.lang, node.span.line <= self.last_run + 2)
         self.out.notes.append(note)
         return note
 
@@ -201,7 +207,7 @@ class _Placer:
         self.out.inventory.append(block)
         if state is None:
             self.note(block, node)
-            if lang in EXECUTABLE:
+            if runs(node):
                 self.problems.defect("block-outside-step", "warning",
                                      "this code block is outside any step; it is not run", span)
             return
@@ -245,7 +251,7 @@ class _Placer:
                             span=span, code=code, path=state.path, path_span=state.path_span, after=code,
                             after_span=span)
             state.path = None
-        elif lang not in EXECUTABLE:
+        elif lang not in EXECUTABLE or not runs(node):
             self.note(block, node)
             if lang not in NON_EXECUTABLE:
                 self.problems.defect("block-not-run", "warning",
@@ -256,6 +262,7 @@ class _Placer:
             action = Action(id=aid, kind=kind, lang=lang, targets=targets, target_source=state.scope_source,
                             span=span, code=code)
         block.action = aid
+        self.last_run = span.end_line
         step.actions.append(action)
         self.out.actions.append(Placed(action, node.first_line))
 

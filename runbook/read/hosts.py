@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .. import lexicon as lexicons
 from ..lexicon import Lexicon
-from ..model import Group, Host, Span, Variable
+from ..model import IMPLICIT_HOST, Group, Host, Span, Variable
 from .outline import Node
 from .problems import Problems
 
@@ -47,6 +47,12 @@ def environment(lists: list[list[Node]], lex: Lexicon, problems: Problems) -> En
                 _field(env, current, node.inline.plain, node.span, lex)
         _groups(env, lex)
     return env
+
+
+def implicit_host(file: str) -> Host:
+    """The one database server a page that names no host runs on (recorded as inferred)."""
+    return Host(id=IMPLICIT_HOST, label=IMPLICIT_HOST, role=IMPLICIT_HOST, number=None, address=None, os=None,
+                span=Span(file, 1, 1), inferred=True)
 
 
 def _host(env: Environment, text: str, span: Span, lex: Lexicon, problems: Problems) -> Host | None:

@@ -11,23 +11,37 @@ from .actions import actions
 from .blocks import blocks
 from .edits import fill_paths
 from .frame import frame
-from .hosts import environment
+from .hosts import environment, implicit_host
+from .liquid import SiteConfig
+from .liquid import render as render_liquid
 from .outline import outline
 from .problems import Problems
 from .prose import Cues, page_prose
 from .sessions import sessions
-from .shape import shape
+from .shape import no_steps, shape
 from .variables import bind_answers, code_variables
 
 
-def read(text: str, file: str, lex: Lexicon) -> Graph:
-    """Read ``text`` (already decoded) with ``lex``; every fatal problem found is raised at once."""
+def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
+         allow_not_executable: bool = False) -> Graph:
+    """Read ``text`` (already decoded) with ``lex``; every fatal problem found is raised at once.
+
+    ``site``: the page's Jekyll configuration, for its Liquid.  A page with nothing to run is an
+    error (``no-steps``) unless ``allow_not_executable`` (a site's pages): then its graph has no
+    steps and the shape ``not-executable``.
+    """
     problems = Problems()
-    # The Liquid stage (runbook/liquid.py) goes here: text -> text, lines kept, findings to problems.
+    source_text = text
+    text, liquid_findings = render_liquid(text, file, site)
+    problems.defects.extend(liquid_findings)
     doc = outline(text, file, problems)
     front = frame(doc, lex)
     env = environment(front.environment, lex, problems)
     page = shape(doc, front, lex, problems)
+    if page.kind == "not-executable" and not allow_not_executable:
+        no_steps(doc, lex, problems)
+    if page.kind in ("examples", "untagged-guide") and not env.hosts:
+        env.hosts.append(implicit_host(file))
     placed = blocks(doc, front, page, Cues(env, lex, problems), problems)
     acts = actions(placed.actions, file, problems)
     psql = sessions(acts, env.variables)
@@ -37,7 +51,7 @@ def read(text: str, file: str, lex: Lexicon) -> Graph:
     if problems.fatal:
         raise GuideError(f"{file}: {len(problems.fatal)} problem(s) stop this guide from being read",
                          sorted(problems.fatal, key=lambda f: f.span.line))
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
     return Graph(
         source=Source(file, lex.language, doc.title, digest, doc.lines),
         hosts=env.hosts,

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from ..lexicon import Lexicon
 from ..model import Shape, Span, Step
 from .frame import Entry, Frame
+from .languages import EXECUTABLE, SQL_LANGS
 from .outline import Node, Outline
 from .problems import Problems
+from .sql import is_syntax
 
 
 @dataclass(slots=True)
@@ -80,21 +82,94 @@ def tagged_guide(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems) -
     return [s for s in sections if s.start < s.end or s.step is not None]
 
 
+def examples(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems) -> list[Section] | None:
+    """A page of SQL examples (a reference page): untagged steps (see :func:`untagged_guide`), no
+    environment list, and every block that runs is SQL.  It runs on one implicit database server."""
+    if frame.environment:
+        return None
+    runnable = [n for n in doc.nodes if runs(n) and not frame.owns(n)]
+    if not runnable or any(n.lang not in SQL_LANGS for n in runnable):
+        return None
+    return untagged_guide(doc, frame, lex, problems)
+
+
+def untagged_guide(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems) -> list[Section] | None:
+    """A step is a level-2 heading that holds a block to run (before its first level-3 heading); under
+    a level-2 heading that holds none itself, each level-3 heading that holds one.  A step runs to the
+    next heading of its level or above; blocks to run under the level-1 heading, before the first
+    level-2 one, are a step of their own.  Its id is the heading's ``{#id}``, else a slug of its text."""
+    nodes = doc.nodes
+    heads = [i for i, n in enumerate(nodes) if n.kind == "heading" and not frame.owns(n)]
+    if any(nodes[i].level == 2 and _BRACKET_RE.match(nodes[i].inline.text) for i in heads if nodes[i].inline):
+        return None  # "## [通常] …" read with another language's lexicon: a tagged guide it cannot read
+
+    def end_of(i: int, level: int) -> int:
+        return next((j for j in heads if j > i and nodes[j].level <= level), len(nodes))
+
+    def holds(a: int, b: int) -> bool:
+        return any(runs(n) and not frame.owns(n) for n in nodes[a:b])
+
+    chosen: list[tuple[int, int]] = []
+    for i in heads:
+        node = nodes[i]
+        if node.level == 1:
+            stop = next((j for j in heads if j > i and nodes[j].level <= 2), len(nodes))
+            if holds(i + 1, stop):
+                chosen.append((i, stop))
+        elif node.level == 2:
+            end = end_of(i, 2)
+            first3 = next((j for j in heads if i < j < end and nodes[j].level == 3), end)
+            if holds(i + 1, first3):
+                chosen.append((i, end))
+                continue
+            for j in heads:
+                if i < j < end and nodes[j].level == 3 and holds(j + 1, end_of(j, 3)):
+                    chosen.append((j, end_of(j, 3)))
+    if not chosen:
+        return None
+    steps: list[Step] = []
+    sections: list[Section] = []
+    at = 0
+    for start, end in chosen:
+        if at < start:
+            sections.append(Section(None, at, start))
+        sections.append(Section(_untagged_step(nodes[start], steps), start, end))
+        at = end
+    if at < len(nodes):
+        sections.append(Section(None, at, len(nodes)))
+    return sections
+
+
 def not_executable(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems) -> list[Section] | None:
-    """Any other page: no steps, which stops it from being read."""
-    problems.fail(
-        "no-steps",
-        "no steps found: a step is a level-2 heading with a tag such as "
-        f"'## [{next(iter(lex.tags), '…')}] title {{#id}}' or one the overview links to",
-        Span(doc.file, 1, 1),
-    )
+    """Any other page: no steps.  Read on its own (``runbook parse FILE``), it is an error
+    (``no-steps``); in a site, it is classified as not executable (see :func:`no_steps`)."""
     return [Section(None, 0, len(doc.nodes))]
 
 
+def no_steps(doc: Outline, lex: Lexicon, problems: Problems) -> None:
+    """The fatal problem of a page with nothing to run, when it was given as a guide."""
+    problems.fail(
+        "no-steps",
+        "no steps found: a step is a level-2 heading with a tag such as "
+        f"'## [{next(iter(lex.tags), '…')}] title {{#id}}' or one the overview links to, or, on a page "
+        "without tags, a heading that holds a shell, console or SQL block",
+        Span(doc.file, 1, 1),
+    )
+
+
+_BRACKET_RE = re.compile(r"^\[[^\]]+\]\s")
+
 SHAPES: list[tuple[Shape, ShapeRule]] = [
     ("guide", tagged_guide),
+    ("examples", examples),
+    ("untagged-guide", untagged_guide),
     ("not-executable", not_executable),
 ]
+
+
+def runs(node: Node) -> bool:
+    """The node is a block to run: shell, console, or SQL that is not only a syntax."""
+    return node.kind == "fence" and node.lang in EXECUTABLE and not (node.lang in SQL_LANGS and is_syntax(node.code))
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -118,6 +193,24 @@ def _tagged_step(node: Node, anchors: set[str], steps: list[Step], lex: Lexicon,
     step = Step(id=hid, number=None, tag=tag, title=title.strip(), overview_title=None, span=node.span)
     steps.append(step)
     return step
+
+
+def _untagged_step(node: Node, steps: list[Step]) -> Step:
+    inline = node.inline
+    assert inline is not None
+    base = node.anchor or slug(inline.plain) or f"step-{len(steps) + 1}"
+    hid, n = base, 1
+    while any(s.id == hid for s in steps):
+        n += 1
+        hid = f"{base}-{n}"
+    step = Step(id=hid, number=None, tag=None, title=inline.text, overview_title=None, span=node.span)
+    steps.append(step)
+    return step
+
+
+def slug(text: str) -> str:
+    """A heading's id when it has no ``{#id}``: its words (any script) in lower case, joined by ``-``."""
+    return re.sub(r"[^\w]+", "-", text.casefold()).strip("-")
 
 
 def _number(steps: list[Step], overview: list[Entry], problems: Problems) -> None:

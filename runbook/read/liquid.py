@@ -1,4 +1,4 @@
-"""Liquid stage: a page's ``{{ site.KEY }}`` rendered from its site's ``_config.yml``, lines kept.
+"""Stage 1b, liquid: a page's ``{{ site.KEY }}`` rendered from its site's ``_config.yml``, lines kept.
 
 Runs right after decoding, before Markdown is read.  Pages of a Jekyll site (PGroonga's) write
 ``{{ site.postgresql_doc_base_url.ja }}`` in links and code; ``{% raw %}`` … ``{% endraw %}``
@@ -23,8 +23,8 @@ import yaml
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-from .errors import GuideError, UsageError
-from .model import Finding, Span
+from ..errors import GuideError, UsageError
+from ..model import Finding, Span
 
 CONFIG_NAME = "_config.yml"
 ROOTS = ("site", "page")

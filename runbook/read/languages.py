@@ -1,0 +1,26 @@
+"""What a fenced block's language says it is for: run (shell, console, SQL) or shown (and why)."""
+
+from __future__ import annotations
+
+from ..model import BlockRole
+
+SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh"})
+CONSOLE_LANGS = frozenset({"console", "shell-session", "terminal"})
+SQL_LANGS = frozenset({"sql", "psql", "postgresql"})
+EXECUTABLE = SHELL_LANGS | CONSOLE_LANGS | SQL_LANGS
+NON_EXECUTABLE = frozenset({"mermaid", "text", "plantuml", "dot", "graphviz", "json", "yaml", "output", "diff"})
+"""Languages that are shown, never run nor written to a file (no ``block-not-run`` warning)."""
+CONFIGURATION_LANGS = frozenset({"conf", "ini", "toml", "yaml", "yml", "properties", "cfg", "nginx", "apache",
+                                 "apacheconf", "systemd", "pgsql-conf", "postgresql-conf", "xml"})
+"""A file's content: written when a path paragraph comes before it, else shown as configuration."""
+OUTPUT_LANGS = frozenset({"text", "output", "plain", "txt", ""})
+"""Languages a page shows a command's output in, right after the command's block."""
+
+
+def shown_role(lang: str, after_executable: bool) -> BlockRole:
+    """Why a block that is not run is on the page (pages other than tagged guides say so)."""
+    if after_executable and lang in OUTPUT_LANGS:
+        return "output"
+    if lang in CONFIGURATION_LANGS:
+        return "configuration"
+    return "illustration"
