@@ -188,7 +188,8 @@ def test_the_table_declares_each_kind_once_in_report_order() -> None:
     assert len(kinds) == len(set(kinds)) == len(SECTIONS)
     assert list(SECTIONS)[:4] == ["step-added", "step-removed", "step-moved", "step-renamed"]
     assert EXECUTABLE_KINDS == {"step-added", "step-removed", "step-moved", "step-renamed", "host", "variable",
-                                "action-added", "action-removed", "targets", "command", "edit", "write", "expected"}
+                                "action-added", "action-removed", "targets", "command", "edit", "write", "expected",
+                                "localized-data"}
 
 
 def test_the_driver_refuses_a_kind_its_comparer_does_not_declare(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from markdown_count import checks, expected_output_lines
 
 from runbook.errors import GuideError
 from runbook.parse import parse_file, parse_text
@@ -122,7 +123,8 @@ def test_liquid_renders_from_the_site_config_above_the_page(tmp_path: Path) -> N
                     "{% endraw %}\n\n{{ site.missing }}\n", encoding="utf-8")
     graph = parse_file(page)
     statements = [st for a in graph.actions() for st in a.statements]
-    assert [(st.sql, st.span.line) for st in statements] == [("SELECT * FROM memos;", 6), ("SELECT '{{1,2}}' AS a;", 14)]
+    assert [(st.sql, st.span.line) for st in statements] == [("SELECT * FROM memos;", 6),
+                                                             ("SELECT '{{1,2}}' AS a;", 14)]
     assert graph.steps[0].title == "Use 18"
     assert [(f.rule, f.span.line) for f in graph.findings] == [("liquid-unknown-variable", 18)]
     # the source's digest is the file's, as written
@@ -133,3 +135,19 @@ def test_liquid_renders_from_the_site_config_above_the_page(tmp_path: Path) -> N
     other.write_text("table: notes\nversions: {latest: 17}\nmissing: x\n", encoding="utf-8")
     graph = parse_file(page, site_config=other)
     assert graph.actions()[0].statements[0].sql == "SELECT * FROM notes;" and graph.findings == []
+
+
+SITE = Path(__file__).resolve().parents[1] / "docs" / "site"
+SITE_PAGES = sorted(p for p in SITE.glob("**/*.md") if p.name != "README.md")
+
+
+@pytest.mark.parametrize("page", SITE_PAGES, ids=[p.relative_to(SITE).as_posix() for p in SITE_PAGES])
+def test_the_example_site_reads_as_its_pages_are_written(page: Path) -> None:
+    """docs/site: each page's checks are its expected outputs, counted from its Markdown."""
+    data = graph_to_json(parse_file(page, allow_not_executable=True))
+    assert checks(data) == expected_output_lines(page.read_text(encoding="utf-8"))
+    shape = data.get("shape", "guide")
+    if checks(data):
+        assert shape == "examples" and data["hosts"][0]["inferred"] is True
+    else:
+        assert shape in ("not-executable", "untagged-guide")

@@ -10,6 +10,7 @@ from ..model import Action
 from .align import absent_line
 from .context import Context, StepPair
 from .lines import Line, action_lines, code_lines, first_difference, hosts_text, text_lines, texts, unified
+from .localized import localized_statements
 from .report import Change
 
 
@@ -43,7 +44,7 @@ def _action(ctx: Context, x: Action, y: Action, sid: str) -> Iterator[Change]:
                      ctx.where_old(x.span.line), ctx.where_new(y.span.line), step=sid, action=y.id,
                      details={"old": x.targets, "new": y.targets,
                               "old_source": x.target_source, "new_source": y.target_source})
-    if x.kind in ("shell", "console", "sql"):
+    if x.kind in ("shell", "console") or (x.kind == "sql" and localized_statements(ctx, x, y) is None):
         yield from _text_change(ctx, "command", "command(s) changed", code_lines(x), code_lines(y), x, y, sid)
     if x.kind in ("file_edit", "file_write"):
         yield from _file(ctx, x, y, sid)

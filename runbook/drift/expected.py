@@ -8,7 +8,8 @@ from typing import Any
 from ..model import Action, Expected
 from .align import pair
 from .context import Context
-from .lines import Line, unified
+from .lines import Line, sql_code, unified
+from .localized import localized_output, statement_localized
 from .report import Change
 
 
@@ -45,12 +46,14 @@ def compare(ctx: Context) -> Iterator[Change]:
 
 
 def _statements(ctx: Context, x: Action, y: Action, sid: str) -> Iterator[Change]:
-    for i, j in pair(x.statements, y.statements, key=lambda s: s.sql.strip()):
+    for i, j in pair(x.statements, y.statements, key=lambda s: tuple(t for t, _ in sql_code(s))):
         if i is None or j is None:
-            continue  # the statement itself changed: reported as a command change
+            continue  # the statement itself changed: reported as a command change (or localized data)
         a, b = x.statements[i], y.statements[j]
         if expected_key(a.expected, ctx.same_lang) == expected_key(b.expected, ctx.same_lang):
             continue
+        if localized_output(ctx, a.expected, b.expected) or statement_localized(ctx, a, b):
+            continue  # reported by the localized-data comparer
         lo = a.expected.span.line if a.expected else a.span.end_line
         ln = b.expected.span.line if b.expected else b.span.end_line
         if a.expected is None:

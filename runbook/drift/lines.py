@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..model import Action, Command, Statement
+from ..read.sql import scan
 
 Line = tuple[str, int]
 """A line of text and its line number in its file."""
@@ -44,10 +45,15 @@ def _command_lines(commands: Sequence[Command], console: bool) -> list[Line]:
     return out
 
 
+def sql_code(st: Statement) -> list[Line]:
+    """The lines of a statement that psql runs: ``--`` comments (prose inside SQL) left out."""
+    return [(ln.code.rstrip(), ln.number) for ln in scan(st.sql, st.span.line) if ln.code.strip()]
+
+
 def _sql_lines(statements: Sequence[Statement]) -> list[Line]:
     out: list[Line] = []
     for st in statements:
-        out.extend((ln.rstrip(), st.span.line + k) for k, ln in enumerate(st.sql.split("\n")))
+        out.extend(sql_code(st))
     return out
 
 

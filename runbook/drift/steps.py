@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 
 from ..model import Step
+from ..read.shape import slug
 from .context import Context
 from .report import Change
 
@@ -25,6 +27,12 @@ def _where_missing(step: Step, mine: list[Step], theirs: list[Step], matched: di
     return end
 
 
+def titled(step: Step) -> bool:
+    """The step's id is made from its heading (no ``{#id}``): it follows the heading's text."""
+    base = slug(step.title.replace("`", ""))
+    return bool(base) and re.fullmatch(rf"{re.escape(base)}(?:-\d+)?", step.id) is not None
+
+
 def compare(ctx: Context) -> Iterator[Change]:
     old_steps, new_steps = ctx.old.steps, ctx.new.steps
     old_by_id = {s.id: s for s in old_steps}
@@ -32,6 +40,8 @@ def compare(ctx: Context) -> Iterator[Change]:
     matched = ctx.matched
     for oid, nid in ctx.renamed:
         a, b = old_by_id[oid], new_by_id[nid]
+        if titled(a) and titled(b):
+            continue  # ids made from the headings: the heading changed (a title change, prose)
         yield Change("step-renamed", f"step renamed: {a.id} → {b.id}", ctx.where_old(a.span.line),
                      ctx.where_new(b.span.line), step=b.id, details={"old_id": a.id, "new_id": b.id})
     # Order: matched steps not on the longest common order were moved.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from . import actions, expected, hosts, links, prose, steps, variables
+from . import actions, comments, expected, hosts, links, localized, prose, steps, variables
 from .context import Context
 from .report import Change
 
@@ -39,8 +39,10 @@ COMPARERS: tuple[Comparer, ...] = (
     Comparer(actions.compare, {"action-added": _ACTIONS, "action-removed": _ACTIONS, "targets": "Targets changed",
                                "command": "Commands changed", "edit": _FILES, "write": _FILES}, executable=True),
     Comparer(expected.compare, {"expected": "Expected output changed"}, executable=True),
+    Comparer(localized.compare, {"localized-data": "Example data localized"}, executable=True),
     Comparer(prose.compare, {"guide-title": _TITLES, "title": _TITLES, "overview-title": _TITLES, "tag": "Tags",
                              "paragraph": "Paragraphs"}, executable=False),
+    Comparer(comments.compare, {"comment": "SQL comments"}, executable=False),
     Comparer(links.compare, {"link": "Link targets"}, executable=False),
 )
 

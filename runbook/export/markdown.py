@@ -44,6 +44,12 @@ _PO_ERROR_RE = re.compile(r"\(line (?P<line>\d+)\):?\s*(?P<what>.*)")
 
 def parse_po(text: str, name: str = "catalog.po") -> list[tuple[str, str]]:
     """``(msgid, msgstr)`` pairs of a PO file (read by polib): no header, no fuzzy or obsolete entry, no plural."""
+    catalog = _pofile(text, name)
+    return [(e.msgid, e.msgstr) for e in catalog.translated_entries() if e.msgid and not e.msgid_plural]
+
+
+def _pofile(text: str, name: str) -> polib.POFile:
+    """The PO file read by polib, or a usage error naming the line polib stopped at."""
     for n, raw in enumerate(text.splitlines(), 1):  # polib would read an unterminated string as empty
         line = raw.strip()
         if '"' in line and not line.startswith("#") and not _PO_STRING_RE.fullmatch(line[line.index('"'):]):
@@ -54,7 +60,7 @@ def parse_po(text: str, name: str = "catalog.po") -> list[tuple[str, str]]:
         m = _PO_ERROR_RE.search(str(exc))
         where, what = (m.group("line"), m.group("what") or "syntax error") if m else ("1", str(exc))
         raise UsageError(f"{name}:{where}: not a PO file: {what}") from exc
-    return [(e.msgid, e.msgstr) for e in catalog.translated_entries() if e.msgid and not e.msgid_plural]
+    return catalog
 
 
 def _key(text: str) -> str:
@@ -68,6 +74,9 @@ class Catalog:
     """Translations between English (``msgid``) and Japanese (``msgstr``), by Markdown block."""
 
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    """Translated entries, in the catalog's order."""
+    same: list[str] = field(default_factory=list)
+    """Blocks the catalog lists without a translation: they read the same in both languages."""
 
     def __post_init__(self) -> None:
         self._to: dict[str, dict[str, str]] = {"ja": {}, "en": {}}
@@ -77,7 +86,18 @@ class Catalog:
 
     @classmethod
     def from_po(cls, text: str, name: str = "catalog.po") -> Catalog:
-        return cls(parse_po(text, name))
+        po = _pofile(text, name)
+        pairs = [(e.msgid, e.msgstr) for e in po.translated_entries() if e.msgid and not e.msgid_plural]
+        same = [e.msgid for e in po.untranslated_entries() if e.msgid and not e.msgid_plural]
+        return cls(pairs, same)
+
+    def blocks(self, target: str) -> dict[str, list[str]]:
+        """Source block (exactly as written) -> its translations into ``target``, in catalog order."""
+        out: dict[str, list[str]] = {}
+        for en, ja in self.pairs:
+            source, translation = (ja, en) if target == "en" else (en, ja)
+            out.setdefault(source, []).append(translation)
+        return out
 
     def translate(self, text: str, target: str) -> str | None:
         """The translation of a block into ``target`` (``en``/``ja``), without its list/heading marker."""
@@ -407,6 +427,57 @@ def _targetless(exc: GuideError, want: dict[str, Action], origin: list[int | Non
     return [a for a in want.values() if a.span.line in lines]
 
 
+def translate_blocks(source_text: str, target: str, catalog: Catalog) -> tuple[str, int]:
+    """A page translated block by block, as PGroonga's site builds its translations: the text is cut
+    at blank lines (``\n\n``), each block whose exact text the catalog translates is replaced (a
+    block the catalog lists twice takes its translations in catalog order), the others are kept.
+    Returns the text and how many prose blocks had no translation (code blocks are kept as they are)."""
+    table = catalog.blocks(target)
+    uses: dict[str, int] = {}
+    same = set(catalog.same)
+    by_first: dict[str, list[str]] = {}
+    for source in sorted(table, key=len, reverse=True):
+        by_first.setdefault(source.split("\n", 1)[0], []).append(source)
+    out: list[str] = []
+    untranslated = 0
+    pos, n = 0, len(source_text)
+    in_fence = False
+    while pos < n:
+        line_end = source_text.find("\n", pos)
+        first = source_text[pos: line_end if line_end >= 0 else n]
+        found = None
+        for source in by_first.get(first, []):
+            end = pos + len(source)
+            if source_text.startswith(source, pos) and (end == n or source_text.startswith("\n", end)):
+                found = source
+                break
+        if found is not None:
+            choices = table[found]
+            k = uses.get(found, 0)
+            uses[found] = k + 1
+            out.append(choices[min(k, len(choices) - 1)])
+            block = found
+            pos += len(found)
+        else:
+            stop = source_text.find("\n\n", pos)
+            stop = n if stop < 0 else stop
+            block = source_text[pos:stop]
+            out.append(block)
+            fenced = in_fence or block.lstrip().startswith(("```", "~~~", "{%"))
+            if block.strip() and block not in same and not fenced and re.search(r"\w", block):
+                untranslated += 1
+            pos = stop
+        in_fence = (block.count("```") + block.count("~~~")) % 2 == 1 if not in_fence else \
+            (block.count("```") + block.count("~~~")) % 2 == 0
+        # the blank line(s) between blocks, as written
+        gap = pos
+        while gap < n and source_text[gap] == "\n":
+            gap += 1
+        out.append(source_text[pos:gap])
+        pos = gap
+    return "".join(out), untranslated
+
+
 def export_markdown(
     graph: Graph,
     *,
@@ -414,7 +485,13 @@ def export_markdown(
     source_text: str,
     catalog: Catalog | None = None,
 ) -> dict[str, str]:
-    """``GUIDE.LANG.md``: the guide in ``lang`` (see the module's docstring)."""
-    text, _ = rebuild(graph, source_text, lang, catalog)
+    """``GUIDE.LANG.md``: the guide in ``lang`` (see the module's docstring).  A page that is not a
+    tagged guide (a site's page) is translated block by block from its catalog (:func:`translate_blocks`)."""
+    if graph.shape != "guide" and catalog is not None and catalog.pairs:
+        if graph.source.lang == lang:
+            raise UsageError(f"{graph.source.file} is already in {lang!r}: give the other language with --lang")
+        text, _ = translate_blocks(source_text, lang, catalog)
+    else:
+        text, _ = rebuild(graph, source_text, lang, catalog)
     stem = re.sub(r"(\.(ja|en))?\.md$", "", graph.source.file.rsplit("/", 1)[-1])
     return {f"{stem}.{lang}.md": text}

@@ -253,6 +253,9 @@ class _Placer:
             state.path = None
         elif lang not in EXECUTABLE or not runs(node):
             self.note(block, node)
+            if lang in EXECUTABLE and block.role != "syntax":
+                self.problems.defect("block-not-run", "warning",
+                                     f"this {lang} block has no command to run; it is kept but not run", span)
             if lang not in NON_EXECUTABLE:
                 self.problems.defect("block-not-run", "warning",
                                      f"a {lang or 'plain'} block with no file path before it is kept but not run", span)

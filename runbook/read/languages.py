@@ -17,6 +17,17 @@ OUTPUT_LANGS = frozenset({"text", "output", "plain", "txt", ""})
 """Languages a page shows a command's output in, right after the command's block."""
 
 
+def has_commands(lang: str, code: str) -> bool:
+    """A shell block with a line that is not blank nor a comment; a console block with a ``$ `` line
+    (any other block of a language that runs: SQL is judged by :func:`runbook.read.sql.is_syntax`)."""
+    lines = code.split("\n")
+    if lang in SHELL_LANGS:
+        return any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines)
+    if lang in CONSOLE_LANGS:
+        return any(ln.startswith("$ ") or ln == "$" for ln in lines)
+    return True
+
+
 def shown_role(lang: str, after_executable: bool) -> BlockRole:
     """Why a block that is not run is on the page (pages other than tagged guides say so)."""
     if after_executable and lang in OUTPUT_LANGS:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..lexicon import Lexicon
 from ..model import Shape, Span, Step
 from .frame import Entry, Frame
-from .languages import EXECUTABLE, SQL_LANGS
+from .languages import EXECUTABLE, SQL_LANGS, has_commands
 from .outline import Node, Outline
 from .problems import Problems
 from .sql import is_syntax
@@ -100,7 +100,7 @@ def untagged_guide(doc: Outline, frame: Frame, lex: Lexicon, problems: Problems)
     level-2 one, are a step of their own.  Its id is the heading's ``{#id}``, else a slug of its text."""
     nodes = doc.nodes
     heads = [i for i, n in enumerate(nodes) if n.kind == "heading" and not frame.owns(n)]
-    if any(nodes[i].level == 2 and _BRACKET_RE.match(nodes[i].inline.text) for i in heads if nodes[i].inline):
+    if any(nodes[i].level == 2 and _BRACKET_RE.match(_text(nodes[i])) for i in heads):
         return None  # "## [通常] …" read with another language's lexicon: a tagged guide it cannot read
 
     def end_of(i: int, level: int) -> int:
@@ -168,8 +168,13 @@ SHAPES: list[tuple[Shape, ShapeRule]] = [
 
 
 def runs(node: Node) -> bool:
-    """The node is a block to run: shell, console, or SQL that is not only a syntax."""
-    return node.kind == "fence" and node.lang in EXECUTABLE and not (node.lang in SQL_LANGS and is_syntax(node.code))
+    """The node is a block to run: shell or console with a command in it, or SQL that is not only a
+    syntax (a block with nothing to run is shown, never an action without commands)."""
+    if node.kind != "fence" or node.lang not in EXECUTABLE:
+        return False
+    if node.lang in SQL_LANGS:
+        return not is_syntax(node.code)
+    return has_commands(node.lang, node.code)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -193,6 +198,10 @@ def _tagged_step(node: Node, anchors: set[str], steps: list[Step], lex: Lexicon,
     step = Step(id=hid, number=None, tag=tag, title=title.strip(), overview_title=None, span=node.span)
     steps.append(step)
     return step
+
+
+def _text(node: Node) -> str:
+    return node.inline.text if node.inline is not None else ""
 
 
 def _untagged_step(node: Node, steps: list[Step]) -> Step:

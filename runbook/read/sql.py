@@ -22,6 +22,7 @@ from ..model import Finding, Prose, Span, Statement
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z_][^}]*\}")
 _COMMENT_PREFIX_RE = re.compile(r"^\s*--\s?")
+_DOUBLED_ROWS_RE = re.compile(r"^\s*--\s*\(\d+ rows?\)\s*$")
 
 
 @dataclass(slots=True)
@@ -133,6 +134,12 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
             return
         lines, run = run.lines, None
         body = [_COMMENT_PREFIX_RE.sub("", ln.comment or "", count=1) for ln in lines]
+        for k, text in enumerate(body):
+            if _DOUBLED_ROWS_RE.match(text):  # "-- -- (3 rows)": a second "-- " before the row count
+                body[k] = _COMMENT_PREFIX_RE.sub("", text, count=1)
+                findings.append(Finding("expected-output-malformed", "error",
+                                        "the row count has a second '-- ' before it (read as the row count)",
+                                        span(lines[k].number, lines[k].number)))
         last = found[-1] if found else None
         if last is not None and last.expected is None and not pending and looks_like_output(body):
             last.expected = parse_expected(body, span(lines[0].number, lines[-1].number))
@@ -155,7 +162,8 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
                                         "output; typed as written it would be SQL)", span(line.number, line.number)))
                 if run is None:
                     run = _Run()
-                run.lines.append(ScannedLine(line.number, line.text, "", "-- " + re.sub(r"^\s*- ?", "", line.text), False))
+                repaired = "-- " + re.sub(r"^\s*- ?", "", line.text)
+                run.lines.append(ScannedLine(line.number, line.text, "", repaired, False))
                 continue
             close_run()  # a blank line ends a run of comments (output may still come after blank lines)
             if not stripped:
