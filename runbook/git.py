@@ -26,15 +26,15 @@ def split_rev_path(spec: str) -> tuple[str, str] | None:
     return rev, path
 
 
-def read_side(spec: str, repo: Path, lang: str | None) -> Graph:
+def read_side(spec: str, repo: Path, lang: str | None, site_config: str | None = None) -> Graph:
     """A step graph from a file or from ``REV:PATH`` in ``repo``."""
     rp = split_rev_path(spec)
     if rp is None:
-        return load_graph(spec, lang)
+        return load_graph(spec, lang, site_config=site_config)
     rev, path = rp
     git = Git(repo)
     data = git.show(rev, path)
-    return load_graph(path, lang, text=decode_guide(data, spec), display=spec)
+    return load_graph(path, lang, text=decode_guide(data, spec), display=spec, site_config=site_config)
 
 
 class Git:

@@ -66,6 +66,8 @@ class RunOptions:
     """Seconds a read-only check is retried until it matches."""
     keep_going_checks: bool = False
     """Go on after a differing check (to rewrite the expected output)."""
+    site_config: str | None = None
+    """``--site-config``: the _config.yml the guide's Liquid is rendered from (None: found above it)."""
 
 
 def sandbox_name(path: Path) -> str:
@@ -79,7 +81,7 @@ class GuideRun:
     def __init__(self, path: Path, options: RunOptions, graph: Graph | None = None) -> None:
         self.path = path
         self.options = options
-        self.graph: Graph = graph if graph is not None else load_graph(path, options.lang)
+        self.graph: Graph = graph if graph is not None else load_graph(path, options.lang, site_config=options.site_config)
         graph = self.graph
         inventory: Inventory = (load_inventory(options.inventory, graph) if options.inventory
                                 else default_inventory(graph))

@@ -103,3 +103,25 @@ def test_corpus_pages_render_without_findings() -> None:
         assert "{{ site." not in out and "{% raw %}" not in out
         rendered += out != text
     assert rendered == using
+
+
+def test_commands_take_site_config_and_lint_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.cli import main
+
+    page = tmp_path / "page.md"
+    page.write_text("# Page\n\n## Use\n\n```sql\nSELECT '{{ site.word }}' AS w;\n```\n\n{{ site.nope }}\n",
+                    encoding="utf-8")
+    config = tmp_path / "elsewhere.yml"
+    config.write_text("word: hello\n", encoding="utf-8")
+    assert main(["parse", str(page), "--site-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "SELECT 'hello' AS w;" in out
+    assert main(["lint", str(page), "--site-config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f"{page}:9: liquid-unknown-variable:" in out and "site.nope" in out
+    # without a configuration (none above tmp_path), the page is read as written
+    assert main(["parse", str(page)]) == 0
+    assert "{{ site.word }}" in capsys.readouterr().out
+    assert main(["drift", str(page), str(page), "--site-config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["parse", str(page), "--site-config", str(tmp_path / "missing.yml")]) == 2

@@ -17,7 +17,8 @@ from runbook.parse import parse_text
 from runbook.validate import errors
 
 HEADINGS = st.sampled_from([
-    "# ガイド", "# Guide", "## 概要", "## Summary", "## [通常] 設定する {#configure}", "## [normal] Configure {#configure}",
+    "# ガイド", "# Guide", "## 概要", "## Summary", "## [通常] 設定する {#configure}",
+    "## [normal] Configure {#configure}",
     "## [固有] PGroongaを入れる {#pgroonga}", "## [?] unknown tag", "## Usage", "## 使い方 {#usage}", "## Usage",
     "### Sample {#sample}", "### Details", "#### More", "## `LIKE`演算子", "## {#only-id}", "##", "### [通常] nested",
 ])
@@ -26,7 +27,8 @@ PARAGRAPHS = st.sampled_from([
     "`/tmp/x.conf`：", "変更前：", "変更後：", "Before:", "After:", "プライマリーとスタンバイで実行します。",
     "Run on primary only.", "このドキュメントでは次の環境を使います。", "We use the following environment.",
     "Some prose with a [link](https://example.com/ja/x.html).", "<!-- runbook: hosts=primary -->",
-    "<!-- runbook: hosts=nosuch -->", "1. [[通常] 設定する](#configure)", "  * プライマリー：\n\n    * IPアドレス：192.168.0.30",
+    "<!-- runbook: hosts=nosuch -->", "1. [[通常] 設定する](#configure)",
+    "  * プライマリー：\n\n    * IPアドレス：192.168.0.30",
     "  * Primary:\n\n    * IP address: 192.168.0.30\n    * Database: blog", "{% raw %}", "{% endraw %}",
 ])
 CODE = st.sampled_from([
@@ -60,7 +62,8 @@ def test_every_graph_parse_returns_satisfies_the_schema(page: str, lang: str, al
 def test_a_block_with_nothing_to_run_is_not_an_empty_action() -> None:
     """PGroonga's English logical-replication page had a block that became an action with no command."""
     for lang, code in (("bash", "# only a comment\n"), ("console", "output only\n"), ("bash", "\n")):
-        page = (f"# T\n\nThis document uses the following environment.\n\n  * Primary:\n\n    * IP address: 192.168.0.30\n\n"
+        page = (f"# T\n\nThis document uses the following environment.\n\n"
+                f"  * Primary:\n\n    * IP address: 192.168.0.30\n\n"
                 f"## [normal] Step {{#step}}\n\nPrimary:\n\n```{lang}\n{code}```\n\n```bash\necho ok\n```\n")
         graph = parse_text(page, "page.md", "en")
         assert errors(graph.to_dict()) == []

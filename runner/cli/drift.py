@@ -21,6 +21,8 @@ from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runbook.git import read_side
 from runbook.history import history, render_history
 
+from .options import add_site_config
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.description = (
@@ -45,6 +47,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang-old", help="lexicon for the old side (overrides --lang)")
     p.add_argument("--lang-new", help="lexicon for the new side (overrides --lang)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_site_config(p)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -61,8 +64,8 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.old or not args.new:
         raise UsageError("runbook drift: give two guides (OLD NEW) or --history PATH")
-    old = read_side(args.old, repo, args.lang_old or args.lang)
-    new = read_side(args.new, repo, args.lang_new or args.lang)
+    old = read_side(args.old, repo, args.lang_old or args.lang, args.site_config)
+    new = read_side(args.new, repo, args.lang_new or args.lang, args.site_config)
     report = compare(old, new)
     if args.json:
         _write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")

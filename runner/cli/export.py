@@ -17,6 +17,7 @@ from runbook.load import load_graph
 from runbook.model import Graph
 
 from .files import write_files
+from .options import add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory", metavar="FILE", help="inventory (TOML): bindings of the guide's values, "
                    "secrets' environment variables, hosts' addresses")
     p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
+    add_site_config(p)
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
     p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
@@ -68,7 +70,7 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
 
 def main(args: argparse.Namespace) -> int:
     path = Path(args.guide)
-    graph = load_graph(path, args.guide_lang)
+    graph = load_graph(path, args.guide_lang, site_config=args.site_config)
     if args.to == "markdown":
         if not args.lang:
             raise UsageError("export --to markdown needs --lang (en or ja)")

@@ -8,10 +8,13 @@ import sys
 
 from runbook.errors import EXIT_FAILED, EXIT_OK
 
+from .options import add_site_config
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guide", nargs="+", help="guide(s) (Markdown) to check")
     p.add_argument("--lang", help="lexicon to read it with (default: detected)")
+    add_site_config(p)
     p.add_argument("--json", action="store_true", help="print findings as JSON")
     p.add_argument("--disable", action="append", default=[], metavar="RULE", help="skip a rule (repeatable)")
 
@@ -26,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     all_findings = []
     for guide in args.guide:
         try:
-            findings = lint(load_graph(guide, args.lang), set(args.disable))
+            findings = lint(load_graph(guide, args.lang, site_config=args.site_config), set(args.disable))
         except GuideError as exc:
             findings = exc.findings
             status = max(status, exc.exit_status)

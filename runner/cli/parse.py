@@ -10,11 +10,13 @@ from pathlib import Path
 from runbook.errors import EXIT_OK
 
 from .files import write_atomic
+from .options import add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guide", help="the guide (Markdown) to read")
     p.add_argument("--lang", help="lexicon to read it with (default: detected from the text)")
+    add_site_config(p)
     p.add_argument("-o", "--output", help="write the graph to this file instead of standard output")
 
 
@@ -22,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     from runbook.parse import parse_file
     from runbook.validate import graph_to_json
 
-    graph = parse_file(args.guide, args.lang)
+    graph = parse_file(args.guide, args.lang, site_config=args.site_config)
     text = json.dumps(graph_to_json(graph), ensure_ascii=False, indent=2) + "\n"
     if args.output:
         write_atomic(Path(args.output), text)

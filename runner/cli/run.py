@@ -236,7 +236,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
         raise UsageError(f"{path}: --update-expected rewrites a guide's Markdown, not a step graph")
     options = RunOptions(inventory=args.inventory, lang=args.lang, transcripts=args.transcripts, fresh=args.fresh,
                          keep=args.keep, speed=not args.no_speed, timeout=args.timeout, settle=args.settle,
-                         keep_going_checks=args.update_expected)
+                         keep_going_checks=args.update_expected, site_config=args.site_config)
     run = GuideRun(path, options, graph)
     graph, plan = run.graph, run.plan
     if args.plan:
