@@ -276,7 +276,7 @@ def load_site_settings(root: Path, file: Path | None = None) -> SiteSettings:
 
 
 def _jekyll_exclude(path: Path) -> list[str]:
-    from .liquid import load_site_config
+    from .read.liquid import load_site_config
 
     exclude = load_site_config(path).data.get("exclude")
     if exclude is None:

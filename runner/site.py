@@ -243,7 +243,8 @@ def _read(page: Page, settings: SiteSettings, site: str, lang: str | None, pg_ve
         pr.status, pr.reason = SKIPPED, page.skip
         return work, pr
     try:
-        work.graph = load_graph(page.path, lang)
+        # a page with nothing to run is a classification here, not an error; its Liquid is the site's
+        work.graph = load_graph(page.path, lang, site_config=settings.jekyll, allow_not_executable=True)
     except RunbookError as exc:
         pr.status = INVALID
         pr.findings = [f.format() for f in exc.findings] or [exc.message]
