@@ -191,13 +191,24 @@ def common() -> dict[str, Any]:
 _NAME_LANG_RE = re.compile(r"\.(?P<lang>[a-z]{2})\.(?:md|markdown)$")
 
 
+_PROSE_ONLY_RE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[ \t]*$|`[^`\n]*`", re.MULTILINE | re.DOTALL)
+"""Fenced code blocks and inline code: an English page may show Japanese example data in them."""
+
+
+JAPANESE_SHARE = 0.15
+"""Japanese characters make up at least this share of a Japanese page's letters, code left out (ja
+pages of PGroonga's site: 0.5 and more; English pages that quote a Japanese word: below 0.05)."""
+
+
 def detect_language(text: str, name: str | None = None) -> str:
     """The language a file name says (``guide.en.md``) when a lexicon exists for it; else ``ja`` when
-    the text has Japanese script in it, else ``en``.  An English page exported without a PO catalog
-    keeps untranslated Japanese prose, so the name comes first."""
+    Japanese script makes up :data:`JAPANESE_SHARE` of the letters of its prose (code left out), else
+    ``en``.  An English page exported without a PO catalog keeps untranslated Japanese prose, so the
+    name comes first."""
     m = _NAME_LANG_RE.search(name or "")
     if m and m.group("lang") in available():
         return m.group("lang")
-    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text):
-        return "ja"
-    return "en"
+    prose = _PROSE_ONLY_RE.sub("", text)
+    japanese = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", prose))
+    latin = len(re.findall(r"[A-Za-z]", prose))
+    return "ja" if japanese and japanese >= JAPANESE_SHARE * (japanese + latin) else "en"

@@ -10,14 +10,15 @@ from ..model import Prose
 from .context import Context
 from .report import Change
 
-_LANG_SEGMENT = r"(?<=[./_\-=]){lang}(?=[./_\-#?]|$)"
+_LANG_SEGMENT = r"[./_\-=]{lang}(?=[./_\-#?]|$)"
 
 
 def normalise_link(link: str, lang: str) -> str:
-    """A link target with its language segment (``doc_base_url.ja``, ``/ja/``) made neutral."""
+    """A link target with its language segment (``doc_base_url.ja``, ``/ja/``) left out, so that
+    ``groonga.org/ja/docs/x`` and ``groonga.org/docs/x`` (the English page's) are the same link."""
     if not lang:
         return link
-    return re.sub(_LANG_SEGMENT.format(lang=re.escape(lang)), "{lang}", link)
+    return re.sub(_LANG_SEGMENT.format(lang=re.escape(lang)), "", link)
 
 
 def compare(ctx: Context) -> Iterator[Change]:
