@@ -104,7 +104,8 @@ def console_commands(code: str, first_line: int, file: str, problems: Problems) 
                 i += 1
                 buf.append(lines[i])
                 end = first_line + i
-            commands.append(Command("\n".join(buf), Span(file, lineno, end), root=pm.group("prompt") == "#"))
+            if "\n".join(buf).strip():  # a bare "$" prompt types nothing
+                commands.append(Command("\n".join(buf), Span(file, lineno, end), root=pm.group("prompt") == "#"))
         elif commands:
             dm = _PROMPT_RE.match(line)
             if dm and not commands[-1].output:

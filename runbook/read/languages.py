@@ -24,7 +24,7 @@ def has_commands(lang: str, code: str) -> bool:
     if lang in SHELL_LANGS:
         return any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines)
     if lang in CONSOLE_LANGS:
-        return any(ln.startswith("$ ") or ln == "$" for ln in lines)
+        return any(ln.startswith("$ ") and ln[2:].strip() for ln in lines)
     return True
 
 
