@@ -1,6 +1,6 @@
 """Decode stage: a guide's bytes -> its text, or a clear finding for what is not a readable guide.
 
-The Liquid stage (runbook/liquid.py, for documentation sites) comes right after: text -> text.
+The Liquid stage (runbook/read/liquid.py, for documentation sites) comes right after: text -> text.
 """
 
 from __future__ import annotations

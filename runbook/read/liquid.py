@@ -1,4 +1,4 @@
-"""Stage 1b, liquid: a page's ``{{ site.KEY }}`` rendered from its site's ``_config.yml``, lines kept.
+"""Liquid stage: a page's ``{{ site.KEY }}`` rendered from its site's ``_config.yml``, lines kept.
 
 Runs right after decoding, before Markdown is read.  Pages of a Jekyll site (PGroonga's) write
 ``{{ site.postgresql_doc_base_url.ja }}`` in links and code; ``{% raw %}`` … ``{% endraw %}``

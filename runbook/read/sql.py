@@ -1,5 +1,7 @@
-"""SQL blocks as psql reads them: statements (ending with ``;`` outside quotes), meta-commands, and the
-``-- `` comments between them, each told apart as expected output or as prose inside SQL.
+"""SQL blocks as psql reads them: statements, meta-commands, expected output and prose in comments.
+
+Statements end with ``;`` outside quotes; the ``-- `` comments between them are told apart as
+expected output or as prose inside SQL.
 
 A comment is a statement's expected output when it follows the statement (blank lines between
 allowed, no other statement) and is shaped like psql's output (:func:`~runbook.expected.looks_like_output`):
