@@ -81,7 +81,8 @@ class GuideRun:
     def __init__(self, path: Path, options: RunOptions, graph: Graph | None = None) -> None:
         self.path = path
         self.options = options
-        self.graph: Graph = graph if graph is not None else load_graph(path, options.lang, site_config=options.site_config)
+        self.graph: Graph = (graph if graph is not None
+                             else load_graph(path, options.lang, site_config=options.site_config))
         graph = self.graph
         inventory: Inventory = (load_inventory(options.inventory, graph) if options.inventory
                                 else default_inventory(graph))
