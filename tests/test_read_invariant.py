@@ -61,8 +61,8 @@ def test_every_graph_parse_returns_satisfies_the_schema(page: str, lang: str, al
 
 def test_a_block_with_nothing_to_run_is_not_an_empty_action() -> None:
     """PGroonga's English logical-replication page had a block that became an action with no command."""
-    for lang, code in (("bash", "# only a comment\n"), ("console", "output only\n"), ("bash", "\n"),
-                       ("console", "$\n")):
+    for lang, code in (("bash", "# only a comment\n"), ("console", "$\n"), ("bash", "\n"),
+                       ("console", "$ \n%\n")):
         page = (f"# T\n\nThis document uses the following environment.\n\n"
                 f"  * Primary:\n\n    * IP address: 192.168.0.30\n\n"
                 f"## [normal] Step {{#step}}\n\nPrimary:\n\n```{lang}\n{code}```\n\n```bash\necho ok\n```\n")

@@ -11,6 +11,7 @@ import re
 from ..model import Action, Answer, Command, Span, Statement, Turn
 from . import sql
 from .blocks import Placed
+from .languages import CONSOLE_PROMPT_RE
 from .problems import Problems
 
 _PROMPT_RE = re.compile(r"^(?P<prompt>.*?:)\s*\((?P<answer>.*)\)\s*$")
@@ -75,8 +76,7 @@ def shell_commands(code: str, first_line: int, file: str) -> list[Command]:
     return [Command(text, Span(file, a, b)) for text, a, b in logical_lines(code, first_line)]
 
 
-_CONSOLE_PROMPT_RE = re.compile(r"^(?P<prompt>[$%#])(?: |$)")
-"""A console prompt: ``$ `` and ``% `` a regular user's, ``# `` root's."""
+_CONSOLE_PROMPT_RE = CONSOLE_PROMPT_RE
 
 
 def has_prompt(code: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..model import BlockRole
 
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh"})
@@ -17,14 +19,21 @@ OUTPUT_LANGS = frozenset({"text", "output", "plain", "txt", ""})
 """Languages a page shows a command's output in, right after the command's block."""
 
 
+CONSOLE_PROMPT_RE = re.compile(r"^(?P<prompt>[$%#])(?: |$)")
+"""A console prompt: ``$ `` and ``% `` a regular user's, ``# `` root's.  A console block with none is a
+script."""
+
+
 def has_commands(lang: str, code: str) -> bool:
-    """A shell block with a line that is not blank nor a comment; a console block with a ``$ `` line
-    (any other block of a language that runs: SQL is judged by :func:`runbook.read.sql.is_syntax`)."""
+    """A shell block (or a console block without prompts: a script) with a line that is not blank nor
+    a comment; a console block with a prompt line that types something.  Any other block of a
+    language that runs says yes (SQL is judged by :func:`runbook.read.sql.is_syntax`)."""
     lines = code.split("\n")
-    if lang in SHELL_LANGS:
+    prompts = [ln for ln in lines if CONSOLE_PROMPT_RE.match(ln)]
+    if lang in SHELL_LANGS or (lang in CONSOLE_LANGS and not prompts):
         return any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines)
     if lang in CONSOLE_LANGS:
-        return any(ln.startswith("$ ") and ln[2:].strip() for ln in lines)
+        return any(ln[2:].strip() for ln in prompts)
     return True
 
 
