@@ -10,11 +10,14 @@ arrived yet: never on a single-host page.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +33,46 @@ from .session import HostShell, Masker, SessionError, Transcript
 
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
 
-PASSED, FAILED, BLOCKED, NOT_RUN, ALREADY, DONE_EARLIER = (
-    "passed", "failed", "blocked", "not-run", "already-applied", "done-earlier")
+PASSED, FAILED, BLOCKED, NOT_RUN, ALREADY, DONE_EARLIER, INTERRUPTED = (
+    "passed", "failed", "blocked", "not-run", "already-applied", "done-earlier", "interrupted")
+
+
+class Interrupted(BaseException):
+    """The run was interrupted by a signal (SIGINT from Ctrl-C, SIGTERM from kill)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def interruptible(on_second: Callable[[int], str]) -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` (once); a second one prints ``on_second(signum)``
+    and ends the process at once (exit 128 + signal).  Restores the old handlers on leaving."""
+    seen: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if seen:
+            try:
+                sys.stderr.write(on_second(signum) + "\n")
+                sys.stderr.flush()
+            finally:
+                import os
+
+                os._exit(128 + signum)
+        seen.append(signum)
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @dataclass
@@ -104,6 +145,10 @@ class Transport:
     def login(self, host: str) -> list[tuple[str, str]]:
         return []
 
+    def namespaces(self, host: str) -> dict[str, int]:
+        """{kind: inode} of the namespaces a shell on ``host`` must be inside (sandbox hosts)."""
+        return {}
+
     def run_root(self, host: str, argv: list[str], data: bytes | None = None,
                  timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(self.root_argv(host, argv), input=data, capture_output=True, timeout=timeout,
@@ -125,6 +170,9 @@ class SandboxTransport(Transport):
 
     def sockets(self) -> dict[str, Path]:
         return {h.name: self.sandbox.socket_dir(h.name) for h in self.sandbox.hosts}
+
+    def namespaces(self, host: str) -> dict[str, int]:
+        return self.sandbox.namespace_inodes(host)
 
 
 class LocalTransport(Transport):
@@ -180,7 +228,7 @@ class Runner:
                  progress: Progress | None = None, timeout: float = 120, settle: float = 20,
                  steps: list[str] | None = None, done_earlier: set[str] | None = None,
                  keep_going_checks: bool = False, database: str | None = None, go_on: bool = False,
-                 volatile: Volatile = ()) -> None:
+                 volatile: Volatile = (), prestart: bool = False) -> None:
         self.keep_going_checks = keep_going_checks
         self.database = database
         """The database of sessions whose ``database`` is null (an example page's own, chosen by the runner)."""
@@ -192,6 +240,9 @@ class Runner:
         self._hard_failure = False
         self._soft: set[int] = set()
         """Actions (``id``) that failed only by results that differ (``go_on``: the run goes on)."""
+        self.prestart = prestart
+        """Start every host's shell at once when the run begins (speed), not at its first command."""
+        self._start_errors: dict[str, SessionError] = {}
         self.last_results: list[StepResult] = []
         self.plan = plan
         self.graph = plan.graph
@@ -206,20 +257,30 @@ class Runner:
         self.done_earlier = done_earlier or set()
         self.shells: dict[str, HostShell] = {}
         self.observer: Observer | None = None
+        self.interrupted: Interrupted | None = None
+        """Set when a signal ended the run early (the result then has status ``interrupted``)."""
 
     # -- hosts ----------------------------------------------------------------------------
     def shell(self, host: str) -> HostShell:
+        if host in self._start_errors:
+            raise self._start_errors.pop(host)
         if host not in self.shells:
             path = self.transcripts / f"{host}.log" if self.transcripts else None
             sh = HostShell(host, self.transport.shell_argv(host), Transcript(path, self.mask), timeout=self.timeout,
-                           login=self.transport.login(host))
+                           login=self.transport.login(host), namespaces=self.transport.namespaces(host))
             sh.start()
             self.shells[host] = sh
         return self.shells[host]
 
     def close(self) -> None:
+        fast = self.interrupted is not None
+
         def one(sh: HostShell) -> None:
-            sh.close()
+            if fast:
+                sh.transcript.write("note", f"interrupted ({self.interrupted}): the session was ended")
+                sh.kill()
+            else:
+                sh.close()
             sh.transcript.close()
 
         with ThreadPoolExecutor(max_workers=max(1, len(self.shells))) as pool:
@@ -229,6 +290,28 @@ class Runner:
         stop = getattr(self.transport, "stop", None)
         if stop is not None:
             stop()
+
+    def _start_shells(self) -> None:
+        """Start the shells of every host the selected steps use, in parallel."""
+        hosts = sorted({h for step in self.graph.steps if self.selected is None or step.id in self.selected
+                        for a in step.actions for h in a.targets})
+
+        def one(host: str) -> None:
+            try:
+                self.shell(host)
+            except SessionError as exc:  # reported by the first action on that host
+                self._start_errors[host] = exc
+
+        if hosts:
+            pool = ThreadPoolExecutor(max_workers=len(hosts))
+            try:
+                list(pool.map(one, hosts))
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def _kill_shells(self) -> None:
+        for sh in list(self.shells.values()):
+            sh.kill()
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -241,6 +324,8 @@ class Runner:
         self.last_results = results
         stop: str | None = None
         try:
+            if self.prestart:
+                self._start_shells()
             for step in self.graph.steps:
                 sr = StepResult(step.id, step.number, step.title, step.tag, step.span.line, NOT_RUN)
                 results.append(sr)
@@ -260,17 +345,30 @@ class Runner:
                 self.progress("step-start", sr, None)
                 s0 = time.monotonic()
                 self._hard_failure = False
-                self._run_step(step, sr)
+                try:
+                    self._run_step(step, sr)
+                except Interrupted as exc:
+                    self.interrupted = exc
+                    sr.status = INTERRUPTED
+                    sr.reason = f"interrupted by {exc}"
+                    stop = f"not run: the run was interrupted by {exc}"
                 sr.duration = time.monotonic() - s0
                 self.progress("step-end", sr, None)
                 if sr.status == FAILED and self._hard_failure:
                     stop = f"not run: step {step.id} failed"
                 elif sr.status == BLOCKED:
                     stop = f"not run: step {step.id} is blocked"
+        except Interrupted as exc:  # between steps
+            self.interrupted = exc
+            stop = f"not run: the run was interrupted by {exc}"
+            for sr in results:
+                if sr.status == NOT_RUN and not sr.actions and sr.reason == "":
+                    sr.reason = stop
         finally:
             self.close()
         statuses = {s.status for s in results}
-        status = FAILED if FAILED in statuses else BLOCKED if BLOCKED in statuses else PASSED
+        status = (INTERRUPTED if self.interrupted else FAILED if FAILED in statuses
+                  else BLOCKED if BLOCKED in statuses else PASSED)
         blocked = {k: f"{v.reason}; to lift: {v.lift}" for k, v in self.plan.blocked.items()}
         target = ",".join(sorted(self.plan.inventory.kinds))
         return RunResult(self.plan.original.source.file, target, status, started, time.monotonic() - t0, results,
@@ -290,8 +388,14 @@ class Runner:
                     sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line, NOT_RUN))
                 continue
             if len(action.targets) > 1:
-                with ThreadPoolExecutor(max_workers=len(action.targets)) as pool:
+                pool = ThreadPoolExecutor(max_workers=len(action.targets))
+                try:
                     ars = list(pool.map(lambda h, a=action: self._run_action(step, a, h), action.targets))
+                except Interrupted:
+                    self._kill_shells()  # the other threads' sessions end now, so they return at once
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                pool.shutdown()
             else:
                 ars = [self._run_action(step, action, h) for h in action.targets]
             for ar in ars:

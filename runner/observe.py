@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pwd
+import signal
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,17 @@ import psycopg
 
 
 def _worker(conn: multiprocessing.connection.Connection, user: str) -> None:
+    # Ctrl-C reaches the whole foreground process group: the runner handles it and closes the pipe,
+    # which ends this loop; the worker itself never reacts to it (no traceback of its own).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        _serve(conn, user)
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
+
+
+def _serve(conn: multiprocessing.connection.Connection, user: str) -> None:
     pw = pwd.getpwnam(user)
     os.setgid(pw.pw_gid)
     os.setuid(pw.pw_uid)
@@ -28,7 +40,7 @@ def _worker(conn: multiprocessing.connection.Connection, user: str) -> None:
     while True:
         try:
             req = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             break
         if req is None:
             break
@@ -76,8 +88,11 @@ class Observer:
         if sock is None:
             return None
         with self._lock:
-            self._conn.send((str(sock), sql))
-            status, payload = self._conn.recv()
+            try:
+                self._conn.send((str(sock), sql))
+                status, payload = self._conn.recv()
+            except (EOFError, OSError):  # the worker is gone (the run is ending)
+                return None
         return payload if status == "ok" else None
 
     def in_recovery(self, host: str) -> bool | None:

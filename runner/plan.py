@@ -27,7 +27,7 @@ _IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/\d{1,2})?(?![\d.]
 
 
 class UnsafeAddressError(RunbookError):
-    """A sandbox run would still name an address outside 127.0.0.0/8."""
+    """A sandbox run would still name an address outside loopback and the sandbox's own hosts."""
 
 
 @dataclass
@@ -112,10 +112,15 @@ def _substitution_rules() -> list[dict[str, Any]]:
 # -- bindings --------------------------------------------------------------------------------------
 
 
-def sandbox_binding(graph: Graph, pg_version: str | None) -> dict[str, str]:
-    """The guide's addresses to loopback addresses (192.168.0.30 -> 127.0.0.30), its networks to
-    127.0.0.0/N, its PostgreSQL major version to the installed one."""
+def sandbox_binding(graph: Graph, pg_version: str | None, network: str = "loopback") -> dict[str, str]:
+    """The guide's PostgreSQL major version to the installed one; with network ``loopback`` also
+    its addresses to loopback addresses (192.168.0.30 -> 127.0.0.30) and its networks to
+    127.0.0.0/N.  With network ``netns`` the hosts carry the guide's own addresses: they stay."""
     binding: dict[str, str] = {}
+    if network == "netns":
+        if pg_version is not None:
+            binding.update({v.name: pg_version for v in graph.variables if v.kind == "pg_major"})
+        return binding
     used: set[str] = set()
     spare = iter(range(100, 250))
     for v in graph.variables:
@@ -146,8 +151,23 @@ def sandbox_binding(graph: Graph, pg_version: str | None) -> dict[str, str]:
     return binding
 
 
+def sandbox_hosts(graph: Graph, binding: dict[str, str], network: str = "loopback") -> list[tuple[str, str]]:
+    """(host, address) of the guide's hosts on the sandbox: the bound address, or for a host the guide
+    gives no address a spare one (127.0.0.100 and up on loopback, 10.213.0.100 and up in netns)."""
+    out: list[tuple[str, str]] = []
+    taken = {binding.get(f"{h.id}.address") or h.address for h in graph.hosts}
+    spare = (f"{'127.0.0' if network == 'loopback' else '10.213.0'}.{i}" for i in range(100, 250))
+    for h in graph.hosts:
+        addr = binding.get(f"{h.id}.address") or (h.address if network == "netns" else None)
+        if not addr:
+            addr = next(a for a in spare if a not in taken)
+            taken.add(addr)
+        out.append((h.id, addr))
+    return out
+
+
 def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None = None,
-               pg_version: str | None = None) -> Plan:
+               pg_version: str | None = None, network: str = "loopback") -> Plan:
     kinds = inventory.kinds
     sandbox = kinds == {"sandbox"}
     if pg_version is None and sandbox:
@@ -155,7 +175,7 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
         if not versions:
             raise RunbookError("PostgreSQL is not installed on this machine (run scripts/setup)")
         pg_version = versions[-1]
-    binding = sandbox_binding(graph, pg_version) if sandbox else {}
+    binding = sandbox_binding(graph, pg_version, network) if sandbox else {}
     binding.update(inventory.bindings)
     bound = bind_graph(graph, binding)
     plan = Plan(bound, graph, inventory, binding, pg_version)
@@ -282,20 +302,32 @@ def _unavailable(text: str) -> Substitution | None:
     return None
 
 
-def unsafe_addresses(plan: Plan) -> list[Finding]:
-    """Every place where a bound command would still name an address outside 127.0.0.0/8."""
+def unsafe_addresses(plan: Plan, hosts: list[str] | None = None) -> list[Finding]:
+    """Every place where a bound command would still name an address outside 127.0.0.0/8 and the
+    sandbox hosts' own ``hosts`` addresses (network ``netns``; a network written with its prefix,
+    such as a pg_hba.conf rule's 192.168.0.0/24, is fine when it holds a host's address)."""
     found: list[Finding] = []
+    own = {ipaddress.IPv4Address(a) for a in hosts or []}
+
+    def allowed(m: re.Match[str]) -> bool:
+        ip = ipaddress.ip_address(m.group(1))
+        if ip.is_loopback or ip.is_unspecified or ip in own:
+            return True
+        if "/" in m.group(0) and own:
+            net = ipaddress.ip_network(m.group(0), strict=False)
+            return any(a in net for a in own)
+        return False
 
     def scan(text: str | None, span: Span, what: str) -> None:
         for m in _IPV4_RE.finditer(text or ""):
             try:
-                ip = ipaddress.ip_address(m.group(1))
+                if allowed(m):
+                    continue
             except ValueError:
                 continue
-            if ip.is_loopback or ip.is_unspecified:
-                continue
+            where = "outside 127.0.0.0/8" + (" and the sandbox's hosts" if own else "")
             found.append(Finding("unsafe-address", "error",
-                                 f"{what} would reach {ip}, outside 127.0.0.0/8: bind it in an inventory", span))
+                                 f"{what} would reach {m.group(1)}, {where}: bind it in an inventory", span))
 
     for action in plan.graph.actions():
         if action.id.split("#")[0] in plan.blocked:

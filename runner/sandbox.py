@@ -1,7 +1,7 @@
 """The embedded sandbox: guide hosts on this machine, without containers.
 
-Each sandbox host is a Linux mount + UTS namespace, created with
-``unshare --mount=FILE --uts=FILE --propagation private`` so that the namespaces
+Each sandbox host is a Linux mount + UTS (+ network) namespace, created with
+``unshare --mount=FILE --uts=FILE [--net=FILE] --propagation private`` so that the namespaces
 outlive the creating process (the namespace files are bind mounts of nsfs
 inodes) and any later process can join them with ``nsenter``.  Inside a host:
 
@@ -10,10 +10,16 @@ inodes) and any later process can join them with ``nsenter``.  Inside a host:
   per-host folders (fresh and empty, owned as Debian has them), so the machine's
   own clusters are invisible and every host starts with no cluster;
 * the hostname (UTS) is the host's name, ``/etc/hostname`` and ``/etc/hosts``
-  are per-host files; in ``/etc/hosts``, ``localhost`` and the host's name map
-  to the host's loopback address (127.0.0.30, ...), the other hosts' names to
-  theirs.  So every host's PostgreSQL listens on ``localhost:5432`` without
-  clashing with the others;
+  are per-host files;
+* network ``netns`` (where the machine allows it): the host has its own network
+  namespace with ``lo`` and an ``eth0`` carrying the guide's own address
+  (192.168.0.30), linked by a veth pair to a bridge that lives in a network
+  namespace of the sandbox's own; no default route, nothing in the machine's
+  namespace.  ``/etc/hosts`` maps the hosts' names to their addresses;
+* network ``loopback`` (the fallback): the hosts share the machine's network;
+  ``localhost`` and the host's name map to the host's loopback address
+  (127.0.0.30, ...), the other hosts' names to theirs, so every host's
+  PostgreSQL listens on ``localhost:5432`` without clashing with the others;
 * ``systemctl`` is a shim (``runner/data/systemctl``) mapping the
   ``postgresql`` units to ``pg_ctlcluster``; it is bind-mounted over
   ``/usr/local/sbin`` (first in sudo's secure_path) and ``/usr/bin/systemctl``
@@ -56,6 +62,10 @@ STATE_VERSION = 1
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SPEED_CONF_NAME = "zz-runbook-sandbox.conf"
 PG_PORT = 5432
+BRIDGE_NS = "_bridge"  # ns/_bridge.net: the sandbox's own namespace holding the bridge (not a host name)
+NETWORKS = ("netns", "loopback")
+NETWORK_ENV = "RUNBOOK_SANDBOX_NETWORK"
+"""Environment variable forcing the network kind (``netns`` or ``loopback``) of `runbook run`."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +117,16 @@ class SandboxError(Exception):
     """A sandbox operation failed; the message is meant for users (no traceback needed)."""
 
 
+class SandboxBusy(SandboxError):
+    """The sandbox is in use by another live process (a concurrent run)."""
+
+
 @dataclass
 class SandboxHost:
-    name: str  # host id from the guide, also the hostname
-    address: str  # loopback address, e.g. "127.0.0.30"
+    name: str
+    """Host id from the guide, also the hostname."""
+    address: str
+    """The guide's own address (network ``netns``) or a loopback address such as 127.0.0.30."""
 
 
 @dataclass
@@ -119,9 +135,14 @@ class _HostState:
     address: str
     mnt_ino: int | None = None
     uts_ino: int | None = None
+    net_ino: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "address": self.address, "mnt_ino": self.mnt_ino, "uts_ino": self.uts_ino}
+        return {"name": self.name, "address": self.address, "mnt_ino": self.mnt_ino, "uts_ino": self.uts_ino,
+                "net_ino": self.net_ino}
+
+    def inodes(self) -> set[int]:
+        return {i for i in (self.mnt_ino, self.uts_ino, self.net_ino) if i is not None}
 
 
 @dataclass
@@ -130,6 +151,9 @@ class _State:
     user: str
     speed: bool
     hosts: list[_HostState] = field(default_factory=list)
+    network: str = "loopback"
+    owner: tuple[int, int] | None = None
+    """(pid, start time in clock ticks) of the process using the sandbox; None when kept."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,18 +161,26 @@ class _State:
             "name": self.name,
             "user": self.user,
             "speed": self.speed,
+            "network": self.network,
+            "owner": list(self.owner) if self.owner else None,
             "hosts": [h.to_json() for h in self.hosts],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> _State:
         hosts = [
-            _HostState(str(h["name"]), str(h["address"]), h.get("mnt_ino"), h.get("uts_ino"))
+            _HostState(str(h["name"]), str(h["address"]), h.get("mnt_ino"), h.get("uts_ino"), h.get("net_ino"))
             for h in data.get("hosts", [])
         ]
+        owner = data.get("owner")
         return cls(
-            str(data["name"]), str(data.get("user", DEFAULT_USER)), bool(data.get("speed", True)), hosts
+            str(data["name"]), str(data.get("user", DEFAULT_USER)), bool(data.get("speed", True)), hosts,
+            str(data.get("network", "loopback")),
+            (int(owner[0]), int(owner[1])) if owner else None,
         )
+
+    def owner_alive(self) -> bool:
+        return self.owner is not None and _start_time(self.owner[0]) == self.owner[1]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -222,7 +254,7 @@ def _pids() -> list[int]:
 
 
 def _pids_in(inodes: set[int]) -> list[int]:
-    """Processes whose mount or UTS namespace is one of ``inodes`` (zombies excluded)."""
+    """Processes whose mount, UTS or network namespace is one of ``inodes`` (zombies excluded)."""
     me = os.getpid()
     found: list[int] = []
     if not inodes:
@@ -230,7 +262,7 @@ def _pids_in(inodes: set[int]) -> list[int]:
     for pid in _pids():
         if pid == me:
             continue
-        for kind in ("mnt", "uts"):
+        for kind in ("mnt", "uts", "net"):
             ino = _ns_inode(f"/proc/{pid}/ns/{kind}")
             if ino is not None and ino in inodes:
                 found.append(pid)
@@ -267,18 +299,87 @@ def _wait_gone(inodes: set[int], timeout: float) -> list[int]:
         time.sleep(0.05)
 
 
-def _shim_source() -> Path:
-    p = Path(str(resources.files("runner") / "data" / "systemctl"))
+#: Programs the hosts get in their /usr/local/sbin (runner/data/NAME).
+SHIMS: tuple[str, ...] = ("systemctl", "runbook-createcluster")
+
+
+def _shim_source(name: str = "systemctl") -> Path:
+    p = Path(str(resources.files("runner") / "data" / name))
     if not p.is_file():
-        raise SandboxError(f"systemctl shim missing from the package: {p}")
+        raise SandboxError(f"{name} shim missing from the package: {p}")
     return p
 
 
-def _validate_address(address: str, host: str) -> None:
+def _start_time(pid: int) -> int | None:
+    """Start time of ``pid`` (clock ticks since boot), None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def owner_token() -> tuple[int, int]:
+    """(pid, start time) of this process: recorded as a sandbox's owner while a run uses it."""
+    start = _start_time(os.getpid())
+    return os.getpid(), start if start is not None else 0
+
+
+_NETNS_PROBE: list[str] = []
+
+
+def netns_unavailable() -> str | None:
+    """Why this machine cannot create network namespaces (None when it can).  Probed once."""
+    if not _NETNS_PROBE:
+        reason = ""
+        if os.geteuid() != 0:
+            reason = "not root"
+        elif not shutil.which("ip"):
+            reason = "the `ip` command (iproute2) is missing"
+        else:
+            try:
+                cp = subprocess.run(
+                    ["unshare", "--net", "--", "sh", "-c",
+                     "ip link add rbprobe0 type bridge && ip link add rbprobe1 type veth peer name rbprobe2"],
+                    capture_output=True, text=True, timeout=10,
+                )
+                if cp.returncode != 0:
+                    reason = (cp.stderr or cp.stdout).strip() or f"unshare --net exited {cp.returncode}"
+            except (OSError, subprocess.TimeoutExpired) as e:
+                reason = str(e)
+        _NETNS_PROBE.append(reason)
+    return _NETNS_PROBE[0] or None
+
+
+def network_mode() -> tuple[str, str | None]:
+    """The network kind a run uses: ``netns`` where the machine can create network namespaces,
+    else ``loopback``; and a note saying why when it falls back.  ``$RUNBOOK_SANDBOX_NETWORK``
+    (``netns`` or ``loopback``) chooses explicitly."""
+    forced = os.environ.get(NETWORK_ENV, "").strip()
+    if forced == "loopback":
+        return "loopback", f"${NETWORK_ENV}=loopback"
+    why = netns_unavailable()
+    if why is None:
+        return "netns", None
+    if forced == "netns":
+        raise SandboxError(f"${NETWORK_ENV}=netns, but this machine cannot create network namespaces: {why}")
+    return "loopback", f"this machine cannot create network namespaces ({why})"
+
+
+def _validate_address(address: str, host: str, network: str = "loopback") -> None:
     try:
         ip = ipaddress.IPv4Address(address)
     except ValueError as e:
         raise SandboxError(f"host {host}: address {address!r} is not an IPv4 address") from e
+    if network == "netns":
+        if not ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified \
+                or ip.is_reserved or address.endswith((".0", ".255")):
+            raise SandboxError(
+                f"host {host}: address {address} cannot be a sandbox host's address: the sandbox gives "
+                "hosts private addresses only (10/8, 172.16/12, 192.168/16, ...), inside its own network "
+                "namespaces"
+            )
+        return
     if ip not in ipaddress.IPv4Network("127.0.0.0/8"):
         raise SandboxError(
             f"host {host}: address {address} is outside 127.0.0.0/8; the sandbox only uses loopback "
@@ -315,7 +416,10 @@ class Sandbox:
         root: Path = DEFAULT_ROOT,
         user: str = DEFAULT_USER,
         speed: bool = True,
+        network: str = "loopback",
     ) -> None:
+        if network not in NETWORKS:
+            raise SandboxError(f"invalid network kind {network!r} (one of: {', '.join(NETWORKS)})")
         if not _SANDBOX_NAME_RE.match(name):
             raise SandboxError(f"invalid sandbox name {name!r} (letters, digits, '.', '_', '-')")
         if not _USER_RE.match(user):
@@ -332,6 +436,9 @@ class Sandbox:
         self.root = Path(root)
         self.user = user
         self.speed = speed
+        self.network = network
+        self.cleaned: str | None = None
+        """Set by ``up`` when it removed a sandbox of this name left by a run that died."""
 
     # ------------------------------------------------------------------ loading
 
@@ -347,6 +454,7 @@ class Sandbox:
             root=root,
             user=state.user,
             speed=state.speed,
+            network=state.network,
         )
 
     # ------------------------------------------------------------------ paths
@@ -374,6 +482,25 @@ class Sandbox:
     def _uts_file(self, host: str) -> Path:
         return self.ns_dir / f"{host}.uts"
 
+    def _net_file(self, host: str) -> Path:
+        return self.ns_dir / f"{host}.net"
+
+    def _ns_files(self, host: str) -> list[tuple[str, Path]]:
+        """(kind, file) of the host's namespaces: mnt, uts, and net with network ``netns``."""
+        files = [("mnt", self._mnt_file(host)), ("uts", self._uts_file(host))]
+        if self.network == "netns":
+            files.append(("net", self._net_file(host)))
+        return files
+
+    def namespace_inodes(self, host: str) -> dict[str, int]:
+        """{kind: inode} of the host's namespaces, for a session to check it is inside them."""
+        out: dict[str, int] = {}
+        for kind, f in self._ns_files(host):
+            ino = _ns_inode(str(f)) if _is_nsfs_mount(f) else None
+            if ino is not None:
+                out[kind] = ino
+        return out
+
     def _host(self, host: str) -> SandboxHost:
         for h in self.hosts:
             if h.name == host:
@@ -387,7 +514,8 @@ class Sandbox:
 
     def _nsenter(self, host: str) -> list[str]:
         self._host(host)
-        return ["nsenter", f"--mount={self._mnt_file(host)}", f"--uts={self._uts_file(host)}", "--"]
+        opt = {"mnt": "--mount", "uts": "--uts", "net": "--net"}
+        return ["nsenter", *(f"{opt[k]}={f}" for k, f in self._ns_files(host)), "--"]
 
     def shell_argv(self, host: str) -> list[str]:
         """argv of an interactive shell of the user inside ``host`` (for pexpect).
@@ -451,13 +579,15 @@ class Sandbox:
             raise SandboxError(f"{host}: command timed out after {timeout:g}s: {shlex.join(argv)}") from e
 
     def create_cluster_command(
-        self, version: str, *, cluster: str = "main", port: int = PG_PORT, sudo: bool = True
+        self, version: str, *, cluster: str = "main", port: int = PG_PORT, sudo: bool = True,
+        template: bool | None = None,
     ) -> str:
         """Shell text creating and starting a PostgreSQL cluster in a host, as Debian's package would.
 
-        Runs ``pg_createcluster --port PORT VERSION CLUSTER``, writes the speed settings
-        (when ``speed``) to ``conf.d/zz-runbook-sandbox.conf``, then starts the cluster.
-        With ``sudo`` (the default) it is meant for the user's shell.
+        Runs ``pg_createcluster --port PORT VERSION CLUSTER`` (with ``template``, by default when
+        ``speed``: ``runbook-createcluster VERSION CLUSTER PORT``, the same from a cached template),
+        writes the speed settings (when ``speed``) to ``conf.d/zz-runbook-sandbox.conf``, then
+        starts the cluster.  With ``sudo`` (the default) it is meant for the user's shell.
         """
         if not re.fullmatch(r"\d+(\.\d+)?", version):
             raise SandboxError(f"invalid PostgreSQL version {version!r}")
@@ -465,7 +595,10 @@ class Sandbox:
             raise SandboxError(f"invalid cluster name {cluster!r}")
         su = "sudo " if sudo else ""
         su_pg = "sudo -u postgres " if sudo else "runuser -u postgres -- "
-        parts = [f"{su}pg_createcluster --port {int(port)} {version} {cluster}"]
+        if self.speed if template is None else template:
+            parts = [f"{su}runbook-createcluster {version} {cluster} {int(port)}"]
+        else:
+            parts = [f"{su}pg_createcluster --port {int(port)} {version} {cluster}"]
         if self.speed:
             conf = speed_conf_text()
             path = f"/etc/postgresql/{version}/{cluster}/conf.d/{SPEED_CONF_NAME}"
@@ -496,7 +629,8 @@ class Sandbox:
         os.replace(tmp, self._state_path())
 
     def _host_up(self, host: str) -> bool:
-        return _is_nsfs_mount(self._mnt_file(host)) and _is_nsfs_mount(self._uts_file(host))
+        mounts = _mounts()
+        return all((str(f), "nsfs") in mounts for _, f in self._ns_files(host))
 
     def is_up(self) -> bool:
         """True when the state file exists and every host's namespaces exist."""
@@ -506,32 +640,43 @@ class Sandbox:
 
     # ------------------------------------------------------------------ up
 
-    def up(self) -> None:
-        """Create what is missing: machine prerequisites, state folder, every host.  Idempotent."""
+    def up(self, *, owner: tuple[int, int] | None = None) -> None:
+        """Create what is missing: machine prerequisites, state folder, every host.  Idempotent.
+
+        With ``owner`` (a run's :func:`owner_token`) the sandbox is recorded as in use by that
+        process: another live owner makes ``up`` raise :class:`SandboxBusy`; a dead owner's
+        sandbox (a run killed with kill -9) is torn down first and ``self.cleaned`` says so.
+        """
         if not self.hosts:
             raise SandboxError(f"sandbox {self.name}: no hosts given")
         for h in self.hosts:
-            _validate_address(h.address, h.name)
+            _validate_address(h.address, h.name, self.network)
         addrs = [h.address for h in self.hosts]
         if len(set(addrs)) != len(addrs):
             raise SandboxError(f"sandbox {self.name}: two hosts share an address ({', '.join(addrs)})")
         _require_root()
-        _require_tools()
+        _require_tools(self.network)
         ensure_sudo()
         ensure_user(self.user)
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         with self._lock():
-            self._check_other_sandboxes()
             old = _read_state(self.dir)
+            if old is not None and old.owner is not None and old.owner != owner:
+                if old.owner_alive():
+                    raise SandboxBusy(f"sandbox {self.name} is in use by process {old.owner[0]}")
+                self.cleaned = f"removed sandbox {self.name}, left by a run that ended abruptly (pid {old.owner[0]})"
+                self._down_locked(fast=True)
+                old = None
+            self._check_other_sandboxes()
             if old is not None:
                 old_hosts = {(h.name, h.address) for h in old.hosts}
                 new_hosts = {(h.name, h.address) for h in self.hosts}
                 running = [h.name for h in old.hosts if self._host_up(h.name)]
-                if old_hosts != new_hosts and running:
+                if (old_hosts != new_hosts or old.network != self.network) and running:
                     raise SandboxError(
                         f"sandbox {self.name} is up with other hosts "
-                        f"({', '.join(f'{n}={a}' for n, a in sorted(old_hosts))}); "
+                        f"({', '.join(f'{n}={a}' for n, a in sorted(old_hosts))}, network {old.network}); "
                         "run `runbook sandbox down` first"
                     )
                 if old.user != self.user and running:
@@ -540,27 +685,50 @@ class Sandbox:
             os.chmod(self.dir, 0o755)
             (self.dir / "hosts").mkdir(exist_ok=True)
             os.chmod(self.dir / "hosts", 0o755)
-            state = _State(
-                self.name, self.user, self.speed, [_HostState(h.name, h.address) for h in self.hosts]
-            )
+            state = _State(self.name, self.user, self.speed, [_HostState(h.name, h.address) for h in self.hosts],
+                           self.network, owner)
             if old is not None:  # keep recorded inodes of namespaces that still exist
                 for hs in state.hosts:
                     for oh in old.hosts:
                         if oh.name == hs.name:
-                            hs.mnt_ino, hs.uts_ino = oh.mnt_ino, oh.uts_ino
+                            hs.mnt_ino, hs.uts_ino, hs.net_ino = oh.mnt_ino, oh.uts_ino, oh.net_ino
             self._write_state(state)
             self._ensure_ns_dir()
+            if self.network == "netns":
+                self._ensure_bridge()
             for h in self.hosts:
                 self._write_host_files(h)
-            for hs in state.hosts:
+            created: list[int] = []
+            for i, hs in enumerate(state.hosts):
                 if self._host_up(hs.name):
                     continue
-                self._create_host(self._host(hs.name))
+                self._create_host(self._host(hs.name), i)
+                created.append(i)
                 hs.mnt_ino = _ns_inode(str(self._mnt_file(hs.name)))
                 hs.uts_ino = _ns_inode(str(self._uts_file(hs.name)))
+                if self.network == "netns":
+                    hs.net_ino = _ns_inode(str(self._net_file(hs.name)))
+                self._write_state(state)
+            if created and self.network == "netns":
+                script = "".join(f"ip link set v{i} master br0 && ip link set v{i} up && " for i in created)
+                cp = _cmd(["nsenter", f"--net={self._bridge_file()}", "--", "sh", "-c", script + "true"],
+                          timeout=30, check=False)
+                if cp.returncode != 0:
+                    raise SandboxError(f"sandbox {self.name}: linking the hosts to the bridge failed: "
+                                       f"{(cp.stderr or cp.stdout).strip()}")
+
+    def set_owner(self, owner: tuple[int, int] | None) -> None:
+        """Record ``owner`` as the process using the sandbox (None: kept, e.g. after ``run --keep``)."""
+        with self._lock():
+            state = _read_state(self.dir)
+            if state is not None:
+                state.owner = owner
                 self._write_state(state)
 
     def _check_other_sandboxes(self) -> None:
+        """Loopback hosts share the machine's network: two of them cannot have one address."""
+        if self.network != "loopback":
+            return
         mine = {h.address: h.name for h in self.hosts}
         for other in list_sandboxes(self.root):
             if other == self.name:
@@ -569,12 +737,14 @@ class Sandbox:
                 sb = Sandbox.load(other, self.root)
             except SandboxError:
                 continue
+            if sb.network != "loopback":
+                continue
             for h in sb.hosts:
                 if h.address in mine and sb._host_up(h.name):
-                    raise SandboxError(
+                    raise SandboxBusy(
                         f"address {h.address} (host {mine[h.address]}) is already used by host {h.name} "
-                        f"of the running sandbox {other!r}; "
-                        "run `runbook sandbox down` for it or choose other addresses"
+                        f"of the running sandbox {other!r} (loopback network: the hosts share the machine's "
+                        "addresses); run `runbook sandbox down` for it or choose other addresses"
                     )
 
     def _ensure_ns_dir(self) -> None:
@@ -585,11 +755,36 @@ class Sandbox:
             _cmd(["mount", "--bind", str(self.ns_dir), str(self.ns_dir)])
         _cmd(["mount", "--make-private", str(self.ns_dir)])
 
+    def _bridge_file(self) -> Path:
+        return self.ns_dir / f"{BRIDGE_NS}.net"
+
+    def _ensure_bridge(self) -> None:
+        """The sandbox's own network namespace holding the bridge ``br0`` the hosts are linked to."""
+        f = self._bridge_file()
+        if _is_nsfs_mount(f):
+            return
+        if any(self._host_up(h.name) for h in self.hosts):
+            raise SandboxError(f"sandbox {self.name}: hosts are up without their bridge; "
+                               "run `runbook sandbox down` first")
+        f.touch()
+        cp = _cmd(["unshare", f"--net={f}", "--", "sh", "-c",
+                   "ip link set lo up && ip link add br0 type bridge && ip link set br0 up"],
+                  timeout=30, check=False)
+        if cp.returncode != 0:
+            if _is_mountpoint(f):
+                _umount(str(f))
+            raise SandboxError(f"sandbox {self.name}: creating the bridge's network namespace failed: "
+                               f"{(cp.stderr or cp.stdout).strip()}")
+
     def _hosts_file_text(self, me: SandboxHost) -> str:
-        lines = [
-            f"# /etc/hosts of sandbox host {me.name} (runbook sandbox {self.name})",
-            f"{me.address}\tlocalhost {me.name}",
-        ]
+        lines = [f"# /etc/hosts of sandbox host {me.name} (runbook sandbox {self.name}, network {self.network})"]
+        if self.network == "netns":
+            lines.append("127.0.0.1\tlocalhost")
+            if Path("/proc/sys/net/ipv6").is_dir():
+                lines.append("::1\tlocalhost ip6-localhost ip6-loopback")
+            lines.append(f"{me.address}\t{me.name}")
+        else:
+            lines.append(f"{me.address}\tlocalhost {me.name}")
         for h in self.hosts:
             if h.name != me.name:
                 lines.append(f"{h.address}\t{h.name}")
@@ -605,7 +800,8 @@ class Sandbox:
         sbin = hr / "sbin"
         sbin.mkdir(exist_ok=True)
         os.chmod(sbin, 0o755)
-        _write_in_place(sbin / "systemctl", _shim_source().read_text(), 0o755)
+        for shim in SHIMS:
+            _write_in_place(sbin / shim, _shim_source(shim).read_text(), 0o755)
 
     def _fresh_dirs(self, h: SandboxHost) -> None:
         hr = self.dir / "hosts" / h.name
@@ -629,44 +825,60 @@ class Sandbox:
                 for n in [*dirnames, *filenames]:
                     os.lchown(os.path.join(dirpath, n), pw.pw_uid, pw.pw_gid)
 
-    def _create_host(self, h: SandboxHost) -> None:
-        if _port_in_use(h.address, PG_PORT):
-            raise SandboxError(
+    def _create_host(self, h: SandboxHost, index: int) -> None:
+        if self.network == "loopback" and _port_in_use(h.address, PG_PORT):
+            raise SandboxBusy(
                 f"host {h.name}: something outside the sandbox already listens on {h.address}:{PG_PORT} "
                 "(the machine's PostgreSQL with listen_addresses = '*'?); stop it or choose other addresses"
             )
         self._fresh_dirs(h)
-        mnt, uts = self._mnt_file(h.name), self._uts_file(h.name)
-        for f in (mnt, uts):
+        files = self._ns_files(h.name)
+        for _, f in files:
             if _is_mountpoint(f):
                 _umount(str(f))
             f.touch()
+        opt = {"mnt": "--mount", "uts": "--uts", "net": "--net"}
         argv = [
             "unshare",
-            f"--mount={mnt}",
-            f"--uts={uts}",
+            *(f"{opt[k]}={f}" for k, f in files),
             "--propagation",
             "private",
             "--",
             "/bin/sh",
             "-c",
-            self._setup_script(h),
+            self._setup_script(h, index),
         ]
         cp = _cmd(argv, timeout=30, check=False)
         if cp.returncode != 0:
-            for f in (mnt, uts):
+            for _, f in files:
                 if _is_mountpoint(f):
                     _umount(str(f))
             raise SandboxError(
                 f"host {h.name}: creating its namespaces failed: {(cp.stderr or cp.stdout).strip()}"
             )
 
-    def _setup_script(self, h: SandboxHost) -> str:
+    def _network_script(self, h: SandboxHost, index: int) -> list[str]:
+        """Inside the host's new network namespace: lo up, eth0 with the host's address (/32), a
+        veth to the bridge namespace, a route to each other host (no default route: nothing else
+        is reachable)."""
+        q = shlex.quote
+        lines = [
+            "ip link set lo up",
+            f"ip link add eth0 type veth peer name v{index} netns {q(str(self._bridge_file()))}",
+            f"ip addr add {h.address}/32 dev eth0",
+            "ip link set eth0 up",
+        ]
+        lines += [f"ip route add {o.address}/32 dev eth0" for o in self.hosts if o.name != h.name]
+        return lines
+
+    def _setup_script(self, h: SandboxHost, index: int = 0) -> str:
         hr = self.dir / "hosts" / h.name
         q = shlex.quote
         root = str(self.root).rstrip("/")
-        lines = [
-            "set -e",
+        lines = ["set -e"]
+        if self.network == "netns":
+            lines += self._network_script(h, index)  # before the bridge's namespace file is detached below
+        lines += [
             # the new namespace got copies of the sandboxes' namespace-file mounts; drop them so this
             # namespace holds no reference to other hosts' namespaces.
             f"awk -v r={q(root + '/')} 'index($5, r) == 1 {{print $5}}' /proc/self/mountinfo | sort -r | "
@@ -686,6 +898,8 @@ class Sandbox:
             "/usr/bin/systemctl; fi",
             # without systemd visible, pg_ctlcluster/pg_createcluster never redirect to systemctl
             f"if [ -d /run/systemd/system ]; then mount --bind {q(str(hr / 'empty'))} /run/systemd; fi",
+            # POSIX shared memory of the host's servers dies with the host (even after kill -9)
+            "if [ -d /dev/shm ]; then mount -t tmpfs -o mode=1777,size=25% runbook-shm /dev/shm; fi",
             # last: the sandbox root may itself be under /tmp
             f"mount --bind {q(str(hr / 'tmp'))} /tmp",
         ]
@@ -693,56 +907,67 @@ class Sandbox:
 
     # ------------------------------------------------------------------ down
 
-    def down(self) -> None:
-        """Stop every process of the hosts, unmount everything, remove the state folder.  Idempotent."""
+    def down(self, *, fast: bool = False) -> None:
+        """Stop every process of the hosts, unmount everything, remove the state folder.  Idempotent.
+
+        ``fast``: the servers are killed at once (SIGKILL) instead of an immediate shutdown; their
+        data is thrown away anyway, and their SysV shared memory segments are removed here.
+        """
         _require_root()
         if not self.root.exists():
             return
         with self._lock():
-            if not self.dir.exists():
-                return
-            state = _read_state(self.dir)
-            names = {h.name for h in self.hosts}
-            inodes: set[int] = set()
-            if state is not None:
-                names |= {h.name for h in state.hosts}
-                for hs in state.hosts:
-                    inodes |= {i for i in (hs.mnt_ino, hs.uts_ino) if i is not None}
-            if self.ns_dir.is_dir():
-                for f in self.ns_dir.iterdir():
-                    if f.suffix in (".mnt", ".uts"):
-                        names.add(f.stem)
-            for n in names:
-                for f in (self._mnt_file(n), self._uts_file(n)):
-                    if _is_nsfs_mount(f):
-                        ino = _ns_inode(str(f))
-                        if ino is not None:
-                            inodes.add(ino)
-            _stop_processes(inodes)
-            for m in _mounts_under(self.dir):
-                _umount(m)
-            left = _mounts_under(self.dir)
-            if left:
-                raise SandboxError(f"sandbox {self.name}: still mounted: {', '.join(left)}")
-            _rmtree(self.dir)
+            self._down_locked(fast=fast)
+
+    def _down_locked(self, *, fast: bool = False) -> None:
+        if not self.dir.exists():
+            return
+        state = _read_state(self.dir)
+        inodes: set[int] = set()
+        if state is not None:
+            for hs in state.hosts:
+                inodes |= hs.inodes()
+        if self.ns_dir.is_dir():
+            for f in self.ns_dir.iterdir():
+                if _is_nsfs_mount(f):
+                    ino = _ns_inode(str(f))
+                    if ino is not None:
+                        inodes.add(ino)
+        _stop_processes(inodes, fast=fast)
+        for m in _mounts_under(self.dir):
+            _umount(m)
+        left = _mounts_under(self.dir)
+        if left:
+            raise SandboxError(f"sandbox {self.name}: still mounted: {', '.join(left)}")
+        _rmtree(self.dir)
 
     # ------------------------------------------------------------------ status
 
+    def memory_kb(self, host: str) -> int:
+        """Proportional set size (kB) of the host's processes: shared pages counted once overall."""
+        inodes = set(self.namespace_inodes(host).values())
+        total = 0
+        for pid in _pids_in(inodes):
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+            except (OSError, ValueError):
+                continue
+        return total
+
     def status(self) -> list[dict[str, Any]]:
-        """Per host: name, address, up, clusters (version, cluster, port, status), processes."""
-        state = _read_state(self.dir)
+        """Per host: name, address, up, clusters (version, cluster, port, status), processes, memory_kb."""
         out: list[dict[str, Any]] = []
         for h in self.hosts:
             up = self._host_up(h.name)
             clusters: list[dict[str, Any]] = []
             processes = 0
+            memory = 0
             if up:
-                inodes = {i for i in (_ns_inode(str(self._mnt_file(h.name))),) if i is not None}
-                if state is not None:
-                    for hs in state.hosts:
-                        if hs.name == h.name and hs.mnt_ino is not None:
-                            inodes.add(hs.mnt_ino)
-                processes = len(_pids_in(inodes))
+                processes = len(_pids_in(set(self.namespace_inodes(h.name).values())))
+                memory = self.memory_kb(h.name)
                 cp = self.run(h.name, ["pg_lsclusters", "-h"], timeout=30)
                 for line in cp.stdout.splitlines():
                     f = line.split()
@@ -756,7 +981,8 @@ class Sandbox:
                             }
                         )
             out.append(
-                {"name": h.name, "address": h.address, "up": up, "clusters": clusters, "processes": processes}
+                {"name": h.name, "address": h.address, "up": up, "clusters": clusters, "processes": processes,
+                 "memory_kb": memory}
             )
         return out
 
@@ -795,6 +1021,28 @@ def cleanup_all(root: Path = DEFAULT_ROOT) -> list[str]:
             sb = Sandbox(p.name, [], root=root)
         sb.down()
         done.append(p.name)
+    return done
+
+
+def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> list[str]:
+    """Tear down every sandbox under ``root`` left by a run that died (its owner process is gone,
+    e.g. ``kill -9``); kept sandboxes (no owner) and those of live runs stay.  Returns their names."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    done: list[str] = []
+    with _root_lock(root):
+        for p in sorted(root.iterdir()):
+            if not p.is_dir() or not _SANDBOX_NAME_RE.match(p.name):
+                continue
+            try:
+                state = _read_state(p)
+            except SandboxError:
+                state = None
+            if state is not None and (state.owner is None or state.owner_alive()):
+                continue
+            Sandbox(p.name, [], root=root)._down_locked(fast=True)
+            done.append(p.name)
     return done
 
 
@@ -846,10 +1094,11 @@ def _require_root() -> None:
         raise SandboxError("the embedded sandbox needs root (namespaces and bind mounts); run as root")
 
 
-def _require_tools() -> None:
-    missing = [t for t in ("unshare", "nsenter", "setpriv", "su", "mount", "umount") if not shutil.which(t)]
+def _require_tools(network: str = "loopback") -> None:
+    tools = ("unshare", "nsenter", "setpriv", "su", "mount", "umount") + (("ip",) if network == "netns" else ())
+    missing = [t for t in tools if not shutil.which(t)]
     if missing:
-        raise SandboxError(f"missing commands: {', '.join(missing)} (Debian package util-linux / mount)")
+        raise SandboxError(f"missing commands: {', '.join(missing)} (Debian packages util-linux, mount, iproute2)")
     if not shutil.which("pg_createcluster") or not shutil.which("pg_lsclusters"):
         raise SandboxError("PostgreSQL is not installed (need Debian's postgresql-common and postgresql-NN)")
     try:
@@ -934,14 +1183,20 @@ def _root_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _stop_processes(inodes: set[int]) -> None:
+def _stop_processes(inodes: set[int], *, fast: bool = False) -> None:
     """Stop every process in the namespaces: PostgreSQL servers first (immediate shutdown, so they
-    release their shared memory), then everything else (HUP/TERM, then KILL)."""
+    release their shared memory), then everything else (HUP/TERM, then KILL).  ``fast``: KILL
+    everything at once and remove the killed servers' SysV shared memory segments."""
     pids = _pids_in(inodes)
     if not pids:
         return
     pg = {p for p in pids if _comm(p) == "postgres"}
     postmasters = [p for p in pg if _ppid(p) not in pg]
+    if fast:
+        for p in pids:
+            _kill(p, signal.SIGKILL)
+        _wait_gone(inodes, 5.0)
+        _remove_shm_of(set(postmasters))
     for p in postmasters:
         _kill(p, signal.SIGQUIT)
     deadline = time.monotonic() + 10
@@ -969,6 +1224,20 @@ def _stop_processes(inodes: set[int]) -> None:
         raise SandboxError(f"processes still running in the sandbox: {', '.join(map(str, left))}")
 
 
+def _remove_shm_of(creators: set[int]) -> None:
+    """Remove the SysV shared memory segments created by ``creators`` that nothing uses any more."""
+    if not creators:
+        return
+    try:
+        lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    except OSError:
+        return
+    for line in lines:
+        f = line.split()
+        if len(f) > 6 and f[4].isdigit() and int(f[4]) in creators and f[6] == "0":
+            subprocess.run(["ipcrm", "-m", f[1]], capture_output=True, check=False)
+
+
 __all__ = [
     "DEFAULT_ROOT",
     "PG_BIND_DIRS",
@@ -977,7 +1246,11 @@ __all__ = [
     "SandboxError",
     "SandboxHost",
     "SpeedSetting",
+    "SandboxBusy",
+    "cleanup_abandoned",
     "cleanup_all",
+    "network_mode",
+    "owner_token",
     "ensure_sudo",
     "ensure_user",
     "list_sandboxes",

@@ -94,9 +94,11 @@ class HostShell:
     """One interactive shell on a host."""
 
     def __init__(self, host: str, argv: list[str], transcript: Transcript, *, timeout: float = 120,
-                 login: list[tuple[str, str]] | None = None) -> None:
+                 login: list[tuple[str, str]] | None = None, namespaces: dict[str, int] | None = None) -> None:
         self.login = login or []
         """(regular expression, answer) pairs answered before the shell is set up (ssh's password)."""
+        self.namespaces = namespaces or {}
+        """{kind: inode} (``net``, ``mnt`` …) the shell must be inside before it runs anything."""
         self.host = host
         self.argv = argv
         self.transcript = transcript
@@ -133,7 +135,25 @@ class HostShell:
         )
         self.child.sendline(setup)
         self._expect_prompt(30, "starting the shell")
+        if self.namespaces:
+            self._check_namespaces()
         self.transcript.write("note", f"shell on {self.host} ready")
+
+    def _check_namespaces(self) -> None:
+        """Refuse (and close the shell) unless it is inside the host's own namespaces."""
+        assert self.child is not None
+        kinds = sorted(self.namespaces)
+        self.child.sendline("readlink " + " ".join(f"/proc/$$/ns/{k}" for k in kinds))
+        _, out = self._expect_prompt(30, "checking its namespaces")
+        got = dict(re.findall(r"(\w+):\[(\d+)\]", out))
+        wrong = [f"{k}:[{got.get(k, '?')}] instead of {k}:[{self.namespaces[k]}]" for k in kinds
+                 if got.get(k) != str(self.namespaces[k])]
+        if wrong:
+            self.close()
+            raise SessionError(f"{self.host}: refusing to run anything: the shell is not inside the host's own "
+                               f"namespaces ({'; '.join(wrong)})", _tail(out))
+        self.transcript.write("note", "inside the host's namespaces: "
+                              + ", ".join(f"{k}:[{self.namespaces[k]}]" for k in kinds))
 
     def close(self) -> None:
         if self.child is None:
@@ -149,6 +169,25 @@ class HostShell:
             if self.child.isalive():
                 self.child.terminate(force=True)
             self.child = None
+
+    def kill(self) -> None:
+        """End the session at once (after an interruption): the shell and what runs in it."""
+        child = self.child
+        if child is None:
+            return
+        import os
+        import signal
+
+        for sig in (signal.SIGHUP, signal.SIGKILL):
+            try:
+                os.kill(child.pid, sig)
+            except OSError:
+                break
+        try:
+            child.close(force=True)
+        except (OSError, pexpect.ExceptionPexpect):
+            pass
+        self.child = None
 
     # -- shell commands ---------------------------------------------------------------------
     def _expect_prompt(self, timeout: float, what: str) -> tuple[int, str]:
