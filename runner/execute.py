@@ -11,6 +11,7 @@ arrived yet: never on a single-host page.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import signal
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
@@ -49,30 +51,47 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
-@contextlib.contextmanager
-def interruptible(on_second: Callable[[int], str]) -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Interrupted` (once); a second one prints ``on_second(signum)``
-    and ends the process at once (exit 128 + signal).  Restores the old handlers on leaving."""
-    seen: list[int] = []
+class SignalGuard:
+    """While active: the first SIGINT/SIGTERM prints ``first(signum)`` and raises
+    :class:`Interrupted` (or, inside :meth:`shield`, only records it); a second one prints
+    ``second(signum)`` and ends the process at once with status 128 + signal."""
 
-    def handler(signum: int, _frame: object) -> None:
-        if seen:
+    def __init__(self, first: Callable[[int], str], second: Callable[[int], str]) -> None:
+        self.first = first
+        self.second = second
+        self.signum: int | None = None
+        self._shielded = 0
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        if self.signum is not None:
             try:
-                sys.stderr.write(on_second(signum) + "\n")
+                sys.stderr.write("\n" + self.second(signum) + "\n")
                 sys.stderr.flush()
             finally:
-                import os
-
                 os._exit(128 + signum)
-        seen.append(signum)
-        raise Interrupted(signum)
+        self.signum = signum
+        sys.stderr.write("\n" + self.first(signum) + "\n")
+        sys.stderr.flush()
+        if not self._shielded:
+            raise Interrupted(signum)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
+    def __enter__(self) -> SignalGuard:
+        self._old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
             signal.signal(s, h)
+
+    @contextlib.contextmanager
+    def shield(self) -> Iterator[None]:
+        """A first signal inside only records itself (clean-up must not be cut short)."""
+        self._shielded += 1
+        try:
+            yield
+        finally:
+            self._shielded -= 1
 
 
 @dataclass

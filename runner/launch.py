@@ -12,9 +12,11 @@ Both ``runbook run`` and the pytest plugin go through :class:`GuideRun`::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +37,15 @@ from .execute import (
     Transport,
 )
 from .inventory import Inventory, default_inventory, load_inventory, secret_values
-from .plan import Plan, UnsafeAddressError, build_plan, installed_pg_versions, sandbox_binding, unsafe_addresses
+from .plan import (
+    Plan,
+    UnsafeAddressError,
+    build_plan,
+    installed_pg_versions,
+    sandbox_binding,
+    sandbox_hosts,
+    unsafe_addresses,
+)
 from .session import Masker
 
 if TYPE_CHECKING:
@@ -88,26 +98,36 @@ class GuideRun:
                                 else default_inventory(graph))
         self.inventory = inventory
         self.sandbox: Sandbox | None = None
+        self.network_note: str | None = None
+        """Why the sandbox falls back to loopback binding (no network namespace per host), if it does."""
         if inventory.kinds == {"sandbox"}:
-            from .sandbox import Sandbox, SandboxError, SandboxHost
+            from .sandbox import Sandbox, SandboxError, SandboxHost, network_mode
 
             versions = installed_pg_versions()
             if not versions:
                 raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
             pg_version = versions[-1]
-            binding = sandbox_binding(graph, pg_version)
+            network, fallback = network_mode()
+            if fallback:
+                self.network_note = (
+                    f"sandbox network: loopback, not a network namespace per host, because {fallback}; the "
+                    "guide's addresses are bound to 127.0.0.x and every connection between hosts arrives from "
+                    "127.0.0.1 (docs/sandbox.md)")
+            binding = sandbox_binding(graph, pg_version, network)
             binding.update(inventory.bindings)
-            hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
+            hosts = [SandboxHost(h, a) for h, a in sandbox_hosts(graph, binding, network)]
             try:
-                self.sandbox = Sandbox(sandbox_name(path), hosts, speed=options.speed)
+                self.sandbox = Sandbox(sandbox_name(path), hosts, speed=options.speed, network=network)
             except SandboxError as exc:
                 raise UsageError(f"{path}: {exc}") from exc
             self.plan: Plan = build_plan(graph, inventory, create_cluster=self.sandbox.create_cluster_command(
-                pg_version), pg_version=pg_version)
-            unsafe = unsafe_addresses(self.plan)
+                pg_version), pg_version=pg_version, network=network)
+            own = [h.address for h in hosts] if network == "netns" else None
+            unsafe = unsafe_addresses(self.plan, own)
             if unsafe:
-                raise UnsafeAddressError(f"{path}: the sandbox refuses to run: {len(unsafe)} address(es) outside "
-                                         "127.0.0.0/8", unsafe)
+                where = "outside 127.0.0.0/8" + (" and the sandbox's hosts" if own else "")
+                raise UnsafeAddressError(f"{path}: the sandbox refuses to run: {len(unsafe)} address(es) {where}",
+                                         unsafe)
         elif "sandbox" in inventory.kinds:
             raise UsageError(f"{options.inventory}: mixing sandbox hosts with other targets is not supported")
         else:
@@ -124,23 +144,21 @@ class GuideRun:
         transport = self._transport(selected)
         return Runner(self.plan, transport, secrets=self.secrets, transcripts=self.transcripts, progress=progress,
                       timeout=self.options.timeout, settle=self.options.settle, steps=selected,
-                      done_earlier=self.done, keep_going_checks=self.options.keep_going_checks)
+                      done_earlier=self.done, keep_going_checks=self.options.keep_going_checks,
+                      prestart=self.sandbox is not None and self.options.speed)
 
     def _transport(self, selected: list[str] | None) -> Transport:
         if self.sandbox is not None:
             from .sandbox import SandboxError
 
             if os.geteuid() != 0:
-                raise RunbookError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")
+                raise SandboxError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")
             try:
-                if self.options.fresh and self.sandbox.is_up():
-                    self.sandbox.down()
-                was_up = self.sandbox.is_up()
-                self.sandbox.up()
+                self.sandbox = self._sandbox_up()
             except SandboxError as exc:
-                raise RunbookError(f"{self.path}: sandbox: {exc}") from exc
+                raise SandboxError(f"{self.path}: sandbox: {exc}") from exc
             state = self.sandbox.dir / STATE_FILE
-            if was_up and state.exists():
+            if self.sandbox.reused and state.exists():
                 record = json.loads(state.read_text())
                 if record.get("sha256") != self.graph.source.sha256:
                     raise UsageError(f"{self.path}: the kept sandbox holds the state of another version of this "
@@ -164,9 +182,37 @@ class GuideRun:
         return SshTransport({h: (t.address or h, t.user, t.port) for h, t in self.inventory.targets.items()},
                             passwords=passwords, options=options)
 
-    def finish(self, runner: Runner | None) -> None:
-        """Record what was completed (for a later run on a kept sandbox) and tear the sandbox down."""
-        if self.sandbox is None:
+    def _sandbox_up(self) -> Sandbox:
+        """Bring the guide's sandbox up for this run; when a concurrent run uses it, a sandbox of its own
+        (NAME-2, NAME-3 …).  Sandboxes left by runs that died (kill -9) are removed first."""
+        from .sandbox import Sandbox, SandboxBusy, SandboxError, cleanup_abandoned, owner_token
+
+        sb0 = self.sandbox
+        assert sb0 is not None
+        for name in cleanup_abandoned(sb0.root):
+            sys.stderr.write(f"runbook: removed sandbox {name}, left by a run that ended abruptly\n")
+        owner = owner_token()
+        for n in range(1, 100):
+            name = sb0.name if n == 1 else f"{sb0.name[:56]}-{n}"
+            sb = Sandbox(name, sb0.hosts, root=sb0.root, user=sb0.user, speed=sb0.speed, network=sb0.network)
+            try:
+                sb.up(owner=owner, fresh=self.options.fresh)
+            except SandboxBusy:
+                continue
+            except BaseException:  # half up (or interrupted): leave nothing behind
+                with contextlib.suppress(SandboxError):
+                    sb.down(fast=True)
+                raise
+            if sb.cleaned:
+                sys.stderr.write(f"runbook: {sb.cleaned}\n")
+            return sb
+        raise SandboxBusy(f"{self.path}: 99 sandboxes of this guide are in use")
+
+    def finish(self, runner: Runner | None, interrupted: bool = False) -> None:
+        """Record what was completed (for a later run on a kept sandbox) and tear the sandbox down
+        (a discarded sandbox's servers are killed with the speed settings); with ``keep`` the sandbox
+        is left up, owned by nobody (a later run may reuse it)."""
+        if self.sandbox is None or self.sandbox.reused is None:  # never came up
             return
         if runner is not None:
             completed = set(self.done)
@@ -176,5 +222,11 @@ class GuideRun:
                                                                        "completed": sorted(completed)}))
             except OSError:  # the sandbox was removed meanwhile (by `runbook sandbox down` elsewhere)
                 pass
-        if not self.options.keep:
-            self.sandbox.down()
+        if self.options.keep:
+            self.sandbox.set_owner(None)
+            if interrupted:
+                sys.stderr.write(f"runbook: sandbox {self.sandbox.name} left up (--keep)\n")
+            return
+        self.sandbox.down(fast=self.options.speed)
+        if interrupted:
+            sys.stderr.write(f"runbook: servers stopped, sandbox {self.sandbox.name} torn down\n")

@@ -27,7 +27,7 @@ from .execute import ActionResult, RunResult, StepResult
 
 STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
          "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green", "invalid": "bold red",
-         "not-executable": "dim"}
+         "not-executable": "dim", "interrupted": "bold yellow"}
 
 
 @cache

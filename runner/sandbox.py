@@ -54,6 +54,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runbook.errors import EXIT_BLOCKED, RunbookError
+
 DEFAULT_ROOT = Path("/var/lib/runbook/sandboxes")
 DEFAULT_USER = "runbook"
 SUDOERS_FILE = Path("/etc/sudoers.d/runbook-sandbox")
@@ -113,8 +115,11 @@ _SANDBOX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
-class SandboxError(Exception):
-    """A sandbox operation failed; the message is meant for users (no traceback needed)."""
+class SandboxError(RunbookError):
+    """A sandbox operation failed; the message is meant for users (no traceback needed).  The
+    environment does not allow it (no root, a missing tool, an occupied address): exit status 3."""
+
+    exit_status = EXIT_BLOCKED
 
 
 class SandboxBusy(SandboxError):
@@ -437,6 +442,8 @@ class Sandbox:
         self.user = user
         self.speed = speed
         self.network = network
+        self.reused: bool | None = None
+        """Set by ``up``: True when it found the sandbox up (kept) and reused it."""
         self.cleaned: str | None = None
         """Set by ``up`` when it removed a sandbox of this name left by a run that died."""
 
@@ -640,12 +647,14 @@ class Sandbox:
 
     # ------------------------------------------------------------------ up
 
-    def up(self, *, owner: tuple[int, int] | None = None) -> None:
+    def up(self, *, owner: tuple[int, int] | None = None, fresh: bool = False) -> bool:
         """Create what is missing: machine prerequisites, state folder, every host.  Idempotent.
 
         With ``owner`` (a run's :func:`owner_token`) the sandbox is recorded as in use by that
         process: another live owner makes ``up`` raise :class:`SandboxBusy`; a dead owner's
         sandbox (a run killed with kill -9) is torn down first and ``self.cleaned`` says so.
+        ``fresh`` tears down a sandbox of this name that is not in use first.  Returns True when
+        a sandbox that was up (kept) is reused.
         """
         if not self.hosts:
             raise SandboxError(f"sandbox {self.name}: no hosts given")
@@ -668,6 +677,11 @@ class Sandbox:
                 self.cleaned = f"removed sandbox {self.name}, left by a run that ended abruptly (pid {old.owner[0]})"
                 self._down_locked(fast=True)
                 old = None
+            if fresh and old is not None:
+                self._down_locked(fast=self.speed)
+                old = None
+            reused = old is not None and all(self._host_up(h.name) for h in old.hosts)
+            self.reused = None
             self._check_other_sandboxes()
             if old is not None:
                 old_hosts = {(h.name, h.address) for h in old.hosts}
@@ -716,6 +730,8 @@ class Sandbox:
                 if cp.returncode != 0:
                     raise SandboxError(f"sandbox {self.name}: linking the hosts to the bridge failed: "
                                        f"{(cp.stderr or cp.stdout).strip()}")
+        self.reused = reused
+        return reused
 
     def set_owner(self, owner: tuple[int, int] | None) -> None:
         """Record ``owner`` as the process using the sandbox (None: kept, e.g. after ``run --keep``)."""
@@ -741,7 +757,7 @@ class Sandbox:
                 continue
             for h in sb.hosts:
                 if h.address in mine and sb._host_up(h.name):
-                    raise SandboxBusy(
+                    raise SandboxError(
                         f"address {h.address} (host {mine[h.address]}) is already used by host {h.name} "
                         f"of the running sandbox {other!r} (loopback network: the hosts share the machine's "
                         "addresses); run `runbook sandbox down` for it or choose other addresses"
@@ -827,7 +843,7 @@ class Sandbox:
 
     def _create_host(self, h: SandboxHost, index: int) -> None:
         if self.network == "loopback" and _port_in_use(h.address, PG_PORT):
-            raise SandboxBusy(
+            raise SandboxError(
                 f"host {h.name}: something outside the sandbox already listens on {h.address}:{PG_PORT} "
                 "(the machine's PostgreSQL with listen_addresses = '*'?); stop it or choose other addresses"
             )

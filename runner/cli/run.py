@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 from runner.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
-from runner.execute import BLOCKED, DONE_EARLIER, FAILED, PASSED, RunResult
+from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.html_report import render_html
-from runner.launch import GuideRun, RunOptions
+from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.plan import Plan, format_plan
 from runner.report import PageProgress, ProgressPrinter, print_summary, to_json, to_junit
 from runner.session import Masker
@@ -111,7 +113,10 @@ def main(args: argparse.Namespace) -> int:
         if not p.exists():
             raise UsageError(f"{p}: no such file")
     if not args.plan and (any(p.is_dir() for p in paths) or _example_pages(paths, args)):
-        return _run_site(paths, args)
+        try:
+            return _run_site(paths, args)
+        except Interrupted as exc:  # a guide of the site was interrupted: its sandbox is down
+            return exc.exit_status
     guides = _guides(args.guides)
     statuses: list[str] = []
     results: list[RunResult] = []
@@ -120,7 +125,10 @@ def main(args: argparse.Namespace) -> int:
         for path in guides:
             if pages is not None:
                 pages.page_started(str(path))
-            status, result = execute_guide(path, args, multiple=len(guides) > 1)
+            try:
+                status, result = execute_guide(path, args, multiple=len(guides) > 1)
+            except Interrupted as exc:  # its reports are written, its sandbox is down; the rest is not run
+                return exc.exit_status
             statuses.append(status)
             results += [result] if result is not None else []
             if pages is not None:
@@ -240,29 +248,74 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     run = GuideRun(path, options, graph)
     graph, plan = run.graph, run.plan
     if args.plan:
+        if run.network_note:
+            sys.stderr.write(f"runbook: {run.network_note}\n")
         sys.stdout.write(format_plan(plan, run.mask))
         return PASSED, None
     selected = _select(graph, args)
+    guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
+    with guard:
+        return _execute(path, args, multiple, run, selected, guard, reports, html)
+
+
+def _first_signal(signum: int, run: GuideRun) -> str:
+    what = "stopping the servers and tearing the sandbox down" if run.sandbox is not None and not \
+        run.options.keep else "stopping"
+    return (f"runbook: interrupted by {signal.Signals(signum).name}: {what}, writing the reports "
+            "(interrupt again to stop at once)")
+
+
+def _second_signal(signum: int, run: GuideRun) -> str:
+    msg = f"runbook: interrupted again ({signal.Signals(signum).name}): stopping at once"
+    sb: Any = run.sandbox
+    if sb is not None:
+        msg += (f"; sandbox {sb.name} may be left up (servers, mounts, namespaces under {sb.dir}): "
+                f"`runbook sandbox down --name {sb.name}` or the next `runbook run` removes it")
+    return msg + "; reports may be missing"
+
+
+def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun, selected: list[str] | None,
+             guard: SignalGuard, reports: bool, html: Path | None) -> tuple[str, RunResult | None]:
+    graph, plan = run.graph, run.plan
     printer = ProgressPrinter(total=len(graph.steps))
+    if run.network_note:
+        sys.stderr.write(f"runbook: {run.network_note}\n")
     try:
         runner = run.start(selected, printer)
     except BaseException:  # nothing ran: a kept sandbox stays as it was
         printer.close()
         raise
     try:
+        net = ""
+        if run.sandbox is not None:
+            default = run.sandbox.name == sandbox_name(path)
+            net = f", network {run.sandbox.network}" + ("" if default else f" {run.sandbox.name}")
         sys.stderr.write(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
-                         f"{', '.join(h.id for h in graph.hosts)})\n")
+                         f"{', '.join(h.id for h in graph.hosts)}{net})\n")
         _print_substitutions(plan, run.mask)
         result = runner.run()
     finally:
         printer.close()
-        run.finish(runner)
+        with guard.shield():
+            run.finish(runner, interrupted=guard.signum is not None)
+    if guard.signum is not None and result.status != INTERRUPTED:
+        result.status = INTERRUPTED  # the signal came after the last step
+    with guard.shield():
+        status = _reports(path, args, multiple, run, result, reports, html)
+    if guard.signum is not None:
+        raise Interrupted(guard.signum)
+    return status, result
+
+
+def _reports(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun, result: RunResult,
+             reports: bool, html: Path | None) -> str:
+    graph = run.graph
     if run.done and all(s.status == DONE_EARLIER for s in result.steps):
         sys.stderr.write(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
                          "earlier run on this sandbox; nothing was changed (use --fresh to run again)\n")
     print_summary(result)
     status = result.status
-    if args.update_expected:
+    if args.update_expected and status != INTERRUPTED:
         status = _update_expected(path, graph, result, status)
     if enabled():
         emit(run_commands(result))
@@ -277,8 +330,8 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
                                  transcripts=run.transcripts, mask=run.mask))
     sys.stderr.write(f"runbook: transcripts in {run.transcripts}/\n")
     if run.sandbox is not None and args.keep:
-        sys.stderr.write(f"runbook: sandbox left up; `runbook sandbox down {path}` removes it\n")
-    return status, result
+        sys.stderr.write(f"runbook: sandbox left up; `runbook sandbox down --name {run.sandbox.name}` removes it\n")
+    return status
 
 
 def _print_substitutions(plan: Plan, mask: Masker) -> None:

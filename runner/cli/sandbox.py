@@ -4,7 +4,8 @@ The main CLI creates the sub-parser, calls :func:`add_arguments` on it, computes
 (names and loopback addresses) and the sandbox name from the guide, then calls :func:`run`.
 
 Exit status: 0 on success (``status``: every host is up), 3 for ``status`` when the sandbox is
-not (fully) up, 1 on a SandboxError (message on stderr, no traceback).
+not (fully) up, and 3 when the environment does not allow it (SandboxError: not root, a missing
+tool, an occupied address; message on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> int:
         return _run(args, hosts, getattr(args, "sandbox_name", None) or name)
     except SandboxError as e:
         print(f"runbook sandbox: error: {e}", file=sys.stderr)
-        return 1
+        return e.exit_status
 
 
 def _sandbox(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> Sandbox:
@@ -78,7 +79,8 @@ def _sandbox(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> S
     speed = bool(getattr(args, "speed", True))
     if args.action != "up" and name in list_sandboxes(root):
         return Sandbox.load(name, root)  # the recorded hosts are the truth for status/down
-    return Sandbox(name, hosts, root=root, user=user, speed=speed)
+    network = getattr(args, "network", "loopback")
+    return Sandbox(name, hosts, root=root, user=user, speed=speed, network=network)
 
 
 def _run(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> int:
@@ -97,7 +99,8 @@ def _run(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> int:
         sb = _sandbox(args, hosts, name)
         sb.up()
         for h in sb.hosts:
-            print(f"sandbox {sb.name}: host {h.name} up at {h.address} (state: {sb.host_root(h.name)})")
+            print(f"sandbox {sb.name}: host {h.name} up at {h.address}, network {sb.network} "
+                  f"(state: {sb.host_root(h.name)})")
         return 0
     # status
     names = list_sandboxes(root) if every else [name]
@@ -107,7 +110,7 @@ def _run(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> int:
         sb = _sandbox(args, hosts, n)
         up = sb.is_up()
         all_up = all_up and up
-        reports.append({"name": sb.name, "user": sb.user, "up": up, "hosts": sb.status()})
+        reports.append({"name": sb.name, "user": sb.user, "network": sb.network, "up": up, "hosts": sb.status()})
     if getattr(args, "json", False):
         out: Any = reports if every else reports[0]
         print(json.dumps(out, indent=2))
@@ -130,8 +133,9 @@ def _print_status(reports: list[dict[str, Any]]) -> None:
         console.print("no sandbox")
         return
     for r in reports:
-        table = Table(title=f"sandbox {r['name']} ({'up' if r['up'] else 'down'}, user {r['user']})")
-        for col in ("host", "address", "up", "clusters", "processes"):
+        table = Table(title=f"sandbox {r['name']} ({'up' if r['up'] else 'down'}, user {r['user']}, "
+                            f"network {r['network']})")
+        for col in ("host", "address", "up", "clusters", "processes", "memory"):
             table.add_column(col)
         for h in r["hosts"]:
             table.add_row(
@@ -140,6 +144,7 @@ def _print_status(reports: list[dict[str, Any]]) -> None:
                 "yes" if h["up"] else "no",
                 _clusters_text(h["clusters"]),
                 str(h["processes"]),
+                f"{h['memory_kb'] / 1024:.1f} MiB",
             )
         console.print(table)
 
@@ -172,7 +177,8 @@ def main(args: argparse.Namespace) -> int:
     from runbook.errors import UsageError
     from runbook.load import load_graph
     from runner.launch import sandbox_name
-    from runner.plan import installed_pg_versions, sandbox_binding
+    from runner.plan import installed_pg_versions, sandbox_binding, sandbox_hosts
+    from runner.sandbox import network_mode
 
     if args.guide is None:
         if args.all or args.sandbox_name:
@@ -181,6 +187,13 @@ def main(args: argparse.Namespace) -> int:
     path = Path(args.guide)
     graph = load_graph(path)
     versions = installed_pg_versions()
-    binding = sandbox_binding(graph, versions[-1] if versions else None)
-    hosts = [SandboxHost(h.id, binding.get(f"{h.id}.address", "127.0.0.100")) for h in graph.hosts]
+    try:
+        args.network, fallback = network_mode()
+    except SandboxError as e:
+        print(f"runbook sandbox: error: {e}", file=sys.stderr)
+        return e.exit_status
+    if fallback and args.action == "up":
+        print(f"runbook sandbox: network loopback (not a namespace per host) because {fallback}", file=sys.stderr)
+    binding = sandbox_binding(graph, versions[-1] if versions else None, args.network)
+    hosts = [SandboxHost(h, a) for h, a in sandbox_hosts(graph, binding, args.network)]
     return run(args, hosts, sandbox_name(path))
