@@ -168,6 +168,10 @@ class Transport:
         """{kind: inode} of the namespaces a shell on ``host`` must be inside (sandbox hosts)."""
         return {}
 
+    def diagnose(self, host: str) -> str | None:
+        """After a failure on ``host``: what went wrong with the host itself, if it can tell."""
+        return None
+
     def run_root(self, host: str, argv: list[str], data: bytes | None = None,
                  timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(self.root_argv(host, argv), input=data, capture_output=True, timeout=timeout,
@@ -192,6 +196,9 @@ class SandboxTransport(Transport):
 
     def namespaces(self, host: str) -> dict[str, int]:
         return self.sandbox.namespace_inodes(host)
+
+    def diagnose(self, host: str) -> str | None:
+        return self.sandbox.diagnose(host)
 
 
 class LocalTransport(Transport):
@@ -448,6 +455,10 @@ class Runner:
             ar.details = self.mask(exc.last_output)
         if ar.status == FAILED and id(ar) not in self._soft:
             self._hard_failure = True
+        if ar.status == FAILED:
+            why = self.transport.diagnose(host)
+            if why:
+                ar.message += f" ({why})"
         ar.duration = time.monotonic() - t0
         return ar
 

@@ -959,6 +959,32 @@ class Sandbox:
 
     # ------------------------------------------------------------------ status
 
+    def diagnose(self, host: str) -> str | None:
+        """Named trouble of the host's PostgreSQL clusters: a server that died (its postmaster.pid
+        names a process that is gone), a data directory whose file system is full."""
+        notes: list[str] = []
+        lib = self.host_root(host) / "lib-postgresql"
+        for pidfile in sorted(lib.glob("*/*/postmaster.pid")):
+            cluster = f"{pidfile.parent.parent.name}/{pidfile.parent.name}"
+            try:
+                pid = int(pidfile.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if _start_time(pid) is None or _comm(pid) != "postgres":
+                notes.append(f"the PostgreSQL server {cluster} of {host} died: its postmaster (pid {pid}) is "
+                             f"gone; see /var/log/postgresql/postgresql-{cluster.replace('/', '-')}.log there")
+        for datadir in sorted(lib.glob("*/*")):
+            try:
+                out = self.run(host, ["df", "-Pk", f"/var/lib/postgresql/{datadir.parent.name}/{datadir.name}"],
+                               timeout=10).stdout.splitlines()
+            except SandboxError:
+                continue
+            f = out[-1].split() if len(out) > 1 else []
+            if len(f) >= 4 and f[3].isdigit() and int(f[3]) < 1024:
+                notes.append(f"the data directory of {datadir.parent.name}/{datadir.name} on {host} is out of "
+                             f"space ({f[3]} kB free on {f[5] if len(f) > 5 else 'its file system'})")
+        return "; ".join(notes) or None
+
     def memory_kb(self, host: str) -> int:
         """Proportional set size (kB) of the host's processes: shared pages counted once overall."""
         inodes = set(self.namespace_inodes(host).values())
