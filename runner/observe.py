@@ -21,21 +21,36 @@ from typing import Any
 import psycopg
 
 
-def _worker(conn: multiprocessing.connection.Connection, user: str) -> None:
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGKILL when the runner dies (even by kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker(conn: multiprocessing.connection.Connection, parent_end: multiprocessing.connection.Connection,
+            parent: int, user: str) -> None:
     # Ctrl-C reaches the whole foreground process group: the runner handles it and closes the pipe,
     # which ends this loop; the worker itself never reacts to it (no traceback of its own).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent_end.close()  # else the pipe never reports the runner's end closed
     try:
-        _serve(conn, user)
+        _serve(conn, user, parent)
     except (EOFError, OSError, KeyboardInterrupt):
         pass
 
 
-def _serve(conn: multiprocessing.connection.Connection, user: str) -> None:
+def _serve(conn: multiprocessing.connection.Connection, user: str, parent: int) -> None:
     pw = pwd.getpwnam(user)
     os.setgid(pw.pw_gid)
     os.setuid(pw.pw_uid)
+    _die_with_parent()  # after setuid, which clears it
+    if os.getppid() != parent:  # the runner died before that
+        return
     cache: dict[str, psycopg.Connection[Any]] = {}
     while True:
         try:
@@ -69,8 +84,9 @@ class Observer:
         self.sockets = sockets
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker, args=(child, user), daemon=True)
+        self._proc = ctx.Process(target=_worker, args=(child, self._conn, os.getpid(), user), daemon=True)
         self._proc.start()
+        child.close()
         self._lock = threading.Lock()  # one pipe, several threads (multi-host actions)
 
     def close(self) -> None:

@@ -316,10 +316,13 @@ def _shim_source(name: str = "systemctl") -> Path:
 
 
 def _start_time(pid: int) -> int | None:
-    """Start time of ``pid`` (clock ticks since boot), None when there is no such process."""
+    """Start time of ``pid`` (clock ticks since boot), None when there is no such process (or only
+    its zombie: a killed daemon whose parent, init, has not reaped it yet)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rpartition(")")[2].split()[19])
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        if fields[0] in ("Z", "X"):
+            return None
+        return int(fields[19])
     except (OSError, ValueError, IndexError):
         return None
 
