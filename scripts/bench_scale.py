@@ -1,0 +1,113 @@
+"""Benchmark (not a test): the streaming-replication fixture with one primary and eight standbys
+against the same guide with two, in one invocation (alternating runs of `runbook run`, each on a
+fresh sandbox).  Prints min-median-max wall times, the ratio (target: 8 standbys <= 1.5 x 2
+standbys), and the peak memory (PSS) of each host while the guide runs.
+
+    .venv/bin/python scripts/bench_scale.py [--repeat N] [--standbys N]      (root)
+
+The 8-standby guide is written from tests/fixtures/guides/streaming-replication-plain.en.md: the
+same commands, with standby3 … standby8 (192.168.0.33 …) added to the environment list, a
+pg_basebackup block per standby and a last check per standby, exactly as the guide has them for
+standby2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "guides" / "streaming-replication-plain.en.md"
+
+
+def _between(text: str, start: str, end: str) -> str:
+    """The part of ``text`` from ``start`` up to and including the first ``end`` after it."""
+    i = text.index(start)
+    j = text.index(end, i + len(start)) + len(end)
+    return text[i:j]
+
+
+def guide_with_standbys(n: int) -> str:
+    """The fixture with ``n`` standbys (n >= 2): each added one is standby2's blocks, renamed."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    env = _between(text, "  * Standby2:\n", "    * IP address: 192.168.0.32\n")
+    backup = _between(text, "Standby2:\n\nYou should use", "1/1 tablespace\n```\n")
+    check = _between(text, "Standby2:\n\n```sql\nSET enable_seqscan", "(2 rows)\n```\n")
+    envs = "".join("\n" + env.replace("Standby2", f"Standby{k}").replace("192.168.0.32", f"192.168.0.{30 + k}")
+                   for k in range(3, n + 1))
+    backups = "".join("\n" + backup.replace("standby2", f"standby{k}").replace("Standby2", f"Standby{k}")
+                      for k in range(3, n + 1))
+    checks = "".join("\n" + check.replace("Standby2", f"Standby{k}") for k in range(3, n + 1))
+    text = text.replace(env, env + envs, 1).replace(backup, backup + backups, 1).replace(check, check + checks, 1)
+    return text
+
+
+def _peak_memory(name: str, stop: threading.Event, peaks: dict[str, int]) -> None:
+    from runner.sandbox import Sandbox, SandboxError
+
+    while not stop.wait(0.3):
+        try:
+            sb = Sandbox.load(name)
+            for h in sb.hosts:
+                peaks[h.name] = max(peaks.get(h.name, 0), sb.memory_kb(h.name))
+        except (SandboxError, OSError, ValueError):
+            continue
+
+
+def _once(guide: Path, out: Path) -> tuple[float, dict[str, int]]:
+    peaks: dict[str, int] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_peak_memory, args=(guide.stem, stop, peaks), daemon=True)
+    watcher.start()
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(guide), "--fresh", "--transcripts",
+                           str(out)], capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - t0
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:])
+        raise SystemExit(f"runbook run {guide.name} failed ({proc.returncode})")
+    return elapsed, peaks
+
+
+def _spread(xs: list[float]) -> str:
+    return f"{min(xs):.2f}-{statistics.median(xs):.2f}-{max(xs):.2f}s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each, alternating (default 3)")
+    ap.add_argument("--standbys", type=int, default=8, help="standbys of the large guide (default 8)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="runbook-bench-scale-"))
+    small, large = work / "scale-2-standbys.en.md", work / f"scale-{args.standbys}-standbys.en.md"
+    small.write_text(guide_with_standbys(2), encoding="utf-8")
+    large.write_text(guide_with_standbys(args.standbys), encoding="utf-8")
+    _once(small, work / "t")  # warm-up: page cache, the cluster template
+    times: dict[Path, list[float]] = {small: [], large: []}
+    memory: dict[Path, dict[str, int]] = {small: {}, large: {}}
+    for _ in range(args.repeat):
+        for g in (small, large):
+            t, peaks = _once(g, work / "t")
+            times[g].append(t)
+            for h, kb in peaks.items():
+                memory[g][h] = max(memory[g].get(h, 0), kb)
+    ratios = [b / a for a, b in zip(times[small], times[large], strict=True)]
+    print(f"2 standbys: {_spread(times[small])}; {args.standbys} standbys: {_spread(times[large])}; "
+          f"ratio {min(ratios):.3f}-{statistics.median(ratios):.3f}-{max(ratios):.3f} (target <= 1.5); "
+          f"{args.repeat} alternating runs each")
+    for g in (small, large):
+        per = ", ".join(f"{h} {kb / 1024:.1f}" for h, kb in sorted(memory[g].items()))
+        total = sum(memory[g].values()) / 1024
+        print(f"peak memory (PSS, MiB) {g.stem}: {per}; total {total:.1f}")
+
+
+if __name__ == "__main__":
+    main()
