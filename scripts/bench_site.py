@@ -1,0 +1,142 @@
+"""Benchmark (not a test): a site of 60 example pages, three ways, side by side in one invocation.
+
+    flock /tmp/runbook-sandbox.lock .venv/bin/python scripts/bench_site.py [--pages 60] [-j 2] [--fresh N]
+
+The pages are the example pages of docs/site/ (English and Japanese: the tutorial, full-text
+search, jsonb, LIKE and pg_trgm; their expected output is psql 15's), copied round-robin into a
+temporary site with the same _config.yml and runbook.toml, so each page holds a realistic amount of
+SQL (about 9 statements, 7 checked) and every page passes. The three ways:
+
+1. ``runbook run SITE -j 2``: one shared example server, a database per page cloned from the
+   template holding the prelude (the way a site runs);
+2. the same pages each on a fresh sandbox (``runbook run PAGE.md`` per page: a sandbox host, a
+   cluster, the prelude, the page); with ``--fresh N`` only the first N pages are run this way and
+   the total is scaled to all pages (said so in the output);
+3. ``psql -f`` of the same SQL (Liquid resolved, as the pages are read) on one database of an
+   already running server, each page in a schema of its own: the floor, checking nothing.
+
+Targets (issue 9): way 1 takes at most 30 s for 60 pages and at most 3 x way 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "docs" / "site"
+TEMPLATES = ["tutorial.md", "reference/full-text-search.md", "reference/jsonb.md", "reference/like.md",
+             "ja/tutorial.md", "ja/reference/full-text-search.md", "ja/reference/jsonb.md", "ja/reference/like.md"]
+
+
+def make_site(folder: Path, n: int) -> list[Path]:
+    """``n`` example pages copied round-robin from docs/site, with the site's configuration."""
+    for name in ("_config.yml", "runbook.toml"):
+        shutil.copy(SITE / name, folder / name)
+    pages = []
+    for i in range(n):
+        src = SITE / TEMPLATES[i % len(TEMPLATES)]
+        dst = folder / "pages" / f"p{i + 1:02d}-{src.name}"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+        pages.append(dst)
+    return pages
+
+
+def runbook(*args: str) -> tuple[float, int, str]:
+    t0 = time.monotonic()
+    cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", *args], capture_output=True, text=True,
+                        check=False)
+    return time.monotonic() - t0, cp.returncode, cp.stderr
+
+
+def psql_floor(pages: list[Path]) -> tuple[float, int]:
+    """Seconds ``psql -f`` takes for every page's SQL on one database (each page in its own schema)."""
+    from runbook.load import load_graph
+    from runbook.site import load_site_settings
+    from runner.plan import installed_pg_versions
+    from runner.site import SERVER_HOST, ExampleServer
+
+    settings = load_site_settings(pages[0].parent.parent)
+    parts: list[str] = []
+    statements = 0
+    for i, page in enumerate(pages, start=1):
+        graph = load_graph(page)
+        parts.append(f"CREATE SCHEMA p{i};\nSET search_path = p{i}, public;")
+        for action in graph.actions():
+            for st in action.statements:
+                parts.append(st.sql)
+                statements += 1
+    sql = "\n".join(parts) + "\n"
+    server = ExampleServer([settings], installed_pg_versions()[-1])
+    server.start()
+    try:
+        from runbook.site import Page
+
+        db = server.new_database(Page(pages[0], "floor.md"), settings)
+        argv = server.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", db, "-f", "-"],
+                                        user=server.sandbox.user)
+        t0 = time.monotonic()
+        cp = subprocess.run(argv, input=sql, capture_output=True, text=True, check=False)
+        took = time.monotonic() - t0
+        if "ERROR" in cp.stderr:
+            sys.exit(f"psql -f: the SQL failed: {cp.stderr[:2000]}")
+        return took, statements
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=60)
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--fresh", type=int, default=None, help="pages run on a fresh sandbox each (default: all)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        folder = Path(tmp) / "site"
+        folder.mkdir()
+        pages = make_site(folder, args.pages)
+        report = Path(tmp) / "site.json"
+
+        site_wall, status, err = runbook(str(folder), "-j", str(args.jobs), "--json", str(report),
+                                         "--transcripts", str(Path(tmp) / "out"))
+        if status != 0:
+            sys.exit(f"the site run failed (exit status {status}):\n{err[-3000:]}")
+        data = json.loads(report.read_text())
+        checks = sum(data["summary"]["checks"].values())
+        server_start = data["server_start"]
+        page_times = sorted(p["duration"] for p in data["pages"])
+
+        n_fresh = min(args.fresh if args.fresh is not None else len(pages), len(pages))
+        fresh_wall = 0.0
+        for page in pages[:n_fresh]:
+            took, status, err = runbook(str(page), "--transcripts", str(Path(tmp) / "out-fresh"))
+            if status != 0:
+                sys.exit(f"{page} on a fresh sandbox failed (exit status {status}):\n{err[-3000:]}")
+            fresh_wall += took
+        fresh_total = fresh_wall * len(pages) / n_fresh if n_fresh else 0.0
+
+        floor, statements = psql_floor(pages)
+
+    print(f"site of {len(pages)} example pages ({statements} statements, {checks} checks), -j {args.jobs}:")
+    print(f"  1. runbook run SITE -j {args.jobs}   {site_wall:7.2f} s wall  (example server start "
+          f"{server_start:.2f} s; per page median {page_times[len(page_times) // 2]:.2f} s, "
+          f"max {page_times[-1]:.2f} s)")
+    scaled = f" (measured {n_fresh} pages: {fresh_wall:.2f} s, scaled to {len(pages)})" if n_fresh < len(pages) else ""
+    print(f"  2. each page on a fresh sandbox {fresh_total:7.2f} s wall{scaled}")
+    print(f"  3. psql -f, one database       {floor:7.2f} s")
+    print(f"  1 / 3 = {site_wall / floor:.1f} x   (without the server start: {(site_wall - server_start) / floor:.1f} x)"
+          f"   2 / 1 = {fresh_total / site_wall:.1f} x")
+    print(f"  targets: 1 <= 30 s: {'met' if site_wall <= 30 else 'NOT met'};  1 <= 3 x 3: "
+          f"{'met' if site_wall <= 3 * floor else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
