@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import jsonschema
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from runbook.errors import SchemaError
 from runbook.model import Finding, Span
@@ -96,7 +97,7 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
         ran = _checks(pr)
         failed = sum(1 for _, c in ran if c.status == FAILED)
         note = pr.reason if pr.status != "passed" else (f"database {pr.database}" if pr.database else "")
-        table.add_row(pr.page, pr.shape, f"[{STYLE.get(pr.status, '')}]{pr.status}[/]", str(len(ran)),
+        table.add_row(pr.page, pr.shape, Text(pr.status, style=STYLE.get(pr.status, "")), str(len(ran)),
                       str(failed) if failed else "", f"{pr.duration:.1f}s" if pr.result else "", note[:80])
     console.print(table)
     pages = page_totals(result)
