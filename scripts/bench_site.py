@@ -85,8 +85,8 @@ def psql_floor(pages: list[Path]) -> tuple[float, int]:
         t0 = time.monotonic()
         cp = subprocess.run(argv, input=sql, capture_output=True, text=True, check=False)
         took = time.monotonic() - t0
-        if "ERROR" in cp.stderr:
-            sys.exit(f"psql -f: the SQL failed: {cp.stderr[:2000]}")
+        if cp.returncode != 0:
+            sys.exit(f"psql -f failed (exit status {cp.returncode}): {cp.stderr[-2000:]}")
         return took, statements
     finally:
         server.stop()
