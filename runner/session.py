@@ -120,6 +120,9 @@ class HostShell:
         self.child.delaybeforesend = None
         self.child.delayafterclose = 0.01
         self.child.delayafterterminate = 0.01
+        # the closing itself is ptyprocess's, whose own pause (0.1 s) the two above do not reach
+        self.child.ptyproc.delayafterclose = 0.01
+        self.child.ptyproc.delayafterterminate = 0.01
         for pattern, answer in self.login:
             idx = self.child.expect([re.compile(pattern), pexpect.EOF, pexpect.TIMEOUT], timeout=30)
             if idx != 0:

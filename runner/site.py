@@ -44,6 +44,7 @@ SERVER_SANDBOX = "runbook-site"
 SERVER_HOST = "server"
 SERVER_ADDRESS = "127.0.0.250"
 TEMPLATE_DB = "runbook_template"
+_DONE = "__runbook_database_created__"
 EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
 """Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
 needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
@@ -159,6 +160,10 @@ class ExampleServer:
         self.prelude_errors: dict[Path, str] = {}
         self._count = 0
         self._lock = threading.Lock()
+        self._made: dict[Path, threading.Event] = {}
+        self._results: dict[Path, tuple[str, str]] = {}
+        self._creator: threading.Thread | None = None
+        self._proc: subprocess.Popen[str] | None = None
 
     def _psql(self, database: str, sql: str, *, single: bool = False) -> subprocess.CompletedProcess[str]:
         argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database]
@@ -205,26 +210,81 @@ class ExampleServer:
         text = m.group(2) if m else cp.stderr.strip()
         return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
 
-    def new_database(self, page: Page, s: SiteSettings) -> str:
-        """A fresh database for ``page``: a clone of the site's template, or an empty one with the
-        prelude run in it (``prelude_template = false``)."""
+    def _create_statement(self, page: Page, s: SiteSettings) -> tuple[str, str]:
         with self._lock:
             self._count += 1
             n = self._count
         slug = re.sub(r"[^a-z0-9]+", "_", page.rel.lower().removesuffix(".md")).strip("_")
         name = f"p{n:03d}_{slug}"[:63]
         template = self.templates[s.root] if s.prelude_template else "template1"
-        cp = self._psql("postgres", f"CREATE DATABASE {name} TEMPLATE {template} OWNER {_ident(self.sandbox.user)}",
-                        single=True)
-        if cp.returncode != 0:
-            raise RunbookError(f"the example server: cannot create the database of {page.rel}: {cp.stderr.strip()}")
+        return name, f"CREATE DATABASE {name} TEMPLATE {template} OWNER {_ident(self.sandbox.user)}"
+
+    def prepare(self, pages: list[tuple[Page, SiteSettings]]) -> None:
+        """Create the pages' databases ahead, in this order, over one psql session of a thread of
+        its own, while earlier pages run (``new_database`` then waits for its page's)."""
+        for page, _ in pages:
+            self._made[page.path] = threading.Event()
+        self._creator = threading.Thread(target=self._create_all, args=(pages,), daemon=True)
+        self._creator.start()
+
+    def _create_all(self, pages: list[tuple[Page, SiteSettings]]) -> None:
+        argv = self.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+        self._proc = proc
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            for page, s in pages:
+                name, sql = self._create_statement(page, s)
+                error = ""
+                try:
+                    proc.stdin.write(f"{sql};\n\\echo {_DONE}\n")
+                    proc.stdin.flush()
+                    lines = []
+                    for line in proc.stdout:
+                        if line.strip() == _DONE:
+                            break
+                        lines.append(line.rstrip("\n"))
+                    else:
+                        lines.append("psql ended")
+                    error = " ".join(x.strip() for x in lines if x.strip())
+                except OSError as exc:
+                    error = str(exc)
+                self._results[page.path] = (name, error)
+                self._made[page.path].set()
+        finally:
+            for page, _ in pages:  # pages not reached (psql ended): they say so instead of waiting
+                if not self._made[page.path].is_set():
+                    self._results[page.path] = ("", "the example server's psql session ended")
+                    self._made[page.path].set()
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=30)
+
+    def new_database(self, page: Page, s: SiteSettings) -> str:
+        """A fresh database for ``page``: a clone of the site's template, or an empty one with the
+        prelude run in it (``prelude_template = false``); the one ``prepare`` made, if it did."""
+        made = self._made.get(page.path)
+        if made is not None:
+            made.wait()
+            name, error = self._results[page.path]
+        else:
+            name, sql = self._create_statement(page, s)
+            cp = self._psql("postgres", sql, single=True)
+            error = cp.stderr.strip() if cp.returncode != 0 else ""
+        if error:
+            raise RunbookError(f"the example server: cannot create the database of {page.rel}: {error}")
         if s.prelude.strip() and not s.prelude_template:
-            error = self._prelude(name, s)
-            if error:
-                raise RunbookError(error)
+            failed = self._prelude(name, s)
+            if failed:
+                raise RunbookError(failed)
         return name
 
     def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        if self._creator is not None:
+            self._creator.join(timeout=30)
         self.sandbox.down()
 
 
@@ -316,6 +376,8 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
         try:
             server.start()
             server_start = time.monotonic() - s0
+            server.prepare([(works[i].page, works[i].settings) for i in examples
+                            if works[i].settings.root not in server.prelude_errors])
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
                 futures = {i: pool.submit(_run_example, works[i], server, options, rewrite) for i in examples}
                 for i in examples:

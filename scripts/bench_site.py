@@ -131,8 +131,8 @@ def main() -> int:
     scaled = f" (measured {n_fresh} pages: {fresh_wall:.2f} s, scaled to {len(pages)})" if n_fresh < len(pages) else ""
     print(f"  2. each page on a fresh sandbox {fresh_total:7.2f} s wall{scaled}")
     print(f"  3. psql -f, one database       {floor:7.2f} s")
-    print(f"  1 / 3 = {site_wall / floor:.1f} x   (without the server start: {(site_wall - server_start) / floor:.1f} x)"
-          f"   2 / 1 = {fresh_total / site_wall:.1f} x")
+    print(f"  1 / 3 = {site_wall / floor:.1f} x   (without the server start: "
+          f"{(site_wall - server_start) / floor:.1f} x)   2 / 1 = {fresh_total / site_wall:.1f} x")
     print(f"  targets: 1 <= 30 s: {'met' if site_wall <= 30 else 'NOT met'};  1 <= 3 x 3: "
           f"{'met' if site_wall <= 3 * floor else 'NOT met'}")
     return 0
