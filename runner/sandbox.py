@@ -821,6 +821,12 @@ class Sandbox:
         os.chmod(sbin, 0o755)
         for shim in SHIMS:
             _write_in_place(sbin / shim, _shim_source(shim).read_text(), 0o755)
+        flag = sbin / "runbook-fast-start"  # the systemctl shim's speed setting (docs/sandbox.md)
+        if self.speed:
+            _write_in_place(flag, "# speed setting: systemctl start returns once the server accepts connections\n",
+                            0o644)
+        elif flag.exists():
+            flag.unlink()
 
     def _fresh_dirs(self, h: SandboxHost) -> None:
         hr = self.dir / "hosts" / h.name
