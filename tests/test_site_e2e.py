@@ -1,0 +1,189 @@
+"""`runbook run DIR` on a documentation site, end to end: the project's example site (docs/site/) on
+one shared PostgreSQL server (real psql 15), and a few small sites written by the tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from conftest import ROOT
+from e2e import needs_sandbox
+
+pytestmark = [needs_sandbox, pytest.mark.sandbox]
+
+SITE = ROOT / "docs" / "site"
+EXAMPLES = ["tutorial.md", "reference/full-text-search.md", "reference/jsonb.md", "reference/like.md"]
+
+
+def _runbook(*args: str) -> tuple[int, str]:
+    cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", *args], capture_output=True, text=True,
+                        check=False, cwd=ROOT)
+    return cp.returncode, cp.stderr
+
+
+def _line(page: Path, text: str) -> int:
+    """The line of ``page`` that starts with ``text`` (found in the Markdown, not in runbook's output)."""
+    lines = page.read_text(encoding="utf-8").split("\n")
+    (n,) = [i for i, x in enumerate(lines, start=1) if x.startswith(text)]
+    return n
+
+
+@pytest.fixture(scope="module")
+def site_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("site")
+    status, err = _runbook("docs/site", "-j", "2", "--json", str(out / "site.json"), "--junit", str(out / "site.xml"),
+                           "--transcripts", str(out / "t"))
+    data = json.loads((out / "site.json").read_text())
+    return {"status": status, "err": err, "data": data, "junit": ET.parse(out / "site.xml").getroot(),
+            "pages": {p["rel"]: p for p in data["pages"]}, "transcripts": out / "t"}
+
+
+def test_every_page_is_classified_and_reported(site_run: dict[str, Any]) -> None:
+    pages = site_run["pages"]
+    assert site_run["status"] == 1, site_run["err"][-3000:]  # the deliberately stale pages (docs/site/README.md)
+    # drafts/ is excluded by _config.yml, README.md is not a page
+    assert sorted(pages) == sorted(["index.md", "install.md", "stale.md", *EXAMPLES,
+                                    *[f"ja/{p}" for p in ["index.md", "install.md", "stale.md", *EXAMPLES]]])
+    for lang in ("", "ja/"):
+        assert pages[f"{lang}index.md"]["status"] == "not-executable"
+        skipped = pages[f"{lang}install.md"]
+        assert skipped["status"] == "skipped"
+        assert skipped["reason"].startswith("installs PostgreSQL packages on the machine")
+        assert "runbook.toml:" in skipped["reason"]
+        for rel in EXAMPLES:
+            page = pages[lang + rel]
+            assert page["shape"] == "examples" and page["status"] == "passed", page["reason"]
+            checks = [c for s in page["report"]["steps"] for a in s["actions"] for c in a["checks"]]
+            assert checks and all(c["status"] in ("passed", "volatile") for c in checks)
+        assert pages[f"{lang}stale.md"]["status"] == "failed"
+    # a database of its own for every example page: tutorial.md and like.md both create a table memos
+    databases = [p["database"] for p in pages.values() if p["shape"] == "examples"]
+    assert len(databases) == 10 and len(set(databases)) == 10
+    assert site_run["data"]["summary"]["pages"] == {"passed": 8, "failed": 2, "blocked": 0, "invalid": 0,
+                                                    "not-executable": 2, "skipped": 2}
+    err = site_run["err"]
+    assert "checks: " in err and "slowest: " in err and "example server started in" in err
+
+
+def test_stale_examples_fail_at_once_with_their_lines_and_hide_nothing(site_run: dict[str, Any]) -> None:
+    for rel in ("stale.md", "ja/stale.md"):
+        page = SITE / rel
+        stale = {_line(page, "SELECT length('runbook');"), _line(page, "SELECT 'runbook' LIKE 'run%'")}
+        report = site_run["pages"][rel]["report"]
+        checks = {c["line"]: c for s in report["steps"] for a in s["actions"] for c in a["checks"]}
+        assert {n for n, c in checks.items() if c["status"] == "failed"} == stale
+        assert checks[_line(page, "SELECT length('runbook');")]["problems"] == ["row 1, length: expected '8', got '7'"]
+        # the checks after the stale ones ran: the UUID is volatile (runbook.toml's pattern), 1 + 1 passed
+        assert checks[_line(page, "SELECT gen_random_uuid()")]["status"] == "volatile"
+        assert checks[_line(page, "SELECT 1 + 1 AS two;")]["status"] == "passed"
+        # a single-host page is never retried (--settle is 20 s by default)
+        assert all(c["tries"] == 1 for c in checks.values())
+        assert site_run["pages"][rel]["duration"] < 10
+        for n in stale:
+            assert f"docs/site/{rel}:{n}: " in site_run["err"]
+
+
+def test_json_and_junit_cover_the_site(site_run: dict[str, Any]) -> None:
+    from runner.report import load_report_schema
+    from runner.site_report import load_site_report_schema
+
+    data = site_run["data"]
+    jsonschema.validate(data, load_site_report_schema())
+    for p in data["pages"]:
+        if p["report"] is not None:
+            jsonschema.validate(p["report"], load_report_schema())
+    suites = {s.get("name"): s for s in site_run["junit"].iter("testsuite")}
+    assert "docs/site/index.md" not in suites  # nothing to test there
+    stale = suites["docs/site/stale.md"]
+    names = [c.get("name") for c in stale.iter("testcase")]
+    n = _line(SITE / "stale.md", "SELECT length('runbook');")
+    assert names == [f"docs/site/stale.md:{_line(SITE / 'stale.md', x)}" for x in (
+        "SELECT upper", "SELECT length", "SELECT 'runbook' LIKE", "SELECT gen_random_uuid", "SELECT 1 + 1")]
+    failed = [c for c in stale.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failed][0] == f"docs/site/stale.md:{n}" and len(failed) == 2
+    assert stale.get("tests") == "5" and stale.get("failures") == "2"
+    install = suites["docs/site/install.md"]
+    (case,) = install.iter("testcase")
+    skipped = case.find("skipped")
+    assert skipped is not None and "installs PostgreSQL packages" in (skipped.get("message") or "")
+    checks = sum(int(s.get("tests", "0")) for s in suites.values() if s.get("name", "").endswith(tuple(EXAMPLES)))
+    assert checks == sum(sum(p["checks"].values()) for p in data["pages"] if p["rel"].endswith(tuple(EXAMPLES)))
+
+
+def test_pages_run_in_parallel_on_one_server(site_run: dict[str, Any]) -> None:
+    data = site_run["data"]
+    examples = [p for p in data["pages"] if p["shape"] == "examples"]
+    # -j 2: the example pages took less time together than one after the other
+    assert data["duration"] - data["server_start"] < 0.85 * sum(p["duration"] for p in examples)
+    assert (site_run["transcripts"] / "reference" / "like" / "server.log").is_file()
+
+
+ERR_PAGE = """---
+title: An error
+---
+
+# An error
+
+## Usage {#usage}
+
+```sql
+SELECT no_such_function();
+```
+
+```sql
+SELECT 1 AS one;
+--  one @@
+-- -----
+--    1
+-- (1 row)
+```
+""".replace(" @@", " ")
+
+
+def _site(folder: Path, toml: str, pages: dict[str, str]) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "runbook.toml").write_text(toml, encoding="utf-8")
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_update_expected_prelude_errors_missing_extensions(tmp_path: Path) -> None:
+    stale_text = (SITE / "stale.md").read_text(encoding="utf-8")
+    a = _site(tmp_path / "a", (SITE / "runbook.toml").read_text(), {"stale.md": stale_text, "err.md": ERR_PAGE})
+    shutil.copy(SITE / "_config.yml", a / "_config.yml")
+    b = _site(tmp_path / "b", 'prelude = """\nCREATE EXTENSION no_such_extension;\n"""\n',
+              {"p.md": ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")})
+    c = _site(tmp_path / "c", 'extensions = ["no_such_extension"]\n', {"p.md": ERR_PAGE})
+    report = tmp_path / "r.json"
+    status, err = _runbook(str(a), str(b), str(c), "--update-expected", "--json", str(report),
+                           "--transcripts", str(tmp_path / "t"))
+    assert status == 1, err[-3000:]
+    pages = {p["page"]: p for p in json.loads(report.read_text())["pages"]}
+    # a: the stale page is rewritten where it differed, and only there
+    updated = (a / "stale.md").read_text(encoding="utf-8")
+    changed = [(x, y) for x, y in zip(stale_text.split("\n"), updated.split("\n"), strict=True) if x != y]
+    assert changed == [("--       8", "--       7"), ("--  f", "--  t")]
+    assert pages[str(a / "stale.md")]["rewritten"] == 2
+    # a: a statement that errors where the page expects no error stops the page
+    stopped = pages[str(a / "err.md")]
+    assert stopped["status"] == "failed"
+    assert stopped["reason"].startswith(f"line {_line(a / 'err.md', 'SELECT no_such_function();')}: ERROR:")
+    steps = stopped["report"]["steps"]
+    assert [s["status"] for s in steps] == ["failed", "not-run"] or steps[-1]["actions"][-1]["status"] == "not-run"
+    # b: the prelude fails, naming its line in runbook.toml
+    assert pages[str(b / "p.md")]["status"] == "failed"
+    assert pages[str(b / "p.md")]["reason"].startswith(f"{b / 'runbook.toml'}:2: the prelude failed: ERROR:")
+    # c: a missing extension blocks the page, it does not fail it
+    assert pages[str(c / "p.md")]["status"] == "blocked"
+    assert "the no_such_extension extension is not installed for PostgreSQL" in pages[str(c / "p.md")]["reason"]
+    # the rewritten page now passes
+    status, err = _runbook(str(a / "stale.md"), "--transcripts", str(tmp_path / "t2"))
+    assert status == 0, err[-3000:]
