@@ -22,8 +22,9 @@ from runbook.drift import compare
 from runbook.errors import UsageError
 from runbook.export import Secrets, mask_shell, phases
 from runbook.export.ansible import Template, dump_yaml, edit_regex, export_ansible
+from runbook.export.catalog import Catalog, parse_po
 from runbook.export.graph import render_graph
-from runbook.export.markdown import Catalog, export_markdown, parse_po, rebuild
+from runbook.export.markdown import export_markdown, rebuild
 from runbook.export.sh import HELPER, export_sh
 from runbook.load import load_graph
 from runbook.model import Graph

@@ -76,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("export --to markdown needs --lang (en or ja)")
         if path.suffix == ".json":
             raise UsageError("export --to markdown needs the guide's Markdown, not a step graph")
-        from runbook.export.markdown import Catalog
+        from runbook.export.catalog import Catalog
 
         catalog = Catalog()
         if args.po:
