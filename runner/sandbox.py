@@ -315,12 +315,18 @@ def _shim_source(name: str = "systemctl") -> Path:
     return p
 
 
+_PF_EXITING = 0x4
+"""The kernel's flag of a task in do_exit (include/linux/sched.h), field 9 of /proc/PID/stat."""
+
+
 def _start_time(pid: int) -> int | None:
     """Start time of ``pid`` (clock ticks since boot), None when there is no such process (or only
-    its zombie: a killed daemon whose parent, init, has not reaped it yet)."""
+    its zombie: a killed daemon whose parent, init, has not reaped it yet, or a process already
+    exiting: PF_EXITING in its flags, set before it closes its files, so a postmaster killed with
+    SIGKILL counts as dead as soon as its backends can see it gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        if fields[0] in ("Z", "X"):
+        if fields[0] in ("Z", "X") or int(fields[6]) & _PF_EXITING:
             return None
         return int(fields[19])
     except (OSError, ValueError, IndexError):
