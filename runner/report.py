@@ -36,6 +36,16 @@ def load_report_schema() -> dict[str, Any]:
     return data
 
 
+def checked(data: dict[str, Any], schema: dict[str, Any], what: str) -> dict[str, Any]:
+    """``data`` if it satisfies ``schema``; else a :class:`SchemaError` with every error and its JSON path."""
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if errors:
+        raise SchemaError(f"{what} does not satisfy its schema",
+                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
+                           for e in errors])
+    return data
+
+
 def to_json(result: RunResult) -> dict[str, Any]:
     data = dataclasses.asdict(result)
     data["schema_version"] = "1"
@@ -50,12 +60,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
                 for k in ("expected_span", "statement_span"):
                     if c[k] is not None:
                         c[k] = list(c[k])
-    errors = list(jsonschema.Draft202012Validator(load_report_schema()).iter_errors(data))
-    if errors:
-        raise SchemaError("the run report does not satisfy its schema",
-                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
-                           for e in errors])
-    return data
+    return checked(data, load_report_schema(), "the run report")
 
 
 def to_junit(result: RunResult) -> str:

@@ -15,16 +15,12 @@ from functools import cache
 from importlib import resources
 from typing import Any, TextIO
 
-import jsonschema
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runbook.errors import SchemaError
-from runbook.model import Finding, Span
-
 from .execute import FAILED, ActionResult, CheckResult
-from .report import STYLE, to_json
+from .report import STYLE, checked, to_json
 from .site import PageResult, SiteResult
 
 PAGE_STATUSES = ("passed", "failed", "blocked", "invalid", "not-executable", "skipped")
@@ -142,12 +138,7 @@ def site_to_json(result: SiteResult) -> dict[str, Any]:
         "slowest": [{"page": p.page, "duration": round(p.duration, 3)} for p in slowest(result)],
         "pages": pages,
     }
-    errors = list(jsonschema.Draft202012Validator(load_site_report_schema()).iter_errors(data))
-    if errors:
-        raise SchemaError("the site report does not satisfy its schema",
-                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
-                           for e in errors])
-    return data
+    return checked(data, load_site_report_schema(), "the site report")
 
 
 def site_to_junit(result: SiteResult) -> str:
