@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -19,3 +20,28 @@ def down(name: str) -> None:
 
     if (DEFAULT_ROOT / name).exists():
         Sandbox.load(name).down()
+
+
+def variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """The single-host fixture guide with ``old`` replaced by ``new`` once, written as ``NAME.md``."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "guides" / "single-host.ja.md").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / f"{name}.md"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def pids_in(inodes: set[int]) -> list[int]:
+    """Processes whose mount, UTS or network namespace is one of ``inodes``."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        for kind in ("mnt", "uts", "net"):
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes:
+                    found.append(int(d))
+                    break
+    return found

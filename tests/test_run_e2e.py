@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 from conftest import FIXTURES, GUIDES, SEED_JA
 from e2e import down, needs_sandbox
+from e2e import variant as _variant
 
 from runner.cli import main as run
 from runner.plan import pgroonga_installed
@@ -108,14 +109,6 @@ def test_documented_guides_pass(guide: str, tmp_path: Path, capsys: pytest.Captu
     checks = [c for s in data["steps"] for a in s["actions"] for c in a["checks"]]
     assert checks and all(c["status"] in ("passed", "volatile") for c in checks)
     assert SECRET not in _all_text(report, tmp_path / "t") + err
-
-
-def _variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
-    text = SINGLE.read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / f"{name}.md"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 def _report(tmp_path: Path, guide: Path, *extra: str, fresh: bool = True) -> tuple[int, dict, str]:  # type: ignore[type-arg]

@@ -11,7 +11,6 @@ listens on.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e import pids_in as _pids_in
 
 from runner.cli import sandbox as sandbox_cli
 from runner.sandbox import (
@@ -526,19 +526,6 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
     assert shmid not in shmids
     assert not {f for f in set(os.listdir("/dev/shm")) - posix_before if f.startswith("PostgreSQL.")}
     sb.down()  # idempotent
-
-
-def _pids_in(inodes: set[int]) -> list[int]:
-    found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        for kind in ("mnt", "uts", "net"):
-            with contextlib.suppress(OSError):
-                if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes:
-                    found.append(int(d))
-                    break
-    return found
 
 
 @pytest.mark.sandbox

@@ -20,6 +20,8 @@ import jsonschema
 import pytest
 from conftest import FIXTURES
 from e2e import needs_sandbox
+from e2e import pids_in as _pids_in
+from e2e import variant as _variant
 
 from runner.report import load_report_schema
 from runner.sandbox import DEFAULT_ROOT
@@ -30,14 +32,6 @@ PLAIN = FIXTURES / "guides" / "streaming-replication-plain.ja.md"
 SINGLE = FIXTURES / "guides" / "single-host.ja.md"
 RUNBOOK = Path(sys.executable).parent / "runbook"
 CREATEDB = "sudo -u postgres -H createdb --owner ${USER} shop\n"
-
-
-def _variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
-    text = SINGLE.read_text(encoding="utf-8")
-    assert old in text
-    path = tmp_path / f"{name}.md"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 def _after_createdb(tmp_path: Path, name: str, commands: str) -> Path:
@@ -56,18 +50,6 @@ def _wait_for(path: Path, text: str, timeout: float = 60) -> None:
 def _inodes(name: str) -> set[int]:
     state = json.loads((DEFAULT_ROOT / name / "state.json").read_text())
     return {i for h in state["hosts"] for k in ("mnt_ino", "uts_ino", "net_ino") if (i := h.get(k))}
-
-
-def _pids_in(inodes: set[int]) -> list[int]:
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            for kind in ("mnt", "uts", "net"):
-                with contextlib.suppress(OSError):
-                    if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes:
-                        found.append(int(d))
-                        break
-    return found
 
 
 def _processes_naming(text: str) -> list[int]:
