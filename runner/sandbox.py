@@ -91,6 +91,15 @@ SPEED_SETTINGS: tuple[SpeedSetting, ...] = (
 )
 
 
+DATA_IN_MEMORY = "lib-postgresql"
+"""Speed setting (docs/sandbox.md): the host folder behind /var/lib/postgresql is a tmpfs of its own
+(mounted on the machine under the sandbox's folder, unmounted by ``down``): the data directories'
+writes never wait for the disk."""
+DATA_TMPFS_SIZE = "25%"
+"""The most a host's data directories may hold in memory (of the machine's RAM; only what is used
+is taken).  Beyond it PostgreSQL reports a full disk, which ``diagnose`` names."""
+
+
 @dataclass(frozen=True)
 class BindDir:
     """A folder of the machine that each host replaces with a fresh per-host folder."""
@@ -603,7 +612,9 @@ class Sandbox:
         Runs ``pg_createcluster --port PORT VERSION CLUSTER`` (with ``template``, by default when
         ``speed``: ``runbook-createcluster VERSION CLUSTER PORT``, the same from a cached template),
         writes the speed settings (when ``speed``) to ``conf.d/zz-runbook-sandbox.conf``, then
-        starts the cluster.  With ``sudo`` (the default) it is meant for the user's shell.
+        starts the cluster (``pg_ctlcluster VERSION CLUSTER start``; when ``speed``, through the
+        systemctl shim, which returns as soon as the server accepts connections).  With ``sudo``
+        (the default) it is meant for the user's shell.
         """
         if not re.fullmatch(r"\d+(\.\d+)?", version):
             raise SandboxError(f"invalid PostgreSQL version {version!r}")
@@ -619,7 +630,10 @@ class Sandbox:
             conf = speed_conf_text()
             path = f"/etc/postgresql/{version}/{cluster}/conf.d/{SPEED_CONF_NAME}"
             parts.append(f"printf %s {shlex.quote(conf)} | {su_pg}tee {shlex.quote(path)} >/dev/null")
-        parts.append(f"{su}pg_ctlcluster {version} {cluster} start")
+        if self.speed:  # the shim's start returns when the server is ready (docs/sandbox.md)
+            parts.append(f"{su}systemctl start postgresql@{version}-{cluster}")
+        else:
+            parts.append(f"{su}pg_ctlcluster {version} {cluster} start")
         return " && ".join(parts)
 
     def create_cluster(self, host: str, version: str, *, cluster: str = "main", port: int = PG_PORT) -> None:
@@ -843,9 +857,14 @@ class Sandbox:
         dirs += [("home", pw.pw_uid, pw.pw_gid, 0o755), ("tmp", 0, 0, 0o1777), ("empty", 0, 0, 0o755)]
         for folder, uid, gid, mode in dirs:
             p = hr / folder
+            for m in _mounts_under(p):  # a data folder in memory, left by a host that died
+                _umount(m)
             if p.exists():
                 _rmtree(p)
             p.mkdir()
+            if self.speed and folder == DATA_IN_MEMORY:
+                _cmd(["mount", "-t", "tmpfs", "-o", f"mode={mode:o},uid={uid},gid={gid},size={DATA_TMPFS_SIZE}",
+                      "runbook-data", str(p)])
             os.chown(p, uid, gid)
             os.chmod(p, mode)
         skel = Path("/etc/skel")
@@ -910,15 +929,16 @@ class Sandbox:
         if self.network == "netns":
             lines += self._network_script(h, index)  # before the bridge's namespace file is detached below
         lines += [
-            # the new namespace got copies of the sandboxes' namespace-file mounts; drop them so this
-            # namespace holds no reference to other hosts' namespaces.
-            f"awk -v r={q(root + '/')} 'index($5, r) == 1 {{print $5}}' /proc/self/mountinfo | sort -r | "
-            'while read -r m; do umount -l "$m" || true; done',
             f"hostname {q(h.name)}",
         ]
         for b in PG_BIND_DIRS:
             lines.append(f"mkdir -p {q(b.target)}")
             lines.append(f"mount --bind {q(str(hr / b.folder))} {q(b.target)}")
+        # the new namespace got copies of the sandboxes' mounts (namespace files, in-memory data
+        # folders); drop them (after binding its own data folder) so that this namespace holds no
+        # reference to other hosts' namespaces or data.
+        lines.append(f"awk -v r={q(root + '/')} 'index($5, r) == 1 {{print $5}}' /proc/self/mountinfo | sort -r | "
+                     'while read -r m; do umount -l "$m" || true; done')
         home = _home_of(self.user)
         lines += [
             f"mount --bind {q(str(hr / 'home'))} {q(home)}",

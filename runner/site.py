@@ -181,19 +181,17 @@ class ExampleServer:
             self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
         except SandboxError as exc:
             raise RunbookError(f"the example server: {exc}") from exc
-        if self.sandbox.speed:
-            for setting in EXAMPLE_SPEED:
-                self._psql("postgres", f"ALTER SYSTEM SET {setting}", single=True)
-            self._psql("postgres", "SELECT pg_reload_conf()", single=True)
         user = self.sandbox.user
-        cp = self._psql("postgres", f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN", single=True)
+        setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
+        if setup:
+            setup.append("SELECT pg_reload_conf();")
+        setup.append(f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN;")
+        names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
+        setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
+        cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
         if cp.returncode != 0:
-            raise RunbookError(f"the example server: cannot create the role {user}: {cp.stderr.strip()}")
-        for i, s in enumerate(self.settings):
-            name = f"{TEMPLATE_DB}_{i}"
-            cp = self._psql("postgres", f"CREATE DATABASE {name} OWNER {_ident(user)}", single=True)
-            if cp.returncode != 0:
-                raise RunbookError(f"the example server: cannot create {name}: {cp.stderr.strip()}")
+            raise RunbookError(f"the example server: cannot set it up: {cp.stderr.strip()}")
+        for name, s in zip(names, self.settings, strict=True):
             self.templates[s.root] = name
             if s.prelude.strip() and s.prelude_template:
                 error = self._prelude(name, s)

@@ -315,7 +315,12 @@ def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
     session = f"rb-{os.getpid()}"
     runbook = Path(sys.executable).parent / "runbook"
     done = tmp_path / "done"
-    cmd = f"{runbook} run {SINGLE} --fresh --transcripts {tmp_path / 't'}; echo $? > {done}; sleep 60"
+    guide = tmp_path / SINGLE.name  # one action that lasts a second: the display refreshes 4 times a second
+    text = SINGLE.read_text(encoding="utf-8")
+    assert "sudo -u postgres -H createuser ${USER}\n" in text
+    guide.write_text(text.replace("sudo -u postgres -H createuser ${USER}\n",
+                                  "sudo -u postgres -H createuser ${USER}\nsleep 1\n", 1), encoding="utf-8")
+    cmd = f"{runbook} run {guide} --fresh --transcripts {tmp_path / 't'}; echo $? > {done}; sleep 60"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd], check=True)
     try:
         seen_running = False
@@ -323,8 +328,8 @@ def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
         while not done.exists() and time.monotonic() < deadline:
             pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
                                   text=True).stdout
-            seen_running = seen_running or bool(re.search(r"> install-postgresql#1\s+primary\s+running\s+\d", pane))
-            time.sleep(0.2)
+            seen_running = seen_running or bool(re.search(r"> check-data#1\s+primary\s+running\s+\d", pane))
+            time.sleep(0.1)
         assert done.read_text().strip() == "0"
         pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
         assert seen_running

@@ -190,11 +190,12 @@ def test_create_cluster_command_and_speed_switch(tmp_path: Path) -> None:
     assert f"/etc/postgresql/15/main/conf.d/{SPEED_CONF_NAME}" in fast
     for s in SPEED_SETTINGS:
         assert f"{s.name} = {s.value}" in fast
-    assert fast.rstrip().endswith("pg_ctlcluster 15 main start")
+    assert fast.rstrip().endswith("sudo systemctl start postgresql@15-main")  # the shim's fast start
     slow = Sandbox("s", hosts, root=tmp_path, speed=False).create_cluster_command("15")
     assert SPEED_CONF_NAME not in slow
     assert slow.startswith("sudo pg_createcluster --port 5432 15 main && ")
     assert "runbook-createcluster" not in slow
+    assert slow.rstrip().endswith("sudo pg_ctlcluster 15 main start")
     with pytest.raises(SandboxError):
         Sandbox("s", hosts, root=tmp_path).create_cluster_command("15; rm -rf /")
 
@@ -482,8 +483,9 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         pytest.skip(NO_NETNS)
     version = _pg_version()
     addrs = _free_addresses(2, start=200) if network == "loopback" else ADDRS[:2]
+    speed = network == "netns"  # the loopback case also shows a data folder on disk without speed
     sb = Sandbox(_uname("t2"), [SandboxHost("a", addrs[0]), SandboxHost("b", addrs[1])], root=sb_root,
-                 network=network)
+                 network=network, speed=speed)
     posix_before = set(os.listdir("/dev/shm"))
     child = None
     try:
@@ -492,6 +494,13 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         print(f"\nup (2 hosts): {time.monotonic() - t:.2f}s")
         sb.create_cluster("a", version)
         assert sb.run("a", ["pg_isready", "-h", "localhost"]).returncode == 0
+        fs = sb.run("a", ["stat", "-f", "-c", "%T", f"/var/lib/postgresql/{version}/main"]).stdout.strip()
+        assert (fs == "tmpfs") == speed  # speed: the data directories are in memory
+        machine_mounts = [tuple(x.split()[1:3]) for x in Path("/proc/self/mounts").read_text().splitlines()]
+        assert ((str(sb.host_root("a") / "lib-postgresql"), "tmpfs") in machine_mounts) == speed
+        inside = [line.split()[4] for line in sb.run("b", ["cat", "/proc/self/mountinfo"]).stdout.splitlines()]
+        assert inside and not [m for m in inside if m.startswith(str(sb_root))]  # no copy of another host's
+        # data folder or namespace file
         pid_line = (sb.host_root("a") / "lib-postgresql" / version / "main" / "postmaster.pid").read_text()
         shmid = pid_line.splitlines()[6].split()[1]
         assert shmid in Path("/proc/sysvipc/shm").read_text()
