@@ -43,5 +43,12 @@ class SchemaError(RunbookError):
     """A step graph (or report) does not satisfy its JSON Schema."""
 
 
+class EnvironmentLimit(RunbookError):
+    """The environment lacks what the run needs (a server that cannot start, a missing program):
+    not the input's fault."""
+
+    exit_status = EXIT_BLOCKED
+
+
 class UsageError(RunbookError):
     exit_status = EXIT_USAGE

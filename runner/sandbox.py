@@ -938,7 +938,7 @@ class Sandbox:
         # folders); drop them (after binding its own data folder) so that this namespace holds no
         # reference to other hosts' namespaces or data.
         lines.append(f"awk -v r={q(root + '/')} 'index($5, r) == 1 {{print $5}}' /proc/self/mountinfo | sort -r | "
-                     'while read -r m; do umount -l "$m" || true; done')
+                     "xargs -r -d '\\n' umount -l 2>/dev/null || true")  # one umount for all of them
         home = _home_of(self.user)
         lines += [
             f"mount --bind {q(str(hr / 'home'))} {q(home)}",

@@ -11,6 +11,7 @@ blocked by a missing extension are reported with their reason. Reading the site 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from runbook.errors import RunbookError, UsageError
+from runbook.errors import EnvironmentLimit, RunbookError, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 from runbook.site import (
@@ -164,6 +165,7 @@ class ExampleServer:
         self._results: dict[Path, tuple[str, str]] = {}
         self._creator: threading.Thread | None = None
         self._proc: subprocess.Popen[str] | None = None
+        self._up = False
 
     def _psql(self, database: str, sql: str, *, single: bool = False) -> subprocess.CompletedProcess[str]:
         argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database]
@@ -172,15 +174,42 @@ class ExampleServer:
                               capture_output=True, text=True, timeout=300, check=False)
 
     def start(self) -> None:
-        from .sandbox import SandboxError
+        """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
+        while other runs use the first ones (each owned by its run; one left by a run that died is
+        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N)."""
+        from .sandbox import Sandbox, SandboxBusy, SandboxError, SandboxHost, cleanup_abandoned, owner_token
 
+        speed = self.sandbox.speed
         try:
-            if self.sandbox.is_up() or self.sandbox.dir.exists():
-                self.sandbox.down()  # left by an earlier run that was killed
-            self.sandbox.up()
+            cleanup_abandoned(self.sandbox.root)
+            owner = owner_token()
+            for n in range(1, 50):
+                name = SERVER_SANDBOX if n == 1 else f"{SERVER_SANDBOX}-{n}"
+                address = SERVER_ADDRESS if self.sandbox.network == "netns" else f"127.0.0.{251 - n}"
+                sb = Sandbox(name, [SandboxHost(SERVER_HOST, address)], root=self.sandbox.root, speed=speed,
+                             network=self.sandbox.network)
+                try:
+                    sb.up(owner=owner, fresh=True)
+                except SandboxBusy:
+                    continue
+                except SandboxError as exc:
+                    if sb.network == "loopback" and "is already used by host" in str(exc):
+                        continue  # that address belongs to another run's server
+                    with contextlib.suppress(SandboxError):
+                        sb.down(fast=True)
+                    raise
+                except BaseException:
+                    with contextlib.suppress(SandboxError):
+                        sb.down(fast=True)
+                    raise
+                self.sandbox = sb
+                self._up = True
+                break
+            else:
+                raise SandboxBusy("49 example servers are in use")
             self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
         except SandboxError as exc:
-            raise RunbookError(f"the example server: {exc}") from exc
+            raise EnvironmentLimit(f"the example server: {exc}") from exc
         user = self.sandbox.user
         setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
         if setup:
@@ -190,7 +219,7 @@ class ExampleServer:
         setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
         cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
         if cp.returncode != 0:
-            raise RunbookError(f"the example server: cannot set it up: {cp.stderr.strip()}")
+            raise EnvironmentLimit(f"the example server: cannot set it up: {cp.stderr.strip()}")
         for name, s in zip(names, self.settings, strict=True):
             self.templates[s.root] = name
             if s.prelude.strip() and s.prelude_template:
@@ -271,7 +300,7 @@ class ExampleServer:
             cp = self._psql("postgres", sql, single=True)
             error = cp.stderr.strip() if cp.returncode != 0 else ""
         if error:
-            raise RunbookError(f"the example server: cannot create the database of {page.rel}: {error}")
+            raise EnvironmentLimit(f"the example server: cannot create the database of {page.rel}: {error}")
         if s.prelude.strip() and not s.prelude_template:
             failed = self._prelude(name, s)
             if failed:
@@ -283,7 +312,9 @@ class ExampleServer:
             self._proc.kill()
         if self._creator is not None:
             self._creator.join(timeout=30)
-        self.sandbox.down()
+        if self._up:  # (never another run's server: only the sandbox this one brought up)
+            self.sandbox.down(fast=self.sandbox.speed)
+            self._up = False
 
 
 def _ident(name: str) -> str:
@@ -367,7 +398,7 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     server_start = 0.0
     if examples:
         if pg_version is None:
-            raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
+            raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
         sites = list(dict.fromkeys(works[i].settings.root for i in examples))
         server = ExampleServer([settings_of[r] for r in sites], pg_version, speed=options.speed)
         s0 = time.monotonic()

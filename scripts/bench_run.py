@@ -56,10 +56,12 @@ open(path, "w").write("\n".join(lines))
 """
 
 
-def plain_script(guide: Path, sandbox: Sandbox, pg_version: str) -> str:
+def plain_script(guide: Path, sandbox: Sandbox, pg_version: str, *, template: bool = False) -> str:
+    """The bound commands of ``guide`` as a bash script (``template``: the install step creates the
+    cluster from the cached template, as the runner's speed settings do)."""
     graph = load_graph(guide)
     plan = build_plan(graph, default_inventory(graph),
-                      create_cluster=sandbox.create_cluster_command(pg_version, template=False),
+                      create_cluster=sandbox.create_cluster_command(pg_version, template=template),
                       pg_version=pg_version, network=sandbox.network)
     secrets = secret_values(graph, plan.inventory)
     out = ["#!/bin/bash", "set -euo pipefail"]

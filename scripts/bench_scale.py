@@ -14,6 +14,7 @@ standby2.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,13 @@ def _peak_memory(name: str, stop: threading.Event, peaks: dict[str, int]) -> Non
             continue
 
 
+def _cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (all cores; /proc/stat, every process)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def _once(guide: Path, out: Path) -> tuple[float, dict[str, int]]:
     peaks: dict[str, int] = {}
     stop = threading.Event()
@@ -77,6 +85,36 @@ def _once(guide: Path, out: Path) -> tuple[float, dict[str, int]]:
     return elapsed, peaks
 
 
+def _script_once(guide: Path) -> float:
+    """Seconds of the guide's bound commands as a plain bash script (scripts/bench_run.py's, with every
+    speed setting of the runner: the cluster template, the shim's ready-at-once start, data in
+    memory), sandbox up and teardown included: the floor of the same work, checking nothing."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_run import plain_script
+
+    from runbook.load import load_graph
+    from runner.plan import installed_pg_versions, sandbox_binding, sandbox_hosts
+    from runner.sandbox import Sandbox, SandboxHost, network_mode
+
+    pg_version = installed_pg_versions()[-1]
+    graph = load_graph(guide)
+    network, _ = network_mode()
+    hosts = [SandboxHost(h, a) for h, a in sandbox_hosts(graph, sandbox_binding(graph, pg_version, network), network)]
+    sb = Sandbox("bench-script-" + guide.stem[:30], hosts, network=network)
+    script = plain_script(guide, sb, pg_version, template=True)
+    t0 = time.monotonic()
+    try:
+        sb.up()
+        res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    finally:
+        sb.down(fast=True)
+    took = time.monotonic() - t0
+    if res.returncode != 0:
+        print(res.stderr[-2000:])
+        raise SystemExit(f"the plain script of {guide.name} failed")
+    return took
+
+
 def _spread(xs: list[float]) -> str:
     return f"{min(xs):.2f}-{statistics.median(xs):.2f}-{max(xs):.2f}s"
 
@@ -92,17 +130,35 @@ def main() -> None:
     large.write_text(guide_with_standbys(args.standbys), encoding="utf-8")
     _once(small, work / "t")  # warm-up: page cache, the cluster template
     times: dict[Path, list[float]] = {small: [], large: []}
+    floor: dict[Path, list[float]] = {small: [], large: []}
     memory: dict[Path, dict[str, int]] = {small: {}, large: {}}
+    cpu: dict[tuple[str, Path], list[float]] = {(w, g): [] for w in ("run", "script") for g in (small, large)}
     for _ in range(args.repeat):
         for g in (small, large):
+            c0 = _cpu_seconds()
             t, peaks = _once(g, work / "t")
+            cpu["run", g].append(_cpu_seconds() - c0)
             times[g].append(t)
             for h, kb in peaks.items():
                 memory[g][h] = max(memory[g].get(h, 0), kb)
+            c0 = _cpu_seconds()
+            floor[g].append(_script_once(g))
+            cpu["script", g].append(_cpu_seconds() - c0)
     ratios = [b / a for a, b in zip(times[small], times[large], strict=True)]
-    print(f"2 standbys: {_spread(times[small])}; {args.standbys} standbys: {_spread(times[large])}; "
+    floor_ratios = [b / a for a, b in zip(floor[small], floor[large], strict=True)]
+    print(f"runbook run: 2 standbys: {_spread(times[small])}; {args.standbys} standbys: {_spread(times[large])}; "
           f"ratio {min(ratios):.3f}-{statistics.median(ratios):.3f}-{max(ratios):.3f} (target <= 1.5); "
           f"{args.repeat} alternating runs each")
+    print(f"plain script of the same commands (the floor): 2 standbys: {_spread(floor[small])}; "
+          f"{args.standbys} standbys: {_spread(floor[large])}; ratio {min(floor_ratios):.3f}-"
+          f"{statistics.median(floor_ratios):.3f}-{max(floor_ratios):.3f}")
+    cores = os.cpu_count() or 1
+    for way in ("run", "script"):
+        a, b = statistics.median(cpu[way, small]), statistics.median(cpu[way, large])
+        best = statistics.median(cpu[way, large]) / cores / statistics.median(times[small])
+        print(f"machine CPU (median, all processes) {'runbook run' if way == 'run' else 'plain script'}: "
+              f"2 standbys {a:.2f} s, {args.standbys} standbys {b:.2f} s; on {cores} cores the {args.standbys}-standby "
+              f"work needs at least {b / cores:.2f} s of wall, {best:.2f} x the 2-standby run's median wall")
     for g in (small, large):
         per = ", ".join(f"{h} {kb / 1024:.1f}" for h, kb in sorted(memory[g].items()))
         total = sum(memory[g].values()) / 1024

@@ -187,3 +187,65 @@ def test_update_expected_prelude_errors_missing_extensions(tmp_path: Path) -> No
     # the rewritten page now passes
     status, err = _runbook(str(a / "stale.md"), "--transcripts", str(tmp_path / "t2"))
     assert status == 0, err[-3000:]
+
+
+SLOW_PAGE = """---
+title: Slow
+---
+
+# Slow
+
+## Usage {#usage}
+
+```sql
+SELECT 1 AS slept FROM pg_sleep(1.5);
+--  slept @@
+-- -------
+--      1
+-- (1 row)
+```
+""".replace(" @@", " ")
+
+
+def test_two_site_runs_at_once_each_have_their_own_server(tmp_path: Path) -> None:
+    """Two runs of example pages at the same time: neither replaces the other's server, both pass,
+    and nothing is left after them."""
+    from runner.sandbox import DEFAULT_ROOT, list_sandboxes
+
+    sites = [_site(tmp_path / n, "", {"slow.md": SLOW_PAGE, "p.md": ERR_PAGE.replace(
+        "SELECT no_such_function();", "SELECT 2;")}) for n in ("a", "b")]
+    before = set(list_sandboxes(DEFAULT_ROOT))
+    procs = [subprocess.Popen([sys.executable, "-m", "runner.cli", "run", str(s), "--json", str(s / "r.json"),
+                               "--transcripts", str(s / "t")], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for s in sites]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    for s in sites:
+        pages = json.loads((s / "r.json").read_text())["pages"]
+        assert sorted((p["rel"], p["status"]) for p in pages) == [("p.md", "passed"), ("slow.md", "passed")]
+    assert set(list_sandboxes(DEFAULT_ROOT)) == before
+
+
+def test_example_server_that_cannot_start_is_an_environment_limit(tmp_path: Path) -> None:
+    """On the loopback fallback, something outside the sandbox listening on the server's address:
+    exit status 3 (environment), a message naming the address, no sandbox left."""
+    import os
+    import socket
+
+    from runner.sandbox import DEFAULT_ROOT, list_sandboxes
+    from runner.site import SERVER_ADDRESS
+
+    site = _site(tmp_path / "a", "", {"p.md": ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")})
+    before = set(list_sandboxes(DEFAULT_ROOT))
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((SERVER_ADDRESS, 5432))
+        s.listen()
+        cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(site), "--transcripts",
+                             str(tmp_path / "t")], capture_output=True, text=True, check=False, cwd=ROOT,
+                            env={**os.environ, "RUNBOOK_SANDBOX_NETWORK": "loopback"})
+    assert cp.returncode == 3, cp.stderr[-3000:]
+    assert f"already listens on {SERVER_ADDRESS}:5432" in cp.stderr
+    assert "Traceback" not in cp.stderr
+    assert set(list_sandboxes(DEFAULT_ROOT)) == before
