@@ -294,7 +294,7 @@ def find_site_root(path: Path) -> Path:
     """The nearest folder at or above ``path`` holding runbook.toml or _config.yml (else ``path``'s folder)."""
     start = path.resolve() if path.is_dir() else path.resolve().parent
     for d in (start, *start.parents):
-        if (d / SITE_CONFIG).is_file() or (d / JEKYLL_CONFIG).is_file():
+        if is_site_root(d):
             return d
     return start
 
@@ -303,8 +303,16 @@ def _excluded(rel: str, exclude: list[str]) -> bool:
     return any(_matches(rel, p) or fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], p) for p in exclude)
 
 
-def discover(folder: Path, config: SiteSettings) -> list[Page]:
-    """Every page under ``folder`` (a site or a part of one), in path order, each with its skip reason."""
+def is_site_root(folder: Path) -> bool:
+    """True when ``folder`` holds a site's configuration (runbook.toml or _config.yml)."""
+    return (folder / SITE_CONFIG).is_file() or (folder / JEKYLL_CONFIG).is_file()
+
+
+def discover(folder: Path, config: SiteSettings, nested: list[Path] | None = None) -> list[Page]:
+    """Every page under ``folder`` (a site or a part of one), in path order, each with its skip reason.
+
+    A subfolder holding a configuration of its own is a site of its own: its pages are not this
+    site's; it is appended to ``nested`` (when given) to be discovered with its own settings."""
     root = config.root.resolve()
     pages: list[Page] = []
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -314,6 +322,10 @@ def discover(folder: Path, config: SiteSettings) -> list[Page]:
         for d in sorted(dirnames):
             rel = f"{rel_dir}/{d}" if rel_dir else d
             if d in SKIPPED_DIRS or d.startswith(".") or _excluded(rel, config.exclude):
+                continue
+            if is_site_root(here / d):
+                if nested is not None:
+                    nested.append(here / d)
                 continue
             keep.append(d)
         dirnames[:] = keep

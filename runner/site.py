@@ -330,7 +330,7 @@ class _Work:
     shape: str = ""
 
 
-def _read(page: Page, settings: SiteSettings, site: str, lang: str | None, pg_version: str | None
+def read_page(page: Page, settings: SiteSettings, site: str, lang: str | None, pg_version: str | None
           ) -> tuple[_Work, PageResult | None]:
     """Read one page; a result at once when it is not to be run (skipped, invalid, blocked …)."""
     work = _Work(page, settings, site)
@@ -359,6 +359,35 @@ def _read(page: Page, settings: SiteSettings, site: str, lang: str | None, pg_ve
     return work, None
 
 
+def site_pages(targets: list[Path], site_config: Path | None = None
+               ) -> tuple[list[tuple[Page, SiteSettings, str]], dict[Path, SiteSettings]]:
+    """The pages under ``targets`` (folders or pages of sites; a folder inside with a configuration of
+    its own is a site of its own), each with its site's settings and the target it was found from;
+    and the settings of each site root."""
+    settings_of: dict[Path, SiteSettings] = {}
+    items: list[tuple[Page, SiteSettings, str]] = []
+    queue = list(targets)
+    while queue:
+        target = queue.pop(0)
+        root = find_site_root(target)
+        if root not in settings_of:
+            settings_of[root] = load_site_settings(root)
+            if site_config is not None:
+                settings_of[root].exclude = _given_exclude(site_config)
+        s = settings_of[root]
+        if target.is_dir():
+            nested: list[Path] = []
+            found = discover(target, s, nested)
+            queue[:0] = nested  # sites of their own inside this one, each with its own settings
+            if not found and not nested:
+                raise UsageError(f"{target}: no page (*.md) in this folder")
+        else:
+            rel = target.resolve().relative_to(root).as_posix()
+            found = [Page(target, rel, s.skip_reason(rel))]
+        items += [(p, s, str(target)) for p in found]
+    return items, settings_of
+
+
 def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
              rewrite: Rewriter | None = None, stream: TextIO | None = None) -> SiteResult:
     """Run every page under ``targets`` (folders or pages of sites)."""
@@ -366,27 +395,11 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     t0 = time.monotonic()
     versions = installed_pg_versions()
     pg_version = versions[-1] if versions else None
-    settings_of: dict[Path, SiteSettings] = {}
-    items: list[tuple[Page, SiteSettings, str]] = []
-    for target in targets:
-        root = find_site_root(target)
-        if root not in settings_of:
-            settings_of[root] = load_site_settings(root)
-            if options.site_config is not None:
-                settings_of[root].exclude = _given_exclude(options.site_config)
-        s = settings_of[root]
-        if target.is_dir():
-            found = discover(target, s)
-            if not found:
-                raise UsageError(f"{target}: no page (*.md) in this folder")
-        else:
-            rel = target.resolve().relative_to(root).as_posix()
-            found = [Page(target, rel, s.skip_reason(rel))]
-        items += [(p, s, str(target)) for p in found]
+    items, settings_of = site_pages(targets, options.site_config)
     results: dict[int, PageResult] = {}
     works: list[_Work] = []
     for i, (page, s, site) in enumerate(items):
-        work, pr = _read(page, s, site, options.lang, pg_version)
+        work, pr = read_page(page, s, site, options.lang, pg_version)
         works.append(work)
         if pr is not None:
             results[i] = pr

@@ -142,3 +142,45 @@ def test_site_options_that_apply_to_one_guide(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "none").mkdir()
     assert run(["run", str(tmp_path / "none")]) == 2
     assert "no page (*.md) in this folder" in capsys.readouterr().err
+
+
+def test_a_folder_with_its_own_configuration_is_a_site_of_its_own(tmp_path: Path) -> None:
+    """Discovery stops at a subfolder holding runbook.toml (or _config.yml): its pages are read with
+    its own settings, not the outer site's."""
+    from runner.site import site_pages
+
+    page = "# P\n\n## Usage {#usage}\n\n```sql\nSELECT 1;\n```\n"
+    root = _write(tmp_path / "outer", {
+        "runbook.toml": '[[skip]]\npath = ["a.md"]\nreason = "outer rule"\n',
+        "a.md": page, "b.md": page,
+        "inner/runbook.toml": 'prelude = "SELECT 42;"\n',
+        "inner/a.md": page,
+        "inner/deeper/c.md": page,
+        "jekyll/_config.yml": "title: x\n",
+        "jekyll/d.md": page,
+    })
+    outer = load_site_settings(root)
+    nested: list[Path] = []
+    assert [p.rel for p in discover(root, outer, nested)] == ["a.md", "b.md"]
+    assert sorted(nested) == [root / "inner", root / "jekyll"]
+    items, settings = site_pages([root])
+    found = {(str(p.path.relative_to(root)), s.root.name, p.skip is not None) for p, s, _ in items}
+    assert found == {("a.md", "outer", True), ("b.md", "outer", False), ("inner/a.md", "inner", False),
+                     ("inner/deeper/c.md", "inner", False), ("jekyll/d.md", "jekyll", False)}
+    assert settings[(root / "inner").resolve()].prelude.strip() == "SELECT 42;"
+
+
+def test_plan_of_the_project_docs_lists_every_page(capsys: pytest.CaptureFixture[str]) -> None:
+    """`runbook run docs/ --plan`: runbook's own documentation pages are skipped with docs/runbook.toml's
+    reason (a new page there must be listed), the guides and the example site's pages are planned."""
+    docs = ROOT / "docs"
+    assert run(["run", str(docs), "--plan"]) == 0
+    out = capsys.readouterr().out
+    for page in sorted(docs.glob("*.md")):
+        assert f"# {page}: skipped (runbook's own documentation" in out, page.name
+    for page in sorted((docs / "guides").glob("*.md")):
+        if page.name != "README.md":
+            assert f"# plan for {page}\n" in out or f"# {page}: blocked" in out, page.name
+    assert f"# plan for {docs / 'site' / 'reference' / 'like.md'}\n" in out
+    assert f"# {docs / 'site' / 'install.md'}: skipped (installs PostgreSQL packages" in out
+    assert "no-steps" not in out

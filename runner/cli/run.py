@@ -27,10 +27,12 @@ HELP = """\
 Run each guide on hosts and check every result against the guide.
 
 With no --inventory the guide runs on the embedded sandbox: one Linux namespace host per host of the
-guide's environment list, on this machine (root needed), with real PostgreSQL servers. The guide's
-addresses are bound to loopback addresses (192.168.0.30 -> 127.0.0.30) and its PostgreSQL major
-version to the installed one; commands that cannot work here (the apt repository set-up) are
-substituted, each with its reason. The sandbox is torn down after the run unless --keep is given;
+guide's environment list, on this machine (root needed), with real PostgreSQL servers. Each host has
+a network namespace of its own carrying the guide's own address (192.168.0.30 stays 192.168.0.30),
+linked only to the other hosts; where the machine cannot create network namespaces the addresses
+are bound to loopback ones (192.168.0.30 -> 127.0.0.30), and the run says so. The guide's PostgreSQL
+major version is bound to the installed one; commands that cannot work here (the apt repository
+set-up) are substituted, each with its reason. The sandbox is torn down after the run unless --keep is given;
 a later run on a kept sandbox skips the steps already completed.
 
 A GUIDE may be a directory: a documentation site (or a folder of one). Every page in it is read
@@ -112,6 +114,8 @@ def main(args: argparse.Namespace) -> int:
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file")
+    if args.plan and any(p.is_dir() for p in paths):
+        return _plan_site(paths, args)
     if not args.plan and (any(p.is_dir() for p in paths) or _example_pages(paths, args)):
         try:
             return _run_site(paths, args)
@@ -145,6 +149,26 @@ def main(args: argparse.Namespace) -> int:
     if BLOCKED in statuses:
         return EXIT_BLOCKED
     return EXIT_OK
+
+
+def _plan_site(paths: list[Path], args: argparse.Namespace) -> int:
+    """``--plan`` on folders: every page found, as a site run would classify it; the plan of each
+    page that would run, the reason for each that would not.  Exit status 4 when a page is invalid."""
+    from runner.plan import installed_pg_versions
+    from runner.site import INVALID, read_page, site_pages
+
+    items, _ = site_pages(paths, args.site_config)
+    versions = installed_pg_versions()
+    invalid = False
+    for page, settings, site in items:
+        _, pr = read_page(page, settings, site, args.lang, versions[-1] if versions else None)
+        if pr is not None:
+            invalid = invalid or pr.status == INVALID
+            sys.stdout.write(f"# {page.path}: {pr.status} ({pr.reason})\n\n")
+            continue
+        execute_guide(page.path, args, multiple=True)
+        sys.stdout.write("\n")
+    return EXIT_INVALID if invalid else EXIT_OK
 
 
 def _example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
