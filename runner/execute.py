@@ -309,8 +309,14 @@ class Runner:
                 sh.close()
             sh.transcript.close()
 
-        with ThreadPoolExecutor(max_workers=max(1, len(self.shells))) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self.shells)))
+        try:
             list(pool.map(one, self.shells.values()))
+        except Interrupted:
+            self._kill_shells()  # the closing threads' sessions end now, so they return at once
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         if self.observer is not None:
             self.observer.close()
         stop = getattr(self.transport, "stop", None)
@@ -334,6 +340,18 @@ class Runner:
                 list(pool.map(one, hosts))
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    def _end_now(self) -> None:
+        """What ``close`` leaves undone when a signal cuts it short: every session killed, every
+        transcript closed, the observer's connections closed."""
+        for sh in list(self.shells.values()):
+            with contextlib.suppress(Exception):
+                sh.kill()
+            with contextlib.suppress(Exception):
+                sh.transcript.close()
+        if self.observer is not None:
+            with contextlib.suppress(Exception):
+                self.observer.close()
 
     def _kill_shells(self) -> None:
         for sh in list(self.shells.values()):
@@ -391,7 +409,11 @@ class Runner:
                 if sr.status == NOT_RUN and not sr.actions and sr.reason == "":
                     sr.reason = stop
         finally:
-            self.close()
+            try:
+                self.close()
+            except Interrupted as exc:  # while the sessions were closing: end them now; the report still comes
+                self.interrupted = self.interrupted or exc
+                self._end_now()
         statuses = {s.status for s in results}
         status = (INTERRUPTED if self.interrupted else FAILED if FAILED in statuses
                   else BLOCKED if BLOCKED in statuses else PASSED)

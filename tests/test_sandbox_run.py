@@ -272,3 +272,28 @@ def test_runbook_killed_then_down_or_next_run_cleans_up(tmp_path: Path) -> None:
             assert cp.returncode == 0, cp.stderr[-2000:]
             assert re.search(rf"removed sandbox {re.escape(name)}, left by a run that ended abruptly", cp.stderr)
         _assert_nothing_left(name, inodes, guide)
+
+
+def test_signal_while_the_sessions_close_still_writes_the_report(tmp_path: Path) -> None:
+    """SIGINT after the last step, while the shells are being closed (the guide's shell runs an EXIT
+    trap that takes seconds, so closing waits): the report and transcripts are still written, the
+    steps keep their results, exit 130, nothing is left."""
+    name = f"close-{os.getpid()}"
+    guide = _after_createdb(tmp_path, name, "trap 'sleep 20' EXIT")
+    proc = _start(guide, tmp_path)
+    _wait_for(_transcript(tmp_path, guide), "=> SHOW enable_seqscan;")
+    inodes = _inodes(name)
+    time.sleep(1.5)  # the last check is done; the shells' close waits for the trap (up to 5 s)
+    assert proc.poll() is None
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 4
+    assert "Traceback" not in err
+    data = json.loads((tmp_path / "r.json").read_text())
+    jsonschema.validate(data, load_report_schema())
+    assert data["status"] == "interrupted"
+    assert [s["status"] for s in data["steps"]] == ["passed", "passed", "passed"]
+    assert "=> SHOW enable_seqscan;" in _transcript(tmp_path, guide).read_text()
+    _assert_nothing_left(name, inodes, guide)

@@ -319,8 +319,8 @@ def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
         _print_substitutions(plan, run.mask)
         result = runner.run()
     finally:
-        printer.close()
         with guard.shield():
+            printer.close()
             run.finish(runner, interrupted=guard.signum is not None)
     if guard.signum is not None and result.status != INTERRUPTED:
         result.status = INTERRUPTED  # the signal came after the last step
