@@ -560,3 +560,43 @@ def test_cli_up_status_down(sb_root: Path, capsys: pytest.CaptureFixture[str]) -
     bad = [SandboxHost("solo", "192.168.0.30")]
     assert sandbox_cli.run(parser.parse_args(["up", *common]), bad, name) == 3
     assert "outside 127.0.0.0/8" in capsys.readouterr().err
+
+
+@pytest.mark.sandbox
+@needs_sandbox
+def test_cluster_templates_unused_for_30_days_are_removed(sb_root: Path) -> None:
+    """Saving a new cluster template removes the templates not used for 30 days (and half-done saves
+    a day old); a template used recently, and one that is used, stay."""
+    cache = Path("/var/cache/runbook/clusters")
+    cache.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    old, recent, half = cache / f"15-main-old{tag}", cache / f"15-main-new{tag}", cache / f".tmp.{tag}"
+    for d in (old, recent, half):
+        d.mkdir()
+        (d / "done").touch()
+    month = time.time() - 31 * 86400
+    os.utime(old / "done", (month, month))
+    os.utime(half, (month, month))
+    port = 5400 + int(tag, 16) % 500  # a port no template has: a new one is saved
+    sb = Sandbox(_uname("tpl"), [SandboxHost("a", _free_addresses(1, start=220)[0])], root=sb_root,
+                 network="loopback")
+    before = set(cache.iterdir())
+    made: list[Path] = []
+    try:
+        sb.up()
+        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", str(port)], timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        made = sorted(set(cache.iterdir()) - before)
+        assert len(made) == 1 and (made[0] / "done").is_file()  # the new template
+        assert not old.exists() and not half.exists()
+        assert recent.is_dir()
+        # a template in use is touched: it stays a recent one
+        os.utime(made[0] / "done", (month, month))
+        sb.run("a", ["bash", "-c", "rm -rf /etc/postgresql/* /var/lib/postgresql/* /var/log/postgresql/*"])
+        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", str(port)], timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        assert time.time() - (made[0] / "done").stat().st_mtime < 300
+    finally:
+        sb.down()
+        for p in [recent, old, half, *made]:  # the test's own (its port is used by nobody else)
+            shutil.rmtree(p, ignore_errors=True)
