@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.expected import parse_output
-from runbook.model import Action, Command, Step, as_root
+from runbook.model import Action, Command, Host, Step, as_root
 
 from .compare import Volatile, compare_console, compare_output
 from .edit import apply_file_edit
@@ -249,12 +249,50 @@ class SshTransport(Transport):
 Progress = Callable[[str, StepResult | None, ActionResult | None], None]
 
 
+_HOST_MARK = "\x00host\x00"
+
+
+def _variant_key(action: Action, hosts: dict[str, Host]) -> str | None:
+    """The block's text with its own host's id, label and address replaced by a mark; None for an
+    action that cannot be a per-host variant (not a shell/console block on one host, or one that
+    opens a session)."""
+    if action.kind not in ("shell", "console") or len(action.targets) != 1:
+        return None
+    if any(c.opens_session for c in action.commands):
+        return None
+    host = hosts.get(action.targets[0])
+    names = {action.targets[0]} | ({host.label, host.address} if host is not None else set())
+    text = action.code
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", _HOST_MARK, text, flags=re.IGNORECASE)
+    return text
+
+
+def variant_groups(actions: list[Action], hosts: dict[str, Host]) -> list[list[Action]]:
+    """``actions`` in order, consecutive per-host variants of one block grouped: shell or console
+    blocks on one host each, all different hosts, whose texts are the same once each block's own
+    host (its id, label, address: ``--slot standby1``) is set aside.  Such blocks do on each host
+    what the others do on theirs, and a block naming another host of the group (a standby copying
+    from a standby) is never one of them.  Every other action is a group of its own."""
+    groups: list[list[Action]] = []
+    key_of: list[str | None] = []
+    for action in actions:
+        key = _variant_key(action, hosts)
+        if (key is not None and groups and key_of[-1] == key
+                and action.targets[0] not in {a.targets[0] for a in groups[-1]}):
+            groups[-1].append(action)
+        else:
+            groups.append([action])
+            key_of.append(key)
+    return groups
+
+
 class Runner:
     def __init__(self, plan: Plan, transport: Transport, *, secrets: dict[str, str], transcripts: Path | None,
                  progress: Progress | None = None, timeout: float = 120, settle: float = 20,
                  steps: list[str] | None = None, done_earlier: set[str] | None = None,
                  keep_going_checks: bool = False, database: str | None = None, go_on: bool = False,
-                 volatile: Volatile = (), prestart: bool = False) -> None:
+                 volatile: Volatile = (), prestart: bool = False, variants: int = 1) -> None:
         self.keep_going_checks = keep_going_checks
         self.database = database
         """The database of sessions whose ``database`` is null (an example page's own, chosen by the runner)."""
@@ -268,6 +306,9 @@ class Runner:
         """Actions (``id``) that failed only by results that differ (``go_on``: the run goes on)."""
         self.prestart = prestart
         """Start every host's shell at once when the run begins (speed), not at its first command."""
+        self.variants = variants
+        """Per-host variants of one block (:func:`variant_groups`) run this many at once (speed; 1: in
+        the guide's order)."""
         self._start_errors: dict[str, SessionError] = {}
         self.last_results: list[StepResult] = []
         self.plan = plan
@@ -430,22 +471,21 @@ class Runner:
     def _run_step(self, step: Step, sr: StepResult) -> None:
         sr.status = PASSED
         failed_or_blocked = False
-        for action in step.actions:
+        groups = (variant_groups(step.actions, {h.id: h for h in self.graph.hosts}) if self.variants > 1
+                  else [[a] for a in step.actions])
+        for group in groups:
             if failed_or_blocked:
-                for host in action.targets:
-                    sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line, NOT_RUN))
+                for action in group:
+                    for host in action.targets:
+                        sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line,
+                                                       NOT_RUN))
                 continue
-            if len(action.targets) > 1:
-                pool = ThreadPoolExecutor(max_workers=len(action.targets))
-                try:
-                    ars = list(pool.map(lambda h, a=action: self._run_action(step, a, h), action.targets))
-                except Interrupted:
-                    self._kill_shells()  # the other threads' sessions end now, so they return at once
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-                pool.shutdown()
+            if len(group) > 1:  # per-host variants of one block: on their hosts at once (speed)
+                ars = self._at_once([(a, a.targets[0]) for a in group], step, min(len(group), self.variants))
+            elif len(group[0].targets) > 1:
+                ars = self._at_once([(group[0], h) for h in group[0].targets], step, len(group[0].targets))
             else:
-                ars = [self._run_action(step, action, h) for h in action.targets]
+                ars = [self._run_action(step, group[0], group[0].targets[0])]
             for ar in ars:
                 sr.actions.append(ar)
                 self.progress("action", sr, ar)
@@ -457,6 +497,18 @@ class Runner:
                 sr.status = BLOCKED
                 sr.reason = next(a.message for a in ars if a.status == BLOCKED)
                 failed_or_blocked = True
+
+    def _at_once(self, work: list[tuple[Action, str]], step: Step, width: int) -> list[ActionResult]:
+        """Run each (action, host) of ``work`` at the same time, ``width`` at most; results in order."""
+        pool = ThreadPoolExecutor(max_workers=width)
+        try:
+            ars = list(pool.map(lambda w: self._run_action(step, w[0], w[1]), work))
+        except Interrupted:
+            self._kill_shells()  # the other threads' sessions end now, so they return at once
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return ars
 
     def _run_action(self, step: Step, action: Action, host: str) -> ActionResult:
         ar = ActionResult(action.id, step.id, action.kind, host, action.span.line, PASSED)

@@ -145,7 +145,8 @@ class GuideRun:
         return Runner(self.plan, transport, secrets=self.secrets, transcripts=self.transcripts, progress=progress,
                       timeout=self.options.timeout, settle=self.options.settle, steps=selected,
                       done_earlier=self.done, keep_going_checks=self.options.keep_going_checks,
-                      prestart=self.sandbox is not None and self.options.speed)
+                      prestart=self.sandbox is not None and self.options.speed,
+                      variants=max(2, os.cpu_count() or 1) if self.options.speed else 1)
 
     def _transport(self, selected: list[str] | None) -> Transport:
         if self.sandbox is not None:

@@ -338,3 +338,24 @@ def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
         assert "PASSED" in pane and "┃ step" in pane
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def test_per_host_variants_run_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The `Standby1:` / `Standby2:` pg_basebackup blocks (the same block, each with its own slot
+    name) run on their hosts at the same time: the step takes less than the two blocks one after
+    the other; the report keeps the guide's order and both pass."""
+    text = PLAIN.read_text(encoding="utf-8")
+    block = "```console\n$ sudo -u postgres -H pg_basebackup"
+    assert text.count(block) == 2
+    guide = tmp_path / "variants-at-once.ja.md"
+    guide.write_text(text.replace(block, "```console\n$ sleep 1\n$ sudo -u postgres -H pg_basebackup"),
+                     encoding="utf-8")
+    report = tmp_path / "r.json"
+    assert run(["run", str(guide), "--fresh", "--json", str(report), "--transcripts", str(tmp_path / "t")]) == 0
+    capsys.readouterr()
+    (step,) = [s for s in json.loads(report.read_text())["steps"] if s["id"] == "pg-basebackup-standbys"]
+    variants = [a for a in step["actions"] if a["action"] in ("pg-basebackup-standbys#2", "pg-basebackup-standbys#3")]
+    assert [(a["action"], a["host"], a["status"]) for a in variants] == [
+        ("pg-basebackup-standbys#2", "standby1", "passed"), ("pg-basebackup-standbys#3", "standby2", "passed")]
+    assert min(a["duration"] for a in variants) >= 1.0
+    assert step["duration"] < sum(a["duration"] for a in step["actions"]) - 0.7

@@ -167,3 +167,41 @@ def test_inventory_loads_and_reports_problems(tmp_path: Path, seed_ja: Graph, mo
 
 def test_seed_is_the_seed() -> None:
     assert SEED_JA.exists()
+
+
+def _groups(text: str, step: str) -> list[list[str]]:
+    from runbook.parse import parse_text
+    from runner.execute import variant_groups
+
+    graph = parse_text(text, "g.md")
+    (s,) = [x for x in graph.steps if x.id == step]
+    return [[a.id for a in g] for g in variant_groups(s.actions, {h.id: h for h in graph.hosts})]
+
+
+def test_per_host_variants_of_one_block_are_grouped() -> None:
+    """The fixture's `Standby1:` / `Standby2:` pg_basebackup blocks differ only by the host's own
+    slot name: one group. Checks (SQL) and the multi-host block stay on their own."""
+    from conftest import FIXTURES
+
+    for lang in ("en", "ja"):
+        text = (FIXTURES / "guides" / f"streaming-replication-plain.{lang}.md").read_text(encoding="utf-8")
+        assert _groups(text, "pg-basebackup-standbys") == [["pg-basebackup-standbys#1"],
+                                                           ["pg-basebackup-standbys#2", "pg-basebackup-standbys#3"]]
+        assert all(len(g) == 1 for g in _groups(text, "start-standbys"))
+
+
+def test_blocks_naming_another_host_or_differing_are_not_variants() -> None:
+    """A standby copying from the other standby (cascading), a block that does something else, and
+    two blocks on one host run in the guide's order."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "guides" / "streaming-replication-plain.en.md").read_text(encoding="utf-8")
+    two = "--create-slot --slot standby2 \\\n  --host 192.168.0.30"
+    assert two in text
+    cascade = text.replace(two, "--create-slot --slot standby2 \\\n  --host 192.168.0.31", 1)
+    assert _groups(cascade, "pg-basebackup-standbys") == [["pg-basebackup-standbys#1"], ["pg-basebackup-standbys#2"],
+                                                          ["pg-basebackup-standbys#3"]]
+    other = text.replace(two, "--create-slot --slot standby2 --checkpoint=fast \\\n  --host 192.168.0.30", 1)
+    assert len(_groups(other, "pg-basebackup-standbys")) == 3
+    same_host = text.replace("Standby2:\n\nYou should use", "Standby1:\n\nYou should use", 1)
+    assert len(_groups(same_host, "pg-basebackup-standbys")) == 3

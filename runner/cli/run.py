@@ -63,7 +63,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", action="store_true", help="leave the sandbox up after the run")
     p.add_argument("--fresh", action="store_true", help="tear down a sandbox left by an earlier run first")
     p.add_argument("--no-speed", action="store_true",
-                   help="no sandbox speed settings (checkpoint_completion_target = 0); see docs/sandbox.md")
+                   help="everything as the guide would do it: no speed settings (cluster template, "
+                        "data in memory, ready-at-once starts, per-host variants at once, "
+                        "checkpoint_completion_target = 0 …); see docs/sandbox.md")
     p.add_argument("--timeout", type=float, default=120, help="seconds a command may take (default 120)")
     p.add_argument("--settle", type=float, default=20,
                    help="seconds a read-only check is retried until it matches (default 20)")
