@@ -222,6 +222,7 @@ class SshTransport(Transport):
         self.targets = targets
         self.passwords = passwords or {}
         self.options: dict[str, list[str]] = options or {}
+        self._own_dir = control_dir is None
         self.control_dir = control_dir or Path(tempfile.mkdtemp(prefix="runbook-ssh-"))
 
     def _dest(self, host: str) -> list[str]:
@@ -242,8 +243,13 @@ class SshTransport(Transport):
         return [(r"(?i)password:\s*$", pw)] if pw else []
 
     def stop(self) -> None:
+        """End the shared connections; the folder of their sockets goes too (when it is this one's)."""
         for host in self.targets:
             subprocess.run(["ssh", "-O", "exit", *self._dest(host)], capture_output=True, check=False, timeout=10)
+        if self._own_dir:
+            import shutil
+
+            shutil.rmtree(self.control_dir, ignore_errors=True)
 
 
 Progress = Callable[[str, StepResult | None, ActionResult | None], None]
@@ -393,6 +399,10 @@ class Runner:
         if self.observer is not None:
             with contextlib.suppress(Exception):
                 self.observer.close()
+        stop = getattr(self.transport, "stop", None)
+        if stop is not None:
+            with contextlib.suppress(Exception):
+                stop()
 
     def _kill_shells(self) -> None:
         for sh in list(self.shells.values()):

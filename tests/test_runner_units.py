@@ -205,3 +205,17 @@ def test_blocks_naming_another_host_or_differing_are_not_variants() -> None:
     assert len(_groups(other, "pg-basebackup-standbys")) == 3
     same_host = text.replace("Standby2:\n\nYou should use", "Standby1:\n\nYou should use", 1)
     assert len(_groups(same_host, "pg-basebackup-standbys")) == 3
+
+
+def test_ssh_transport_removes_its_socket_folder(tmp_path: Path) -> None:
+    """The folder of the shared connections' sockets is the transport's own: `stop` removes it (a
+    folder given to it stays)."""
+    from runner.execute import SshTransport
+
+    own = SshTransport({"db": ("127.0.0.1", None, None)})
+    assert own.control_dir.is_dir()
+    own.stop()
+    assert not own.control_dir.exists()
+    given = SshTransport({"db": ("127.0.0.1", None, None)}, control_dir=tmp_path)
+    given.stop()
+    assert tmp_path.is_dir()
