@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,11 +121,18 @@ def _spread(xs: list[float]) -> str:
 
 
 def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="runbook-bench-scale-"))
+    try:
+        _main(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _main(work: Path) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each, alternating (default 3)")
     ap.add_argument("--standbys", type=int, default=8, help="standbys of the large guide (default 8)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="runbook-bench-scale-"))
     small, large = work / "scale-2-standbys.en.md", work / f"scale-{args.standbys}-standbys.en.md"
     small.write_text(guide_with_standbys(2), encoding="utf-8")
     large.write_text(guide_with_standbys(args.standbys), encoding="utf-8")
