@@ -183,6 +183,34 @@ def test_links_comparer_ignores_the_language_segment_between_languages() -> None
                      "https://pgroonga.github.io/en/install/ubuntu.html", 11, 11)]
 
 
+def test_links_localized_for_each_language_are_the_same_link(tmp_path: Any) -> None:
+    """Between languages: a language edition of a site (ja.wikipedia.org / en.wikipedia.org) and a
+    prefix the site's _config.yml gives per language are not drift; another page, another site, or
+    the same pair within one language, are."""
+    (tmp_path / "_config.yml").write_text("doc:\n  base:\n    en: https://www.postgresql.org/docs/17\n"
+                                          "    ja: https://www.postgresql.jp/document/16/html/\n", encoding="utf-8")
+
+    def guide(name: str, lang: str, *links_: str) -> Graph:
+        return graph(str(tmp_path / name), [step("usage", 10, [], links_=links_)], lang=lang)
+
+    ja = guide("g.ja.md", "ja", "https://ja.wikipedia.org/wiki/%E7%89%87%E4%BB%AE%E5%90%8D",
+               "https://www.postgresql.jp/document/16/html/functions-json.html#F")
+    en = guide("g.en.md", "en", "https://www.postgresql.org/docs/17/functions-json.html#F",
+               "https://en.wikipedia.org/wiki/Katakana")
+    assert changes(links.compare, ja, en) == []
+    other_page = guide("g.en.md", "en", "https://www.postgresql.org/docs/17/functions-string.html#F",
+                       "https://en.wikipedia.org/wiki/Katakana")
+    assert [c[1] for c in changes(links.compare, ja, other_page)] == [
+        "link target changed: https://www.postgresql.jp/document/16/html/functions-json.html#F → "
+        "https://www.postgresql.org/docs/17/functions-string.html#F"]
+    other_site = guide("g.en.md", "en", "https://www.postgresql.org/docs/17/functions-json.html#F",
+                       "https://en.wiktionary.org/wiki/Katakana")
+    assert len(changes(links.compare, ja, other_site)) == 1
+    same_lang = guide("h.ja.md", "ja", "https://www.postgresql.jp/document/16/html/functions-json.html#F",
+                      "https://en.wikipedia.org/wiki/Katakana")
+    assert len(changes(links.compare, ja, same_lang)) == 1
+
+
 def test_the_table_declares_each_kind_once_in_report_order() -> None:
     kinds = [k for c in COMPARERS for k in c.sections]
     assert len(kinds) == len(set(kinds)) == len(SECTIONS)
