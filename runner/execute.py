@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from runbook.expected import parse_output
-from runbook.model import Action, Command, Host, Step, as_root
+from runbook.model import Action, Command, Step, as_root
 
 from .compare import Volatile, compare_console, compare_output
 from .edit import apply_file_edit
 from .observe import Observer
-from .plan import Plan
+from .plan import Plan, variant_groups
 from .session import HostShell, Masker, SessionError, Transcript
 
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
@@ -253,44 +253,6 @@ class SshTransport(Transport):
 
 
 Progress = Callable[[str, StepResult | None, ActionResult | None], None]
-
-
-_HOST_MARK = "\x00host\x00"
-
-
-def _variant_key(action: Action, hosts: dict[str, Host]) -> str | None:
-    """The block's text with its own host's id, label and address replaced by a mark; None for an
-    action that cannot be a per-host variant (not a shell/console block on one host, or one that
-    opens a session)."""
-    if action.kind not in ("shell", "console") or len(action.targets) != 1:
-        return None
-    if any(c.opens_session for c in action.commands):
-        return None
-    host = hosts.get(action.targets[0])
-    names = {action.targets[0]} | ({host.label, host.address} if host is not None else set())
-    text = action.code
-    for name in sorted((n for n in names if n), key=len, reverse=True):
-        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", _HOST_MARK, text, flags=re.IGNORECASE)
-    return text
-
-
-def variant_groups(actions: list[Action], hosts: dict[str, Host]) -> list[list[Action]]:
-    """``actions`` in order, consecutive per-host variants of one block grouped: shell or console
-    blocks on one host each, all different hosts, whose texts are the same once each block's own
-    host (its id, label, address: ``--slot standby1``) is set aside.  Such blocks do on each host
-    what the others do on theirs, and a block naming another host of the group (a standby copying
-    from a standby) is never one of them.  Every other action is a group of its own."""
-    groups: list[list[Action]] = []
-    key_of: list[str | None] = []
-    for action in actions:
-        key = _variant_key(action, hosts)
-        if (key is not None and groups and key_of[-1] == key
-                and action.targets[0] not in {a.targets[0] for a in groups[-1]}):
-            groups[-1].append(action)
-        else:
-            groups.append([action])
-            key_of.append(key)
-    return groups
 
 
 class Runner:

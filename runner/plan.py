@@ -19,7 +19,7 @@ from typing import Any
 
 from runbook.bind import bind_graph
 from runbook.errors import RunbookError
-from runbook.model import Finding, Graph, Span
+from runbook.model import Action, Finding, Graph, Host, Span
 
 from .inventory import Inventory
 
@@ -342,9 +342,49 @@ def unsafe_addresses(plan: Plan, hosts: list[str] | None = None) -> list[Finding
     return found
 
 
-def format_plan(plan: Plan, mask: Any = None) -> str:
-    """The bound commands per host, step by step (``runbook run --plan``)."""
+_HOST_MARK = "\x00host\x00"
+
+
+def _variant_key(action: Action, hosts: dict[str, Host]) -> str | None:
+    """The block's text with its own host's id, label and address replaced by a mark; None for an
+    action that cannot be a per-host variant (not a shell/console block on one host, or one that
+    opens a session)."""
+    if action.kind not in ("shell", "console") or len(action.targets) != 1:
+        return None
+    if any(c.opens_session for c in action.commands):
+        return None
+    host = hosts.get(action.targets[0])
+    names = {action.targets[0]} | ({host.label, host.address} if host is not None else set())
+    text = action.code
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", _HOST_MARK, text, flags=re.IGNORECASE)
+    return text
+
+
+def variant_groups(actions: list[Action], hosts: dict[str, Host]) -> list[list[Action]]:
+    """``actions`` in order, consecutive per-host variants of one block grouped: shell or console
+    blocks on one host each, all different hosts, whose texts are the same once each block's own
+    host (its id, label, address: ``--slot standby1``) is set aside.  Such blocks do on each host
+    what the others do on theirs, and a block naming another host of the group (a standby copying
+    from a standby) is never one of them.  Every other action is a group of its own."""
+    groups: list[list[Action]] = []
+    key_of: list[str | None] = []
+    for action in actions:
+        key = _variant_key(action, hosts)
+        if (key is not None and groups and key_of[-1] == key
+                and action.targets[0] not in {a.targets[0] for a in groups[-1]}):
+            groups[-1].append(action)
+        else:
+            groups.append([action])
+            key_of.append(key)
+    return groups
+
+
+def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
+    """The bound commands per host, step by step (``runbook run --plan``); with ``variants`` (the
+    speed settings) per-host variants of one block say that they run at once."""
     m = mask or (lambda s: s)
+    hosts_of = {h.id: h for h in plan.graph.hosts}
     lines = [f"# plan for {plan.original.source.file}",
              "# bindings: " + ", ".join(f"{k} = {v}" for k, v in sorted(plan.binding.items()))]
     for step in plan.graph.steps:
@@ -353,9 +393,13 @@ def format_plan(plan: Plan, mask: Any = None) -> str:
         if step.id in plan.blocked:
             b = plan.blocked[step.id]
             lines.append(f"#   BLOCKED: {b.reason}; to lift: {b.lift}")
+        together = {a.id: [o.id for o in g if o is not a] for g in variant_groups(step.actions, hosts_of)
+                    if len(g) > 1 for a in g} if variants else {}
         for action in step.actions:
             hosts = ", ".join(action.targets)
             lines.append(f"### {action.id} {action.kind} on {hosts}  ({action.span})")
+            if action.id in together:
+                lines.append(f"#   at once with {', '.join(together[action.id])} (per-host variants of one block)")
             for i, cmd in enumerate(action.commands):
                 text, sub = plan.command_text(action.id, i, cmd.text)
                 if sub is not None:

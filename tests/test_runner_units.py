@@ -171,7 +171,7 @@ def test_seed_is_the_seed() -> None:
 
 def _groups(text: str, step: str) -> list[list[str]]:
     from runbook.parse import parse_text
-    from runner.execute import variant_groups
+    from runner.plan import variant_groups
 
     graph = parse_text(text, "g.md")
     (s,) = [x for x in graph.steps if x.id == step]
@@ -219,3 +219,18 @@ def test_ssh_transport_removes_its_socket_folder(tmp_path: Path) -> None:
     given = SshTransport({"db": ("127.0.0.1", None, None)}, control_dir=tmp_path)
     given.stop()
     assert tmp_path.is_dir()
+
+
+def test_plan_says_which_variants_run_at_once() -> None:
+    from conftest import FIXTURES
+
+    from runbook.parse import parse_file
+    from runner.plan import format_plan
+
+    graph = parse_file(FIXTURES / "guides" / "streaming-replication-plain.en.md")
+    plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")
+    fast = format_plan(plan, variants=True).split("\n")
+    i = next(k for k, x in enumerate(fast) if x.startswith("### pg-basebackup-standbys#2 console on standby1"))
+    assert fast[i + 1] == "#   at once with pg-basebackup-standbys#3 (per-host variants of one block)"
+    assert sum("at once with" in x for x in fast) == 2
+    assert "at once with" not in format_plan(plan)

@@ -276,7 +276,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if args.plan:
         if run.network_note:
             sys.stderr.write(f"runbook: {run.network_note}\n")
-        sys.stdout.write(format_plan(plan, run.mask))
+        sys.stdout.write(format_plan(plan, run.mask, variants=run.options.speed))
         return PASSED, None
     selected = _select(graph, args)
     guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
