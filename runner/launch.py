@@ -12,7 +12,6 @@ Both ``runbook run`` and the pytest plugin go through :class:`GuideRun`::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -186,28 +185,16 @@ class GuideRun:
     def _sandbox_up(self) -> Sandbox:
         """Bring the guide's sandbox up for this run; when a concurrent run uses it, a sandbox of its own
         (NAME-2, NAME-3 …).  Sandboxes left by runs that died (kill -9) are removed first."""
-        from .sandbox import Sandbox, SandboxBusy, SandboxError, cleanup_abandoned, owner_token
+        from .sandbox import cleanup_abandoned, up_unused
 
         sb0 = self.sandbox
         assert sb0 is not None
         for name in cleanup_abandoned(sb0.root):
             sys.stderr.write(f"runbook: removed sandbox {name}, left by a run that ended abruptly\n")
-        owner = owner_token()
-        for n in range(1, 100):
-            name = sb0.name if n == 1 else f"{sb0.name[:56]}-{n}"
-            sb = Sandbox(name, sb0.hosts, root=sb0.root, user=sb0.user, speed=sb0.speed, network=sb0.network)
-            try:
-                sb.up(owner=owner, fresh=self.options.fresh)
-            except SandboxBusy:
-                continue
-            except BaseException:  # half up (or interrupted): leave nothing behind
-                with contextlib.suppress(SandboxError):
-                    sb.down(fast=True)
-                raise
-            if sb.cleaned:
-                sys.stderr.write(f"runbook: {sb.cleaned}\n")
-            return sb
-        raise SandboxBusy(f"{self.path}: 99 sandboxes of this guide are in use")
+        sb = up_unused(sb0, fresh=self.options.fresh)
+        if sb.cleaned:
+            sys.stderr.write(f"runbook: {sb.cleaned}\n")
+        return sb
 
     def finish(self, runner: Runner | None, interrupted: bool = False) -> None:
         """Record what was completed (for a later run on a kept sandbox) and tear the sandbox down

@@ -48,7 +48,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -133,6 +133,10 @@ class SandboxError(RunbookError):
 
 class SandboxBusy(SandboxError):
     """The sandbox is in use by another live process (a concurrent run)."""
+
+
+class AddressTaken(SandboxError):
+    """On the loopback fallback: a host's address is already a host of another running sandbox."""
 
 
 @dataclass
@@ -780,7 +784,7 @@ class Sandbox:
                 continue
             for h in sb.hosts:
                 if h.address in mine and sb._host_up(h.name):
-                    raise SandboxError(
+                    raise AddressTaken(
                         f"address {h.address} (host {mine[h.address]}) is already used by host {h.name} "
                         f"of the running sandbox {other!r} (loopback network: the hosts share the machine's "
                         "addresses); run `runbook sandbox down` for it or choose other addresses"
@@ -1101,6 +1105,33 @@ def cleanup_all(root: Path = DEFAULT_ROOT) -> list[str]:
     return done
 
 
+def up_unused(base: Sandbox, *, fresh: bool = False,
+              hosts: Callable[[int], list[SandboxHost]] | None = None) -> Sandbox:
+    """Bring up, owned by this process, the first of the sandboxes ``base.name``, ``NAME-2``,
+    ``NAME-3`` … that no live run uses (a concurrent run keeps its own).  ``hosts(n)``: the hosts of
+    the n-th (default: ``base``'s), and then one whose loopback address another running sandbox holds
+    is passed over too.  A sandbox that fails half way up is torn down again."""
+    owner = owner_token()
+    for n in range(1, 100):
+        name = base.name if n == 1 else f"{base.name[:56]}-{n}"
+        sb = Sandbox(name, hosts(n) if hosts is not None else base.hosts, root=base.root, user=base.user,
+                     speed=base.speed, network=base.network)
+        try:
+            sb.up(owner=owner, fresh=fresh)
+        except SandboxBusy:
+            continue
+        except AddressTaken:
+            if hosts is not None:
+                continue  # the n-th's address belongs to another run's sandbox: the next has others
+            raise
+        except BaseException:  # half up (or interrupted): leave nothing behind
+            with contextlib.suppress(SandboxError):
+                sb.down(fast=True)
+            raise
+        return sb
+    raise SandboxBusy(f"sandbox {base.name}: 99 sandboxes of its name are in use")
+
+
 def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> list[str]:
     """Tear down every sandbox under ``root`` left by a run that died (its owner process is gone,
     e.g. ``kill -9``); kept sandboxes (no owner) and those of live runs stay.  Returns their names."""
@@ -1324,6 +1355,8 @@ __all__ = [
     "SandboxHost",
     "SpeedSetting",
     "SandboxBusy",
+    "AddressTaken",
+    "up_unused",
     "cleanup_abandoned",
     "cleanup_all",
     "network_mode",

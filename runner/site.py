@@ -11,7 +11,6 @@ blocked by a missing extension are reported with their reason. Reading the site 
 
 from __future__ import annotations
 
-import contextlib
 import re
 import subprocess
 import threading
@@ -177,36 +176,14 @@ class ExampleServer:
         """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
         while other runs use the first ones (each owned by its run; one left by a run that died is
         removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N)."""
-        from .sandbox import Sandbox, SandboxBusy, SandboxError, SandboxHost, cleanup_abandoned, owner_token
+        from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
 
-        speed = self.sandbox.speed
+        netns = self.sandbox.network == "netns"
         try:
             cleanup_abandoned(self.sandbox.root)
-            owner = owner_token()
-            for n in range(1, 50):
-                name = SERVER_SANDBOX if n == 1 else f"{SERVER_SANDBOX}-{n}"
-                address = SERVER_ADDRESS if self.sandbox.network == "netns" else f"127.0.0.{251 - n}"
-                sb = Sandbox(name, [SandboxHost(SERVER_HOST, address)], root=self.sandbox.root, speed=speed,
-                             network=self.sandbox.network)
-                try:
-                    sb.up(owner=owner, fresh=True)
-                except SandboxBusy:
-                    continue
-                except SandboxError as exc:
-                    if sb.network == "loopback" and "is already used by host" in str(exc):
-                        continue  # that address belongs to another run's server
-                    with contextlib.suppress(SandboxError):
-                        sb.down(fast=True)
-                    raise
-                except BaseException:
-                    with contextlib.suppress(SandboxError):
-                        sb.down(fast=True)
-                    raise
-                self.sandbox = sb
-                self._up = True
-                break
-            else:
-                raise SandboxBusy("49 example servers are in use")
+            self.sandbox = up_unused(self.sandbox, fresh=True, hosts=lambda n: [
+                SandboxHost(SERVER_HOST, SERVER_ADDRESS if netns else f"127.0.0.{251 - n}")])
+            self._up = True
             self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
         except SandboxError as exc:
             raise EnvironmentLimit(f"the example server: {exc}") from exc

@@ -83,6 +83,14 @@ def _transcript(tmp_path: Path, guide: Path, host: str = "primary") -> Path:
     return tmp_path / "t" / guide.stem / f"{host}.log"
 
 
+def _running(guide: Path, tmp_path: Path, seen: str, *extra: str) -> tuple[subprocess.Popen[str], set[int]]:
+    """`runbook run GUIDE` started and gone as far as ``seen`` in the primary's transcript; the
+    process and the namespaces of its sandbox (named after the guide)."""
+    proc = _start(guide, tmp_path, *extra)
+    _wait_for(_transcript(tmp_path, guide), seen)
+    return proc, _inodes(guide.stem)
+
+
 # ------------------------------------------------------------------------------------- concurrency
 
 
@@ -170,9 +178,7 @@ def test_ctrl_c_in_a_terminal(tmp_path: Path, presses: int) -> None:
 def test_sigterm_tears_down_and_reports(tmp_path: Path) -> None:
     name = f"term-{os.getpid()}"
     guide = _after_createdb(tmp_path, name, "echo sleeping-now; sleep 600")
-    proc = _start(guide, tmp_path)
-    _wait_for(_transcript(tmp_path, guide), "$ echo sleeping-now; sleep 600")
-    inodes = _inodes(name)
+    proc, inodes = _running(guide, tmp_path, "$ echo sleeping-now; sleep 600")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
@@ -193,9 +199,7 @@ def _failed(tmp_path: Path) -> dict:  # type: ignore[type-arg]
 def test_postmaster_killed_mid_step(tmp_path: Path) -> None:
     name = f"pmkill-{os.getpid()}"
     guide = _after_createdb(tmp_path, name, "psql shop -c 'select pg_sleep(60)'")
-    proc = _start(guide, tmp_path)
-    _wait_for(_transcript(tmp_path, guide), "pg_sleep(60)")
-    inodes = _inodes(name)
+    proc, inodes = _running(guide, tmp_path, "pg_sleep(60)")
     pidfile = DEFAULT_ROOT / name / "hosts" / "primary" / "lib-postgresql" / "15" / "main" / "postmaster.pid"
     time.sleep(0.3)
     os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
@@ -219,9 +223,7 @@ sudo cp -a /var/lib/postgresql/15/main /tmp/small/ && sudo mount --bind /tmp/sma
 sudo -H systemctl start postgresql
 psql shop -c "CREATE TABLE big AS SELECT repeat('x', 1000) AS x FROM generate_series(1, 100000)"
 """)
-    proc = _start(guide, tmp_path, "--timeout", "60")
-    _wait_for(_transcript(tmp_path, guide), "CREATE TABLE big")
-    inodes = _inodes(name)
+    proc, inodes = _running(guide, tmp_path, "CREATE TABLE big", "--timeout", "60")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     failed = _failed(tmp_path)
@@ -238,9 +240,7 @@ def test_hanging_command_ends_at_its_timeout(tmp_path: Path) -> None:
     name = f"hang-{os.getpid()}"
     guide = _after_createdb(tmp_path, name, "echo hanging-now; sleep 600")
     t0 = time.monotonic()
-    proc = _start(guide, tmp_path, "--timeout", "4")
-    _wait_for(_transcript(tmp_path, guide), "$ echo hanging-now")
-    inodes = _inodes(name)
+    proc, inodes = _running(guide, tmp_path, "$ echo hanging-now", "--timeout", "4")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert time.monotonic() - t0 < 30
@@ -255,9 +255,7 @@ def test_runbook_killed_then_down_or_next_run_cleans_up(tmp_path: Path) -> None:
     guide = _after_createdb(tmp_path, name, "echo sleeping-now; sleep 600")
     for cleaner in ("sandbox down", "next run"):
         shutil.rmtree(tmp_path / "t", ignore_errors=True)
-        proc = _start(guide, tmp_path)
-        _wait_for(_transcript(tmp_path, guide), "$ echo sleeping-now")
-        inodes = _inodes(name)
+        proc, inodes = _running(guide, tmp_path, "$ echo sleeping-now")
         proc.kill()
         proc.communicate(timeout=30)
         assert (DEFAULT_ROOT / name).exists() and _pids_in(inodes)  # left behind, as expected of kill -9
@@ -280,9 +278,7 @@ def test_signal_while_the_sessions_close_still_writes_the_report(tmp_path: Path)
     steps keep their results, exit 130, nothing is left."""
     name = f"close-{os.getpid()}"
     guide = _after_createdb(tmp_path, name, "trap 'sleep 20' EXIT")
-    proc = _start(guide, tmp_path)
-    _wait_for(_transcript(tmp_path, guide), "=> SHOW enable_seqscan;")
-    inodes = _inodes(name)
+    proc, inodes = _running(guide, tmp_path, "=> SHOW enable_seqscan;")
     time.sleep(1.5)  # the last check is done; the shells' close waits for the trap (up to 5 s)
     assert proc.poll() is None
     t0 = time.monotonic()
