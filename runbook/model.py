@@ -225,6 +225,38 @@ class Action:
     """File edits with no before text: ``settings`` (each ``name = value`` line of ``after``
     replaces the setting's active line, or is appended) or ``append`` (``after``'s lines are added at
     the end of the file); None for a before/after edit."""
+    example_group: int | None = field(default=None, metadata=OMIT_DEFAULT)
+    """On a page of independent examples: the number (from 1) of the example group this action
+    belongs to (see :class:`ExampleGroup`); None where the page is one group."""
+    requires: list[Requirement] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    """Version notes of the page that apply to this action ("4.0.5で追加。"): the run blocks the
+    action where the installed software is older."""
+
+
+@dataclass(slots=True)
+class Requirement:
+    """A version note: the feature an action shows exists from ``version`` of ``software`` on."""
+
+    software: str
+    """``postgresql`` or an extension's name (``pgroonga``)."""
+    version: str
+    """The first version that has the feature, as written (``4.0.5``)."""
+    text: str
+    """The note as the page words it."""
+    span: Span
+
+
+@dataclass(slots=True)
+class ExampleGroup:
+    """Where an independent example of a page begins (a block that creates again an object an
+    earlier block created, or that drops and recreates it): the runner gives it a fresh database."""
+
+    number: int
+    """From 1, in page order; the group's actions carry it as ``example_group``."""
+    span: Span
+    """The block that begins the group."""
+    reason: str
+    """Why a new group begins there (``creates memos again (first created at line 12)``)."""
 
 
 @dataclass(slots=True)
@@ -301,6 +333,8 @@ class Graph:
     shape: Shape = field(default="guide", metadata=OMIT_DEFAULT)
     """``guide`` (tagged steps), ``untagged-guide`` (steps are headings holding executable blocks),
     ``examples`` (a single-host page of SQL examples), ``not-executable`` (nothing to run)."""
+    example_groups: list[ExampleGroup] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    """Independent examples of the page (empty where the page is one group)."""
 
     # -- look-ups -----------------------------------------------------------------------------
     def step(self, step_id: str) -> Step:
