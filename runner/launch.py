@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runbook.errors import RunbookError, UsageError
+from runbook.errors import EnvironmentLimit, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 
@@ -104,7 +104,7 @@ class GuideRun:
 
             versions = installed_pg_versions()
             if not versions:
-                raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
+                raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
             pg_version = versions[-1]
             network, fallback = network_mode()
             if fallback:
@@ -155,8 +155,8 @@ class GuideRun:
                 raise SandboxError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")
             try:
                 self.sandbox = self._sandbox_up()
-            except SandboxError as exc:
-                raise SandboxError(f"{self.path}: sandbox: {exc}") from exc
+            except SandboxError as exc:  # (its kind kept: a usage error stays one, exit 2)
+                raise type(exc)(f"{self.path}: sandbox: {exc}") from exc
             state = self.sandbox.dir / STATE_FILE
             if self.sandbox.reused and state.exists():
                 record = json.loads(state.read_text())
