@@ -17,7 +17,7 @@ from runbook.load import load_graph
 from runbook.model import Graph
 
 from .files import write_files
-from .options import add_site_config
+from .options import add_lang, add_mkdir, add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -31,7 +31,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
     add_site_config(p)
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
-    p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
+    add_lang(p, "--guide-lang", what="the guide")
+    add_mkdir(p)
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
                    "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
                    "the install step), for running the export on sandbox hosts")
@@ -91,9 +92,11 @@ def main(args: argparse.Namespace) -> int:
     else:
         files = export(graph, args.to, **_inventory_options(args.inventory, graph))
     if args.output:
-        write_files(Path(args.output), files)
+        from runner.console import progress
+
+        write_files(Path(args.output), files, mkdir=args.mkdir)
         for name in files:
-            sys.stderr.write(f"wrote {Path(args.output) / name}\n")
+            progress(f"wrote {Path(args.output) / name}")
     elif len(files) == 1:
         sys.stdout.write(next(iter(files.values())))
     else:
