@@ -79,3 +79,17 @@ def test_corpus_pages(page: str, starts: list[str]) -> None:
         assert [g.span.line for g in graph.example_groups] == lines, path
         if starts:
             assert all(a.example_group is not None for a in graph.actions() if a.kind == "sql")
+
+
+def test_plan_shows_a_line_per_group() -> None:
+    from runner.inventory import default_inventory
+    from runner.plan import build_plan, format_plan
+
+    graph = parse_file(PAGES / "start-over.en.md")
+    plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")
+    text = format_plan(plan).split("\n")
+    shown = [x for x in text if "example group" in x]
+    assert shown == [f"#   example group {g.number} begins (a fresh database): {g.reason}" for g in graph.example_groups]
+    second = graph.example_groups[1]
+    at = next(k for k, x in enumerate(text) if x.startswith("### ") and x.endswith(f":{second.span.line})"))
+    assert text[at + 1] == shown[1]
