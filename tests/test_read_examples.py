@@ -89,7 +89,8 @@ def test_plan_shows_a_line_per_group() -> None:
     plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")
     text = format_plan(plan).split("\n")
     shown = [x for x in text if "example group" in x]
-    assert shown == [f"#   example group {g.number} begins (a fresh database): {g.reason}" for g in graph.example_groups]
+    assert shown == [f"#   example group {g.number} begins (a fresh database): {g.reason}"
+                     for g in graph.example_groups]
     second = graph.example_groups[1]
     at = next(k for k, x in enumerate(text) if x.startswith("### ") and x.endswith(f":{second.span.line})"))
     assert text[at + 1] == shown[1]
