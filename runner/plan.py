@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.bind import bind_graph
-from runbook.errors import RunbookError
+from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.model import Action, Finding, Graph, Host, Span
 
 from .inventory import Inventory
@@ -176,7 +176,7 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
     if pg_version is None and sandbox:
         versions = installed_pg_versions()
         if not versions:
-            raise RunbookError("PostgreSQL is not installed on this machine (run scripts/setup)")
+            raise EnvironmentLimit("PostgreSQL is not installed on this machine (run scripts/setup)")
         pg_version = versions[-1]
     binding = sandbox_binding(graph, pg_version, network) if sandbox else {}
     binding.update(inventory.bindings)
