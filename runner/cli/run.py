@@ -404,6 +404,8 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         action = next(a for a in plan.graph.actions() if a.id == action_id)
         sys.stderr.write(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
                          f"      because {sub.reason}\n")
+    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
+        sys.stderr.write(safe_line(f"  warning: {mask(w.format())}") + "\n")
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
