@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.bind import bind_graph
-from runbook.errors import RunbookError
+from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.model import Action, Finding, Graph, Host, Span
 from runbook.read.commands import programs
 
@@ -54,6 +54,9 @@ class Plan:
     """step id -> why it is blocked and what would lift it"""
     paths: dict[str, tuple[str, Substitution]] = field(default_factory=dict)
     """action id -> (the path as the guide names it, bound; its substitution) for file actions"""
+    warnings: list[Finding] = field(default_factory=list)
+    """Settings the target's PostgreSQL does not take (runner/settings_check.py)."""
+    settings_note: str = ""
 
     def command_text(self, action_id: str, index: int, text: str) -> tuple[str | None, Substitution | None]:
         sub = self.substitutions.get((action_id, index))
@@ -173,7 +176,7 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
     if pg_version is None and sandbox:
         versions = installed_pg_versions()
         if not versions:
-            raise RunbookError("PostgreSQL is not installed on this machine (run scripts/setup)")
+            raise EnvironmentLimit("PostgreSQL is not installed on this machine (run scripts/setup)")
         pg_version = versions[-1]
     binding = sandbox_binding(graph, pg_version, network) if sandbox else {}
     binding.update(inventory.bindings)
@@ -197,6 +200,9 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
                 plan.substitutions[(action.id, i)] = sub
                 if sub.kind == "block":
                     plan.blocked.setdefault(step.id, sub)
+    from .settings_check import plan_warnings
+
+    plan.warnings, plan.settings_note = plan_warnings(graph, pg_version if sandbox else None)
     return plan
 
 
@@ -349,6 +355,9 @@ def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
     hosts_of = {h.id: h for h in plan.graph.hosts}
     lines = [f"# plan for {plan.original.source.file}",
              "# bindings: " + ", ".join(f"{k} = {v}" for k, v in sorted(plan.binding.items()))]
+    if plan.settings_note:
+        lines.append(f"# {plan.settings_note}")
+    lines += [f"# warning: {m(w.format())}" for w in plan.warnings]
     begins = {g.span.line: g for g in plan.graph.example_groups}  # examples that start over: a line each
     for step in plan.graph.steps:
         lines.append("")

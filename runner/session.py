@@ -274,7 +274,9 @@ class HostShell:
         if self.psql_session:
             self.close_psql()
         words = command.split()
-        i = words.index("psql")
+        i = next((n for n, w in enumerate(words) if w == "psql" or w.endswith("/psql")), None)
+        if i is None:
+            raise SessionError(f"{self.host}: cannot open psql with {command!r} (no psql command in it)")
         full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from runbook.errors import EXIT_OK, UsageError
+from runbook.errors import EXIT_OK, EnvironmentLimit, UsageError
 from runbook.export import FORMATS, export
 from runbook.load import load_graph
 from runbook.model import Graph
@@ -61,7 +61,7 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
 
     versions = installed_pg_versions()
     if not versions:
-        raise UsageError("--sandbox: PostgreSQL is not installed on this machine (run scripts/setup)")
+        raise EnvironmentLimit("--sandbox: PostgreSQL is not installed on this machine (run scripts/setup)")
     inventory = default_inventory(graph)
     inventory.bindings.update({f"{h}.address": a for h, a in (addresses or {}).items()})
     binding = {**sandbox_binding(graph, versions[-1]), **inventory.bindings}

@@ -187,13 +187,13 @@ def _example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
     return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == "examples" for p in paths)
 
 
-_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK}
+_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
+                INTERRUPTED: EXIT_FAILED}
 
 
 def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
     from runner.site import SiteOptions, run_site
-    from runner.site_report import print_site_summary, site_to_json, site_to_junit
 
     for given, name in ((args.inventory, "--inventory"), (args.keep, "--keep"), (args.from_step, "--from"),
                         (args.until, "--until"), (args.only, "--only")):
@@ -209,11 +209,29 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
         html = _page_report_path(args.html, path) if args.html else None
         return execute_guide(path, args, multiple=True, graph=graph, reports=False, html=html)[1]
 
-    try:
-        result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
-    finally:
-        if PageProgress.active is not None:  # the run broke off: the live line goes
-            PageProgress.active.close()
+    guard = SignalGuard(_site_signal, lambda sig: f"runbook: interrupted again ({signal.Signals(sig).name}): "
+                        "stopping at once; the example server may be left up (`runbook sandbox down --name "
+                        "runbook-site`); reports may be missing")
+    with guard:
+        try:
+            result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None,
+                              guard=guard)
+        finally:
+            if PageProgress.active is not None:  # the run broke off: the live line goes
+                PageProgress.active.close()
+        with guard.shield():
+            status = _site_reports(result, args)
+    return 128 + result.interrupted if result.interrupted else status
+
+
+def _site_signal(signum: int) -> str:
+    return (f"runbook: interrupted by {signal.Signals(signum).name}: stopping the example server, writing the "
+            "reports (interrupt again to stop at once)")
+
+
+def _site_reports(result: Any, args: argparse.Namespace) -> int:
+    from runner.site_report import print_site_summary, site_to_json, site_to_junit
+
     print_site_summary(result)
     if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
         emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
@@ -386,6 +404,8 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         action = next(a for a in plan.graph.actions() if a.id == action_id)
         sys.stderr.write(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
                          f"      because {sub.reason}\n")
+    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
+        sys.stderr.write(safe_line(f"  warning: {mask(w.format())}") + "\n")
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
