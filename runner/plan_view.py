@@ -79,6 +79,7 @@ def plan_data(plan: Plan, mask: Mask | None = None, *, selected: list[str] | Non
     ``--until`` keep (None: all)."""
     m: Mask = mask or (lambda s: s)
     hosts_of = {h.id: h for h in plan.graph.hosts}
+    begins = {g.span.line: g for g in plan.graph.example_groups}
     steps = []
     for step in plan.graph.steps:
         if selected is not None and step.id not in selected:
@@ -88,13 +89,17 @@ def plan_data(plan: Plan, mask: Mask | None = None, *, selected: list[str] | Non
         entry: dict[str, Any] = {"id": step.id, "number": step.number, "tag": step.tag, "title": step.title,
                                  "line": step.span.line,
                                  "actions": [_action(plan, a, together.get(a.id, []), m) for a in step.actions]}
+        for a, item in zip(step.actions, entry["actions"], strict=True):
+            if (g := begins.get(a.span.line)) is not None:
+                item["begins_group"] = f"example group {g.number} begins (a fresh database): {g.reason}"
         if step.id in plan.blocked:
             b = plan.blocked[step.id]
             entry["blocked"] = {"reason": b.reason, "lift": b.lift}
         steps.append(entry)
     data = {"schema_version": "1", "guide": plan.original.source.file, "target": target, "language": language,
             "bindings": {k: m(v) for k, v in sorted(plan.binding.items())},
-            "selected": selected, "steps": steps}
+            "selected": selected, "notes": [plan.settings_note] if getattr(plan, "settings_note", None) else [],
+            "warnings": [m(w.format()) for w in getattr(plan, "warnings", [])], "steps": steps}
     return checked(data, load_plan_schema(), "the plan")
 
 
@@ -109,11 +114,14 @@ def render_plan(data: dict[str, Any]) -> str:
     if data["selected"] is not None:
         out.append(f"steps selected: {', '.join(data['selected'])}")
     out.append("bindings: " + ", ".join(f"{k} = {v}" for k, v in data["bindings"].items()))
+    out += data["notes"] + [f"warning: {w}" for w in data["warnings"]]
     for step in data["steps"]:
         out += ["", f"{step['number'] or '-'}. [{step['tag'] or '-'}] {step['id']}  (line {step['line']})"]
         if "blocked" in step:
             out.append(f"   BLOCKED: {step['blocked']['reason']}; to lift: {step['blocked']['lift']}")
         for a in step["actions"]:
+            if "begins_group" in a:
+                out.append(f"   {a['begins_group']}")
             out.append(f"   {a['kind']} on {', '.join(a['hosts'])}  (line {a['line']})"
                        + (f", at once with {', '.join(a['at_once_with'])}" if a.get("at_once_with") else ""))
             for c in a["commands"]:

@@ -27,6 +27,7 @@ from runbook.model import Finding, Span
 from .console import clip, note_width, quiet
 from .console import console as results_console
 from .execute import ActionResult, RunResult, StepResult
+from .untrusted import safe_line, visible
 
 _LINE_RE = re.compile(r"^line (\d+): ")
 
@@ -94,6 +95,17 @@ def to_junit(result: RunResult) -> str:
     suite.set("skipped", str(skipped))
     root = ET.Element("testsuites")
     root.append(suite)
+    return junit_text(root)
+
+
+def junit_text(root: ET.Element) -> str:
+    """The XML of ``root``, every text and attribute with its control characters made visible (XML
+    1.0 cannot hold them; a CI's JUnit reader would refuse the file)."""
+    for el in root.iter():
+        if el.text:
+            el.text = visible(el.text, lines=True)
+        for k, v in el.attrib.items():
+            el.set(k, visible(v, lines=True))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -173,8 +185,9 @@ class ProgressPrinter:
     def _line(self, text: str, style: str) -> None:
         if quiet():
             return
+        text = safe_line(text)  # the guide's text and its commands' output: shown, never interpreted
         if self.tty:
-            self.console.print(text, style=style or None, markup=False)
+            self.console.print(Text(text, style=style or ""))
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -291,8 +304,9 @@ class PageProgress:
             text += detail
             if quiet():
                 return
+            text = safe_line(text)
             if self.live is not None:
-                self.console.print(text, style=STYLE.get(status) or None, markup=False)
+                self.console.print(Text(text, style=STYLE.get(status) or ""))
             else:
                 self.stream.write(text + "\n")
                 self.stream.flush()
@@ -316,7 +330,8 @@ def _results_console(stream: TextIO | None) -> Console:
 def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     """The summary table on stdout, as wide as the terminal (``COLUMNS``); long notes end in ``…``."""
     console = _results_console(stream)
-    table = Table(title=f"{result.guide} on {result.target}: {result.status.upper()} ({result.duration:.1f}s)")
+    table = Table(title=Text(safe_line(f"{result.guide} on {result.target}: {result.status.upper()} "
+                                       f"({result.duration:.1f}s)")))
     headers = ["#", "step", "tag", "status", "checks", "time"]
     rows, notes = [], []
     for s in result.steps:
@@ -331,16 +346,17 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     if room >= 16:
         table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
     for row, note in zip(rows, notes, strict=True):
-        table.add_row(*row[:3], Text(row[3], style=STYLE.get(row[3], "")), *row[4:],
-                      *([clip(note, room)] if room >= 16 else []))
+        table.add_row(row[0], Text(safe_line(row[1])), Text(safe_line(row[2])),
+                      Text(row[3], style=STYLE.get(row[3], "")), *row[4:],
+                      *([Text(clip(safe_line(note), room))] if room >= 16 else []))
     console.print(table)
     counts: dict[str, int] = {}
     for s in result.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
-    console.print(f"{result.guide}: steps: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
-                  markup=False)
+    steps = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    console.print(Text(safe_line(f"{result.guide}: steps: {steps}")))
     for step_id, why in result.blocked.items():
-        console.print(f"blocked at {step_id}: {why}", markup=False, style="yellow")
+        console.print(Text(safe_line(f"blocked at {step_id}: {why}"), style="yellow"))
 
 
 def failure_lines(result: RunResult, page: str) -> list[str]:
@@ -365,7 +381,7 @@ def print_failures(result: RunResult, page: str, stream: TextIO | None = None) -
     if lines:
         console = _results_console(stream)
         for line in lines:
-            console.print(line, markup=False, style="red", overflow="ignore", crop=False, soft_wrap=True)
+            console.print(Text(safe_line(line), style="red"), overflow="ignore", crop=False, soft_wrap=True)
 
 
 def mark_updated(result: RunResult) -> None:

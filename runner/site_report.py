@@ -21,8 +21,9 @@ from rich.text import Text
 from .console import clip, note_width
 from .console import console as results_console
 from .execute import FAILED, ActionResult, CheckResult
-from .report import STYLE, checked, failure_lines, to_json
+from .report import STYLE, checked, failure_lines, junit_text, to_json
 from .site import PageResult, SiteResult
+from .untrusted import safe_line
 
 PAGE_STATUSES = ("passed", "failed", "blocked", "invalid", "not-executable", "skipped")
 _LINE_RE = re.compile(r"^line (\d+): ")
@@ -77,7 +78,8 @@ def _failures(pr: PageResult) -> list[str]:
 def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None:
     """The site's summary on stdout (results), as wide as the terminal (``COLUMNS``)."""
     console = results_console(stream or sys.stdout)
-    table = Table(title=f"site {', '.join(result.sites)}: {result.status.upper()} ({result.duration:.1f}s)")
+    table = Table(title=Text(safe_line(f"site {', '.join(result.sites)}: {result.status.upper()} "
+                                       f"({result.duration:.1f}s)")))
     headers = ["page", "shape", "status", "checks", "failed", "time"]
     rows, notes = [], []
     for pr in result.pages:
@@ -93,8 +95,8 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
     if room >= 16:
         table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
     for row, note in zip(rows, notes, strict=True):
-        table.add_row(*row[:2], Text(row[2], style=STYLE.get(row[2], "")), *row[3:],
-                      *([clip(note, room)] if room >= 16 else []))
+        table.add_row(Text(safe_line(row[0])), row[1], Text(row[2], style=STYLE.get(row[2], "")), *row[3:],
+                      *([Text(clip(safe_line(note), room))] if room >= 16 else []))
     console.print(table)
     pages = page_totals(result)
     console.print("pages: " + ", ".join(f"{v} {k}" for k, v in pages.items() if v), markup=False)
@@ -103,15 +105,15 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
                   f"{checks['failed']} failed)", markup=False)
     slow = slowest(result)
     if slow:
-        console.print("slowest: " + ", ".join(f"{p.page} {p.duration:.1f}s" for p in slow), markup=False)
+        console.print(Text(safe_line("slowest: " + ", ".join(f"{p.page} {p.duration:.1f}s" for p in slow))))
     if result.server_start:
         console.print(f"example server started in {result.server_start:.1f}s", markup=False)
     for pr in result.pages:
         for line in _failures(pr):
-            console.print(line, markup=False, style="red")
+            console.print(Text(safe_line(line), style="red"))
         if pr.status in ("invalid", "blocked"):
             for line in pr.findings or [f"{pr.page}: {pr.reason}"]:
-                console.print(line, markup=False, style="yellow" if pr.status == "blocked" else "red")
+                console.print(Text(safe_line(line), style="yellow" if pr.status == "blocked" else "red"))
 
 
 def site_to_json(result: SiteResult) -> dict[str, Any]:
@@ -187,5 +189,4 @@ def site_to_junit(result: SiteResult) -> str:
                     ET.SubElement(case, "skipped", message=f"{a.status}: {a.message or s.reason}")
         for k, v in (("tests", n), ("failures", failures), ("errors", errors), ("skipped", skipped)):
             suite.set(k, str(v))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return junit_text(root)

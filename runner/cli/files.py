@@ -52,19 +52,26 @@ def write_atomic(path: Path, text: str, *, mkdir: bool = False, mode: int = 0o66
         raise
 
 
-def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",),
-                mkdir: bool = False) -> None:
+def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",), *,
+                make_folders: bool = False, mkdir: bool = False) -> None:
     """Write every file or none: temporaries first (same folder), then rename them all.  ``folder``
     itself is made when its parent exists (it is the output named), its missing parents only with
-    ``mkdir``."""
+    ``mkdir``.  With ``make_folders``, names may hold folders (a site's pages), made as needed and
+    removed again on failure."""
     folder = Path(folder)
     if not folder.is_dir():
         folder_ready(folder.parent if str(folder.parent) else Path("."), mkdir, f" for {folder.name}/")
         folder.mkdir(exist_ok=True)
     temps: list[tuple[str, Path]] = []
+    made: list[Path] = []
     try:
         for name, text in files.items():
             final = folder / name
+            if make_folders:
+                for parent in reversed(final.relative_to(folder).parents[:-1]):
+                    if not (folder / parent).is_dir():
+                        (folder / parent).mkdir()
+                        made.append(folder / parent)
             fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
             temps.append((tmp, final))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -75,4 +82,9 @@ def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...]
     except BaseException:
         for tmp, _ in temps:
             Path(tmp).unlink(missing_ok=True)
+        for made_folder in reversed(made):
+            try:
+                made_folder.rmdir()
+            except OSError:
+                pass
         raise

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
+from runbook.model import Finding, Graph
 
 from .options import add_lang, add_site_config
 
@@ -22,6 +23,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_site_config(p)
     p.add_argument("--json", action="store_true", help="print findings as JSON")
     p.add_argument("--disable", action="append", default=[], metavar="RULE", help="skip a rule (repeatable)")
+
+
+def _settings(graph: Graph, disabled: set[str]) -> list[Finding]:
+    """Settings checked against this machine's newest PostgreSQL (runner/settings_check.py)."""
+    from runner.plan import installed_pg_versions
+    from runner.settings_check import plan_warnings
+
+    versions = installed_pg_versions()
+    found, _ = plan_warnings(graph, versions[-1] if versions else None)
+    return [f for f in found if f.rule not in disabled]
 
 
 def _pages(given: list[str]) -> list[Path]:
@@ -46,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
     from runbook.lexicon import LANGUAGE_NAMES
     from runbook.lint import lint
     from runbook.load import load_graph
-    from runbook.model import Finding, Span, to_dict
+    from runbook.model import Span, to_dict
     from runner.console import detail, progress
 
     status = EXIT_OK
@@ -59,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
                 findings = [Finding("not-executable", "hint", "nothing to run here (no steps): not a guide, "
                                     "nothing to check", Span(str(page), 1, 1))]
             else:
-                findings = lint(graph, set(args.disable))
+                findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
                 detail(f"runbook: {page} read as {LANGUAGE_NAMES.get(graph.source.lang, graph.source.lang)}")
         except GuideError as exc:
             findings = exc.findings or [Finding("unreadable", "error", exc.message, Span(str(page), 1, 1))]
@@ -68,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         if any(f.severity == "error" for f in findings):
             status = max(status, EXIT_FAILED)
     from runner.annotations import emit, enabled, lint_commands
+    from runner.untrusted import safe_line
 
     if enabled():  # GitHub Actions: a workflow command per finding, at its line (docs/ci.md)
         emit(lint_commands(all_findings))
@@ -75,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([to_dict(f) for f in all_findings], ensure_ascii=False, indent=2) + "\n")
     else:
         for f in all_findings:
-            sys.stdout.write(f"{f.format()}  [{f.severity}]\n" if f.severity != "error" else f.format() + "\n")
+            sys.stdout.write(safe_line(f"{f.format()}  [{f.severity}]" if f.severity != "error" else f.format()) + "\n")
         errors = sum(f.severity == "error" for f in all_findings)
         progress(f"{len(pages)} page(s), {len(all_findings)} finding(s), {errors} error(s)")
     return status

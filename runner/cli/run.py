@@ -20,6 +20,7 @@ from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.plan import Plan
 from runner.report import PageProgress, ProgressPrinter, mark_updated, print_failures, print_summary, to_json, to_junit
 from runner.session import Masker
+from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import folder_ready, write_atomic
 from .options import add_lang, add_mkdir
@@ -144,6 +145,12 @@ def _check_outputs(args: argparse.Namespace, site: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # in a GitHub Actions job, nothing the guides make runbook print runs as a workflow command
+    with commands_stopped(enabled()):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from .run_site import example_pages, plan_site, run_site
 
     paths = [Path(p) for p in args.guides]
@@ -193,6 +200,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _overall(guides: list[Path], statuses: list[str]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from runner.console import console
     from runner.report import STYLE
@@ -201,7 +209,7 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
     table.add_column("guide")
     table.add_column("result")
     for g, st in zip(guides, statuses, strict=True):
-        table.add_row(str(g), f"[{STYLE.get(st, '')}]{st}[/]")
+        table.add_row(Text(safe_line(str(g))), Text(st, style=STYLE.get(st, "")))
     out = console()
     out.print(table)
     counts = {k: statuses.count(k) for k in (PASSED, FAILED, BLOCKED)}
@@ -262,7 +270,7 @@ def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[st
     if args.json == "-":
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
-    sys.stdout.write(render_plan(data))
+    sys.stdout.write(safe_lines(render_plan(data)))
     if args.json:
         write_atomic(Path(args.json), json.dumps(data, indent=2, ensure_ascii=False) + "\n", mkdir=args.mkdir)
         progress(f"runbook: plan as JSON in {args.json}")
@@ -382,12 +390,14 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         seen.add(key)
         first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
         what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
-        progress(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}\n"
+        progress(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
                  f"      because {sub.reason}")
     for action_id, (old, sub) in plan.paths.items():
         action = next(a for a in plan.graph.actions() if a.id == action_id)
-        progress(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}\n"
+        progress(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
                  f"      because {sub.reason}")
+    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
+        progress(safe_line(f"  warning: {mask(w.format())}"))
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:

@@ -7,20 +7,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 from runner.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
 from runner.console import progress
-from runner.execute import BLOCKED, FAILED, PASSED, RunResult
+from runner.execute import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResult, SignalGuard
 from runner.report import PageProgress
 
 from .files import write_atomic
 
-_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK}
+_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
+                INTERRUPTED: EXIT_FAILED}
 
 
 def plan_site(paths: list[Path], args: argparse.Namespace) -> int:
@@ -87,7 +90,6 @@ def run_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
     from runner.site import SiteOptions
     from runner.site import run_site as run
-    from runner.site_report import print_site_summary, site_to_json, site_to_junit
 
     from .run import execute_guide, rewrite_expected
 
@@ -107,17 +109,36 @@ def run_site(paths: list[Path], args: argparse.Namespace) -> int:
         out = page_html(html, _rel_in_site(path)) if html else None
         return execute_guide(path, args, multiple=True, graph=graph, reports=False, html=out)[1]
 
-    try:
-        if targets:
-            result = run(targets, options, guide, rewrite=rewrite_expected if args.update_expected else None)
-        else:
-            from runner.site import SiteResult
+    guard = SignalGuard(_site_signal, lambda sig: f"runbook: interrupted again ({signal.Signals(sig).name}): "
+                        "stopping at once; the example server may be left up (`runbook sandbox down --name "
+                        "runbook-site`); reports may be missing")
+    with guard:
+        try:
+            if targets:
+                result = run(targets, options, guide, rewrite=rewrite_expected if args.update_expected else None,
+                             guard=guard)
+            else:
+                from runner.site import SiteResult
 
-            result = SiteResult([], PASSED, 0.0, 0.0, [])
-    finally:
-        if PageProgress.active is not None:  # the run broke off: the live line goes
-            PageProgress.active.close()
-    result.sites = [str(p) for p in paths]
+                result = SiteResult([], PASSED, 0.0, 0.0, [])
+        finally:
+            if PageProgress.active is not None:  # the run broke off: the live line goes
+                PageProgress.active.close()
+        result.sites = [str(p) for p in paths]
+        with guard.shield():
+            status = site_reports(result, args, html)
+    return 128 + result.interrupted if result.interrupted else status
+
+
+def _site_signal(signum: int) -> str:
+    return (f"runbook: interrupted by {signal.Signals(signum).name}: stopping the example server, writing the "
+            "reports (interrupt again to stop at once)")
+
+
+def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> int:
+    """The site's summary (stdout), annotations, --html DIR, --json and --junit; its exit status."""
+    from runner.site_report import print_site_summary, site_to_json, site_to_junit
+
     print_site_summary(result)
     if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
         emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
