@@ -7,6 +7,7 @@ import json
 import sys
 
 from runbook.errors import EXIT_FAILED, EXIT_OK
+from runbook.model import Finding, Graph
 
 from .options import add_site_config
 
@@ -19,6 +20,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--disable", action="append", default=[], metavar="RULE", help="skip a rule (repeatable)")
 
 
+def _settings(graph: Graph, disabled: set[str]) -> list[Finding]:
+    """Settings checked against this machine's newest PostgreSQL (runner/settings_check.py)."""
+    from runner.plan import installed_pg_versions
+    from runner.settings_check import plan_warnings
+
+    versions = installed_pg_versions()
+    found, _ = plan_warnings(graph, versions[-1] if versions else None)
+    return [f for f in found if f.rule not in disabled]
+
+
 def main(args: argparse.Namespace) -> int:
     from runbook.errors import GuideError
     from runbook.lint import lint
@@ -29,7 +40,8 @@ def main(args: argparse.Namespace) -> int:
     all_findings = []
     for guide in args.guide:
         try:
-            findings = lint(load_graph(guide, args.lang, site_config=args.site_config), set(args.disable))
+            graph = load_graph(guide, args.lang, site_config=args.site_config)
+            findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
         except GuideError as exc:
             findings = exc.findings
             status = max(status, exc.exit_status)
@@ -37,6 +49,7 @@ def main(args: argparse.Namespace) -> int:
         if any(f.severity == "error" for f in findings):
             status = max(status, EXIT_FAILED)
     from runner.annotations import emit, enabled, lint_commands
+    from runner.untrusted import safe_line
 
     if enabled():  # GitHub Actions: a workflow command per finding, at its line (docs/ci.md)
         emit(lint_commands(all_findings))
@@ -44,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([to_dict(f) for f in all_findings], ensure_ascii=False, indent=2) + "\n")
     else:
         for f in all_findings:
-            sys.stdout.write(f"{f.format()}  [{f.severity}]\n" if f.severity != "error" else f.format() + "\n")
+            sys.stdout.write(safe_line(f"{f.format()}  [{f.severity}]" if f.severity != "error" else f.format()) + "\n")
         errors = sum(f.severity == "error" for f in all_findings)
         sys.stderr.write(f"{len(all_findings)} finding(s), {errors} error(s)\n")
     return status

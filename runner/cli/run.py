@@ -20,6 +20,7 @@ from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.plan import Plan, format_plan
 from runner.report import PageProgress, ProgressPrinter, print_summary, to_json, to_junit
 from runner.session import Masker
+from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import write_atomic
 
@@ -112,6 +113,12 @@ def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # in a GitHub Actions job, nothing the guides make runbook print runs as a workflow command
+    with commands_stopped(enabled()):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.guides]
     for p in paths:
         if not p.exists():
@@ -180,13 +187,13 @@ def _example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
     return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == "examples" for p in paths)
 
 
-_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK}
+_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
+                INTERRUPTED: EXIT_FAILED}
 
 
 def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
     from runner.site import SiteOptions, run_site
-    from runner.site_report import print_site_summary, site_to_json, site_to_junit
 
     for given, name in ((args.inventory, "--inventory"), (args.keep, "--keep"), (args.from_step, "--from"),
                         (args.until, "--until"), (args.only, "--only")):
@@ -202,11 +209,29 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
         html = _page_report_path(args.html, path) if args.html else None
         return execute_guide(path, args, multiple=True, graph=graph, reports=False, html=html)[1]
 
-    try:
-        result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None)
-    finally:
-        if PageProgress.active is not None:  # the run broke off: the live line goes
-            PageProgress.active.close()
+    guard = SignalGuard(_site_signal, lambda sig: f"runbook: interrupted again ({signal.Signals(sig).name}): "
+                        "stopping at once; the example server may be left up (`runbook sandbox down --name "
+                        "runbook-site`); reports may be missing")
+    with guard:
+        try:
+            result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None,
+                              guard=guard)
+        finally:
+            if PageProgress.active is not None:  # the run broke off: the live line goes
+                PageProgress.active.close()
+        with guard.shield():
+            status = _site_reports(result, args)
+    return 128 + result.interrupted if result.interrupted else status
+
+
+def _site_signal(signum: int) -> str:
+    return (f"runbook: interrupted by {signal.Signals(signum).name}: stopping the example server, writing the "
+            "reports (interrupt again to stop at once)")
+
+
+def _site_reports(result: Any, args: argparse.Namespace) -> int:
+    from runner.site_report import print_site_summary, site_to_json, site_to_junit
+
     print_site_summary(result)
     if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
         emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
@@ -231,6 +256,7 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
 def _overall(guides: list[Path], statuses: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from runner.report import STYLE
 
@@ -238,7 +264,7 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
     table.add_column("guide")
     table.add_column("result")
     for g, st in zip(guides, statuses, strict=True):
-        table.add_row(str(g), f"[{STYLE.get(st, '')}]{st}[/]")
+        table.add_row(Text(safe_line(str(g))), Text(st, style=STYLE.get(st, "")))
     console = Console(file=sys.stderr, highlight=False, width=120)
     console.print(table)
     counts = {k: statuses.count(k) for k in (PASSED, FAILED, BLOCKED)}
@@ -276,7 +302,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if args.plan:
         if run.network_note:
             sys.stderr.write(f"runbook: {run.network_note}\n")
-        sys.stdout.write(format_plan(plan, run.mask, variants=run.options.speed))
+        sys.stdout.write(safe_lines(format_plan(plan, run.mask, variants=run.options.speed)))
         return PASSED, None
     selected = _select(graph, args)
     guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
@@ -372,12 +398,14 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         seen.add(key)
         first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
         what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
-        sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}\n"
+        sys.stderr.write(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
                          f"      because {sub.reason}\n")
     for action_id, (old, sub) in plan.paths.items():
         action = next(a for a in plan.graph.actions() if a.id == action_id)
-        sys.stderr.write(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}\n"
+        sys.stderr.write(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
                          f"      because {sub.reason}\n")
+    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
+        sys.stderr.write(safe_line(f"  warning: {mask(w.format())}") + "\n")
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
