@@ -4,7 +4,6 @@ run, a root prompt's psql, a helper that does not finish."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from e2e import needs_sandbox
+from e2e import needs_sandbox, pids_in
 from e2e import variant as _variant
 
 from runner.cli import main as run
@@ -38,32 +37,27 @@ SELECT 1 AS slept FROM pg_sleep(120);
 """.replace(" @@", " ")
 
 
-def _owned_by(pid: int) -> list[Path]:
-    """Sandbox folders whose state names ``pid`` as the process using them."""
+def _owned_by(pid: int) -> dict[Path, set[int]]:
+    """Sandbox folders whose state names ``pid`` as the process using them, with their hosts'
+    namespace inodes."""
     from runner.sandbox import DEFAULT_ROOT
 
-    out = []
+    out = {}
     for d in DEFAULT_ROOT.iterdir() if DEFAULT_ROOT.is_dir() else []:
         try:
             state = json.loads((d / "state.json").read_text())
         except (OSError, ValueError):
             continue
         if (state.get("owner") or [None])[0] == pid:
-            out.append(d)
+            out[d] = {h[k] for h in state["hosts"] for k in ("mnt_ino", "uts_ino", "net_ino") if h.get(k)}
     return out
 
 
-def _postmasters_under(folder: Path) -> list[int]:
-    found = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(folder) in cmd and ("postgres" in cmd or "postmaster" in cmd):
-                found.append(int(p))
-    return found
+def _still_owned(folder: Path, pid: int) -> bool:
+    try:
+        return (json.loads((folder / "state.json").read_text()).get("owner") or [None])[0] == pid
+    except (OSError, ValueError):
+        return False
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -79,7 +73,7 @@ def test_signal_during_a_site_run_tears_down_the_example_server_and_writes_the_r
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        owned: list[Path] = []
+        owned: dict[Path, set[int]] = {}
         while time.monotonic() < deadline:  # the page's statement is running on the example server
             logs = list(transcripts.rglob("*.log")) if transcripts.is_dir() else []
             if any("pg_sleep" in f.read_text(errors="replace") for f in logs):
@@ -98,8 +92,9 @@ def test_signal_during_a_site_run_tears_down_the_example_server_and_writes_the_r
     data = json.loads(report.read_text())
     assert data["status"] == "interrupted"
     assert [(p["rel"], p["status"]) for p in data["pages"]] == [("sleepy.md", "interrupted")]
-    for folder in owned:  # the example server: its sandbox removed, no postmaster of it left
-        assert not folder.exists() and not _postmasters_under(folder)
+    for folder, inodes in owned.items():  # the example server: its sandbox removed, no process of it left
+        # (a folder of this name may be another run's by now: never this run's)
+        assert not _still_owned(folder, proc.pid) and not pids_in(inodes)
 
 
 def test_root_prompt_psql_fails_its_action_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
