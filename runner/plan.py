@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 import shutil
 import subprocess
 import tomllib
@@ -20,6 +19,7 @@ from typing import Any
 from runbook.bind import bind_graph
 from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.model import Action, Finding, Graph, Host, Span
+from runbook.read.commands import programs
 
 from .inventory import Inventory
 
@@ -243,12 +243,6 @@ def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
 # -- commands a target cannot run ------------------------------------------------------------------
 
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_PREFIXES = {"sudo", "env", "nohup", "time", "exec", "setsid", "nice", "command", "builtin",
-             "do", "then", "else", "elif", "if", "while", "until", "!", "{"}
-_SUDO_ARGS = {"-u", "--user", "-g", "--group", "-C", "--close-from", "-D", "--chdir", "-h", "--host", "-p",
-              "--prompt", "-r", "--role", "-t", "--type", "-U", "--other-user", "-T", "--command-timeout"}
-
-
 @cache
 def _shell_words() -> frozenset[str]:
     """bash's builtins and keywords (``cd``, ``for`` …): they need no program."""
@@ -257,38 +251,6 @@ def _shell_words() -> frozenset[str]:
     except (OSError, subprocess.SubprocessError):
         out = ""
     return frozenset(out.split()) | {"[", "[[", "]]", "{", "}", "!"}
-
-
-def programs(text: str) -> list[str]:
-    """The programs a command line starts (the first word of each command of its first line,
-    after ``sudo``/``env`` and variable assignments); words the shell expands are left out."""
-    first = text.split("\n")[0] if "<<" in text else text.replace("\\\n", " ")
-    lexer = shlex.shlex(first, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        words = list(lexer)
-    except ValueError:
-        return []
-    found: list[str] = []
-    start = True
-    skip_next = False
-    for w in words:
-        if w and set(w) <= set(";&|()"):
-            start = True
-            continue
-        if not start:
-            continue
-        if skip_next:
-            skip_next = False
-            continue
-        if w in _PREFIXES or w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
-            skip_next = w in _SUDO_ARGS
-            continue
-        start = False
-        if "$" not in w and "`" not in w and set(w) - set("<>"):
-            found.append(w)
-    return found
 
 
 def _unavailable(text: str) -> Substitution | None:

@@ -46,6 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", help="lexicon for both sides (default: detected from each text)")
     p.add_argument("--lang-old", help="lexicon for the old side (overrides --lang)")
     p.add_argument("--lang-new", help="lexicon for the new side (overrides --lang)")
+    p.add_argument("--site", action="store_true", help="OLD and NEW are two language folders of a site "
+                   "(SITE/ja SITE): pair their pages, one line per pair, then the pairs with executable drift")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_site_config(p)
 
@@ -64,6 +66,8 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.old or not args.new:
         raise UsageError("runbook drift: give two guides (OLD NEW) or --history PATH")
+    if args.site:
+        return _site(args)
     old = read_side(args.old, repo, args.lang_old or args.lang, args.site_config)
     new = read_side(args.new, repo, args.lang_new or args.lang, args.site_config)
     report = compare(old, new)
@@ -72,6 +76,20 @@ def main(args: argparse.Namespace) -> int:
     else:
         _write(render(report, color=sys.stdout.isatty()))
     return EXIT_FAILED if report.executable else EXIT_OK
+
+
+def _site(args: argparse.Namespace) -> int:
+    """``--site``: every page pair of two language folders (runbook/drift/site.py)."""
+    from runbook.drift.site import compare_sites, render_site, site_has_drift
+
+    pairs = compare_sites(Path(args.old), Path(args.new), Path(args.site_config) if args.site_config else None)
+    if args.json:
+        _write(json.dumps({"pairs": [{"page": p.rel, "state": p.state, "problem": p.problem,
+                                      "report": p.report.to_dict() if p.report else None} for p in pairs]},
+                          ensure_ascii=False, indent=2) + "\n")
+    else:
+        _write(render_site(pairs))
+    return EXIT_FAILED if site_has_drift(pairs) else EXIT_OK
 
 
 def _write(text: str) -> None:
