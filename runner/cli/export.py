@@ -11,17 +11,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from runbook.errors import EXIT_OK, UsageError
+from runbook.errors import EXIT_OK, EnvironmentLimit, UsageError
 from runbook.export import FORMATS, export
 from runbook.load import load_graph
 from runbook.model import Graph
+from runner.console import progress
 
 from .files import write_files
-from .options import add_site_config
+from .options import add_lang, add_mkdir, add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("guide", help="the guide (Markdown, or a step graph as JSON for sh/ansible)")
+    p.add_argument("guide", help="the guide (Markdown, or a step graph as JSON for sh/ansible); markdown: "
+                   "or a site's language folder (SITE/ja) with --po-dir, to translate the whole site")
     p.add_argument("--to", required=True, choices=FORMATS, help="sh: a bash script per host; ansible: a playbook "
                    "and an inventory; markdown: the guide in the other language")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write into (default: standard output, when "
@@ -31,7 +33,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
     add_site_config(p)
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
-    p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
+    p.add_argument("--po-dir", metavar="DIR", help="markdown, a site: the site's catalogs for the source "
+                   "folder (SITE/_po/ja: REL.po for each page REL.md)")
+    add_lang(p, "--guide-lang", what="the guide")
+    add_mkdir(p)
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
                    "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
                    "the install step), for running the export on sandbox hosts")
@@ -58,7 +63,7 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
 
     versions = installed_pg_versions()
     if not versions:
-        raise UsageError("--sandbox: PostgreSQL is not installed on this machine (run scripts/setup)")
+        raise EnvironmentLimit("--sandbox: PostgreSQL is not installed on this machine (run scripts/setup)")
     inventory = default_inventory(graph)
     inventory.bindings.update({f"{h}.address": a for h, a in (addresses or {}).items()})
     binding = {**sandbox_binding(graph, versions[-1]), **inventory.bindings}
@@ -70,30 +75,22 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
 
 def main(args: argparse.Namespace) -> int:
     path = Path(args.guide)
-    graph = load_graph(path, args.guide_lang, site_config=args.site_config)
     if args.to == "markdown":
-        if not args.lang:
-            raise UsageError("export --to markdown needs --lang (en or ja)")
-        if path.suffix == ".json":
-            raise UsageError("export --to markdown needs the guide's Markdown, not a step graph")
-        from runbook.export.catalog import Catalog
+        from .export_markdown import markdown_files, site_main
 
-        catalog = Catalog()
-        if args.po:
-            try:
-                catalog = Catalog.from_po(Path(args.po).read_text(encoding="utf-8"), args.po)
-            except OSError as exc:
-                raise UsageError(f"{args.po}: cannot read: {exc.strerror or exc}") from exc
-        files = export(graph, "markdown", lang=args.lang, source_text=path.read_text(encoding="utf-8"),
-                       catalog=catalog)
-    elif args.sandbox:
-        files = export(sandbox_graph(graph), args.to)
+        if path.is_dir():
+            return site_main(args)
+        files = markdown_files(args)
     else:
-        files = export(graph, args.to, **_inventory_options(args.inventory, graph))
+        graph = load_graph(path, args.guide_lang, site_config=args.site_config)
+        if args.sandbox:
+            files = export(sandbox_graph(graph), args.to)
+        else:
+            files = export(graph, args.to, **_inventory_options(args.inventory, graph))
     if args.output:
-        write_files(Path(args.output), files)
+        write_files(Path(args.output), files, mkdir=args.mkdir)
         for name in files:
-            sys.stderr.write(f"wrote {Path(args.output) / name}\n")
+            progress(f"wrote {Path(args.output) / name}")
     elif len(files) == 1:
         sys.stdout.write(next(iter(files.values())))
     else:
