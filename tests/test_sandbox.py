@@ -535,7 +535,7 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         sb.down(fast=fast)
         print(f"\ndown (2 hosts, 1 cluster, 1 shell, {network}, fast={fast}): {time.monotonic() - t:.2f}s")
     # (namespace inodes are reused at once by other runs' namespaces: the processes seen inside are checked)
-    assert not [p for p, t in inside.items() if _started(p) == t]
+    assert not [(p, Path(f"/proc/{p}/cmdline").read_bytes()) for p, t in inside.items() if _started(p) == t]
     assert not [p for p in escaped if Path(f"/proc/{p}").exists()]
     assert not any(Path(d).exists() for d in cgroups)
     assert child is not None
@@ -556,8 +556,11 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
 
 
 def _started(pid: int) -> str | None:
+    """Start time of a running process (None: gone, exiting, or a zombie left to the machine's init to reap)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        exiting = int(fields[6]) & 0x4  # PF_EXITING: killed, its exit under way
+        return None if fields[0] in ("Z", "X") or exiting else fields[19]
     except (OSError, IndexError):
         return None
 
@@ -597,30 +600,35 @@ def test_cli_up_status_down(sb_root: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.sandbox
 @needs_sandbox
-def test_cluster_templates_are_the_sandboxs_own(sb_root: Path) -> None:
-    """runbook-createcluster saves its template in the sandbox's own cache (never the machine's, so a
-    guide cannot plant a cluster in another run's hosts); another host of the sandbox copies it;
-    templates not used for 30 days (and half-done saves a day old) are removed; ``down`` removes it."""
+def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
+    """runbook-createcluster in a host saves its templates in the sandbox's own cache, never the
+    machine's (a guide cannot plant a cluster in another run's hosts); another host of the sandbox
+    copies it; templates of the sandbox not used for 30 days (and half-done saves a day old) are
+    removed; ``down`` removes them.  The machine's cache is read-only in the hosts."""
     machine_cache = Path("/var/cache/runbook/clusters")
-    machine_before = sorted(machine_cache.iterdir()) if machine_cache.is_dir() else []
     sb = Sandbox(_uname("tpl"), [SandboxHost("a", _free_addresses(2, start=220)[0]),
                                  SandboxHost("b", _free_addresses(2, start=220)[1])], root=sb_root, network="loopback")
     try:
         sb.up()
+        machine_before = sorted(machine_cache.iterdir())
+        assert sb.run("a", ["touch", "/var/cache/runbook/clusters/planted"]).returncode != 0
         cache = sb.dir / "cache" / "clusters"
-        sb.run("a", ["bash", "-c", "mkdir -p /var/cache/runbook/clusters/15-main-old/ "
-                                   "/var/cache/runbook/clusters/.tmp.x && touch -d '-31 days' "
-                                   "/var/cache/runbook/clusters/15-main-old/done /var/cache/runbook/clusters/.tmp.x"])
+        cp = sb.run("a", ["bash", "-c", "mkdir -p /var/cache/runbook/sandbox/clusters/15-main-old/ "
+                                        "/var/cache/runbook/sandbox/clusters/.tmp.x && touch -d '-31 days' "
+                                        "/var/cache/runbook/sandbox/clusters/15-main-old/done "
+                                        "/var/cache/runbook/sandbox/clusters/.tmp.x"])
+        assert cp.returncode == 0, cp.stderr
         assert (cache / "15-main-old" / "done").is_file()
-        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", "5432"], timeout=120)
+        port = "5999"  # a port no machine template has: this one is made and saved now
+        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", port], timeout=120)
         assert cp.returncode == 0, cp.stderr
         made = [p for p in cache.iterdir() if (p / "done").is_file()]
         assert len(made) == 1 and made[0].name.startswith(f"{_pg_version()}-main-")  # the new one; the old gone
         assert not (cache / ".tmp.x").exists()
-        assert (sorted(machine_cache.iterdir()) if machine_cache.is_dir() else []) == machine_before
+        assert sorted(machine_cache.iterdir()) == machine_before
         t0 = (made[0] / "done").stat().st_mtime
         time.sleep(0.05)
-        cp = sb.run("b", ["runbook-createcluster", _pg_version(), "main", "5432"], timeout=120)
+        cp = sb.run("b", ["runbook-createcluster", _pg_version(), "main", port], timeout=120)
         assert cp.returncode == 0, cp.stderr
         assert (made[0] / "done").stat().st_mtime > t0  # used (touched) by the copy in b
         assert sb.run("b", ["test", "-f", f"/var/lib/postgresql/{_pg_version()}/main/PG_VERSION"]).returncode == 0

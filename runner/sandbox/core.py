@@ -17,7 +17,7 @@ from typing import Any
 
 from . import cgroups as cg
 from . import hosts as hs_
-from . import machine, network
+from . import machine, network, templates
 from .mounts import mount_tmpfs, ns_inode, rmtree, umount_all_under
 from .speed import DATA_IN_MEMORY, DATA_TMPFS_SIZE, SPEED_CONF_NAME, speed_conf_text
 from .state import (
@@ -87,6 +87,8 @@ class Sandbox:
         """Set by ``up``: True when it found the sandbox up (kept) and reused it."""
         self.cleaned: str | None = None
         """Set by ``up`` when it removed a sandbox of this name left by a run that died."""
+        self.template_note: str | None = None
+        """Set by ``up`` when it made the machine's cluster template (docs/sandbox.md)."""
 
     @classmethod
     def load(cls, name: str, root: Path = DEFAULT_ROOT) -> Sandbox:
@@ -326,7 +328,10 @@ class Sandbox:
     def _create_missing(self, state: State) -> None:
         assert state.uid_base is not None
         ids = hs_.host_ids(state.uid_base, self.user)
+        fresh = not any(hs.alive() for hs in state.hosts)
         cache = self.dir / "cache"  # the hosts' cluster templates (runbook-createcluster): this sandbox's only
+        if fresh:  # (what hosts that died left there is not to be trusted)
+            rmtree(cache)
         cache.mkdir(exist_ok=True)
         os.chown(cache, ids.base, ids.base)
         os.chmod(cache, 0o700)
@@ -334,6 +339,9 @@ class Sandbox:
         if self.network == "netns":
             network.ensure_ns_dir(self.ns_dir)
             network.ensure_bridge(self._bridge_file(), self.name)
+        if not templates.MACHINE_CACHE.is_dir():  # runbook's own cache folder (the hosts see it read-only)
+            templates.MACHINE_CACHE.mkdir(parents=True)
+            os.chmod(templates.MACHINE_CACHE, 0o700)
         created: list[int] = []
         for i, hs in enumerate(state.hosts):
             if hs.alive():
@@ -343,6 +351,8 @@ class Sandbox:
             write_state(self.dir, state)
         if self.network == "netns":
             network.link_to_bridge(self._bridge_file(), created, self.name)
+        if fresh and self.speed and created:  # no guide command ran in this sandbox yet
+            self.template_note = templates.ensure(self, state.hosts[created[0]].name, _machine_lang())
 
     def _hidden(self) -> list[str]:
         """The sandboxes' root folder, if the hosts' overlays would show it."""
@@ -389,7 +399,7 @@ class Sandbox:
         bundle.mkdir(mode=0o700)
         config = hs_.oci_config(rootfs=layer / "rootfs", hostname=h.name, ids=ids, net=net, ready=READY,
                                 binds={".rw": layer / "rw", "lib-postgresql": data, "run-postgresql": sock,
-                                       "cache": self.dir / "cache"})
+                                       "cache": self.dir / "cache"}, machine_cache=templates.MACHINE_CACHE)
         (bundle / "config.json").write_text(json.dumps(config, indent=1))
         pid, _ = hs_.start(self.crun_root, bundle, h.name, hs.cgroups, ready=layer / "rw" / READY)
         started = start_time(pid)

@@ -167,7 +167,7 @@ def prepare_layer(layer: Path, ids: Ids, *, hostname: str, hosts_text: str, spee
             os.lchown(rootfs / d, r, r)
         elif machine.is_dir():
             _dir(rootfs / d, 0o755, r, r)
-    for d in ("lib-postgresql", "run-postgresql", "cache"):
+    for d in ("lib-postgresql", "run-postgresql", "cache", "clusters"):
         _dir(rootfs / ".bind" / d, 0o755, r, r)
     for d in OVERLAID:
         _dir(rootfs / ".lower" / d, 0o755, r, r)
@@ -212,6 +212,8 @@ def _fill_upper(up: Path, ids: Ids, *, hostname: str, hosts_text: str, speed: bo
     _dir(up / "var/lib/postgresql", 0o755, pg_u, pg_g)
     _dir(up / "var/log/postgresql", 0o1775, r, pg_g)
     _dir(up / "var/cache/runbook", 0o755, r, r)
+    _dir(up / "var/cache/runbook/sandbox", 0o700, r, r)
+    _dir(up / "var/cache/runbook/clusters", 0o700, r, r)
     for rel in HIDDEN_FILES:
         if Path("/", rel).exists() or Path("/", rel).is_symlink():
             _whiteout(up / rel, r)
@@ -258,7 +260,8 @@ def init_script(ready: str) -> str:
     lines += [
         "mount --move /.bind/lib-postgresql /var/lib/postgresql",
         "mkdir -p /run/postgresql && mount --move /.bind/run-postgresql /run/postgresql",
-        "mount --move /.bind/cache /var/cache/runbook",
+        "mount --move /.bind/cache /var/cache/runbook/sandbox",
+        "mount --move /.bind/clusters /var/cache/runbook/clusters",
         *(f"umount /.lower/{d}" for d in OVERLAID),
         f": > /.rw/{ready}",
         "umount /.rw",
@@ -269,7 +272,7 @@ def init_script(ready: str) -> str:
 
 
 def oci_config(*, rootfs: Path, hostname: str, ids: Ids, binds: dict[str, Path], net: Path | None,
-               ready: str) -> dict[str, Any]:
+               ready: str, machine_cache: Path) -> dict[str, Any]:
     """The OCI runtime config (config.json) of a host's container."""
     idmap = [{"containerID": 0, "hostID": ids.base, "size": RANGE}]
     mounts: list[dict[str, Any]] = [
@@ -299,6 +302,9 @@ def oci_config(*, rootfs: Path, hostname: str, ids: Ids, binds: dict[str, Path],
     for name, src in binds.items():
         mounts.append({"destination": f"/{name}" if name == ".rw" else f"/.bind/{name}", "type": "bind",
                        "source": str(src), "options": ["bind", "nosuid", "nodev"]})
+    # the machine's cluster templates (made by the sandbox itself): read-only, owners as on the machine
+    mounts.append({"destination": "/.bind/clusters", "type": "bind", "source": str(machine_cache),
+                   "options": ["bind", "ro", "nosuid", "nodev", "idmap"]})
     namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user", "cgroup")]
     if net is not None:
         namespaces.append({"type": "network", "path": str(net)})
