@@ -31,6 +31,7 @@ from .compare import Volatile, compare_console, compare_output
 from .edit import apply_file_edit
 from .observe import Observer
 from .plan import Plan, variant_groups
+from .server_paths import is_server_path, server_path
 from .session import HostShell, Masker, SessionError, Transcript
 
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
@@ -678,6 +679,14 @@ class Runner:
     # -- files ------------------------------------------------------------------------------
     def _file(self, action: Action, host: str, ar: ActionResult) -> None:
         path = action.path or ""
+        if is_server_path(path):  # the guide names no path: the host's server says (runner/server_paths.py)
+            found, why = server_path(self.transport, host, path, self.timeout)
+            if found is None:
+                ar.status, ar.message = FAILED, f"line {action.span.line}: {why}"
+                return
+            ar.substitutions.append({"line": str(action.span.line), "kind": "replace", "command": path,
+                                     "reason": why, "with": found})
+            path = found
         if action.id in self.plan.paths:
             old, sub = self.plan.paths[action.id]
             line = action.path_span.line if action.path_span else action.span.line
