@@ -200,6 +200,58 @@ def looks_like_output(lines: list[str]) -> bool:
     return any(_ROWS_RE.match(ln) for ln in body)
 
 
+_CARET_RE = re.compile(r"^\s*\^\s*$")
+_STATEMENT_START_RE = re.compile(
+    r"^(?:\\|(?:" + "|".join(sorted(COMMAND_WORDS | {"WITH", "VALUES", "TABLE", "EXPLAIN"})) + r")\b)",
+    re.IGNORECASE)
+
+
+def pasted_output_end(lines: list[str], start: int) -> int | None:
+    """psql's output as psql prints it (no ``-- ``), from ``lines[start]`` on, right after a statement in
+    a ``sql`` block: the index after its last line, or None when the lines there are not shaped like it.
+
+    Shapes: ``NOTICE:``/``WARNING:`` lines, then an error (``ERROR:`` and its ``DETAIL:``, ``HINT:``,
+    ``LINE n:``, caret lines), an aligned table (a header, its rule line, rows up to ``(N rows)`` or a
+    blank line), the expanded display (``-[ RECORD 1 ]``, up to a blank line), ``(N rows)``, or one
+    command tag followed by a blank line, the end of the block, more output or a new statement (a
+    lone ``SELECT`` going on with its columns on the next line is SQL)."""
+    n = len(lines)
+    i = start
+    while i < n and _NOTICE_RE.match(lines[i].strip()):
+        i += 1
+        while i < n and _SUB_RE.match(lines[i].strip()):
+            i += 1
+    if i >= n or not lines[i].strip():
+        return i if i > start else None
+    head = lines[i].strip()
+    m = _ERROR_RE.match(head)
+    if m and m.group("sev") in ("ERROR", "FATAL", "PANIC"):
+        i += 1
+        while i < n and (_SUB_RE.match(lines[i].strip()) or _CARET_RE.match(lines[i])):
+            i += 1
+        return i
+    if i + 1 < n and _RULE_RE.match(lines[i + 1].strip()) and not head.endswith(";"):
+        return _body_end(lines, i + 2)
+    if _RECORD_RE.match(head):
+        return _body_end(lines, i + 1)
+    if _ROWS_RE.match(head):
+        return i + 1
+    if _is_tag(head):
+        after = lines[i + 1].strip() if i + 1 < n else ""
+        if not after or _STATEMENT_START_RE.match(after) or pasted_output_end(lines, i + 1) is not None:
+            return i + 1
+    return i if i > start else None
+
+
+def _body_end(lines: list[str], i: int) -> int:
+    """After a table's rows: past ``(N rows)``, or at the first blank line."""
+    while i < len(lines) and lines[i].strip():
+        if _ROWS_RE.match(lines[i].strip()):
+            return i + 1
+        i += 1
+    return i
+
+
 def render_table(columns: list[str], rows: list[list[str]]) -> list[str]:
     """Lay a table out as psql's aligned format does (used by ``--update-expected``)."""
     widths = [len(c) for c in columns]

@@ -167,6 +167,9 @@ class Expected:
     expanded: bool = field(default=False, metadata=OMIT_DEFAULT)
     """True when the guide shows psql's expanded display (``-[ RECORD 1 ]``); columns and rows hold
     the same values as for the aligned display."""
+    pasted: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """True when the guide pastes the output as psql prints it, without ``-- `` (inside the ``sql``
+    block, after its statement); ``lines`` are then the lines as written."""
 
 
 @dataclass(slots=True)

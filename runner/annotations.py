@@ -17,7 +17,9 @@ from typing import TextIO
 
 from runbook.model import Finding
 
+from . import untrusted
 from .execute import FAILED, RunResult
+from .untrusted import markdown_cell, markdown_code, visible
 
 _LEVELS = {"error": "error", "warning": "warning", "hint": "notice"}
 
@@ -43,7 +45,7 @@ def command(level: str, file: str, line: int, message: str, *, end_line: int | N
         props.append(f"endLine={end_line}")
     if title:
         props.append(f"title={_prop(title)}")
-    return f"::{level} {','.join(props)}::{_data(message)}"
+    return f"::{level} {','.join(props)}::{_data(visible(message, lines=True))}"
 
 
 def run_commands(result: RunResult) -> list[str]:
@@ -91,19 +93,24 @@ def summary_markdown(results: Iterable[RunResult]) -> str:
     parts = []
     for r in results:
         parts.append(f"### {'✅' if r.status == 'passed' else '❌' if r.status == FAILED else '⚠️'} "
-                     f"`{r.guide}`: {r.status} ({r.duration:.1f}s)\n")
+                     f"{markdown_code(r.guide)}: {r.status} ({r.duration:.1f}s)\n")
         parts.append("| # | step | status | checks | time | note |\n| --- | --- | --- | --- | --- | --- |")
         for s in r.steps:
             failed = [a for a in s.actions if a.status == FAILED]
-            note = (failed[0].message if failed else s.reason).replace("|", "\\|").replace("\n", " ")
+            note = markdown_cell(failed[0].message if failed else s.reason)
             checks = sum(len(a.checks) for a in s.actions)
-            parts.append(f"| {s.number or '-'} | `{s.id}` | {s.status} | {checks} | {s.duration:.1f}s | {note} |")
+            parts.append(f"| {s.number or '-'} | {markdown_code(s.id)} | {s.status} | {checks} | {s.duration:.1f}s "
+                         f"| {note} |")
         parts.append("")
     return "\n".join(parts) + "\n"
 
 
 def emit(lines: Iterable[str], stream: TextIO | None = None) -> None:
-    """Print workflow commands on standard output (where the runner reads them)."""
+    """Print workflow commands on standard output (where the runner reads them); while untrusted
+    output is wrapped (:func:`untrusted.commands_stopped`), with command processing resumed."""
+    if stream is None and untrusted.ACTIVE is not None:
+        untrusted.ACTIVE.emit(lines)
+        return
     stream = stream or sys.stdout
     for line in lines:
         stream.write(line + "\n")

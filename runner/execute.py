@@ -468,8 +468,10 @@ class Runner:
                   else BLOCKED if BLOCKED in statuses else PASSED)
         blocked = {k: f"{v.reason}; to lift: {v.lift}" for k, v in self.plan.blocked.items()}
         target = ",".join(sorted(self.plan.inventory.kinds))
-        return RunResult(self.plan.original.source.file, target, status, started, time.monotonic() - t0, results,
-                         blocked)
+        result = RunResult(self.plan.original.source.file, target, status, started, time.monotonic() - t0, results,
+                           blocked)
+        self.mask.deep(result)
+        return result
 
     def _not_run(self, step: Step, sr: StepResult) -> None:
         for action in step.actions:
@@ -552,6 +554,9 @@ class Runner:
             if why:
                 ar.message += f" ({why})"
         ar.duration = time.monotonic() - t0
+        # every text of the result (messages, expected and actual lines, problems, diffs, notes) is
+        # masked here, once, before the progress line or any report reads it
+        self.mask.deep(ar)
         return ar
 
     @staticmethod

@@ -387,6 +387,7 @@ def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
     hosts_of = {h.id: h for h in plan.graph.hosts}
     lines = [f"# plan for {plan.original.source.file}",
              "# bindings: " + ", ".join(f"{k} = {v}" for k, v in sorted(plan.binding.items()))]
+    begins = {g.span.line: g for g in plan.graph.example_groups}  # examples that start over: a line each
     for step in plan.graph.steps:
         lines.append("")
         lines.append(f"## {step.number or '-'}. [{step.tag or '-'}] {step.id}  ({step.span})")
@@ -398,6 +399,8 @@ def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
         for action in step.actions:
             hosts = ", ".join(action.targets)
             lines.append(f"### {action.id} {action.kind} on {hosts}  ({action.span})")
+            if (g := begins.pop(action.span.line, None)) is not None:
+                lines.append(f"#   example group {g.number} begins (a fresh database): {g.reason}")
             if action.id in together:
                 lines.append(f"#   at once with {', '.join(together[action.id])} (per-host variants of one block)")
             for i, cmd in enumerate(action.commands):

@@ -276,4 +276,6 @@ def format_failure(guide: str, step: StepResult) -> str:
             lines.append("  output:")
             lines += [f"    | {x}" for x in a.details.rstrip().splitlines()[-20:]]
     lines.append(f"in step {step.id} ({guide}:{step.line}): {step.title}")
-    return "\n".join(lines)
+    from .untrusted import safe_lines  # the guide's text and output: shown, never a workflow command
+
+    return safe_lines("\n".join(lines))

@@ -24,6 +24,7 @@ from runbook.errors import SchemaError
 from runbook.model import Finding, Span
 
 from .execute import ActionResult, RunResult, StepResult
+from .untrusted import safe_line, visible
 
 STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
          "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green", "invalid": "bold red",
@@ -89,6 +90,17 @@ def to_junit(result: RunResult) -> str:
     suite.set("skipped", str(skipped))
     root = ET.Element("testsuites")
     root.append(suite)
+    return junit_text(root)
+
+
+def junit_text(root: ET.Element) -> str:
+    """The XML of ``root``, every text and attribute with its control characters made visible (XML
+    1.0 cannot hold them; a CI's JUnit reader would refuse the file)."""
+    for el in root.iter():
+        if el.text:
+            el.text = visible(el.text, lines=True)
+        for k, v in el.attrib.items():
+            el.set(k, visible(v, lines=True))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -166,8 +178,9 @@ class ProgressPrinter:
                        STYLE.get(step.status, ""))
 
     def _line(self, text: str, style: str) -> None:
+        text = safe_line(text)  # the guide's text and its commands' output: shown, never interpreted
         if self.tty:
-            self.console.print(text, style=style or None, markup=False)
+            self.console.print(Text(text, style=style or ""))
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -281,9 +294,9 @@ class PageProgress:
             left = self.estimate()
             if left is not None and self.done < self.total:
                 text += f" · about {_clock_text(left)} left"
-            text += detail
+            text = safe_line(text + detail)
             if self.live is not None:
-                self.console.print(text, style=STYLE.get(status) or None, markup=False)
+                self.console.print(Text(text, style=STYLE.get(status) or ""))
             else:
                 self.stream.write(text + "\n")
                 self.stream.flush()
@@ -300,19 +313,21 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     live = PageProgress.active
     console = live.console if live is not None and stream is None else Console(file=stream or sys.stderr,
                                                                                 highlight=False, width=160)
-    table = Table(title=f"{result.guide} on {result.target}: {result.status.upper()} ({result.duration:.1f}s)")
+    table = Table(title=Text(safe_line(f"{result.guide} on {result.target}: {result.status.upper()} "
+                                       f"({result.duration:.1f}s)")))
     for col in ("#", "step", "tag", "status", "actions", "checks", "time", "note"):
         table.add_column(col)
     for s in result.steps:
         checks = sum(len(a.checks) for a in s.actions)
         failed = [a for a in s.actions if a.status == "failed"]
         note = failed[0].message if failed else s.reason
-        table.add_row(str(s.number or "-"), s.id, s.tag or "", f"[{STYLE.get(s.status, '')}]{s.status}[/]",
-                      str(len(s.actions)), str(checks), f"{s.duration:.1f}s", note[:90])
+        table.add_row(str(s.number or "-"), Text(safe_line(s.id)), Text(safe_line(s.tag or "")),
+                      Text(s.status, style=STYLE.get(s.status, "")), str(len(s.actions)), str(checks),
+                      f"{s.duration:.1f}s", Text(safe_line(note)[:90]))
     console.print(table)
     counts: dict[str, int] = {}
     for s in result.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
     console.print("steps: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), markup=False)
     for step_id, why in result.blocked.items():
-        console.print(f"blocked at {step_id}: {why}", markup=False, style="yellow")
+        console.print(Text(safe_line(f"blocked at {step_id}: {why}"), style="yellow"))

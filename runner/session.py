@@ -20,6 +20,9 @@ from typing import TextIO
 import pexpect
 
 from runbook.errors import RunbookError
+from runbook.secrets import Masker
+
+__all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
 
 class SessionError(RunbookError):
@@ -45,18 +48,6 @@ class SqlResult:
     error: bool
     sqlstate: str | None
     duration: float
-
-
-class Masker:
-    """Replaces every secret with ``********`` (longest first)."""
-
-    def __init__(self, values: list[str]) -> None:
-        self.values = sorted({v for v in values if v}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for v in self.values:
-            text = text.replace(v, "********")
-        return text
 
 
 class Transcript:

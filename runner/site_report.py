@@ -20,8 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .execute import FAILED, ActionResult, CheckResult
-from .report import STYLE, checked, to_json
+from .report import STYLE, checked, junit_text, to_json
 from .site import PageResult, SiteResult
+from .untrusted import safe_line
 
 PAGE_STATUSES = ("passed", "failed", "blocked", "invalid", "not-executable", "skipped")
 _LINE_RE = re.compile(r"^line (\d+): ")
@@ -86,15 +87,17 @@ def _failures(pr: PageResult) -> list[str]:
 
 def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None:
     console = Console(file=stream or sys.stderr, highlight=False, width=160)
-    table = Table(title=f"site {', '.join(result.sites)}: {result.status.upper()} ({result.duration:.1f}s)")
+    table = Table(title=Text(safe_line(f"site {', '.join(result.sites)}: {result.status.upper()} "
+                                       f"({result.duration:.1f}s)")))
     for col in ("page", "shape", "status", "checks", "failed", "time", "note"):
         table.add_column(col)
     for pr in result.pages:
         ran = _checks(pr)
         failed = sum(1 for _, c in ran if c.status == FAILED)
         note = pr.reason if pr.status != "passed" else (f"database {pr.database}" if pr.database else "")
-        table.add_row(pr.page, pr.shape, Text(pr.status, style=STYLE.get(pr.status, "")), str(len(ran)),
-                      str(failed) if failed else "", f"{pr.duration:.1f}s" if pr.result else "", note[:80])
+        table.add_row(Text(safe_line(pr.page)), pr.shape, Text(pr.status, style=STYLE.get(pr.status, "")),
+                      str(len(ran)), str(failed) if failed else "", f"{pr.duration:.1f}s" if pr.result else "",
+                      Text(safe_line(note)[:80]))
     console.print(table)
     pages = page_totals(result)
     console.print("pages: " + ", ".join(f"{v} {k}" for k, v in pages.items() if v), markup=False)
@@ -103,15 +106,15 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
                   f"{checks['failed']} failed)", markup=False)
     slow = slowest(result)
     if slow:
-        console.print("slowest: " + ", ".join(f"{p.page} {p.duration:.1f}s" for p in slow), markup=False)
+        console.print(Text(safe_line("slowest: " + ", ".join(f"{p.page} {p.duration:.1f}s" for p in slow))))
     if result.server_start:
         console.print(f"example server started in {result.server_start:.1f}s", markup=False)
     for pr in result.pages:
         for line in _failures(pr):
-            console.print(line, markup=False, style="red")
+            console.print(Text(safe_line(line), style="red"))
         if pr.status in ("invalid", "blocked"):
             for line in pr.findings or [f"{pr.page}: {pr.reason}"]:
-                console.print(line, markup=False, style="yellow" if pr.status == "blocked" else "red")
+                console.print(Text(safe_line(line), style="yellow" if pr.status == "blocked" else "red"))
 
 
 def site_to_json(result: SiteResult) -> dict[str, Any]:
@@ -187,5 +190,4 @@ def site_to_junit(result: SiteResult) -> str:
                     ET.SubElement(case, "skipped", message=f"{a.status}: {a.message or s.reason}")
         for k, v in (("tests", n), ("failures", failures), ("errors", errors), ("skipped", skipped)):
             suite.set(k, str(v))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return junit_text(root)

@@ -34,7 +34,8 @@ def sql_blocks(text: str) -> list[tuple[int, list[str]]]:
 def expected_output_lines(text: str) -> list[int]:
     """First lines of the runs of ``--`` lines that follow a statement (a line ending with ``;``, blank
     lines between allowed) and hold a psql rule line, ``(N rows)``, a record header or ERROR/NOTICE,
-    or are one command tag (``-- INSERT 0 3``)."""
+    or are one command tag (``-- INSERT 0 3``); and of psql output pasted without ``--`` after a
+    statement (a header over a rule line, ``(N rows)``, ``ERROR:``)."""
     found: list[int] = []
     for first, code in sql_blocks(text):
         after_statement = False
@@ -51,10 +52,28 @@ def expected_output_lines(text: str) -> list[int]:
                     found.append(first + start)
                     after_statement = False
                 continue
+            if after_statement and line and _pasted(code, k):
+                found.append(first + k)  # psql's output pasted as psql prints it, no "-- "
+                after_statement = False
+                while k < len(code) and code[k].strip() and not _ROWS_LINE_RE.match(code[k].strip()):
+                    k += 1
+                k += 1
+                continue
             if line:
                 after_statement = line.endswith(";")
             k += 1
     return found
+
+
+_RULE_LINE_RE = re.compile(r"^-+(?:\+-+)*$")
+_ROWS_LINE_RE = re.compile(r"^\(\d+ rows?\)$")
+
+
+def _pasted(code: list[str], k: int) -> bool:
+    """A header over a rule line, ``(N rows)`` or ``ERROR:`` right where a statement's output would be."""
+    line = code[k].strip()
+    following = code[k + 1].strip() if k + 1 < len(code) else ""
+    return bool(_RULE_LINE_RE.match(following) or _ROWS_LINE_RE.match(line) or line.startswith("ERROR:"))
 
 
 def checks(graph_data: dict[str, object]) -> list[int]:

@@ -16,7 +16,7 @@ import pytest
 from markdown_count import FENCE_RE, checks, expected_output_lines, sql_blocks
 
 from runbook.drift import compare
-from runbook.errors import EXIT_OK
+from runbook.errors import EXIT_OK, GuideError
 from runbook.parse import parse_file
 from runbook.validate import graph_to_json
 from runner.cli import main as cli
@@ -31,6 +31,8 @@ PAGES = sorted(p.relative_to(CORPUS / "ja").as_posix() for p in (CORPUS / "ja").
 
 IDENTICAL = {
     "how-to/auto-complete.md",
+    "reference/functions/pgroonga-command.md",
+    "reference/functions/pgroonga-list-broken-indexes.md",
     "reference/functions/pgroonga-escape.md",
     "reference/functions/pgroonga-highlight-html.md",
     "reference/functions/pgroonga-match-positions-byte.md",
@@ -45,10 +47,14 @@ LOCALIZED = {
     "reference/operators/match-v2.md",
 }
 """Pairs whose example data is Japanese in ja and English in en, with expected results to match."""
+NOTHING_TO_RUN = {"how-to/index.md"}
+"""An index page: links to other pages, translated like every other page."""
+EXECUTABLE = sorted(set(PAGES) - NOTHING_TO_RUN)
 
 
 def test_the_sample_is_the_one_described() -> None:
-    assert len(PAGES) == 9 and set(PAGES) == IDENTICAL | COMMENTS_ONLY | LOCALIZED
+    assert len(PAGES) == 12 and set(PAGES) == IDENTICAL | COMMENTS_ONLY | LOCALIZED | NOTHING_TO_RUN
+    assert len(EXECUTABLE) * 2 == 22  # ja and en
     for page in PAGES:
         assert (CORPUS / page).is_file() and (CORPUS / "_po" / "ja" / page).with_suffix(".po").is_file()
 
@@ -57,7 +63,18 @@ def test_the_sample_is_the_one_described() -> None:
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", sorted(NOTHING_TO_RUN))
+def test_index_page_has_nothing_to_run(page: str, lang: str) -> None:
+    path = CORPUS / lang / page if lang == "ja" else CORPUS / page
+    with pytest.raises(GuideError):
+        parse_file(path)  # a guide given alone must have something to run
+    data = graph_to_json(parse_file(path, allow_not_executable=True))  # as a site's page
+    assert data["shape"] == "not-executable" and data["steps"] == []
+    assert expected_output_lines(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("page", EXECUTABLE)
 def test_page_parses_and_its_checks_are_the_pages_expected_outputs(page: str, lang: str) -> None:
     path = CORPUS / lang / page if lang == "ja" else CORPUS / page
     graph = parse_file(path)
@@ -159,7 +176,9 @@ def test_localized_example_data_is_drift_of_its_own_kind(page: str) -> None:
 # -- export ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [*EXECUTABLE, *(pytest.param(
+    p, marks=pytest.mark.xfail(reason="export reads the page as a guide: a page with nothing to run fails with "
+                               "no-steps (issue 20's export)")) for p in sorted(NOTHING_TO_RUN))])
 def test_export_rebuilds_the_english_page_byte_for_byte(page: str, tmp_path: Path) -> None:
     ja, en = _pair(page)
     po = (CORPUS / "_po" / "ja" / page).with_suffix(".po")

@@ -98,3 +98,71 @@ def test_syntax_blocks() -> None:
     assert not is_syntax("SELECT '${table:public.idx}.normalized';\n")
     assert not is_syntax("\\x on\n")
     assert not is_syntax("CREATE TABLE t (\n  id integer\n);\n")
+
+
+# -- psql's output pasted as psql prints it (no "-- ") --------------------------------------------------
+
+PASTED = """\
+SELECT pgroonga_command(
+  'lock_acquire',
+  ARRAY['target_name', pgroonga_table_name('pgrn_memos_index')]
+);
+                 pgroonga_command
+---------------------------------------------------
+ [[0,1716796614.02342,6.723403930664062e-05],true]
+(1 row)
+
+SELECT pgroonga_list_broken_indexes();
+ pgroonga_list_broken_indexes
+------------------------------
+(0 rows)
+
+INSERT INTO memos VALUES ('it''s');
+INSERT 0 1
+SET enable_seqscan = off;
+SET
+CREATE TABLE memos (id int);
+ERROR:  relation "memos" already exists
+SELECT 1 AS one; SELECT 'x' AS y;
+"""
+
+
+def test_pasted_output_is_the_statements_expected_output_not_sql() -> None:
+    found, findings = statements(PASTED, 1, "page.md")
+    assert findings == []
+    assert [s.span.line for s in found] == [1, 10, 15, 17, 19, 21]
+    # nothing of psql's output is sent to psql
+    assert all("rows)" not in s.sql and "---" not in s.sql and "ERROR" not in s.sql for s in found)
+    assert found[0].sql.endswith(");") and found[1].sql == "SELECT pgroonga_list_broken_indexes();"
+    first, second, insert, set_, create, last = (s.expected for s in found)
+    assert first is not None and first.pasted and first.kind == "table"
+    assert (first.span.line, first.span.end_line) == (5, 8)
+    assert first.columns == ["pgroonga_command"] and first.row_count == 1
+    assert first.rows == [["[[0,1716796614.02342,6.723403930664062e-05],true]"]]
+    assert second is not None and second.pasted and second.rows == [] and second.row_count == 0
+    assert insert is not None and insert.kind == "tag" and insert.tag == "INSERT 0 1" and insert.pasted
+    assert set_ is not None and set_.tag == "SET"
+    assert create is not None and create.kind == "error" and create.error is not None
+    assert create.error["message"] == 'relation "memos" already exists'
+    assert last is None  # nothing after it
+
+
+def test_a_lone_command_word_going_on_with_sql_is_sql() -> None:
+    found, _ = statements("SELECT 1;\nSELECT\n  2 AS two;\n", 1, "page.md")
+    assert [s.sql for s in found] == ["SELECT 1;", "SELECT\n  2 AS two;"]
+    assert found[0].expected is None
+
+
+def test_pasted_output_with_a_quote_does_not_open_a_string() -> None:
+    code = "SELECT 'it''s' AS t;\n  t\n------\n it's\n(1 row)\n\nSELECT 2;\n"
+    found, findings = statements(code, 1, "page.md")
+    assert findings == [] and [s.sql for s in found] == ["SELECT 'it''s' AS t;", "SELECT 2;"]
+    assert found[0].expected is not None and found[0].expected.rows == [["it's"]]
+
+
+def test_pasted_error_keeps_its_detail_and_caret_lines() -> None:
+    code = "SELECT x FROM t;\nERROR:  column \"x\" does not exist\nLINE 1: SELECT x FROM t;\n               ^\n"
+    found, _ = statements(code, 1, "page.md")
+    assert len(found) == 1
+    assert found[0].expected is not None and found[0].expected.kind == "error"
+    assert found[0].expected.span.end_line == 4

@@ -85,7 +85,7 @@ def test_corpus_sample_pages() -> None:
     s = load_site_settings(CORPUS)
     assert "vendor" in s.exclude
     pages = discover(CORPUS, s)
-    assert len(pages) == 18 and sum(p.rel.startswith("ja/") for p in pages) == 9
+    assert len(pages) == 24 and sum(p.rel.startswith("ja/") for p in pages) == 12
     assert not any(p.rel.startswith("_po/") or p.rel == "README.md" for p in pages)
 
 

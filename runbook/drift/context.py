@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..model import Action, Graph, Step
+from ..secrets import Masker
 from .align import Pairs, align_actions, align_steps
 from .report import Change, Where
 
@@ -44,6 +44,7 @@ class Context:
     """(old value, new value) of the variables whose value changed (secrets left out)."""
     secrets: list[str] = field(default_factory=list)
     """Secret values of both graphs, longest first, masked in every change."""
+    masker: Masker = field(default_factory=Masker)
 
     @classmethod
     def of(cls, old: Graph, new: Graph) -> Context:
@@ -55,7 +56,8 @@ class Context:
             a, b = old_by_id[oid], new_by_id[nid]
             steps.append(StepPair(a, b, align_actions(a, b)))
         secrets = sorted({s for s in old.secrets() + new.secrets() if len(s) >= 2}, key=len, reverse=True)
-        return cls(old, new, matched, renamed, steps, _changed_values(old, new), secrets)
+        return cls(old, new, matched, renamed, steps, _changed_values(old, new), secrets,
+                   Masker(secrets, min_length=2))
 
     @property
     def same_lang(self) -> bool:
@@ -83,15 +85,13 @@ class Context:
         return text == new
 
     def mask(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "********")
-        return text
+        return self.masker(text)
 
     def masked(self, change: Change) -> Change:
         """``change`` with every secret value in its summary, diff and details replaced by ``********``."""
         change.summary = self.mask(change.summary)
         change.diff = [self.mask(d) for d in change.diff]
-        change.details = _mask_values(change.details, self.mask)
+        change.details = self.masker.deep(change.details)
         return change
 
 
@@ -104,13 +104,3 @@ def _changed_values(old: Graph, new: Graph) -> list[tuple[str, str]]:
         if a is not None and b is not None and a.value != b.value and not (a.secret or b.secret):
             out.append((a.value, b.value))
     return out
-
-
-def _mask_values(value: Any, mask: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, list):
-        return [_mask_values(v, mask) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask_values(v, mask) for k, v in value.items()}
-    return value

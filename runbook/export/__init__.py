@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..model import Action, Graph, Step, Variable
+from ..secrets import Masker
 
 FORMATS = ("sh", "ansible", "markdown")
 """What ``runbook export --to`` writes."""
@@ -73,6 +74,8 @@ class Secrets:
     variables: list[Variable]
     env: dict[str, str]
     """variable name -> environment variable name."""
+    masker: Masker = field(default_factory=Masker)
+    """Each secret's value -> ``${ENV}`` (runbook.secrets: the one masking function)."""
 
     @classmethod
     def of(cls, graph: Graph, env: Mapping[str, str] | None = None) -> Secrets:
@@ -80,7 +83,7 @@ class Secrets:
         # Longest first, so a secret containing another is replaced whole.
         found.sort(key=lambda v: len(v.value), reverse=True)
         names = {v.name: (env or {}).get(v.name) or secret_env_name(v.name) for v in found}
-        return cls(found, names)
+        return cls(found, names, Masker({v.value: "${" + names[v.name] + "}" for v in found}))
 
     def var_env(self, name: str) -> str | None:
         return self.env.get(name)
@@ -91,9 +94,7 @@ class Secrets:
 
     def placeholders(self, text: str) -> str:
         """``text`` with every secret replaced by ``${ENV}`` (for texts a helper expands itself)."""
-        for v in self.variables:
-            text = text.replace(v.value, "${" + self.env[v.name] + "}")
-        return text
+        return self.masker(text)
 
 
 def mask_shell(text: str, secrets: Secrets) -> tuple[str, list[str]]:
@@ -110,7 +111,8 @@ def mask_shell(text: str, secrets: Secrets) -> tuple[str, list[str]]:
     quote: str | None = None
     i = 0
     while i < len(text):
-        hit = next((v for v in secrets.variables if text.startswith(v.value, i)), None)
+        m = secrets.masker.match_at(text, i)
+        hit = next((v for v in secrets.variables if m is not None and v.value == m.group(0)), None)
         if hit is not None:
             env = secrets.env[hit.name]
             if env not in used:

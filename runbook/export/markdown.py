@@ -26,6 +26,7 @@ from ..errors import GuideError, UsageError
 from ..lexicon import Lexicon
 from ..model import Action, Graph, Prose, Step
 from ..read.edits import mention
+from .blocks import translate_page
 from .catalog import MARKER_RE as _MARKER_RE
 from .catalog import Catalog
 
@@ -353,71 +354,27 @@ def _targetless(exc: GuideError, want: dict[str, Action], origin: list[int | Non
     return [a for a in want.values() if a.span.line in lines]
 
 
-def translate_blocks(source_text: str, target: str, catalog: Catalog) -> tuple[str, int]:
-    """A page translated block by block, as PGroonga's site builds its translations: the text is cut
-    at blank lines (``\n\n``), each block whose exact text the catalog translates is replaced (a
-    block the catalog lists twice takes its translations in catalog order), the others are kept.
-    Returns the text and how many prose blocks had no translation (code blocks are kept as they are)."""
-    table = catalog.blocks(target)
-    uses: dict[str, int] = {}
-    same = set(catalog.same)
-    by_first: dict[str, list[str]] = {}
-    for source in sorted(table, key=len, reverse=True):
-        by_first.setdefault(source.split("\n", 1)[0], []).append(source)
-    out: list[str] = []
-    untranslated = 0
-    pos, n = 0, len(source_text)
-    in_fence = False
-    while pos < n:
-        line_end = source_text.find("\n", pos)
-        first = source_text[pos: line_end if line_end >= 0 else n]
-        found = None
-        for source in by_first.get(first, []):
-            end = pos + len(source)
-            if source_text.startswith(source, pos) and (end == n or source_text.startswith("\n", end)):
-                found = source
-                break
-        if found is not None:
-            choices = table[found]
-            k = uses.get(found, 0)
-            uses[found] = k + 1
-            out.append(choices[min(k, len(choices) - 1)])
-            block = found
-            pos += len(found)
-        else:
-            stop = source_text.find("\n\n", pos)
-            stop = n if stop < 0 else stop
-            block = source_text[pos:stop]
-            out.append(block)
-            fenced = in_fence or block.lstrip().startswith(("```", "~~~", "{%"))
-            if block.strip() and block not in same and not fenced and re.search(r"\w", block):
-                untranslated += 1
-            pos = stop
-        in_fence = (block.count("```") + block.count("~~~")) % 2 == 1 if not in_fence else \
-            (block.count("```") + block.count("~~~")) % 2 == 0
-        # the blank line(s) between blocks, as written
-        gap = pos
-        while gap < n and source_text[gap] == "\n":
-            gap += 1
-        out.append(source_text[pos:gap])
-        pos = gap
-    return "".join(out), untranslated
-
-
 def export_markdown(
-    graph: Graph,
+    graph: Graph | None,
     *,
     lang: str,
     source_text: str,
     catalog: Catalog | None = None,
+    file: str | None = None,
+    site_config: dict[str, object] | None = None,
 ) -> dict[str, str]:
     """``GUIDE.LANG.md``: the guide in ``lang`` (see the module's docstring).  A page that is not a
-    tagged guide (a site's page) is translated block by block from its catalog (:func:`translate_blocks`)."""
-    if graph.shape != "guide" and catalog is not None and catalog.pairs:
-        if graph.source.lang == lang:
-            raise UsageError(f"{graph.source.file} is already in {lang!r}: give the other language with --lang")
-        text, _ = translate_blocks(source_text, lang, catalog)
+    tagged guide (a site's page: a reference page, an index page with nothing to run, one that does
+    not read as a guide at all: ``graph`` None) is translated paragraph by paragraph from its catalog,
+    as the site builds its translations (:func:`runbook.export.blocks.translate_page`); such a page is
+    never refused for its language (a Japanese page whose text is still English translates too)."""
+    name = file or (graph.source.file if graph is not None else "page.md")
+    rebuilt = graph is not None and graph.steps and (graph.shape == "guide" or catalog is None)
+    if graph is None or not rebuilt:
+        source_lang = graph.source.lang if graph is not None and graph.source.lang != lang else None
+        text = translate_page(source_text, lang, catalog or Catalog(), source_lang, site_config).text
     else:
+        assert graph is not None
         text, _ = rebuild(graph, source_text, lang, catalog)
-    stem = re.sub(r"(\.(ja|en))?\.md$", "", graph.source.file.rsplit("/", 1)[-1])
+    stem = re.sub(r"(\.(ja|en))?\.md$", "", name.rsplit("/", 1)[-1])
     return {f"{stem}.{lang}.md": text}

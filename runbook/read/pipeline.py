@@ -10,6 +10,7 @@ from ..model import Graph, Source
 from .actions import actions
 from .blocks import blocks
 from .edits import fill_paths
+from .examples import example_groups
 from .frame import frame
 from .hosts import environment, implicit_host
 from .liquid import SiteConfig
@@ -20,6 +21,7 @@ from .prose import Cues, page_prose
 from .sessions import sessions
 from .shape import no_steps, shape
 from .variables import bind_answers, code_variables
+from .versions import version_notes
 
 
 def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
@@ -48,6 +50,9 @@ def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
     variables = env.variables + code_variables(acts, env.hosts, problems)
     fill_paths(acts, variables, problems)
     bind_answers(acts, variables)
+    groups = example_groups(acts, file) if page.kind == "examples" else []
+    title = site.data.get("title") if site is not None else None
+    version_notes(doc, acts, lex, title if isinstance(title, str) else None, problems)
     if problems.fatal:
         raise GuideError(f"{file}: {len(problems.fatal)} problem(s) stop this guide from being read",
                          sorted(problems.fatal, key=lambda f: f.span.line))
@@ -64,4 +69,5 @@ def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
         prose=page_prose(doc, front, page),
         findings=sorted(problems.defects, key=lambda f: f.span.line),
         shape=page.kind,
+        example_groups=groups,
     )

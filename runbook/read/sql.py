@@ -9,6 +9,11 @@ each output belongs to the statement before it, so a block may interleave severa
 their results.  Any other comment is prose: kept on the statement it is in, or on the one it comes
 before (the last statement's, at the end of the block), never checked and never dropped.
 
+Output pasted as psql prints it, without ``-- `` (a header and its rule line, rows and ``(N rows)``,
+a command tag, ``ERROR:`` with its ``DETAIL:``/``LINE n:`` lines, ``NOTICE:`` lines), right after a
+statement, is that statement's expected output (``pasted``): it is not sent to psql
+(:func:`~runbook.expected.pasted_output_end` tells its shape and its end).
+
 A block none of whose lines ends a statement (``column LIKE pattern``), or that writes ``${NAME}``
 placeholders outside quotes, shows a syntax: :func:`is_syntax`.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..expected import looks_like_output, parse_expected
+from ..expected import looks_like_output, parse_expected, pasted_output_end
 from ..model import Finding, Prose, Span, Statement
 
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -41,12 +46,18 @@ class ScannedLine:
     """The code outside strings, quoted identifiers, dollar-quoted bodies and block comments."""
 
 
-def scan(code: str, first_line: int) -> list[ScannedLine]:
-    """Each line of ``code`` split into code and ``--`` comment, quotes followed across lines
-    (``'…'`` with ``''``, ``E'…'`` with backslashes, ``"…"``, ``$tag$…$tag$``, ``/* … */``)."""
-    out: list[ScannedLine] = []
-    quote: str | None = None  # "'", "E'", '"', "/*", or a dollar tag
-    for n, line in enumerate(code.split("\n")):
+class Scanner:
+    """Reads SQL line by line, following quotes across lines (``'…'`` with ``''``, ``E'…'`` with
+    backslashes, ``"…"``, ``$tag$…$tag$``, ``/* … */``)."""
+
+    __slots__ = ("quote",)
+
+    def __init__(self) -> None:
+        self.quote: str | None = None  # "'", "E'", '"', "/*", or a dollar tag
+
+    def line(self, line: str, number: int) -> ScannedLine:
+        """One line split into code and ``--`` comment."""
+        quote = self.quote
         i = 0
         comment: str | None = None
         bare: list[str] = []
@@ -86,9 +97,15 @@ def scan(code: str, first_line: int) -> list[ScannedLine]:
                 i += len(quote) - 1
                 quote = None
             i += 1
+        self.quote = quote
         body = line if comment is None else line[: len(line) - len(comment)]
-        out.append(ScannedLine(first_line + n, line, body, comment, quote is not None, "".join(bare)))
-    return out
+        return ScannedLine(number, line, body, comment, quote is not None, "".join(bare))
+
+
+def scan(code: str, first_line: int) -> list[ScannedLine]:
+    """Each line of ``code`` split into code and ``--`` comment, quotes followed across lines."""
+    scanner = Scanner()
+    return [scanner.line(line, first_line + n) for n, line in enumerate(code.split("\n"))]
 
 
 def _ends_statement(line: ScannedLine) -> bool:
@@ -104,6 +121,13 @@ def is_syntax(code: str) -> bool:
     if not any(ln.code.strip() for ln in lines):
         return True  # only comments: nothing to run
     return not any(_ends_statement(ln) or ln.code.strip().startswith("\\") for ln in lines)
+
+
+def _pasted(raw: list[str], k: int, in_run: bool) -> int | None:
+    """End (exclusive) of psql's output pasted without ``-- `` from line ``k`` on, else None."""
+    if in_run or not raw[k].strip() or raw[k].lstrip().startswith("--"):
+        return None
+    return pasted_output_end(raw, k)
 
 
 @dataclass(slots=True)
@@ -148,8 +172,21 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
         else:
             pending.extend(prose(lines))
 
-    scanned = scan(code, first_line)
-    for k, line in enumerate(scanned):
+    raw = code.split("\n")
+    scanner = Scanner()
+    k = -1
+    while k + 1 < len(raw):
+        k += 1
+        if not buf and scanner.quote is None and found and found[-1].expected is None and not pending:
+            end = _pasted(raw, k, run is not None)
+            if end is not None:
+                close_run()
+                if found[-1].expected is None:  # (a comment run just closed may have been its output)
+                    found[-1].expected = parse_expected(raw[k:end], span(first_line + k, first_line + end - 1))
+                    found[-1].expected.pasted = True
+                    k = end - 1
+                    continue
+        line = scanner.line(raw[k], first_line + k)
         stripped = line.text.strip()
         if not buf:
             if line.comment is not None and not line.code.strip():
@@ -157,7 +194,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
                     run = _Run()
                 run.lines.append(line)
                 continue
-            nxt = scanned[k + 1].text.strip() if k + 1 < len(scanned) else ""
+            nxt = raw[k + 1].strip() if k + 1 < len(raw) else ""
             if (stripped.startswith("-") and found and found[-1].expected is None and nxt.startswith("--")):
                 findings.append(Finding("expected-output-malformed", "error",
                                         "expected-output line starts with '-' instead of '-- ' (read as expected "

@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args)
         return status
     except RunbookError as exc:
-        sys.stderr.write(exc.format() + "\n")
+        from runner.untrusted import safe_lines  # a message may quote the guide: shown, not interpreted
+
+        sys.stderr.write(safe_lines(exc.format()) + "\n")
         return exc.exit_status
     except KeyboardInterrupt:
         sys.stderr.write("runbook: interrupted\n")

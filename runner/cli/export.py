@@ -21,7 +21,8 @@ from .options import add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("guide", help="the guide (Markdown, or a step graph as JSON for sh/ansible)")
+    p.add_argument("guide", help="the guide (Markdown, or a step graph as JSON for sh/ansible); markdown: "
+                   "or a site's language folder (SITE/ja) with --po-dir, to translate the whole site")
     p.add_argument("--to", required=True, choices=FORMATS, help="sh: a bash script per host; ansible: a playbook "
                    "and an inventory; markdown: the guide in the other language")
     p.add_argument("-o", "--output", metavar="DIR", help="folder to write into (default: standard output, when "
@@ -31,6 +32,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
     add_site_config(p)
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
+    p.add_argument("--po-dir", metavar="DIR", help="markdown, a site: the site's catalogs for the source "
+                   "folder (SITE/_po/ja: REL.po for each page REL.md)")
     p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
                    "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
@@ -70,26 +73,18 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
 
 def main(args: argparse.Namespace) -> int:
     path = Path(args.guide)
-    graph = load_graph(path, args.guide_lang, site_config=args.site_config)
     if args.to == "markdown":
-        if not args.lang:
-            raise UsageError("export --to markdown needs --lang (en or ja)")
-        if path.suffix == ".json":
-            raise UsageError("export --to markdown needs the guide's Markdown, not a step graph")
-        from runbook.export.catalog import Catalog
+        from .export_markdown import markdown_files, site_main
 
-        catalog = Catalog()
-        if args.po:
-            try:
-                catalog = Catalog.from_po(Path(args.po).read_text(encoding="utf-8"), args.po)
-            except OSError as exc:
-                raise UsageError(f"{args.po}: cannot read: {exc.strerror or exc}") from exc
-        files = export(graph, "markdown", lang=args.lang, source_text=path.read_text(encoding="utf-8"),
-                       catalog=catalog)
-    elif args.sandbox:
-        files = export(sandbox_graph(graph), args.to)
+        if path.is_dir():
+            return site_main(args)
+        files = markdown_files(args)
     else:
-        files = export(graph, args.to, **_inventory_options(args.inventory, graph))
+        graph = load_graph(path, args.guide_lang, site_config=args.site_config)
+        if args.sandbox:
+            files = export(sandbox_graph(graph), args.to)
+        else:
+            files = export(graph, args.to, **_inventory_options(args.inventory, graph))
     if args.output:
         write_files(Path(args.output), files)
         for name in files:

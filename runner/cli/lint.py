@@ -37,6 +37,7 @@ def main(args: argparse.Namespace) -> int:
         if any(f.severity == "error" for f in findings):
             status = max(status, EXIT_FAILED)
     from runner.annotations import emit, enabled, lint_commands
+    from runner.untrusted import safe_line
 
     if enabled():  # GitHub Actions: a workflow command per finding, at its line (docs/ci.md)
         emit(lint_commands(all_findings))
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([to_dict(f) for f in all_findings], ensure_ascii=False, indent=2) + "\n")
     else:
         for f in all_findings:
-            sys.stdout.write(f"{f.format()}  [{f.severity}]\n" if f.severity != "error" else f.format() + "\n")
+            sys.stdout.write(safe_line(f"{f.format()}  [{f.severity}]" if f.severity != "error" else f.format()) + "\n")
         errors = sum(f.severity == "error" for f in all_findings)
         sys.stderr.write(f"{len(all_findings)} finding(s), {errors} error(s)\n")
     return status

@@ -20,6 +20,7 @@ from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.plan import Plan, format_plan
 from runner.report import PageProgress, ProgressPrinter, print_summary, to_json, to_junit
 from runner.session import Masker
+from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import write_atomic
 
@@ -112,6 +113,12 @@ def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # in a GitHub Actions job, nothing the guides make runbook print runs as a workflow command
+    with commands_stopped(enabled()):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.guides]
     for p in paths:
         if not p.exists():
@@ -231,6 +238,7 @@ def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
 def _overall(guides: list[Path], statuses: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from runner.report import STYLE
 
@@ -238,7 +246,7 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
     table.add_column("guide")
     table.add_column("result")
     for g, st in zip(guides, statuses, strict=True):
-        table.add_row(str(g), f"[{STYLE.get(st, '')}]{st}[/]")
+        table.add_row(Text(safe_line(str(g))), Text(st, style=STYLE.get(st, "")))
     console = Console(file=sys.stderr, highlight=False, width=120)
     console.print(table)
     counts = {k: statuses.count(k) for k in (PASSED, FAILED, BLOCKED)}
@@ -276,7 +284,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if args.plan:
         if run.network_note:
             sys.stderr.write(f"runbook: {run.network_note}\n")
-        sys.stdout.write(format_plan(plan, run.mask, variants=run.options.speed))
+        sys.stdout.write(safe_lines(format_plan(plan, run.mask, variants=run.options.speed)))
         return PASSED, None
     selected = _select(graph, args)
     guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
@@ -372,11 +380,11 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         seen.add(key)
         first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
         what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
-        sys.stderr.write(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}\n"
+        sys.stderr.write(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
                          f"      because {sub.reason}\n")
     for action_id, (old, sub) in plan.paths.items():
         action = next(a for a in plan.graph.actions() if a.id == action_id)
-        sys.stderr.write(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}\n"
+        sys.stderr.write(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
                          f"      because {sub.reason}\n")
 
 
