@@ -294,6 +294,8 @@ class Runner:
         self._blocked_at: dict[int | None, str] = {}
         """Example pages: example group -> the blocked action it holds (``line N: why``); a failure after
         it in its group is blocked too (what it needs was not made)."""
+        self._stopped_groups: dict[int | None, str] = {}
+        """Example groups stopped by an unexpected error (the page goes on with the next group)."""
         self.lost_server: str | None = None
         """Set when the server went away under the page: ``crashed`` (a statement of this page
         crashed it) or ``lost`` (another's crash, or recovery: the page may run again)."""
@@ -484,11 +486,12 @@ class Runner:
         groups = (variant_groups(step.actions, {h.id: h for h in self.graph.hosts}) if self.variants > 1
                   else [[a] for a in step.actions])
         for group in groups:
-            if failed_or_blocked:
+            stopped = self._stopped_groups.get(group[0].example_group) if self.go_on else None
+            if failed_or_blocked or stopped is not None:
                 for action in group:
                     for host in action.targets:
                         sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line,
-                                                       NOT_RUN))
+                                                       NOT_RUN, message=stopped or ""))
                 continue
             if len(group) > 1:  # per-host variants of one block: on their hosts at once (speed)
                 ars = self._at_once([(a, a.targets[0]) for a in group], step, min(len(group), self.variants))
@@ -502,6 +505,12 @@ class Runner:
             st = {a.status for a in ars}
             if FAILED in st:
                 sr.status = FAILED
+                example = group[0].example_group
+                if self._hard_failure and self.go_on and example is not None and self.lost_server is None:
+                    # an example page's error stops its example group only: the next one starts afresh
+                    line = next(a.line for a in ars if a.status == FAILED)
+                    self._stopped_groups[example] = f"not run: line {line} of its example failed"
+                    self._hard_failure = False
                 failed_or_blocked = self._hard_failure
             elif BLOCKED in st:
                 sr.status = BLOCKED if sr.status != FAILED else FAILED
@@ -637,15 +646,7 @@ class Runner:
         sh = self.shell(host)
         sid = action.sessions.get(host)
         session = self.graph.session(sid) if sid else None
-        if (action.example_group is not None and action.example_group != self._group
-                and not (session and session.database)):
-            first = self._group is None
-            self._group = action.example_group
-            if not first and self.group_database is not None:  # an example that starts over
-                self.database = self.group_database(action.example_group)
-                sh.transcript.write("note", f"example group {action.example_group}: database {self.database}")
-                if sh.psql_session is not None:
-                    sh.close_psql()
+        fresh = not (session and session.database) and self._switch_group(action, sh)
         if sid is not None and sh.psql_session == sid:
             return sh
         database = session.database if session and session.database else (self.database or "")
@@ -663,7 +664,39 @@ class Runner:
             raise
         ar_note = "inferred" if session and session.inferred else "reopened"
         sh.transcript.write("note", f"psql session {sid} ({ar_note})")
+        if fresh:
+            self._page_prelude(sh)
         return sh
+
+    def _switch_group(self, action: Action, sh: HostShell) -> bool:
+        """An action of another example group than the database's: a fresh database for it (the
+        first group uses the page's own). True when the database changed."""
+        if action.example_group is None or action.example_group == self._group:
+            return False
+        first = self._group is None
+        self._group = action.example_group
+        if first or self.group_database is None:
+            return False
+        self.database = self.group_database(action.example_group)
+        sh.transcript.write("note", f"example group {action.example_group}: database {self.database}")
+        if sh.psql_session is not None:
+            sh.close_psql()
+        return True
+
+    def _page_prelude(self, sh: HostShell) -> None:
+        """In an example group's fresh database: the page's own prelude first (the leading blocks
+        that only prepare the database, ``example_group`` None), as in the page's first database."""
+        first = next((a for a in self.graph.actions() if a.example_group is not None), None)
+        for action in self.graph.actions():
+            if first is None or action is first:
+                break
+            if action.kind != "sql" or action.example_group is not None:
+                continue
+            for st in action.statements:
+                res = sh.sql(st.sql, timeout=self.timeout)
+                if res.error:
+                    raise SessionError(f"line {st.span.line}: the page's prelude failed in the example's "
+                                       f"database: {' '.join(res.output.split())[:300]}", res.output)
 
     def _sql(self, action: Action, host: str, ar: ActionResult) -> None:
         sh = self._ensure_session(action, host)
