@@ -151,6 +151,8 @@ def parse_output(lines: list[str]) -> Output:
                 error["sqlstate"] = ln.strip()
         return Output(kind="error", lines=list(lines), error=error, notices=notices)
 
+    if body[0].strip() == PLAN_HEADER and _written_by_hand(body):
+        return _plan(body, lines, notices)
     # An aligned table: header, rule, rows, "(N rows)".
     if len(body) >= 2 and _RULE_RE.match(body[1].strip()):
         columns = split_cells(body[0])
@@ -168,6 +170,36 @@ def parse_output(lines: list[str]) -> Output:
         return Output(kind="tag", lines=list(lines), tag=body[0].strip(), notices=notices)
 
     return Output(kind="text", lines=list(lines), notices=notices)
+
+
+PLAN_HEADER = "QUERY PLAN"
+_ELISION_RE = re.compile(r"^\s*(?:\.{3,}|…)\s*$")
+
+
+def _written_by_hand(body: list[str]) -> bool:
+    """An EXPLAIN plan as a page writes it by hand: no rule line under ``QUERY PLAN``, or lines left
+    out (``...``)."""
+    return len(body) < 2 or not _RULE_RE.match(body[1].strip()) or any(_ELISION_RE.match(ln) for ln in body)
+
+
+def _plan(body: list[str], lines: list[str], notices: list[str]) -> Output:
+    """A hand-written plan read as psql's one-column ``QUERY PLAN`` table: a row per plan line; the
+    ``...`` lines are no rows (``lines`` keep them), and an abbreviated plan has no row count."""
+    start = 2 if len(body) > 1 and _RULE_RE.match(body[1].strip()) else 1
+    rows: list[list[str]] = []
+    count: int | None = None
+    elided = False
+    for ln in body[start:]:
+        rm = _ROWS_RE.match(ln.strip())
+        if rm:
+            count = int(rm.group("n"))
+            break
+        if _ELISION_RE.match(ln):
+            elided = True
+        elif ln.strip():
+            rows.append([ln.strip()])
+    return Output(kind="table", lines=list(lines), columns=[PLAN_HEADER], rows=rows,
+                  row_count=None if elided else count, notices=notices)
 
 
 def parse_expected(lines: list[str], span: Span) -> Expected:
@@ -232,7 +264,7 @@ def pasted_output_end(lines: list[str], start: int) -> int | None:
         return i
     if i + 1 < n and _RULE_RE.match(lines[i + 1].strip()) and not head.endswith(";"):
         return _body_end(lines, i + 2)
-    if _RECORD_RE.match(head):
+    if _RECORD_RE.match(head) or head == PLAN_HEADER:
         return _body_end(lines, i + 1)
     if _ROWS_RE.match(head):
         return i + 1

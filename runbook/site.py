@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from .errors import GuideError
 from .model import Finding, Graph, Span
 
@@ -264,8 +266,8 @@ def load_site_settings(root: Path, file: Path | None = None) -> SiteSettings:
         pattern = r.string(entry, "volatile", i, "pattern", required=True)
         if name and pattern:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                regex.compile(pattern)  # the runner runs it with the regex module (a time limit)
+            except regex.error as exc:
                 r.bad("volatile", i, "pattern", f"pattern is not a regular expression: {exc}")
                 continue
             config.volatile.append(VolatilePattern(name, pattern, r.line("volatile", i, "")))

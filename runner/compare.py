@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+import regex
+
+from runbook.errors import RunbookError
 from runbook.expected import Output
 from runbook.model import Expected
 
@@ -41,15 +44,36 @@ def _volatile() -> list[tuple[str, re.Pattern[str]]]:
     return [(v["name"], re.compile(v["pattern"])) for v in data["volatile"]]
 
 
-Volatile = Sequence[tuple[str, re.Pattern[str]]]
-"""Extra volatile patterns: (name, pattern) pairs."""
+Volatile = Sequence[tuple[str, "re.Pattern[str] | regex.Pattern[str]"]]
+"""Extra volatile patterns: (name, pattern) pairs; a site's (``regex`` patterns) run with a time limit."""
+
+PATTERN_TIMEOUT = 1.0
+"""Seconds a site's volatile pattern may take on one text (a pattern like ``(a|aa)+$`` can take
+forever on a line that almost matches)."""
+
+
+class PatternTimeout(RunbookError):
+    """A site's volatile pattern ran out of time: the check fails with this message."""
+
+    exit_status = 1
+
+
+def _subn(name: str, pattern: re.Pattern[str] | regex.Pattern[str], text: str) -> tuple[str, int]:
+    if isinstance(pattern, re.Pattern):
+        return pattern.subn(f"<{name}>", text)
+    try:
+        return pattern.subn(f"<{name}>", text, timeout=PATTERN_TIMEOUT)
+    except TimeoutError:
+        raise PatternTimeout(f"the volatile pattern {name!r} (/{pattern.pattern}/ in runbook.toml) took more than "
+                             f"{PATTERN_TIMEOUT:g}s on one line of output; make it simpler (no nested repeats)"
+                             ) from None
 
 
 def normalize_volatile(text: str, extra: Volatile = ()) -> tuple[str, list[str]]:
     """``text`` with volatile values replaced by ``<name>``, and the names that matched."""
     names: list[str] = []
     for name, pattern in [*extra, *_volatile()]:
-        text, n = pattern.subn(f"<{name}>", text)
+        text, n = _subn(name, pattern, text)
         if n:
             names.append(name)
     return text, names

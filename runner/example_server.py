@@ -62,6 +62,8 @@ class ExampleServer:
         self._creator: threading.Thread | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._up = False
+        self.create_timeout = 300.0
+        """Seconds a page waits for its database (the queue of CREATE DATABASE)."""
 
     def _psql(self, database: str, sql: str, *, single: bool = False,
               options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -200,7 +202,9 @@ class ExampleServer:
         ``fresh``: another for an example group, a second run, a run again after a crash)."""
         made = None if fresh else self._made.get(page.path)
         if made is not None:
-            made.wait()
+            if not made.wait(self.create_timeout):
+                raise RunbookError(f"the example server did not create the database of {page.rel} within "
+                                   f"{self.create_timeout:g}s")
             name, error = self._results[page.path]
         else:
             for _ in range(3):

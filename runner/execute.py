@@ -170,6 +170,20 @@ class RunResult:
     blocked: dict[str, str] = field(default_factory=dict)
 
 
+def fault_message(exc: Exception) -> str:
+    """What an error that is not a session's says, as an action's message."""
+    if isinstance(exc, subprocess.TimeoutExpired):
+        argv = " ".join(str(a) for a in exc.cmd) if isinstance(exc.cmd, list) else str(exc.cmd)
+        return f"a helper ({'…' + argv[-160:] if len(argv) > 160 else argv}) did not finish within {exc.timeout:g}s"
+    from runbook.errors import RunbookError
+
+    if isinstance(exc, RunbookError):
+        return exc.message
+    if isinstance(exc, OSError):
+        return f"cannot reach the host: {exc}"
+    return f"runbook could not carry out this action ({type(exc).__name__}: {exc}); a bug in runbook, not in the guide"
+
+
 class Transport:
     """How the runner reaches a host outside its interactive shell (files, the observer)."""
 
@@ -552,6 +566,9 @@ class Runner:
             ar.status = FAILED
             ar.message = self.mask(exc.message)
             ar.details = self.mask(exc.last_output)
+        except Exception as exc:  # not a session's fault (a helper's timeout, a pattern's, a bug): this action fails
+            ar.status = FAILED
+            ar.message = self.mask(fault_message(exc))
         if ar.status == FAILED and self.go_on and action.example_group in self._blocked_at:
             self._after_blocked(ar, self._blocked_at[action.example_group])
         if ar.status == BLOCKED and ar.message and self.go_on:
@@ -608,8 +625,8 @@ class Runner:
                     return
             if text is None:
                 continue
-            if cmd.root:
-                text = as_root(text)
+            if cmd.root:  # a root prompt's psql is psql run by root (sudo), not through a shell string
+                text = "sudo -H " + text if cmd.opens_session else as_root(text)
             if cmd.opens_session:
                 sh.open_psql(f"{cmd.opens_session}@{host}", text, timeout=self.timeout)
                 continue
@@ -787,7 +804,7 @@ class Runner:
             line = action.path_span.line if action.path_span else action.span.line
             ar.substitutions.append({"line": str(line), "kind": "replace", "command": old, "reason": sub.reason,
                                      "with": path})
-        read = self.transport.run_root(host, ["cat", "--", path])
+        read = self.transport.run_root(host, ["cat", "--", path], timeout=self.timeout)
         exists = read.returncode == 0
         if action.kind == "file_edit" and not exists:
             ar.status = FAILED
@@ -826,9 +843,10 @@ class Runner:
         else:
             d = shlex.quote(str(Path(path).parent))
             script = (f"set -e; cat > {tmp}; chown --reference={d} {tmp}; chmod 644 {tmp}; mv -f {tmp} {q}")
-        res = self.transport.run_root(host, ["bash", "-c", script], content.encode("utf-8", errors="surrogateescape"))
+        res = self.transport.run_root(host, ["bash", "-c", script], content.encode("utf-8", errors="surrogateescape"),
+                                      timeout=self.timeout)
         if res.returncode != 0:
-            self.transport.run_root(host, ["rm", "-f", path + ".runbook-tmp"])
+            self.transport.run_root(host, ["rm", "-f", path + ".runbook-tmp"], timeout=self.timeout)
             ar.status = FAILED
             ar.message = f"{path}: cannot write: {res.stderr.decode(errors='replace').strip()}"
             return

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runbook.errors import RunbookError, UsageError
+from runbook.errors import EnvironmentLimit, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 
@@ -104,7 +104,7 @@ class GuideRun:
 
             versions = installed_pg_versions()
             if not versions:
-                raise RunbookError("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
+                raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
             pg_version = versions[-1]
             network, fallback = network_mode()
             if fallback:

@@ -64,7 +64,7 @@ def _serve(conn: multiprocessing.connection.Connection, user: str, parent: int) 
             c = cache.get(sock)
             if c is None or c.closed:
                 c = psycopg.connect(host=sock, port=5432, dbname="postgres", user=user, autocommit=True,
-                                    connect_timeout=3)
+                                    connect_timeout=3, options="-c statement_timeout=10000")
                 cache[sock] = c
             with c.cursor() as cur:
                 cur.execute(sql)
@@ -75,6 +75,10 @@ def _serve(conn: multiprocessing.connection.Connection, user: str, parent: int) 
             conn.send(("error", f"{type(exc).__name__}: {exc}".strip()))
     for c in cache.values():
         c.close()
+
+
+QUERY_TIMEOUT = 15.0
+"""Seconds the observer waits for a server's answer (then it stops observing: checks go on unsettled)."""
 
 
 class Observer:
@@ -106,8 +110,12 @@ class Observer:
         with self._lock:
             try:
                 self._conn.send((str(sock), sql))
+                if not self._conn.poll(QUERY_TIMEOUT):  # a server that does not answer: no more observing
+                    self._proc.kill()
+                    self._conn.close()
+                    return None
                 status, payload = self._conn.recv()
-            except (EOFError, OSError):  # the worker is gone (the run is ending)
+            except (EOFError, OSError):  # the worker is gone (the run is ending, or it timed out)
                 return None
         return payload if status == "ok" else None
 

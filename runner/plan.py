@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 import shutil
 import subprocess
 import tomllib
@@ -18,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook.bind import bind_graph
-from runbook.errors import RunbookError
+from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.model import Action, Finding, Graph, Host, Span
+from runbook.read.commands import programs
 
 from .inventory import Inventory
 
@@ -54,6 +54,9 @@ class Plan:
     """step id -> why it is blocked and what would lift it"""
     paths: dict[str, tuple[str, Substitution]] = field(default_factory=dict)
     """action id -> (the path as the guide names it, bound; its substitution) for file actions"""
+    warnings: list[Finding] = field(default_factory=list)
+    """Settings the target's PostgreSQL does not take (runner/settings_check.py)."""
+    settings_note: str = ""
 
     def command_text(self, action_id: str, index: int, text: str) -> tuple[str | None, Substitution | None]:
         sub = self.substitutions.get((action_id, index))
@@ -173,7 +176,7 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
     if pg_version is None and sandbox:
         versions = installed_pg_versions()
         if not versions:
-            raise RunbookError("PostgreSQL is not installed on this machine (run scripts/setup)")
+            raise EnvironmentLimit("PostgreSQL is not installed on this machine (run scripts/setup)")
         pg_version = versions[-1]
     binding = sandbox_binding(graph, pg_version, network) if sandbox else {}
     binding.update(inventory.bindings)
@@ -197,6 +200,9 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
                 plan.substitutions[(action.id, i)] = sub
                 if sub.kind == "block":
                     plan.blocked.setdefault(step.id, sub)
+    from .settings_check import plan_warnings
+
+    plan.warnings, plan.settings_note = plan_warnings(graph, pg_version if sandbox else None)
     return plan
 
 
@@ -237,12 +243,6 @@ def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
 # -- commands a target cannot run ------------------------------------------------------------------
 
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_PREFIXES = {"sudo", "env", "nohup", "time", "exec", "setsid", "nice", "command", "builtin",
-             "do", "then", "else", "elif", "if", "while", "until", "!", "{"}
-_SUDO_ARGS = {"-u", "--user", "-g", "--group", "-C", "--close-from", "-D", "--chdir", "-h", "--host", "-p",
-              "--prompt", "-r", "--role", "-t", "--type", "-U", "--other-user", "-T", "--command-timeout"}
-
-
 @cache
 def _shell_words() -> frozenset[str]:
     """bash's builtins and keywords (``cd``, ``for`` …): they need no program."""
@@ -251,38 +251,6 @@ def _shell_words() -> frozenset[str]:
     except (OSError, subprocess.SubprocessError):
         out = ""
     return frozenset(out.split()) | {"[", "[[", "]]", "{", "}", "!"}
-
-
-def programs(text: str) -> list[str]:
-    """The programs a command line starts (the first word of each command of its first line,
-    after ``sudo``/``env`` and variable assignments); words the shell expands are left out."""
-    first = text.split("\n")[0] if "<<" in text else text.replace("\\\n", " ")
-    lexer = shlex.shlex(first, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        words = list(lexer)
-    except ValueError:
-        return []
-    found: list[str] = []
-    start = True
-    skip_next = False
-    for w in words:
-        if w and set(w) <= set(";&|()"):
-            start = True
-            continue
-        if not start:
-            continue
-        if skip_next:
-            skip_next = False
-            continue
-        if w in _PREFIXES or w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
-            skip_next = w in _SUDO_ARGS
-            continue
-        start = False
-        if "$" not in w and "`" not in w and set(w) - set("<>"):
-            found.append(w)
-    return found
 
 
 def _unavailable(text: str) -> Substitution | None:
@@ -387,6 +355,9 @@ def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
     hosts_of = {h.id: h for h in plan.graph.hosts}
     lines = [f"# plan for {plan.original.source.file}",
              "# bindings: " + ", ".join(f"{k} = {v}" for k, v in sorted(plan.binding.items()))]
+    if plan.settings_note:
+        lines.append(f"# {plan.settings_note}")
+    lines += [f"# warning: {m(w.format())}" for w in plan.warnings]
     begins = {g.span.line: g for g in plan.graph.example_groups}  # examples that start over: a line each
     for step in plan.graph.steps:
         lines.append("")

@@ -11,7 +11,7 @@ blocked by a missing extension are reported with their reason. Reading the site 
 
 from __future__ import annotations
 
-import re
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+import regex
 
 from runbook.errors import EnvironmentLimit, RunbookError, UsageError
 from runbook.load import load_graph
@@ -34,7 +36,7 @@ from runbook.site import (
 
 from .compare import Volatile
 from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
-from .execute import BLOCKED, FAILED, PASSED, Runner, RunResult, SandboxTransport
+from .execute import BLOCKED, FAILED, INTERRUPTED, PASSED, Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
 from .inventory import default_inventory
 from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
 from .report import PageProgress
@@ -94,6 +96,8 @@ class SiteResult:
     pages: list[PageResult]
     server_start: float = 0.0
     """Seconds spent starting the shared example server (sandbox host, cluster, template)."""
+    interrupted: int | None = None
+    """The signal that ended the run early (its pages not run are ``interrupted``)."""
 
 
 GuideRunner = Callable[[Path, Graph], RunResult | None]
@@ -209,8 +213,10 @@ def site_pages(targets: list[Path], site_config: Path | None = None
 
 
 def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
-             rewrite: Rewriter | None = None, stream: TextIO | None = None) -> SiteResult:
-    """Run every page under ``targets`` (folders or pages of sites)."""
+             rewrite: Rewriter | None = None, stream: TextIO | None = None,
+             guard: SignalGuard | None = None) -> SiteResult:
+    """Run every page under ``targets`` (folders or pages of sites). Under ``guard``, a signal stops
+    the run: the example server is torn down, the pages not run are ``interrupted``, the result comes back."""
     started = time.time()
     t0 = time.monotonic()
     versions = installed_pg_versions()
@@ -231,41 +237,61 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     howtos = [i for i in guides if uses_running_server(works[i].graph, works[i].shape)]
     guides = [i for i in guides if i not in howtos]
     server_start = 0.0
+    interrupted: Interrupted | None = None
     if examples or howtos:
         if pg_version is None:
             raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
         sites = list(dict.fromkeys(works[i].settings.root for i in examples + howtos))
         server = ExampleServer([settings_of[r] for r in sites], pg_version, speed=options.speed)
         s0 = time.monotonic()
+        pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         try:
-            server.start()
+            with guard.shield() if guard is not None else contextlib.nullcontext():
+                server.start()  # (a signal meanwhile: the server is up, so that it is stopped whole)
+            if guard is not None and guard.signum is not None:
+                raise Interrupted(guard.signum)
             server_start = time.monotonic() - s0
             server.prepare([(works[i].page, works[i].settings) for i in examples
                             if works[i].settings.root not in server.prelude_errors])
-            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-                futures = {i: pool.submit(_run_example, works[i], server, options, rewrite) for i in examples}
-                lock = threading.Lock()  # how-to pages: one at a time (``createdb api`` on one server)
-                futures |= {i: pool.submit(_run_howto, works[i], server, options, lock) for i in howtos}
-                for i in sorted(examples + howtos):
-                    results[i] = futures[i].result()
-                    lines.page(results[i])
+            futures = {i: pool.submit(_run_example, works[i], server, options, rewrite) for i in examples}
+            lock = threading.Lock()  # how-to pages: one at a time (``createdb api`` on one server)
+            futures |= {i: pool.submit(_run_howto, works[i], server, options, lock) for i in howtos}
+            for i in sorted(examples + howtos):
+                results[i] = futures[i].result()
+                lines.page(results[i])
+        except Interrupted as exc:
+            interrupted = exc
+            pool.shutdown(wait=False, cancel_futures=True)
         finally:
-            server.stop()
+            with guard.shield() if guard is not None else contextlib.nullcontext():
+                server.stop()  # (the pages still running lose their server: they end at once)
+                pool.shutdown()
     for i in guides:
         w = works[i]
         assert w.graph is not None
+        if interrupted is not None:
+            break
         p0 = time.monotonic()
         lines.started(str(w.page.path))
-        result = run_guide(w.page.path, w.graph)
+        try:
+            result = run_guide(w.page.path, w.graph)
+        except Interrupted as exc:  # the guide's own report is written, its sandbox is down
+            interrupted = exc
+            break
         pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
                         duration=time.monotonic() - p0, result=result)
         if result is not None and result.status != PASSED:
             pr.reason = _first_problem(result)
         results[i] = pr
         lines.page(pr)
+    if interrupted is not None:
+        for i, w in enumerate(works):
+            if i not in results:
+                results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
+                                        f"not run: the run was interrupted by {interrupted}")
     pages = [results[i] for i in range(len(items))]
-    return SiteResult([str(t) for t in targets], site_status(pages), started, time.monotonic() - t0, pages,
-                      server_start)
+    return SiteResult([str(t) for t in targets], INTERRUPTED if interrupted else site_status(pages), started,
+                      time.monotonic() - t0, pages, server_start, interrupted.signum if interrupted else None)
 
 
 def _given_exclude(config: Path) -> list[str]:
@@ -310,7 +336,7 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
             pr.findings = [f.format() for f in unsafe]
             pr.reason = f"the sandbox refuses to run it: {pr.findings[0]}"
             return pr
-        volatile = [(v.name, re.compile(v.pattern)) for v in s.volatile]
+        volatile = [(v.name, regex.compile(v.pattern)) for v in s.volatile]  # run with a time limit (compare.py)
         pr.database, runner, result = _run_surviving(work, server, options, plan, volatile)
         if (options.second_run and not options.update_expected and runner.lost_server is None
                 and _failed_checks(result)):
@@ -346,7 +372,7 @@ def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: t
             server.ready.wait()
             runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
                             timeout=options.timeout, settle=options.settle, volatile=[
-                                (v.name, re.compile(v.pattern)) for v in work.settings.volatile],
+                                (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
                             versions=server.versions.get(work.settings.root))
             pr.result = runner.run()
             pr.status = pr.result.status

@@ -139,3 +139,36 @@ def test_comments_shaped_like_psql_output() -> None:
                   ["The content column must have 'extension' and", "the title column must have 'Groonga'."],
                   ["Sample of EXPLAIN ANALYZE with / without type cast"]):
         assert not looks_like_output(prose), prose
+
+
+def test_plans_written_by_hand_read_as_plans() -> None:
+    """``QUERY PLAN`` with no rule line under it, or with lines left out (``...``), is a plan: the
+    comparison goes by its shape."""
+    actual = parse_output(lines(PLAN))
+    no_rule = guide("""
+-- QUERY PLAN
+--  Index Scan using logs_id on logs  (cost=0.42..8.44 rows=1 width=40)
+--    Index Cond: (id = 1)
+""")
+    expected = parse_expected(no_rule, SPAN)
+    assert expected.kind == "table" and expected.columns == ["QUERY PLAN"]
+    assert expected.rows == [["Index Scan using logs_id on logs  (cost=0.42..8.44 rows=1 width=40)"],
+                             ["Index Cond: (id = 1)"]]
+    assert looks_like_output(no_rule)
+    cmp = compare_output(expected, actual)
+    assert cmp.ok, cmp.problems
+    seq = [ln.replace("Index Scan using logs_id on logs", "Seq Scan on logs") for ln in no_rule]
+    assert not compare_output(parse_expected(seq, SPAN), actual).ok  # still compared: by shape
+    abbreviated = guide("""
+--                     QUERY PLAN
+-- ---------------------------------------------------
+--  Index Scan using logs_id on logs  (cost=...)
+--  ...
+-- (4 rows)
+""")
+    expected = parse_expected(abbreviated, SPAN)
+    assert expected.kind == "table" and expected.columns == ["QUERY PLAN"]
+    assert expected.rows == [["Index Scan using logs_id on logs  (cost=...)"]]  # "..." is no row
+    assert expected.row_count is None  # lines are left out: the count says nothing
+    assert "..." in [ln.strip() for ln in expected.lines]
+    assert compare_output(expected, actual).ok

@@ -28,9 +28,10 @@ BROKEN = ["stale.md", "unterminated.md", "crash.md"]
 
 
 def _runbook(*args: str) -> tuple[int, str]:
+    """Exit status, and what runbook printed: its results (stdout) and its progress (stderr)."""
     cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", *args], capture_output=True, text=True,
                         check=False, cwd=ROOT)
-    return cp.returncode, cp.stderr
+    return cp.returncode, cp.stdout + cp.stderr
 
 
 def _line(page: Path, text: str) -> int:

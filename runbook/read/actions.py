@@ -11,7 +11,7 @@ import re
 from ..model import Action, Answer, Command, Span, Statement, Turn
 from . import sql
 from .blocks import Placed
-from .languages import CONSOLE_PROMPT_RE
+from .languages import CONSOLE_PROMPT_RE, is_prose
 from .problems import Problems
 
 _PROMPT_RE = re.compile(r"^(?P<prompt>.*?:)\s*\((?P<answer>.*)\)\s*$")
@@ -27,13 +27,34 @@ def actions(placed: list[Placed], file: str, problems: Problems) -> list[Action]
             action.commands = shell_commands(action.code, p.first_line, file)
         elif action.kind == "console" and not has_prompt(action.code):
             action.kind = "shell"  # a transcript without prompts: a script, as in a bash block
-            action.commands = shell_commands(action.code, p.first_line, file)
+            action.commands = shell_commands(_without_prose(action.code, p.first_line, file, problems),
+                                             p.first_line, file)
         elif action.kind == "console":
             action.commands = console_commands(action.code, p.first_line, file, problems)
         elif action.kind == "sql":
             action.statements = sql_statements(action.code, p.first_line, file, problems)
         out.append(action)
     return out
+
+
+def _without_prose(code: str, first_line: int, file: str, problems: Problems) -> str:
+    """A prompt-less console block with its prose lines (``How to install:``) blanked, each a finding."""
+    lines = code.split("\n")
+    heredoc: str | None = None
+    continued = False
+    for n, line in enumerate(lines):
+        if heredoc is not None:  # a here-document's body is data
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
+        was_continued, continued = continued, line.rstrip().endswith("\\")
+        hm = _HEREDOC_RE.search(line) if "<<" in line else None
+        if hm:
+            heredoc = hm.group(1)
+        if not was_continued and is_prose(line):
+            problems.defect("console-prose", "hint", f"'{line.strip()}' reads as prose, not a command: not run",
+                            Span(file, first_line + n, first_line + n))
+            lines[n] = ""
+    return "\n".join(lines)
 
 
 def logical_lines(code: str, first_line: int) -> list[tuple[str, int, int]]:

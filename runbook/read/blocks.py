@@ -13,7 +13,7 @@ from typing import Literal
 from ..model import Action, ActionKind, Block, Prose, Span, Step, TargetSource
 from . import edits
 from .frame import Frame
-from .languages import CONSOLE_LANGS, EXECUTABLE, NON_EXECUTABLE, SHELL_LANGS, SQL_LANGS, shown_role
+from .languages import CONSOLE_LANGS, EXECUTABLE, NON_EXECUTABLE, SHELL_LANGS, SQL_LANGS, has_commands, shown_role
 from .outline import Node, Outline
 from .problems import Problems
 from .prose import Cue, Cues
@@ -276,6 +276,7 @@ def _runnable(lang: str, code: str) -> bool:
         prompts = _PROMPT_LINE_RE.findall(code)
         if prompts:
             return any(p.strip() for p in prompts)
+        return has_commands(lang, code)  # a script: its prose lines ("How to install:") are not commands
     comment = "--" if lang in SQL_LANGS else "#"
     return any(ln.strip() and not ln.lstrip().startswith(comment) for ln in code.split("\n"))
 

@@ -24,14 +24,26 @@ CONSOLE_PROMPT_RE = re.compile(r"^(?P<prompt>[$%#])(?: |$)")
 script."""
 
 
+PROSE_LINE_RE = re.compile(r"^\s*(?:[A-Z][a-z]+(?: [\w'’,()/-]+)*[.:!?]|[^\x00-\x7f].*)\s*$")
+"""A line of prose in a console block without prompts (``How to install:``, ``インストール方法：``): a
+capitalized sentence ending with ``.``/``:``/``!``/``?``, or a line starting with a letter outside ASCII.
+No command reads so: it is not run (``How`` is no program)."""
+
+
+def is_prose(line: str) -> bool:
+    return PROSE_LINE_RE.match(line) is not None
+
+
 def has_commands(lang: str, code: str) -> bool:
     """A shell block (or a console block without prompts: a script) with a line that is not blank nor
     a comment; a console block with a prompt line that types something.  Any other block of a
     language that runs says yes (SQL is judged by :func:`runbook.read.sql.is_syntax`)."""
     lines = code.split("\n")
     prompts = [ln for ln in lines if CONSOLE_PROMPT_RE.match(ln)]
-    if lang in SHELL_LANGS or (lang in CONSOLE_LANGS and not prompts):
+    if lang in SHELL_LANGS:
         return any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines)
+    if lang in CONSOLE_LANGS and not prompts:
+        return any(ln.strip() and not ln.lstrip().startswith("#") and not is_prose(ln) for ln in lines)
     if lang in CONSOLE_LANGS:
         return any(ln[2:].strip() for ln in prompts)
     return True

@@ -1,0 +1,129 @@
+"""Settings a guide writes, checked against the installed PostgreSQL (issue 20, point 3).
+
+The fixture guide (tests/fixtures/settings/wrong-settings.md) writes one wrong thing per line; the
+expected findings below are what PostgreSQL 15's documentation says of each (the closest names, the
+version of the removals, the enum values, the range), not the module's output copied.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from runbook.parse import parse_file
+from runner import settings_check
+from runner.cli import main as cli
+from runner.settings_check import Parameter, check_graph, guide_settings, value_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "tests" / "fixtures" / "settings" / "wrong-settings.md"
+PG = "15"
+needs_pg = pytest.mark.skipif(not Path(f"/usr/lib/postgresql/{PG}/bin/postgres").exists(),
+                              reason=f"PostgreSQL {PG} is not installed (scripts/setup)")
+needs_pgroonga = pytest.mark.skipif(not Path(f"/usr/share/postgresql/{PG}/extension/pgroonga.control").exists(),
+                                    reason="PGroonga is not installed for PostgreSQL 15 (/work/shared/pgroonga)")
+
+
+def _line(text: str) -> int:
+    return GUIDE.read_text(encoding="utf-8").split("\n").index(text) + 1
+
+
+def test_values_by_type() -> None:
+    flag = Parameter("fsync", "bool")
+    assert value_problem(flag, "on") is None and value_problem(flag, "'off'") is None
+    assert value_problem(flag, "tru") is None and value_problem(flag, "1") is None  # PostgreSQL takes prefixes
+    assert "not a boolean" in (value_problem(flag, "maybe") or "")
+    level = Parameter("wal_level", "enum", enumvals=("minimal", "replica", "logical"))
+    assert value_problem(level, "Logical") is None
+    assert "not one of minimal, replica, logical" in (value_problem(level, "logcal") or "")
+    buffers = Parameter("shared_buffers", "integer", "8kB", "16", "1073741823")
+    assert value_problem(buffers, "128MB") is None  # 16384 × 8kB
+    assert "out of range" in (value_problem(buffers, "64kB") or "")  # 8 × 8kB < 16
+    assert "unit 'XB'" in (value_problem(buffers, "128XB") or "")
+    senders = Parameter("max_wal_senders", "integer", "", "0", "262143")
+    assert "out of range" in (value_problem(senders, "1000000") or "")
+    assert "not an integer" in (value_problem(senders, "1.5") or "")
+    timeout = Parameter("statement_timeout", "integer", "ms", "0", "2147483647")
+    assert value_problem(timeout, "'5min'") is None
+    assert value_problem(Parameter("listen_addresses", "string"), "'*'") is None
+
+
+def test_what_a_guide_writes() -> None:
+    settings, files, libraries = guide_settings(parse_file(GUIDE))
+    assert [(s.name, s.line, s.where) for s in settings] == [
+        ("shared_preload_libraries", 8, "postgresql.conf"), ("pgronga.enable_wal", 9, "postgresql.conf"),
+        ("wal_keep_segments", 10, "postgresql.conf"), ("wal_level", 11, "postgresql.conf"),
+        ("max_wal_senders", 12, "postgresql.conf"), ("shared_buffers", 13, "postgresql.conf"),
+        ("pgroonga.enable_wal", 24, "ALTER SYSTEM"), ("enable_seqscan", 25, "SET"),
+        ("pgroonga.log_level", 26, "SET")]
+    assert files == [("recovery.conf", _line("`/var/lib/postgresql/15/main/recovery.conf`:"))]
+    assert libraries == ("pgroonga",)  # shared_preload_libraries and CREATE EXTENSION
+
+
+def test_removals_are_data() -> None:
+    data = tomllib.loads((ROOT / "runner" / "data" / "settings.toml").read_text(encoding="utf-8"))
+    assert data["removed"]["wal_keep_segments"]["since"] == "13"
+    assert data["removed"]["wal_keep_segments"]["use"].startswith("wal_keep_size")
+    assert data["files"]["recovery.conf"]["since"] == "12"
+
+
+@needs_pg
+def test_core_settings_against_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings_check, "CACHE", tmp_path / "cache")
+    findings, note = check_graph(parse_file(GUIDE), PG)
+    by_line = {f.span.line: f for f in findings}
+    assert by_line[10].rule == "setting-removed" and "PostgreSQL 13" in by_line[10].message \
+        and "wal_keep_size" in by_line[10].message
+    assert by_line[11].rule == "setting-value" and "minimal, replica, logical" in by_line[11].message
+    assert by_line[12].rule == "setting-value" and "0 .. 262143" in by_line[12].message
+    assert by_line[13].rule == "setting-value" and "'XB'" in by_line[13].message
+    recovery = _line("`/var/lib/postgresql/15/main/recovery.conf`:")
+    assert by_line[recovery].rule == "config-file-obsolete" and "since PostgreSQL 12" in by_line[recovery].message
+    assert 8 not in by_line and 25 not in by_line  # shared_preload_libraries, SET enable_seqscan: fine
+    assert all(f.span.file == str(GUIDE) for f in findings)
+    # The answer is cached: a second check starts no scratch cluster.
+    assert list((tmp_path / "cache").glob("15-*.json"))
+    monkeypatch.setattr(settings_check, "scratch_settings", lambda *a: pytest.fail("not cached"))
+    again, _ = check_graph(parse_file(GUIDE), PG)
+    assert [f.format() for f in again] == [f.format() for f in findings]
+
+
+@needs_pg
+@needs_pgroonga
+def test_extension_settings_come_from_the_loaded_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings_check, "CACHE", tmp_path / "cache")
+    findings, note = check_graph(parse_file(GUIDE), PG)
+    assert note == "settings checked against PostgreSQL 15 with pgroonga loaded"
+    by_line = {f.span.line: f for f in findings}
+    assert by_line[9].rule == "setting-unknown" and by_line[9].message.endswith("did you mean pgroonga.enable_wal?")
+    assert by_line[24].rule == "setting-value" and "'maybe' is not a boolean" in by_line[24].message
+    assert 26 not in by_line  # pgroonga.log_level = debug is one of its enum values
+
+
+@needs_pg
+def test_plan_and_lint_name_the_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["run", str(GUIDE), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert f"# warning: {GUIDE}:10: setting-removed: wal_keep_segments" in out
+    assert f"# warning: {GUIDE}:11: setting-value: wal_level = logcal" in out
+    assert cli(["lint", str(GUIDE)]) == 0  # warnings only
+    out = capsys.readouterr().out
+    assert f"{GUIDE}:12: setting-value: max_wal_senders = 1000000" in out
+
+
+@needs_pg
+@pytest.mark.parametrize("guide", sorted((ROOT / "docs" / "guides").glob("*.md")), ids=lambda p: p.name)
+def test_the_project_guides_write_only_settings_postgresql_takes(guide: Path) -> None:
+    if guide.name == "README.md":
+        return
+    findings, _ = check_graph(parse_file(guide), PG)
+    assert findings == []
+
+
+def test_no_postgresql_no_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings_check, "_bin", lambda v: Path("/nonexistent"))
+    findings, note = check_graph(parse_file(GUIDE), PG)
+    assert note == "settings not checked: PostgreSQL 15 is not installed here"
+    assert [f.rule for f in findings] == ["config-file-obsolete"]  # a file needs no server to be named
