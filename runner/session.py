@@ -77,6 +77,10 @@ class Transcript:
             self._fh = None
 
 
+SEARCH_WINDOW = 65536
+"""Characters at the end of what a program printed in which its prompt is looked for (and read at once)."""
+
+
 def _tail(text: str, n: int = 1000) -> str:
     return text[-n:]
 
@@ -102,9 +106,12 @@ class HostShell:
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
+        # Reading stays linear in the output's size: a prompt is looked for only in the last
+        # SEARCH_WINDOW characters (pexpect otherwise searches the whole buffer after every read:
+        # quadratic, a 50 MB line took longer than any timeout), read in large chunks.
         self.child = pexpect.spawn(
             self.argv[0], self.argv[1:], encoding="utf-8", codec_errors="replace", timeout=self.timeout,
-            echo=False, dimensions=(50, 400),
+            echo=False, dimensions=(50, 400), maxread=SEARCH_WINDOW, searchwindowsize=SEARCH_WINDOW,
         )
         # pexpect sleeps 50 ms before every send by default (for slow terminals); a sentinel prompt
         # makes that unnecessary, and over a guide's dozens of commands it adds up.

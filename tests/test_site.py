@@ -180,7 +180,7 @@ def test_plan_of_the_project_docs_lists_every_page(capsys: pytest.CaptureFixture
         assert f"# {page}: skipped (runbook's own documentation" in out, page.name
     for page in sorted((docs / "guides").glob("*.md")):
         if page.name != "README.md":
-            assert f"# plan for {page}\n" in out or f"# {page}: blocked" in out, page.name
-    assert f"# plan for {docs / 'site' / 'reference' / 'like.md'}\n" in out
+            assert f"plan for {page} on the sandbox; read as " in out or f"# {page}: blocked" in out, page.name
+    assert f"plan for {docs / 'site' / 'reference' / 'like.md'} on the sandbox; read as " in out
     assert f"# {docs / 'site' / 'install.md'}: skipped (installs PostgreSQL packages" in out
     assert "no-steps" not in out

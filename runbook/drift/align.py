@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -109,3 +110,42 @@ def align_steps(old_steps: list[Step], new_steps: list[Step]) -> tuple[dict[str,
         matched[lost[i].id] = found[j].id
         renamed.append((lost[i].id, found[j].id))
     return matched, renamed
+
+
+def titled(step: Step) -> bool:
+    """The step's id is made from its heading (no ``{#id}``): it follows the heading's text."""
+    from ..read.shape import slug
+
+    base = slug(step.title.replace("`", ""))
+    return bool(base) and re.fullmatch(rf"{re.escape(base)}(?:-\d+)?", step.id) is not None
+
+
+def _kinds(step: Step) -> tuple[str, ...]:
+    return tuple(a.kind for a in step.actions)
+
+
+def pair_by_position(old_steps: list[Step], new_steps: list[Step], matched: dict[str, str]) -> list[tuple[str, str]]:
+    """Translations: steps left over on both sides whose ids are slugs of their (translated) headings,
+    paired by position and content: between the same matched neighbours, in order, with the same
+    kinds of actions.  Adds them to ``matched``; returns them as (old id, new id)."""
+    def gaps(steps: list[Step], anchors: dict[str, int]) -> dict[int, list[Step]]:
+        out: dict[int, list[Step]] = {}
+        gap = -1
+        for s in steps:
+            if s.id in anchors:
+                gap = anchors[s.id]
+            elif titled(s):
+                out.setdefault(gap, []).append(s)
+        return out
+
+    order = {oid: n for n, oid in enumerate(s.id for s in old_steps if s.id in matched)}
+    old_gaps = gaps(old_steps, order)
+    new_gaps = gaps(new_steps, {matched[oid]: n for oid, n in order.items()})
+    paired: list[tuple[str, str]] = []
+    for gap, lost in old_gaps.items():
+        found = new_gaps.get(gap, [])
+        for i, j in pair(lost, found, _kinds, kind=lambda s: frozenset(_kinds(s))):
+            if i is not None and j is not None:
+                matched[lost[i].id] = found[j].id
+                paired.append((lost[i].id, found[j].id))
+    return paired

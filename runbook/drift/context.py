@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..model import Action, Graph, Step
 from ..secrets import Masker
-from .align import Pairs, align_actions, align_steps
+from .align import Pairs, align_actions, align_steps, pair_by_position
 from .report import Change, Where
 
 
@@ -49,6 +49,8 @@ class Context:
     @classmethod
     def of(cls, old: Graph, new: Graph) -> Context:
         matched, renamed = align_steps(old.steps, new.steps)
+        if old.source.lang != new.source.lang:  # translated headings: slugs differ, positions do not
+            renamed += pair_by_position(old.steps, new.steps, matched)
         old_by_id = {s.id: s for s in old.steps}
         new_by_id = {s.id: s for s in new.steps}
         steps = []

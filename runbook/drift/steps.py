@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 
 from ..model import Step
-from ..read.shape import slug
+from .align import titled
 from .context import Context
 from .report import Change
 
@@ -25,12 +24,6 @@ def _where_missing(step: Step, mine: list[Step], theirs: list[Step], matched: di
         if other is not None and other in theirs_by_id:
             return theirs_by_id[other].span.end_line
     return end
-
-
-def titled(step: Step) -> bool:
-    """The step's id is made from its heading (no ``{#id}``): it follows the heading's text."""
-    base = slug(step.title.replace("`", ""))
-    return bool(base) and re.fullmatch(rf"{re.escape(base)}(?:-\d+)?", step.id) is not None
 
 
 def compare(ctx: Context) -> Iterator[Change]:

@@ -21,7 +21,7 @@ from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runbook.git import read_side
 from runbook.history import history, render_history
 
-from .options import add_site_config
+from .options import add_lang, add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -43,9 +43,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rev", default="HEAD", help="with --history: the commit to start from (default HEAD)")
     p.add_argument("--repo", metavar="DIR", default=None, help="git repository for REV:PATH and --history "
                    "(default: the current directory)")
-    p.add_argument("--lang", help="lexicon for both sides (default: detected from each text)")
-    p.add_argument("--lang-old", help="lexicon for the old side (overrides --lang)")
-    p.add_argument("--lang-new", help="lexicon for the new side (overrides --lang)")
+    add_lang(p, what="both sides")
+    add_lang(p, "--lang-old", what="the old side (overrides --lang)")
+    add_lang(p, "--lang-new", what="the new side (overrides --lang)")
+    p.add_argument("--site", action="store_true", help="OLD and NEW are two language folders of a site "
+                   "(SITE/ja SITE): pair their pages, one line per pair, then the pairs with executable drift")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_site_config(p)
 
@@ -64,14 +66,32 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.old or not args.new:
         raise UsageError("runbook drift: give two guides (OLD NEW) or --history PATH")
+    if args.site:
+        return _site(args)
     old = read_side(args.old, repo, args.lang_old or args.lang, args.site_config)
     new = read_side(args.new, repo, args.lang_new or args.lang, args.site_config)
     report = compare(old, new)
     if args.json:
         _write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
-        _write(render(report, color=sys.stdout.isatty()))
+        from runner.console import color
+
+        _write(render(report, color=color(sys.stdout)))
     return EXIT_FAILED if report.executable else EXIT_OK
+
+
+def _site(args: argparse.Namespace) -> int:
+    """``--site``: every page pair of two language folders (runbook/drift/site.py)."""
+    from runbook.drift.site import compare_sites, render_site, site_has_drift
+
+    pairs = compare_sites(Path(args.old), Path(args.new), Path(args.site_config) if args.site_config else None)
+    if args.json:
+        _write(json.dumps({"pairs": [{"page": p.rel, "state": p.state, "problem": p.problem,
+                                      "report": p.report.to_dict() if p.report else None} for p in pairs]},
+                          ensure_ascii=False, indent=2) + "\n")
+    else:
+        _write(render_site(pairs))
+    return EXIT_FAILED if site_has_drift(pairs) else EXIT_OK
 
 
 def _write(text: str) -> None:
