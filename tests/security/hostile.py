@@ -218,12 +218,14 @@ def walls_steps(t: Targets) -> list[Step]:
     tag, pid = t.tag, t.canary_pid
     disk = [f"sudo mkdir -p /tmp/{tag}-disk || true"]
     if t.root_device:
+        disk.append(f"sudo blkid -p -o value -s UUID {t.root_device} || true")
         disk.append(f"sudo mount {t.root_device} /tmp/{tag}-disk && sudo touch /tmp/{tag}-disk/var/tmp/{tag}-disk"
                     f" && sudo sha256sum /tmp/{tag}-disk/etc/shadow; sudo umount /tmp/{tag}-disk || true")
     if t.root_device_numbers:
         major, minor = t.root_device_numbers
-        disk.append(f"sudo mknod /tmp/{tag}-dev b {major} {minor} && sudo mount /tmp/{tag}-dev /tmp/{tag}-disk"
-                    f" && sudo touch /tmp/{tag}-disk/var/tmp/{tag}-mknod; sudo umount /tmp/{tag}-disk || true")
+        disk.append(f"sudo mknod /tmp/{tag}-dev b {major} {minor} && sudo blkid -p -o value -s UUID /tmp/{tag}-dev"
+                    f" && sudo mount /tmp/{tag}-dev /tmp/{tag}-disk && sudo touch /tmp/{tag}-disk/var/tmp/{tag}-mknod;"
+                    f" sudo umount /tmp/{tag}-disk || true")
     survivor = f"bash -c 'exec -a {tag}-survivor-%s sleep 300' </dev/null >/dev/null 2>&1"
     targets = json.dumps([["unix", t.unix_path], ["unix", "@" + t.abstract_name], ["tcp", str(t.tcp_port)]])
     return [
@@ -277,6 +279,9 @@ def walls_steps(t: Targets) -> list[Step]:
             f"sudo nsenter -t {pid} -m -u -i -n -p -- setsid -f {survivor % 'nsenter'} || true",
             f"sudo nsenter -t 1 -m -u -i -n -p -- setsid -f {survivor % 'nsenter-1'} || true",
             f"env RB_ESCAPE_MARK={tag}-survivor-env setsid -f sleep 300 </dev/null >/dev/null 2>&1 || true",
+            # out of the host's cgroups (pids, freezer: where teardown finds a host's processes), then away
+            "sudo sh -c 'for c in pids freezer; do echo $$ > /sys/fs/cgroup/$c/cgroup.procs; done;"
+            f" exec setsid -f bash -c \"exec -a {tag}-survivor-cgroup sleep 300\"' </dev/null >/dev/null 2>&1 || true",
             f"ps -eo pid,args | grep -c '{tag}-survivo[r]' || true",
         )),
     ]

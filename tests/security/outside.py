@@ -99,9 +99,15 @@ class Machine:
     tcp_port: int = 0
     existing: dict[Path, str] = field(default_factory=dict)
     shadow: bytes = b""
+    root_uuid: str = ""
+    """The UUID of the machine's root file system, read from its device (empty if it has none)."""
 
     def start(self) -> None:
         self.shadow = Path("/etc/shadow").read_bytes()
+        device, _ = _root_device()
+        if device:
+            self.root_uuid = subprocess.run(["blkid", "-p", "-o", "value", "-s", "UUID", device], capture_output=True,
+                                            text=True, check=False).stdout.strip()
         self.canary, self.victim = (
             subprocess.Popen(["bash", "-c", f"exec -a {self.tag}-{name} sleep 600"], stdin=subprocess.DEVNULL,
                              start_new_session=True) for name in ("canary", "victim"))

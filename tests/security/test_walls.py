@@ -130,9 +130,14 @@ def test_writes_do_not_reach_the_machine(outcome: Outcome, folder: str) -> None:
             assert path.read_text() == content, f"the guide changed the machine's {path}"
 
 
-def test_the_machines_disk_cannot_be_mounted(outcome: Outcome) -> None:
+@PENDING  # where it runs: today's hosts share the machine's /dev, and their root has every capability
+def test_the_machines_disk_cannot_be_read_or_mounted(outcome: Outcome) -> None:
+    uuid = outcome.machine.root_uuid
+    if not uuid:
+        pytest.skip("the machine's own root cannot read its root device (or it has none): nothing to hold")
     tag = outcome.machine.tag
-    outcome.ran("mount-the-disk", f"/tmp/{tag}-disk")
+    text = outcome.ran("mount-the-disk", f"/tmp/{tag}-disk")
+    assert uuid not in text, f"the guide read the machine's disk (its file system UUID {uuid})"
     written = [p for p in (f"/var/tmp/{tag}-disk", f"/var/tmp/{tag}-mknod") if Path(p).exists()]
     assert not written, f"the guide mounted the machine's disk and wrote {written}"
 
