@@ -212,3 +212,73 @@ def detect_language(text: str, name: str | None = None) -> str:
     japanese = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", prose))
     latin = len(re.findall(r"[A-Za-z]", prose))
     return "ja" if japanese and japanese >= JAPANESE_SHARE * (japanese + latin) else "en"
+
+
+LANGUAGE_NAMES = {"en": "English", "ja": "Japanese", "fr": "French", "de": "German", "es": "Spanish",
+                  "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "zh": "Chinese", "ko": "Korean",
+                  "ru": "Russian"}
+
+_STOPWORDS = {
+    "en": "the and to of is are this that with on for you your",
+    "fr": "le la les des est et une un sur pour dans vous avec du que",
+    "de": "der die das und ist nicht mit auf für ein eine sie den dem",
+    "es": "el los las del es y una un para con que por en se",
+    "it": "il gli della è e una un per con che sono non nel",
+    "pt": "o os das dos é e uma um para com que não em",
+    "nl": "de het een en van is op voor met niet zijn dat",
+}
+"""A few frequent words of languages written in Latin script (which of them a page's prose is in)."""
+
+_FRONT_LANG_RE = re.compile(r"\A---\n(?:.*\n)*?lang:\s*['\"]?(?P<lang>[A-Za-z_-]+)['\"]?\s*\n(?:.*\n)*?---\n")
+
+
+def _latin_language(prose: str) -> str:
+    words = re.findall(r"[a-zàâçéèêëîïôûùüÿñæœäößáíóú]+", prose.lower())
+    sets = {lang: set(ws.split()) for lang, ws in _STOPWORDS.items()}
+    scores = {lang: sum(w in s for w in words) for lang, s in sets.items()}
+    best = max(scores, key=lambda k: scores[k])
+    return best if scores[best] > 1.5 * scores["en"] and scores[best] >= 5 else "en"
+
+
+def text_language(text: str) -> str:
+    """The language a page's prose is written in, by its script and frequent words (code left out):
+    ``ja``, ``en``, or another language's code (which may have no lexicon)."""
+    prose = _PROSE_ONLY_RE.sub("", text)
+    japanese = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", prose))
+    latin = len(re.findall(r"[A-Za-z]", prose))
+    if japanese and japanese >= JAPANESE_SHARE * (japanese + latin):
+        return "ja"
+    if len(re.findall(r"[\uac00-\ud7af]", prose)) > latin:
+        return "ko"
+    if len(re.findall(r"[\u0400-\u04ff]", prose)) > latin:
+        return "ru"
+    return _latin_language(prose)
+
+
+def choose_language(text: str, name: str | None = None, given: str | None = None) -> tuple[str, str]:
+    """The lexicon a guide is read with and why: ``--lang``, the file name (``guide.en.md``), the
+    ``lang`` of its front matter, or its text.  A guide in a language without a lexicon raises
+    :class:`GuideError` naming the languages there are (never a silent misreading)."""
+    from .errors import GuideError
+    from .model import Finding, Span
+
+    if given:
+        return given, "--lang"
+    m = _NAME_LANG_RE.search(name or "")
+    m = m if m and (m.group("lang") in available() or m.group("lang") in LANGUAGE_NAMES) else None
+    front = _FRONT_LANG_RE.match(text.replace("\r\n", "\n"))
+    if m:
+        lang, why = m.group("lang"), f"file name .{m.group('lang')}.md"
+    elif front:
+        lang, why = front.group("lang").lower().split("-")[0].split("_")[0], f"front matter lang: {front.group('lang')}"
+    else:
+        lang = text_language(text)
+        why = f"its text reads as {LANGUAGE_NAMES.get(lang, lang)}"
+    if lang in available():
+        return lang, why
+    msg = (f"no lexicon for {LANGUAGE_NAMES.get(lang, lang)} ({lang!r}, from the {why}): runbook reads guides in "
+           f"{', '.join(f'{LANGUAGE_NAMES.get(x, x)} ({x})' for x in available())}; give --lang to read it as one of "
+           "them anyway")
+    if why.startswith("its text"):
+        msg = msg.replace(f"from the {why}", "its text reads so")
+    raise GuideError(msg, [Finding("no-lexicon", "error", msg, Span(name or "guide.md", 1, 1))])

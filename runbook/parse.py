@@ -31,9 +31,20 @@ def parse_text(text: str, file: str = "guide.md", lang: str | None = None, lex: 
     """
     if not text.strip():
         raise GuideError("empty", [Finding("empty-file", "error", "the file is empty", Span(file, 1, 1))])
+    why = "--lang"
     if lex is None:
-        lex = lexicons.load(lang or lexicons.detect_language(text, file))
-    return read(text, file, lex, site, allow_not_executable)
+        lang, why = lexicons.choose_language(text, file, lang)
+        lex = lexicons.load(lang)
+    try:
+        return read(text, file, lex, site, allow_not_executable)
+    except GuideError as exc:
+        seems = lexicons.text_language(text)
+        if seems != lex.language and seems in lexicons.available() and why != "--lang":
+            name = lexicons.LANGUAGE_NAMES
+            exc.findings.append(Finding(
+                "language", "hint", f"read as {name.get(lex.language, lex.language)} ({why}), but its text reads as "
+                f"{name.get(seems, seems)}: give --lang {seems} if that is its language", Span(file, 1, 1)))
+        raise
 
 
 def parse_file(path: Path | str, lang: str | None = None, display: str | None = None, *,

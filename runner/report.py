@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import threading
 import time
@@ -23,12 +24,16 @@ from rich.text import Text
 from runbook.errors import SchemaError
 from runbook.model import Finding, Span
 
+from .console import clip, note_width, quiet
+from .console import console as results_console
 from .execute import ActionResult, RunResult, StepResult
 from .untrusted import safe_line, visible
 
+_LINE_RE = re.compile(r"^line (\d+): ")
+
 STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
          "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green", "invalid": "bold red",
-         "not-executable": "dim", "interrupted": "bold yellow"}
+         "not-executable": "dim", "interrupted": "bold yellow", "updated": "cyan"}
 
 
 @cache
@@ -139,7 +144,7 @@ class ProgressPrinter:
         self.live: Live | None = None
         if overall is not None and overall.live is not None:
             overall.inner = self.running
-        elif self.tty:
+        elif self.tty and not quiet():
             self.live = Live(self.running, console=self.console, refresh_per_second=4, transient=True)
             self.live.start()
 
@@ -178,6 +183,8 @@ class ProgressPrinter:
                        STYLE.get(step.status, ""))
 
     def _line(self, text: str, style: str) -> None:
+        if quiet():
+            return
         text = safe_line(text)  # the guide's text and its commands' output: shown, never interpreted
         if self.tty:
             self.console.print(Text(text, style=style or ""))
@@ -244,7 +251,7 @@ class PageProgress:
         """Finished pages that took their time (not those skipped at once): the estimate's base."""
         self.lock = threading.Lock()
         self.live: Live | None = None
-        if (self.console.is_terminal if live is None else live) and PageProgress.active is None:
+        if (self.console.is_terminal if live is None else live) and PageProgress.active is None and not quiet():
             self.live = Live(self, console=self.console, refresh_per_second=4, transient=True)
             self.live.start()
             PageProgress.active = self
@@ -294,7 +301,10 @@ class PageProgress:
             left = self.estimate()
             if left is not None and self.done < self.total:
                 text += f" · about {_clock_text(left)} left"
-            text = safe_line(text + detail)
+            text += detail
+            if quiet():
+                return
+            text = safe_line(text)
             if self.live is not None:
                 self.console.print(Text(text, style=STYLE.get(status) or ""))
             else:
@@ -308,26 +318,84 @@ class PageProgress:
             PageProgress.active = None
 
 
-def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
-    """The summary table (through the live page progress's console while one is on: printed above it)."""
+def _results_console(stream: TextIO | None) -> Console:
+    """Where results go: ``stream``, else stdout (through the live page progress's console while one
+    is on and stdout is the same terminal: printed above it)."""
     live = PageProgress.active
-    console = live.console if live is not None and stream is None else Console(file=stream or sys.stderr,
-                                                                                highlight=False, width=160)
+    if stream is None and live is not None and live.live is not None and sys.stdout.isatty():
+        return live.console
+    return results_console(stream or sys.stdout)
+
+
+def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
+    """The summary table on stdout, as wide as the terminal (``COLUMNS``); long notes end in ``…``."""
+    console = _results_console(stream)
     table = Table(title=Text(safe_line(f"{result.guide} on {result.target}: {result.status.upper()} "
                                        f"({result.duration:.1f}s)")))
-    for col in ("#", "step", "tag", "status", "actions", "checks", "time", "note"):
-        table.add_column(col)
+    headers = ["#", "step", "tag", "status", "checks", "time"]
+    rows, notes = [], []
     for s in result.steps:
-        checks = sum(len(a.checks) for a in s.actions)
         failed = [a for a in s.actions if a.status == "failed"]
-        note = failed[0].message if failed else s.reason
-        table.add_row(str(s.number or "-"), Text(safe_line(s.id)), Text(safe_line(s.tag or "")),
-                      Text(s.status, style=STYLE.get(s.status, "")), str(len(s.actions)), str(checks),
-                      f"{s.duration:.1f}s", Text(safe_line(note)[:90]))
+        notes.append(failed[0].message if failed else s.reason)
+        rows.append([str(s.number or "-"), s.id, s.tag or "", s.status, str(sum(len(a.checks) for a in s.actions)),
+                     f"{s.duration:.1f}s"])
+    for i, col in enumerate(headers):
+        table.add_column(col, overflow="fold", no_wrap=col != "step",
+                         min_width=None if col == "step" else max([len(col)] + [len(r[i]) for r in rows]))
+    room = note_width(rows, headers, console.width)
+    if room >= 16:
+        table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
+    for row, note in zip(rows, notes, strict=True):
+        table.add_row(row[0], Text(safe_line(row[1])), Text(safe_line(row[2])),
+                      Text(row[3], style=STYLE.get(row[3], "")), *row[4:],
+                      *([Text(clip(safe_line(note), room))] if room >= 16 else []))
     console.print(table)
     counts: dict[str, int] = {}
     for s in result.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
-    console.print("steps: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), markup=False)
+    steps = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    console.print(Text(safe_line(f"{result.guide}: steps: {steps}")))
     for step_id, why in result.blocked.items():
         console.print(Text(safe_line(f"blocked at {step_id}: {why}"), style="yellow"))
+
+
+def failure_lines(result: RunResult, page: str) -> list[str]:
+    """``page:line: what differs`` for every failed check, and every action that failed otherwise
+    (at the line its message names)."""
+    out: list[str] = []
+    for s in result.steps:
+        for a in s.actions:
+            failed = [c for c in a.checks if c.status == "failed"]
+            for c in failed:
+                out.append(f"{page}:{c.line}: " + ("; ".join(c.problems) or "differs from the guide"))
+            if a.status == "failed" and not failed:
+                m = _LINE_RE.match(a.message)
+                line, message = (int(m.group(1)), a.message[m.end():]) if m else (a.line, a.message)
+                out.append(f"{page}:{line}: {message or 'failed'}")
+    return out
+
+
+def print_failures(result: RunResult, page: str, stream: TextIO | None = None) -> None:
+    """The closing list of a guide's run: one ``file:line: expected X, got Y`` per failure."""
+    lines = failure_lines(result, page)
+    if lines:
+        console = _results_console(stream)
+        for line in lines:
+            console.print(Text(safe_line(line), style="red"), overflow="ignore", crop=False, soft_wrap=True)
+
+
+def mark_updated(result: RunResult) -> None:
+    """``--update-expected`` rewrote the failed SQL checks: they are ``updated``, and so are the actions
+    and steps that failed only by them; the run fails only for what remains."""
+    for s in result.steps:
+        for a in s.actions:
+            rewritten = [c for c in a.checks if c.status == "failed" and a.kind == "sql" and c.expected_span
+                         and c.statement_span]
+            for c in rewritten:
+                c.status = "updated"
+            if rewritten and a.status == "failed" and not any(c.status == "failed" for c in a.checks):
+                a.status = "updated"
+        if s.status == "failed" and not any(a.status == "failed" for a in s.actions):
+            s.status = "updated"
+    if result.status == "failed" and not any(s.status == "failed" for s in result.steps):
+        result.status = "passed"

@@ -1073,7 +1073,7 @@ class Sandbox:
 
 def speed_conf_text() -> str:
     """Content of conf.d/zz-runbook-sandbox.conf (the speed settings)."""
-    lines = ["# Written by the runbook sandbox (speed settings; Sandbox(speed=False) leaves it out)."]
+    lines = ["# Written by the runbook sandbox (speed settings; runbook run --no-speed leaves it out)."]
     for s in SPEED_SETTINGS:
         lines.append(f"{s.name} = {s.value}")
     return "\n".join(lines) + "\n"

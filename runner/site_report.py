@@ -15,12 +15,13 @@ from functools import cache
 from importlib import resources
 from typing import Any, TextIO
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .console import clip, note_width
+from .console import console as results_console
 from .execute import FAILED, ActionResult, CheckResult
-from .report import STYLE, checked, junit_text, to_json
+from .report import STYLE, checked, failure_lines, junit_text, to_json
 from .site import PageResult, SiteResult
 from .untrusted import safe_line
 
@@ -44,7 +45,7 @@ def _checks(pr: PageResult) -> list[tuple[ActionResult, CheckResult]]:
 
 def check_totals(result: SiteResult) -> dict[str, int]:
     """Checks by status (``passed``, ``volatile``, ``failed``) over every page."""
-    counts = {"passed": 0, "volatile": 0, "failed": 0}
+    counts = {"passed": 0, "volatile": 0, "failed": 0}  # and "updated" where --update-expected rewrote
     for pr in result.pages:
         for _, c in _checks(pr):
             counts[c.status] = counts.get(c.status, 0) + 1
@@ -71,33 +72,31 @@ def _where(a: ActionResult) -> tuple[int, str]:
 
 def _failures(pr: PageResult) -> list[str]:
     """``page:line: what differs`` for every failed check and every action that failed otherwise."""
-    out: list[str] = []
-    if pr.result is None:
-        return out
-    for s in pr.result.steps:
-        for a in s.actions:
-            failed = [c for c in a.checks if c.status == FAILED]
-            for c in failed:
-                out.append(f"{pr.page}:{c.line}: " + "; ".join(c.problems))
-            if a.status == FAILED and not failed:
-                line, message = _where(a)
-                out.append(f"{pr.page}:{line}: {message}")
-    return out
+    return failure_lines(pr.result, pr.page) if pr.result is not None else []
 
 
 def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None:
-    console = Console(file=stream or sys.stderr, highlight=False, width=160)
+    """The site's summary on stdout (results), as wide as the terminal (``COLUMNS``)."""
+    console = results_console(stream or sys.stdout)
     table = Table(title=Text(safe_line(f"site {', '.join(result.sites)}: {result.status.upper()} "
                                        f"({result.duration:.1f}s)")))
-    for col in ("page", "shape", "status", "checks", "failed", "time", "note"):
-        table.add_column(col)
+    headers = ["page", "shape", "status", "checks", "failed", "time"]
+    rows, notes = [], []
     for pr in result.pages:
         ran = _checks(pr)
         failed = sum(1 for _, c in ran if c.status == FAILED)
-        note = pr.reason if pr.status != "passed" else (f"database {pr.database}" if pr.database else "")
-        table.add_row(Text(safe_line(pr.page)), pr.shape, Text(pr.status, style=STYLE.get(pr.status, "")),
-                      str(len(ran)), str(failed) if failed else "", f"{pr.duration:.1f}s" if pr.result else "",
-                      Text(safe_line(note)[:80]))
+        notes.append(pr.reason if pr.status != "passed" else (f"database {pr.database}" if pr.database else ""))
+        rows.append([pr.page, pr.shape, pr.status, str(len(ran)), str(failed) if failed else "",
+                     f"{pr.duration:.1f}s" if pr.result else ""])
+    for i, col in enumerate(headers):
+        table.add_column(col, overflow="fold", no_wrap=col != "page",
+                         min_width=None if col == "page" else max([len(col)] + [len(r[i]) for r in rows]))
+    room = note_width(rows, headers, console.width)
+    if room >= 16:
+        table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
+    for row, note in zip(rows, notes, strict=True):
+        table.add_row(Text(safe_line(row[0])), row[1], Text(row[2], style=STYLE.get(row[2], "")), *row[3:],
+                      *([Text(clip(safe_line(note), room))] if room >= 16 else []))
     console.print(table)
     pages = page_totals(result)
     console.print("pages: " + ", ".join(f"{v} {k}" for k, v in pages.items() if v), markup=False)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -52,10 +51,8 @@ def test_the_database_queue_of_the_example_server_has_a_timeout() -> None:
     page = Page(Path("p.md"), "p.md", None)
     server._made[page.path] = threading.Event()  # queued, never created (a CREATE DATABASE that hangs)
     server.create_timeout = 0.3
-    t0 = time.monotonic()
     with pytest.raises(RunbookError, match=r"did not create the database of p\.md within 0\.3s"):
         server.new_database(page, None)  # type: ignore[arg-type]
-    assert time.monotonic() - t0 < 5
 
 
 def test_an_observer_that_gets_no_answer_stops_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,9 +62,7 @@ def test_an_observer_that_gets_no_answer_stops_waiting(tmp_path: Path, monkeypat
     obs = observe.Observer({"h": tmp_path})
     try:
         os.kill(obs._proc.pid, signal.SIGSTOP)  # the worker (and so the server's answer) never comes
-        t0 = time.monotonic()
         assert obs.query("h", "SELECT 1") is None
-        assert time.monotonic() - t0 < 5
         assert obs.query("h", "SELECT 1") is None  # and it does not wait again
     finally:
         obs.close()
@@ -78,10 +73,8 @@ def test_a_volatile_pattern_that_backtracks_forever_is_stopped() -> None:
 
     from runner.compare import PatternTimeout, compare_console
 
-    t0 = time.monotonic()
     with pytest.raises(PatternTimeout, match=r"'slow'.*took more than 1s"):
         compare_console(["a" * 40 + "!"], "a" * 40 + "?", [("slow", regex.compile(r"(a|aa)+$"))])
-    assert time.monotonic() - t0 < 10
 
 
 def test_errors_that_are_not_a_sessions_are_named() -> None:

@@ -251,10 +251,14 @@ def test_cells_of_a_passed_check_are_never_marked_as_differing() -> None:
                       ("volatile", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a")]
 
 
-def test_site_page_reports_are_named_by_their_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from runner.cli.run import _page_report_path
+def test_site_page_reports_are_at_their_path_in_the_site_whatever_the_current_folder(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``--html DIR``: ``ja/stale.md`` and ``stale.md`` get reports of their own (issue 21: the first
+    was overwritten by the second), named by their path in the site, not from the current folder."""
+    from runner.cli.run_site import _rel_in_site, page_html
 
-    monkeypatch.chdir(tmp_path)
-    assert _page_report_path("out/report.html", Path("docs/site/ja/index.md")) == Path(
-        "out/report.docs.site.ja.index.html")
-    assert _page_report_path("report.html", Path("/elsewhere/index.md")) == Path("report.index.html")
+    site = Path(__file__).resolve().parent.parent / "docs" / "site"
+    for cwd in (tmp_path, site / "ja"):
+        monkeypatch.chdir(cwd)
+        assert page_html(Path("out"), _rel_in_site(site / "ja" / "stale.md")) == Path("out/ja/stale.html")
+        assert page_html(Path("out"), _rel_in_site(site / "stale.md")) == Path("out/stale.html")

@@ -23,6 +23,21 @@ def read_guide(path: Path, display: str | None = None) -> str:
     return decode_guide(data, name)
 
 
+def _utf16(data: bytes) -> str | None:
+    """``UTF-16`` (with a byte-order mark), ``UTF-16LE``/``UTF-16BE`` (text with every other byte NUL),
+    else None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = data[:4000]
+    if len(head) >= 4:
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "UTF-16LE"
+        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "UTF-16BE"
+    return None
+
+
 def decode_guide(data: bytes, name: str) -> str:
     """UTF-8 text without a byte-order mark; empty, binary and non-UTF-8 files fail with their line."""
 
@@ -31,6 +46,10 @@ def decode_guide(data: bytes, name: str) -> str:
 
     if not data.strip():
         raise fail(1, "empty-file", "the file is empty: a guide needs a title, an overview and steps")
+    utf16 = _utf16(data)
+    if utf16:
+        raise fail(1, "not-utf8", f"this file is {utf16} text, not UTF-8: runbook reads UTF-8 guides; convert it "
+                   f"(e.g. iconv -f {utf16} -t UTF-8)")
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise fail(line, "binary-file", "this is a binary file (it contains NUL bytes), not a Markdown guide")

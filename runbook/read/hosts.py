@@ -58,6 +58,8 @@ def implicit_host(file: str) -> Host:
 def _host(env: Environment, text: str, span: Span, lex: Lexicon, problems: Problems) -> Host | None:
     label = re.sub(r"\s*[：:]\s*$", "", text)
     parsed = lex.host_role(label)
+    if parsed is None and lex.norm(label) in {lex.norm(w) for w in lex.raw.get("single_host", {}).get("words", [])}:
+        parsed = (IMPLICIT_HOST, None, label)  # "Server:", "サーバー：": the usual words for the one machine
     if parsed is None:
         problems.defect("environment-unknown-host", "warning",
                         f"environment entry {label!r} is not a known host role", span)

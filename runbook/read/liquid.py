@@ -25,13 +25,24 @@ from liquid.exceptions import LiquidError
 
 from ..errors import GuideError, UsageError
 from ..model import Finding, Span
+from . import yaml_bounded
 
 CONFIG_NAME = "_config.yml"
 ROOTS = ("site", "page")
 """The variables a page may use: the site's configuration and the page's front matter."""
 
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(?P<body>.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
-_ENV = Environment()
+
+
+class _BoundedEnvironment(Environment):
+    """Liquid with limits: a page's loops and output cannot run away (``for`` over 1..10^8)."""
+
+    loop_iteration_limit = 10_000
+    output_stream_limit = 8_000_000
+    local_namespace_limit = 1_000_000
+
+
+_ENV = _BoundedEnvironment()
 
 
 @dataclass
@@ -62,10 +73,10 @@ def load_site_config(path: Path) -> SiteConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise GuideError(f"{path}: cannot read the site configuration: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml_bounded.load(text)  # aliases bounded: a bomb is an error with its line
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
+        line = exc.line if isinstance(exc, yaml_bounded.AliasBomb) else mark.line + 1 if mark is not None else 1
         msg = f"not YAML: {getattr(exc, 'problem', None) or exc}"
         raise GuideError(f"{path}:{line}: {msg}", [Finding("site-config", "error", msg, Span(str(path), line, line))]
                          ) from exc
@@ -88,7 +99,7 @@ def _front_matter(text: str) -> dict[str, Any]:
     if not m:
         return {}
     try:
-        data = yaml.safe_load(m.group("body") or "")
+        data = yaml_bounded.load(m.group("body") or "")
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}

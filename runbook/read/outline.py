@@ -218,3 +218,14 @@ def _check_closed(lines: list[str], start: int, end: int, file: str, problems: P
             f"the code block opened here with {marker!r} is never closed (it runs to the end of the file)",
             Span(file, start + 1, start + 1),
         )
+        return
+    for i in range(start + 1, end - 1):  # closed only by the fence of a later block: its own is missing
+        inner = lines[i].strip()
+        if inner.startswith(marker) and not inner.startswith(marker + marker[0]) and inner[len(marker):].strip():
+            problems.fail(
+                "unclosed-fence",
+                f"the code block opened here with {marker!r} is not closed before line {i + 1}, where another "
+                f"block opens ({inner!r}): its closing {marker!r} is missing, so what follows is read as code",
+                Span(file, start + 1, start + 1),
+            )
+            return

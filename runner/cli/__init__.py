@@ -9,7 +9,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -56,9 +58,47 @@ COMMANDS: dict[str, str] = {
 """Sub-command -> its one-line help; the module ``runner.cli.<name>`` implements it."""
 
 
+_CHOICE_RE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)")
+
+
 class _Parser(argparse.ArgumentParser):
+    """Usage errors name the (sub-)command, suggest the closest choice and end with the usage line."""
+
     def error(self, message: str) -> Any:  # noqa: D401 - argparse API
-        raise UsageError(f"{self.prog}: {message}")
+        m = _CHOICE_RE.search(message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group("choices"))
+            message += _hint(m.group("given"), choices)
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().rstrip()}")
+
+
+def _hint(given: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``known``, or nothing."""
+    close = difflib.get_close_matches(given, list(known), n=1, cutoff=0.6)
+    if not close and given.lower() in [k.lower() for k in known]:
+        close = [k for k in known if k.lower() == given.lower()]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for a in parser._actions for o in a.option_strings]
+
+
+def _unrecognized(sub: argparse.ArgumentParser, extra: list[str]) -> UsageError:
+    """The sub-command's own message for arguments it does not know, with the closest option."""
+    options = [x for x in extra if x.startswith("-") and x != "-"]
+    if options:
+        words = [f"{x}{_hint(x.split('=')[0], _options(sub))}" for x in options]
+        message = "unknown option(s): " + ", ".join(words)
+    else:
+        message = "unexpected argument(s): " + " ".join(extra)
+    return UsageError(f"{sub.prog}: {message}; `{sub.prog} --help` lists them\n{sub.format_usage().rstrip()}")
+
+
+def _verbosity(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="print only the results and errors (no progress)")
+    p.add_argument("-v", "--verbose", action="count", default=default, help="print more detail on stderr")
 
 
 def version() -> str:
@@ -82,6 +122,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show a traceback for internal errors")
+    _verbosity(parser, None)
     parser.add_argument("--version", action="version", version=f"runbook {version()}",
                         help="print runbook's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -93,7 +134,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.configure(p)
+        _verbosity(p, argparse.SUPPRESS)
         p.set_defaults(handler=module.main)
+        parser.set_defaults(sub_parser=p)
     return parser
 
 
@@ -103,10 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise _unrecognized(getattr(args, "sub_parser", parser), extra)
         if not getattr(args, "handler", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        from runner.console import set_verbosity
+
+        set_verbosity(bool(args.quiet), args.verbose or 0)
         status: int = args.handler(args)
         return status
     except RunbookError as exc:

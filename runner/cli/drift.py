@@ -21,7 +21,7 @@ from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runbook.git import read_side
 from runbook.history import history, render_history
 
-from .options import add_site_config
+from .options import add_lang, add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -43,9 +43,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rev", default="HEAD", help="with --history: the commit to start from (default HEAD)")
     p.add_argument("--repo", metavar="DIR", default=None, help="git repository for REV:PATH and --history "
                    "(default: the current directory)")
-    p.add_argument("--lang", help="lexicon for both sides (default: detected from each text)")
-    p.add_argument("--lang-old", help="lexicon for the old side (overrides --lang)")
-    p.add_argument("--lang-new", help="lexicon for the new side (overrides --lang)")
+    add_lang(p, what="both sides")
+    add_lang(p, "--lang-old", what="the old side (overrides --lang)")
+    add_lang(p, "--lang-new", what="the new side (overrides --lang)")
     p.add_argument("--site", action="store_true", help="OLD and NEW are two language folders of a site "
                    "(SITE/ja SITE): pair their pages, one line per pair, then the pairs with executable drift")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -74,7 +74,9 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         _write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
-        _write(render(report, color=sys.stdout.isatty()))
+        from runner.console import color
+
+        _write(render(report, color=color(sys.stdout)))
     return EXIT_FAILED if report.executable else EXIT_OK
 
 

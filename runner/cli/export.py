@@ -15,9 +15,10 @@ from runbook.errors import EXIT_OK, EnvironmentLimit, UsageError
 from runbook.export import FORMATS, export
 from runbook.load import load_graph
 from runbook.model import Graph
+from runner.console import progress
 
 from .files import write_files
-from .options import add_site_config
+from .options import add_lang, add_mkdir, add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -34,7 +35,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
     p.add_argument("--po-dir", metavar="DIR", help="markdown, a site: the site's catalogs for the source "
                    "folder (SITE/_po/ja: REL.po for each page REL.md)")
-    p.add_argument("--guide-lang", dest="guide_lang", help="lexicon to read the guide with (default: detected)")
+    add_lang(p, "--guide-lang", what="the guide")
+    add_mkdir(p)
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
                    "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
                    "the install step), for running the export on sandbox hosts")
@@ -86,9 +88,9 @@ def main(args: argparse.Namespace) -> int:
         else:
             files = export(graph, args.to, **_inventory_options(args.inventory, graph))
     if args.output:
-        write_files(Path(args.output), files)
+        write_files(Path(args.output), files, mkdir=args.mkdir)
         for name in files:
-            sys.stderr.write(f"wrote {Path(args.output) / name}\n")
+            progress(f"wrote {Path(args.output) / name}")
     elif len(files) == 1:
         sys.stdout.write(next(iter(files.values())))
     else:

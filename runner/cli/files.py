@@ -1,19 +1,51 @@
-"""Writing the commands' output files whole or not at all (a temporary name, then a rename)."""
+"""Writing the commands' output files whole or not at all (a temporary name, then a rename), with the
+permissions the user's umask gives a new file; a missing folder is an error unless ``--mkdir``."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
 
+from runbook.errors import UsageError
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+@cache
+def umask() -> int:
+    """The process's umask (read without changing it where /proc tells it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def folder_ready(folder: Path, mkdir: bool, what: str = "") -> None:
+    """``folder`` exists (created with ``mkdir``); else a usage error that says how to have it made."""
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise UsageError(f"{folder}: not a folder{what}")
+    if not mkdir:
+        raise UsageError(f"{folder}/: no such folder{what} (create it, or give --mkdir)")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def write_atomic(path: Path, text: str, *, mkdir: bool = False, mode: int = 0o666) -> None:
+    """Write a whole file or nothing: a temporary file in the same folder, then rename; the file gets
+    ``mode`` less the umask, as ``open()`` would give it."""
+    path = Path(path)
+    folder_ready(path.parent if str(path.parent) else Path("."), mkdir, f" for {path.name}")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, mode & ~umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -21,10 +53,15 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",), *,
-                make_folders: bool = False) -> None:
-    """Write every file or none: temporaries first (same folder), then rename them all.  With
-    ``make_folders``, names may hold folders (a site's pages), made as needed and removed again on failure."""
-    folder.mkdir(parents=True, exist_ok=True)
+                make_folders: bool = False, mkdir: bool = False) -> None:
+    """Write every file or none: temporaries first (same folder), then rename them all.  ``folder``
+    itself is made when its parent exists (it is the output named), its missing parents only with
+    ``mkdir``.  With ``make_folders``, names may hold folders (a site's pages), made as needed and
+    removed again on failure."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        folder_ready(folder.parent if str(folder.parent) else Path("."), mkdir, f" for {folder.name}/")
+        folder.mkdir(exist_ok=True)
     temps: list[tuple[str, Path]] = []
     made: list[Path] = []
     try:
@@ -39,7 +76,7 @@ def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...]
             temps.append((tmp, final))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
-            os.chmod(tmp, 0o755 if name.endswith(executable) else 0o644)
+            os.chmod(tmp, (0o777 if name.endswith(executable) else 0o666) & ~umask())
         for tmp, final in temps:
             os.replace(tmp, final)
     except BaseException:

@@ -1,4 +1,7 @@
-"""``runbook graph GUIDE.md``: draw a guide's steps against its hosts (Mermaid or DOT)."""
+"""``runbook graph GUIDE.md``: draw a guide's steps against its hosts (Mermaid or DOT).
+
+Mermaid goes to standard output inside a Markdown fence (ready to paste into a page); ``-o FILE.mmd``
+writes the bare diagram (what Mermaid's tools read), ``-o FILE.md`` keeps the fence."""
 
 from __future__ import annotations
 
@@ -11,21 +14,39 @@ from runbook.export import GRAPH_FORMATS
 from runbook.export.graph import render_graph
 from runbook.load import load_graph
 
-from .files import write_files
+from .files import write_atomic
+from .options import add_lang, add_mkdir, add_site_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guide", help="the guide (Markdown or a step graph as JSON)")
     p.add_argument("--format", default="mermaid", choices=GRAPH_FORMATS, help="mermaid (default) or dot")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of standard output")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of standard output "
+                   "(FILE.mmd: the bare Mermaid diagram; FILE.md: inside a Markdown fence)")
+    add_lang(p)
+    add_site_config(p)
+    add_mkdir(p)
+
+
+def unfenced(text: str) -> str:
+    """A Mermaid diagram without the Markdown fence around it."""
+    lines = text.strip("\n").splitlines()
+    if len(lines) >= 2 and lines[0].startswith("```") and lines[-1].strip() == "```":
+        lines = lines[1:-1]
+    return "\n".join(lines) + "\n"
 
 
 def main(args: argparse.Namespace) -> int:
-    graph = load_graph(Path(args.guide))
+    from runner.console import progress
+
+    graph = load_graph(Path(args.guide), args.lang, site_config=args.site_config)
     text = render_graph(graph, args.format)
     if args.output:
         out = Path(args.output)
-        write_files(out.parent if str(out.parent) else Path("."), {out.name: text})
+        if args.format == "mermaid" and out.suffix.lower() != ".md":
+            text = unfenced(text)
+        write_atomic(out, text, mkdir=args.mkdir)
+        progress(f"runbook: wrote {out}")
     else:
         sys.stdout.write(text)
     return EXIT_OK

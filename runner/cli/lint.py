@@ -1,20 +1,25 @@
-"""``runbook lint GUIDE.md…``: list findings about guides as ``file:line: rule: message``."""
+"""``runbook lint GUIDE.md|DIR…``: list findings about guides as ``file:line: rule: message``.
+
+A folder is linted page by page (its ``*.md``, as a site run finds them). A page with nothing to run
+(a README, an index page) is not a guide: it is reported as ``not-executable`` (a notice), not as an
+error."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from runbook.errors import EXIT_FAILED, EXIT_OK
+from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Finding, Graph
 
-from .options import add_site_config
+from .options import add_lang, add_site_config, language_note
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("guide", nargs="+", help="guide(s) (Markdown) to check")
-    p.add_argument("--lang", help="lexicon to read it with (default: detected)")
+    p.add_argument("guide", nargs="+", metavar="GUIDE", help="guide(s) (Markdown) or folders of them to check")
+    add_lang(p)
     add_site_config(p)
     p.add_argument("--json", action="store_true", help="print findings as JSON")
     p.add_argument("--disable", action="append", default=[], metavar="RULE", help="skip a rule (repeatable)")
@@ -30,20 +35,44 @@ def _settings(graph: Graph, disabled: set[str]) -> list[Finding]:
     return [f for f in found if f.rule not in disabled]
 
 
+def _pages(given: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for g in given:
+        path = Path(g)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.md") if not any(part.startswith((".", "_")) for part in
+                                                                     p.relative_to(path).parts))
+            if not found:
+                raise UsageError(f"{g}: no page (*.md) in this folder")
+            out += found
+        elif not path.exists():
+            raise UsageError(f"{g}: no such file or folder")
+        else:
+            out.append(path)
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
     from runbook.errors import GuideError
     from runbook.lint import lint
     from runbook.load import load_graph
-    from runbook.model import to_dict
+    from runbook.model import Span, to_dict
+    from runner.console import progress
 
     status = EXIT_OK
     all_findings = []
-    for guide in args.guide:
+    pages = _pages(args.guide)
+    for page in pages:
         try:
-            graph = load_graph(guide, args.lang, site_config=args.site_config)
-            findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
+            graph = load_graph(page, args.lang, site_config=args.site_config, allow_not_executable=True)
+            if graph.shape == "not-executable":
+                findings = [Finding("not-executable", "hint", "nothing to run here (no steps): not a guide, "
+                                    "nothing to check", Span(str(page), 1, 1))]
+            else:
+                findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
+                progress(f"runbook: {page} read as {language_note(page, graph, args.lang)}")
         except GuideError as exc:
-            findings = exc.findings
+            findings = exc.findings or [Finding("unreadable", "error", exc.message, Span(str(page), 1, 1))]
             status = max(status, exc.exit_status)
         all_findings.extend(findings)
         if any(f.severity == "error" for f in findings):
@@ -59,5 +88,5 @@ def main(args: argparse.Namespace) -> int:
         for f in all_findings:
             sys.stdout.write(safe_line(f"{f.format()}  [{f.severity}]" if f.severity != "error" else f.format()) + "\n")
         errors = sum(f.severity == "error" for f in all_findings)
-        sys.stderr.write(f"{len(all_findings)} finding(s), {errors} error(s)\n")
+        progress(f"{len(pages)} page(s), {len(all_findings)} finding(s), {errors} error(s)")
     return status

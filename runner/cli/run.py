@@ -10,19 +10,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
-from runbook.load import load_graph
+from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
-from runner.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
+from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
+from runner.console import progress
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.html_report import render_html
 from runner.launch import GuideRun, RunOptions, sandbox_name
-from runner.plan import Plan, format_plan
-from runner.report import PageProgress, ProgressPrinter, print_summary, to_json, to_junit
+from runner.plan import Plan
+from runner.report import PageProgress, ProgressPrinter, mark_updated, print_failures, print_summary, to_json, to_junit
 from runner.session import Masker
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
-from .files import write_atomic
+from .files import folder_ready, write_atomic
+from .options import add_lang, add_mkdir, language_note
 
 HELP = """\
 Run each guide on hosts and check every result against the guide.
@@ -51,11 +52,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guides", nargs="+", metavar="GUIDE", help="guide(s) (Markdown or graph JSON) or directories")
     p.add_argument("--inventory", metavar="FILE", help="TOML inventory naming other targets (ssh, local), "
                    "bindings and secrets (see docs/run.md)")
-    p.add_argument("--plan", action="store_true", help="print the bound commands per host; run nothing")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON (schema: runbook schema report)")
+    p.add_argument("--plan", action="store_true", help="print, per step and host, the bound commands, edits, "
+                   "expected output and how it is compared, substitutions with reasons; run nothing")
+    p.add_argument("--json", metavar="FILE", help="write the report (with --plan: the plan) as JSON, '-' for "
+                   "standard output (schema: runbook schema report|site-report|plan)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (the guide's language; "
-                   "expected and actual side by side, transcripts folded), one per guide; see docs/ci.md")
+    p.add_argument("--html", metavar="FILE|DIR", help="a guide: write a self-contained HTML report (the guide's "
+                   "language; expected and actual side by side, transcripts folded) to FILE; a site: DIR/index.html "
+                   "and a report per page at its path in the site; see docs/ci.md")
+    add_mkdir(p)
     p.add_argument("--transcripts", metavar="DIR", default="runbook-out",
                    help="folder for one transcript per host (default: runbook-out/GUIDE/)")
     p.add_argument("--from", dest="from_step", metavar="STEP", help="start at this step (resume)")
@@ -72,11 +77,15 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="seconds a read-only check is retried until it matches (default 20)")
     p.add_argument("--update-expected", action="store_true",
                    help="rewrite the guide's '-- ' expected output where the actual output differed")
-    p.add_argument("--lang", help="lexicon to read the guide with (default: detected)")
+    add_lang(p)
     p.add_argument("-j", "--jobs", type=int, metavar="N",
                    help="example pages of a site run at the same time (default: the number of cores)")
     p.add_argument("--site-config", metavar="FILE",
                    help="the site's _config.yml (Liquid variables, exclude); default: found above the pages")
+    p.add_argument("--shard", metavar="K/N", help="a site: run only the K-th of N stable shards of its pages "
+                   "(one CI job each; `runbook report merge` joins their JSON reports)")
+    p.add_argument("--shard-by", metavar="REPORT.json", help="with --shard: balance the shards by the pages' "
+                   "durations in an earlier run's JSON report")
 
 
 def _guides(paths: list[str]) -> list[Path]:
@@ -89,7 +98,7 @@ def _guides(paths: list[str]) -> list[Path]:
                 raise UsageError(f"{p}: no guide (*.md) in this folder")
             out.extend(found)
         elif not path.exists():
-            raise UsageError(f"{p}: no such file")
+            raise UsageError(f"{p}: no such file or folder")
         else:
             out.append(path)
     return out
@@ -100,7 +109,10 @@ def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
 
     def check(step: str) -> str:
         if step not in ids:
-            raise UsageError(f"{graph.source.file}: no step {step!r} (steps: {', '.join(ids)})")
+            from . import _hint
+
+            raise UsageError(f"runbook run: {graph.source.file}: no step {step!r}{_hint(step, ids)} (steps: "
+                             f"{', '.join(ids)})")
         return step
 
     if args.only:
@@ -112,6 +124,26 @@ def _select(graph: Graph, args: argparse.Namespace) -> list[str] | None:
     return ids[start : end + 1]
 
 
+def _check_outputs(args: argparse.Namespace, site: bool) -> None:
+    """Every output's folder exists (or ``--mkdir``) before anything runs: a long run never ends
+    unable to write its report."""
+    outputs = [(args.json, "--json"), (args.junit, "--junit")] + ([] if site else [(args.html, "--html")])
+    for value, name in outputs:
+        if value and value != "-":
+            folder_ready(Path(value).parent, args.mkdir, f" for {name} {value}")
+    if site and args.html:
+        html = Path(args.html)
+        if html.suffix.lower() in (".html", ".htm"):
+            raise UsageError(f"runbook run: --html {args.html}: a site's report is a folder (DIR/index.html and a "
+                             "page per page of the site): give a folder, e.g. --html site-report/")
+        if not html.is_dir():
+            folder_ready(html.parent, args.mkdir, f" for --html {args.html}")
+    if (args.shard or args.shard_by) and not site:
+        raise UsageError("runbook run: --shard applies to a site (a folder), not to guides given one by one")
+    if args.shard_by and not args.shard:
+        raise UsageError("runbook run: --shard-by needs --shard K/N")
+
+
 def main(args: argparse.Namespace) -> int:
     # in a GitHub Actions job, nothing the guides make runbook print runs as a workflow command
     with commands_stopped(enabled()):
@@ -119,17 +151,23 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from .run_site import example_pages, plan_site, run_site
+
     paths = [Path(p) for p in args.guides]
     for p in paths:
         if not p.exists():
-            raise UsageError(f"{p}: no such file")
+            raise UsageError(f"{p}: no such file or folder")
+    site = any(p.is_dir() for p in paths) or (not args.plan and example_pages(paths, args))
+    _check_outputs(args, site)
     if args.plan and any(p.is_dir() for p in paths):
-        return _plan_site(paths, args)
-    if not args.plan and (any(p.is_dir() for p in paths) or _example_pages(paths, args)):
+        return plan_site(paths, args)
+    if site:
         try:
-            return _run_site(paths, args)
+            return run_site(paths, args)
         except Interrupted as exc:  # a guide of the site was interrupted: its sandbox is down
             return exc.exit_status
+    if args.plan and args.json and len(paths) > 1:
+        raise UsageError("runbook run: --plan --json FILE takes one guide")
     guides = _guides(args.guides)
     statuses: list[str] = []
     results: list[RunResult] = []
@@ -160,104 +198,11 @@ def _main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _plan_site(paths: list[Path], args: argparse.Namespace) -> int:
-    """``--plan`` on folders: every page found, as a site run would classify it; the plan of each
-    page that would run, the reason for each that would not.  Exit status 4 when a page is invalid."""
-    from runner.plan import installed_pg_versions
-    from runner.site import INVALID, read_page, site_pages
-
-    items, _ = site_pages(paths, args.site_config)
-    versions = installed_pg_versions()
-    invalid = False
-    for page, settings, site in items:
-        _, pr = read_page(page, settings, site, args.lang, versions[-1] if versions else None)
-        if pr is not None:
-            invalid = invalid or pr.status == INVALID
-            sys.stdout.write(f"# {page.path}: {pr.status} ({pr.reason})\n\n")
-            continue
-        execute_guide(page.path, args, multiple=True)
-        sys.stdout.write("\n")
-    return EXIT_INVALID if invalid else EXIT_OK
-
-
-def _example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
-    """True when one of the pages given is an example page (it then runs as a page of its site)."""
-    from runbook.site import page_shape
-
-    return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == "examples" for p in paths)
-
-
-_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
-                INTERRUPTED: EXIT_FAILED}
-
-
-def _run_site(paths: list[Path], args: argparse.Namespace) -> int:
-    """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
-    from runner.site import SiteOptions, run_site
-
-    for given, name in ((args.inventory, "--inventory"), (args.keep, "--keep"), (args.from_step, "--from"),
-                        (args.until, "--until"), (args.only, "--only")):
-        if given:
-            raise UsageError(f"{name} applies to one guide, not to a site (a folder or an example page)")
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("-j/--jobs must be 1 or more")
-    options = SiteOptions(jobs=args.jobs or os.cpu_count() or 1, timeout=args.timeout, settle=args.settle,
-                          transcripts=Path(args.transcripts), lang=args.lang, update_expected=args.update_expected,
-                          site_config=Path(args.site_config) if args.site_config else None, speed=not args.no_speed)
-
-    def guide(path: Path, graph: Graph) -> RunResult | None:
-        html = _page_report_path(args.html, path) if args.html else None
-        return execute_guide(path, args, multiple=True, graph=graph, reports=False, html=html)[1]
-
-    guard = SignalGuard(_site_signal, lambda sig: f"runbook: interrupted again ({signal.Signals(sig).name}): "
-                        "stopping at once; the example server may be left up (`runbook sandbox down --name "
-                        "runbook-site`); reports may be missing")
-    with guard:
-        try:
-            result = run_site(paths, options, guide, rewrite=rewrite_expected if args.update_expected else None,
-                              guard=guard)
-        finally:
-            if PageProgress.active is not None:  # the run broke off: the live line goes
-                PageProgress.active.close()
-        with guard.shield():
-            status = _site_reports(result, args)
-    return 128 + result.interrupted if result.interrupted else status
-
-
-def _site_signal(signum: int) -> str:
-    return (f"runbook: interrupted by {signal.Signals(signum).name}: stopping the example server, writing the "
-            "reports (interrupt again to stop at once)")
-
-
-def _site_reports(result: Any, args: argparse.Namespace) -> int:
-    from runner.site_report import print_site_summary, site_to_json, site_to_junit
-
-    print_site_summary(result)
-    if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
-        emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
-             + formatted_commands(f for p in result.pages for f in p.findings))
-        append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
-    if args.html:  # the guides' pages were written as they ended; now the example pages'
-        for p in result.pages:
-            if p.shape == "examples" and p.result is not None:
-                graph = load_graph(Path(p.page), args.lang)
-                write_atomic(_page_report_path(args.html, Path(p.page)),
-                             render_html(p.result, lang=graph.source.lang, title=graph.source.title,
-                                         transcripts=Path(args.transcripts) / Path(p.rel).with_suffix(""),
-                                         mask=Masker(graph.secrets())))
-    if args.json:
-        write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
-    if args.junit:
-        write_atomic(Path(args.junit), site_to_junit(result))
-    sys.stderr.write(f"runbook: transcripts in {args.transcripts}/\n")
-    return _SITE_STATUS[result.status]
-
-
 def _overall(guides: list[Path], statuses: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from runner.console import console
     from runner.report import STYLE
 
     table = Table(title="all guides")
@@ -265,19 +210,11 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
     table.add_column("result")
     for g, st in zip(guides, statuses, strict=True):
         table.add_row(Text(safe_line(str(g))), Text(st, style=STYLE.get(st, "")))
-    console = Console(file=sys.stderr, highlight=False, width=120)
-    console.print(table)
+    out = console()
+    out.print(table)
     counts = {k: statuses.count(k) for k in (PASSED, FAILED, BLOCKED)}
-    console.print(f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[BLOCKED]} blocked by the environment",
-                  markup=False)
-
-
-def _page_report_path(base: str, page: Path) -> Path:
-    """A site page's own report: ``report.html`` -> ``report.docs.site.ja.index.html`` (its path from
-    here, so that pages of the same name in other folders do not overwrite each other)."""
-    p, full = Path(base), page.resolve()
-    rel = full.relative_to(Path.cwd()) if full.is_relative_to(Path.cwd()) else Path(full.name)
-    return p.with_name(f"{p.stem}.{'.'.join(rel.with_suffix('').parts)}{p.suffix}")
+    out.print(f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[BLOCKED]} blocked by the environment",
+              markup=False)
 
 
 def _report_path(base: str, path: Path, multiple: bool) -> Path:
@@ -298,16 +235,30 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
                          keep=args.keep, speed=not args.no_speed, timeout=args.timeout, settle=args.settle,
                          keep_going_checks=args.update_expected, site_config=args.site_config)
     run = GuideRun(path, options, graph)
-    graph, plan = run.graph, run.plan
+    selected = _select(run.graph, args)
     if args.plan:
-        if run.network_note:
-            sys.stderr.write(f"runbook: {run.network_note}\n")
-        sys.stdout.write(safe_lines(format_plan(plan, run.mask, variants=run.options.speed)))
+        _plan(path, args, run, selected)
         return PASSED, None
-    selected = _select(graph, args)
     guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
     with guard:
         return _execute(path, args, multiple, run, selected, guard, reports, html)
+
+
+def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[str] | None) -> None:
+    """``--plan``: the plan for people on stdout, or as JSON (``--json FILE``, ``-`` for stdout)."""
+    from runner.plan_view import plan_data, render_plan
+
+    if run.network_note:
+        progress(f"runbook: {run.network_note}")
+    data = plan_data(run.plan, run.mask, selected=selected, target=run.target, variants=run.options.speed,
+                     language=language_note(path, run.graph, args.lang))
+    if args.json == "-":
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    sys.stdout.write(safe_lines(render_plan(data)))
+    if args.json:
+        write_atomic(Path(args.json), json.dumps(data, indent=2, ensure_ascii=False) + "\n", mkdir=args.mkdir)
+        progress(f"runbook: plan as JSON in {args.json}")
 
 
 def _first_signal(signum: int, run: GuideRun) -> str:
@@ -331,7 +282,7 @@ def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
     graph, plan = run.graph, run.plan
     printer = ProgressPrinter(total=len(graph.steps))
     if run.network_note:
-        sys.stderr.write(f"runbook: {run.network_note}\n")
+        progress(f"runbook: {run.network_note}")
     try:
         runner = run.start(selected, printer)
     except BaseException:  # nothing ran: a kept sandbox stays as it was
@@ -342,8 +293,8 @@ def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
         if run.sandbox is not None:
             default = run.sandbox.name == sandbox_name(path)
             net = f", network {run.sandbox.network}" + ("" if default else f" {run.sandbox.name}")
-        sys.stderr.write(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
-                         f"{', '.join(h.id for h in graph.hosts)}{net})\n")
+        progress(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
+                 f"{', '.join(h.id for h in graph.hosts)}{net}); read as {language_note(path, graph, args.lang)}")
         _print_substitutions(plan, run.mask)
         result = runner.run()
     finally:
@@ -363,27 +314,53 @@ def _reports(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
              reports: bool, html: Path | None) -> str:
     graph = run.graph
     if run.done and all(s.status == DONE_EARLIER for s in result.steps):
-        sys.stderr.write(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
-                         "earlier run on this sandbox; nothing was changed (use --fresh to run again)\n")
-    print_summary(result)
+        progress(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
+                 "earlier run on this sandbox; nothing was changed (use --fresh to run again)")
     status = result.status
     if args.update_expected and status != INTERRUPTED:
         status = _update_expected(path, graph, result, status)
+    print_summary(result)
+    print_failures(result, str(path))
+    _selection_hint(args, run, result)
     if enabled():
         emit(run_commands(result))
     if args.json and reports:
-        write_atomic(_report_path(args.json, path, multiple), json.dumps(to_json(result), indent=2,
-                                                                         ensure_ascii=False) + "\n")
+        _write_report(args.json, path, multiple, json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n",
+                      args.mkdir, "JSON report")
     if args.junit and reports:
-        write_atomic(_report_path(args.junit, path, multiple), to_junit(result))
+        _write_report(args.junit, path, multiple, to_junit(result), args.mkdir, "JUnit report")
     if args.html:
-        write_atomic(html or _report_path(args.html, path, multiple),
-                     render_html(result, lang=graph.source.lang, title=graph.source.title,
-                                 transcripts=run.transcripts, mask=run.mask))
-    sys.stderr.write(f"runbook: transcripts in {run.transcripts}/\n")
+        out = html or _report_path(args.html, path, multiple)
+        write_atomic(out, render_html(result, lang=graph.source.lang, title=graph.source.title,
+                                      transcripts=run.transcripts, mask=run.mask), mkdir=args.mkdir or html is not None)
+        progress(f"runbook: HTML report in {out}")
+    progress(f"runbook: transcripts in {run.transcripts}/")
     if run.sandbox is not None and args.keep:
-        sys.stderr.write(f"runbook: sandbox left up; `runbook sandbox down --name {run.sandbox.name}` removes it\n")
+        progress(f"runbook: sandbox left up; `runbook sandbox down --name {run.sandbox.name}` removes it")
     return status
+
+
+def _write_report(given: str, path: Path, multiple: bool, text: str, mkdir: bool, what: str) -> None:
+    if given == "-":
+        sys.stdout.write(text)
+        return
+    out = _report_path(given, path, multiple)
+    write_atomic(out, text, mkdir=mkdir)
+    progress(f"runbook: {what} in {out}")
+
+
+def _selection_hint(args: argparse.Namespace, run: GuideRun, result: RunResult) -> None:
+    """A step chosen with --only/--from failed on a sandbox where the steps before it never ran: say so."""
+    if result.status != FAILED or not (args.only or args.from_step) or run.sandbox is None:
+        return
+    ids = [s.id for s in run.graph.steps]
+    first = min(ids.index(s) for s in (args.only or [args.from_step]))
+    missing = [i for i in ids[:first] if i not in run.done]
+    if missing:
+        sys.stderr.write(
+            f"runbook: note: the steps before {ids[first]} ({', '.join(missing)}) never ran on this sandbox, so what "
+            f"{ids[first]} relies on may be missing: run them first and keep the sandbox (`runbook run {run.path} "
+            f"--until {missing[-1]} --keep`), then `--from {ids[first]}`; or run without --only/--from\n")
 
 
 def _print_substitutions(plan: Plan, mask: Masker) -> None:
@@ -398,14 +375,14 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         seen.add(key)
         first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
         what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
-        sys.stderr.write(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
-                         f"      because {sub.reason}\n")
+        progress(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
+                 f"      because {sub.reason}")
     for action_id, (old, sub) in plan.paths.items():
         action = next(a for a in plan.graph.actions() if a.id == action_id)
-        sys.stderr.write(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
-                         f"      because {sub.reason}\n")
+        progress(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
+                 f"      because {sub.reason}")
     for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
-        sys.stderr.write(safe_line(f"  warning: {mask(w.format())}") + "\n")
+        progress(safe_line(f"  warning: {mask(w.format())}"))
 
 
 def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
@@ -413,9 +390,9 @@ def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -
     differences pass, so they are never rewritten; checks a run did not reach are left alone)."""
     rewritten = rewrite_expected(path, graph, result)
     if not rewritten:
-        sys.stderr.write("runbook: --update-expected: no expected output to rewrite\n")
+        progress("runbook: --update-expected: no expected output to rewrite")
         return status
-    return FAILED if any(a.status == FAILED for s in result.steps for a in s.actions) else PASSED
+    return result.status
 
 
 def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
@@ -426,6 +403,8 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
     from runbook.update_expected import Replacement, update_expected
 
     replacements = []
+    pasted = {st.expected.span.line for x in graph.actions() for st in x.statements  # written without "-- "
+              if st.expected is not None and st.expected.pasted}
     for step in result.steps:
         for a in step.actions:
             for c in a.checks:
@@ -433,9 +412,10 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
                     replacements.append(Replacement(
                         Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
                         Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
-                        list(c.actual)))
+                        list(c.actual), pasted=c.expected_span[0] in pasted))
     if not replacements:
         return 0
+    mark_updated(result)
     raw = path.read_bytes()
     text = decode_guide(raw, str(path))
     new, diff = update_expected(text, replacements)
@@ -446,5 +426,5 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
             fh.write(bom + new)
         os.replace(tmp, path)
         sys.stdout.write(diff)
-        sys.stderr.write(f"runbook: rewrote {len(replacements)} expected output(s) in {path}\n")
+        progress(f"runbook: rewrote {len(replacements)} expected output(s) in {path}")
     return len(replacements)

@@ -11,8 +11,8 @@ from runbook.errors import EXIT_OK
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", nargs="?", default="graph", choices=["graph", "report", "site-report"],
-                   help="graph (default), report or site-report")
+    p.add_argument("which", nargs="?", default="graph", choices=["graph", "report", "site-report", "plan", "inventory"],
+                   help="graph (default), report, site-report, plan or inventory")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -24,6 +24,14 @@ def main(args: argparse.Namespace) -> int:
         from runner.site_report import load_site_report_schema
 
         schema = load_site_report_schema()
+    elif args.which == "plan":
+        from runner.plan_view import load_plan_schema
+
+        schema = load_plan_schema()
+    elif args.which == "inventory":
+        from runner.inventory import load_inventory_schema
+
+        schema = load_inventory_schema()
     else:
         from runner.report import load_report_schema
 
