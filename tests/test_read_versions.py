@@ -81,9 +81,10 @@ def test_corpus_notes(lang: str) -> None:
 
 def test_phrases_written_with_spaces() -> None:
     fence = "`" * 3
-    text = (f"# 関数\n\n2.1.7で追加。\n\n## 構文\n\n2 つ目の使い方は 3.1.6 から使えます。\n\n以下は 1 つ目の使い方の説明です。\n\n"
-            f"{fence}sql\nCREATE EXTENSION pgroonga;\n{fence}\n\n以下は 2 つ目の使い方の説明です。\n\n"
-            f"{fence}sql\nSELECT 2;\n{fence}\n\n## 使い方\n\nこれは 4.0.5 以降で使えます。\n\n{fence}sql\nSELECT 3;\n{fence}\n")
+    text = (f"# 関数\n\n2.1.7で追加。\n\n## 構文\n\n2 つ目の使い方は 3.1.6 から使えます。\n\n"
+            f"以下は 1 つ目の使い方の説明です。\n\n{fence}sql\nCREATE EXTENSION pgroonga;\n{fence}\n\n"
+            f"以下は 2 つ目の使い方の説明です。\n\n{fence}sql\nSELECT 2;\n{fence}\n\n"
+            f"## 使い方\n\nこれは 4.0.5 以降で使えます。\n\n{fence}sql\nSELECT 3;\n{fence}\n")
     graph = parse_text(text, "f.ja.md", "ja")
     assert [[(r.software, r.version) for r in a.requires] for a in graph.actions()] == [
         [("pgroonga", "2.1.7")],
