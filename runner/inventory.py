@@ -110,7 +110,8 @@ def key_positions(text: str) -> dict[tuple[str, ...], tuple[int, int]]:
         if body.startswith("["):
             inner = body.lstrip("[").split("]")[0]
             table = _key_parts(inner)
-            pos.setdefault(table, (n, col + body.index(inner[:1] or "]")))
+            for i in range(1, len(table) + 1):  # [hosts.primary] also places "hosts"
+                pos.setdefault(table[:i], (n, col + body.index(inner[:1] or "]")))
             continue
         m = re.match(r'((?:"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^=#"\'])+)=\s*', body)
         if m:

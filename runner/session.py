@@ -101,6 +101,8 @@ class HostShell:
         self.nonce = _secrets.token_hex(6)
         self.prompt_re = re.compile(rf"__RB_{self.nonce}_(\d+)__> ")
         self.sql_prompt_re = re.compile(rf"__RBQ_{self.nonce}_(true|false|)_([0-9A-Z]*)__> ")
+        self.sql_more_re = re.compile(rf"__RBC_{self.nonce}_(.)__> ")
+        """psql's continuation prompt (PROMPT2): it waits for more input; ``%R`` says why."""
         self.child: pexpect.spawn | None = None
         self.psql_session: str | None = None
 
@@ -269,7 +271,8 @@ class HostShell:
         (``-n``: typed statements are not echoed), no psqlrc (``-X``), sentinel prompts, no pager."""
         prompt = f"__RBQ_{self.nonce}_%:ERROR:_%:LAST_ERROR_SQLSTATE:__> "
         return " ".join(
-            ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v", "PROMPT2=", "-v", "PROMPT3=",
+            ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v",
+             shlex.quote(f"PROMPT2=__RBC_{self.nonce}_%R__> "), "-v", "PROMPT3=",
              "-P", "pager=off", "-v", "VERBOSITY=default"]
         )
 
@@ -309,23 +312,55 @@ class HostShell:
         self._expect_prompt(15, "leaving psql")
 
     def sql(self, statement: str, *, timeout: float | None = None) -> SqlResult:
+        """Send ``statement`` (one or more lines). psql prints one prompt per line it reads: after the
+        last line, its main prompt (the statement ran) or its continuation prompt (it waits for more
+        input: :class:`Unterminated`, known at once, never by a timeout)."""
         if self.child is None or not self.psql_session:
             raise SessionError(f"{self.host}: no psql session is open")
         t0 = time.monotonic()
+        timeout = timeout or self.timeout
+        deadline = t0 + timeout
         self.transcript.write("sql", statement)
         self.child.sendline(statement)
-        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
-                                timeout=timeout or self.timeout)
-        before = str(self.child.before or "").replace("\r\n", "\n")
-        self.transcript.write("out", before)
-        if idx == 0:
+        lines = statement.count("\n") + 1
+        before = ""
+        for seen in range(1, lines + 1):
+            idx = self.child.expect([self.sql_prompt_re, self.sql_more_re, self.prompt_re, pexpect.EOF,
+                                     pexpect.TIMEOUT], timeout=max(0.0, deadline - time.monotonic()))
+            before += str(self.child.before or "").replace("\r\n", "\n")
             m = self.child.match
-            assert isinstance(m, re.Match)
-            error = m.group(1) == "true"
-            return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0)
+            if idx == 0 and isinstance(m, re.Match) and seen == lines:
+                self.transcript.write("out", before)
+                error = m.group(1) == "true"
+                return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0)
+            if idx == 1 and isinstance(m, re.Match) and seen == lines:
+                self.transcript.write("out", before)
+                raise self._unterminated(m.group(1), before)
+            if idx >= 2:
+                break
+        self.transcript.write("out", before)
         self.psql_session = None
-        if idx == 1:
+        if idx == 2:
             raise SessionError(f"{self.host}: psql ended while running the statement", _tail(before))
         self._interrupt()
-        raise SessionError(f"{self.host}: the statement did not finish within {timeout or self.timeout:g}s",
-                           _tail(before))
+        raise SessionError(f"{self.host}: the statement did not finish within {timeout:g}s", _tail(before))
+
+    def _unterminated(self, state: str, before: str) -> Unterminated:
+        """psql waits for more input: clear its query buffer (Ctrl-C, as a person would) and say why."""
+        assert self.child is not None
+        self.child.sendintr()
+        idx = self.child.expect([self.sql_prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=5)
+        if idx != 0:
+            self.psql_session = None
+            self._interrupt()
+        why = _OPEN.get(state, "no ';' ends it")
+        return Unterminated(f"statement not terminated: psql waits for more input ({why})", _tail(before))
+
+
+class Unterminated(SessionError):
+    """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment)."""
+
+
+_OPEN = {"'": "an open quote", '"': "an open double quote", "(": "an open parenthesis",
+         "*": "an open comment", "$": "an open dollar quote", "-": "no ';' ends it"}
+"""psql's ``%R`` in its continuation prompt: why it waits."""

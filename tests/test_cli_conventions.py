@@ -70,7 +70,8 @@ def test_lint_results_on_stdout_the_count_on_stderr_and_quiet_silences_it(tmp_pa
     loud = _runbook("lint", str(tmp_path))
     assert loud.returncode == 0, loud.stderr  # was 4 with "0 finding(s), 0 error(s)" and no other word
     assert f"{tmp_path}/README.md:1: not-executable: " in loud.stdout and "[hint]" in loud.stdout
-    assert loud.stderr == "2 page(s), 1 finding(s), 0 error(s)\n"
+    assert loud.stderr == (f"runbook: {tmp_path}/hello.en.md read as English (file name .en.md)\n"
+                           "2 page(s), 1 finding(s), 0 error(s)\n")
     quiet = _runbook("lint", "-q", str(tmp_path))
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, loud.stdout, "")
 
@@ -81,9 +82,9 @@ def test_lint_of_the_projects_guides_folder_does_not_fail_on_its_readme() -> Non
     assert "no-steps" not in proc.stdout
 
 
-def test_verbose_lint_says_which_lexicon_read_each_guide() -> None:
-    proc = _runbook("lint", "-v", str(HELLO))
-    assert f"runbook: {HELLO} read as English" in proc.stderr
+def test_lint_says_which_lexicon_read_each_guide() -> None:
+    proc = _runbook("lint", str(HELLO))
+    assert f"runbook: {HELLO} read as English (file name .en.md)" in proc.stderr
 
 
 def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:

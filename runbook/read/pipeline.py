@@ -54,8 +54,9 @@ def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
     title = site.data.get("title") if site is not None else None
     version_notes(doc, acts, lex, title if isinstance(title, str) else None, problems)
     if problems.fatal:
+        causes = [f for f in problems.defects if f.rule == "environment-unknown-host"]  # why no host is known
         raise GuideError(f"{file}: {len(problems.fatal)} problem(s) stop this guide from being read",
-                         sorted(problems.fatal, key=lambda f: f.span.line))
+                         sorted(problems.fatal + causes, key=lambda f: f.span.line))
     digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
     return Graph(
         source=Source(file, lex.language, doc.title, digest, doc.lines),

@@ -14,7 +14,7 @@ from pathlib import Path
 from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Finding, Graph
 
-from .options import add_lang, add_site_config
+from .options import add_lang, add_site_config, language_note
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -54,11 +54,10 @@ def _pages(given: list[str]) -> list[Path]:
 
 def main(args: argparse.Namespace) -> int:
     from runbook.errors import GuideError
-    from runbook.lexicon import LANGUAGE_NAMES
     from runbook.lint import lint
     from runbook.load import load_graph
     from runbook.model import Span, to_dict
-    from runner.console import detail, progress
+    from runner.console import progress
 
     status = EXIT_OK
     all_findings = []
@@ -71,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
                                     "nothing to check", Span(str(page), 1, 1))]
             else:
                 findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
-                detail(f"runbook: {page} read as {LANGUAGE_NAMES.get(graph.source.lang, graph.source.lang)}")
+                progress(f"runbook: {page} read as {language_note(page, graph, args.lang)}")
         except GuideError as exc:
             findings = exc.findings or [Finding("unreadable", "error", exc.message, Span(str(page), 1, 1))]
             status = max(status, exc.exit_status)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runbook.model import Graph
 
 
 def add_site_config(p: argparse.ArgumentParser) -> None:
@@ -34,3 +39,19 @@ def add_lang(p: argparse.ArgumentParser, *names: str, what: str = "the guide") -
 def add_mkdir(p: argparse.ArgumentParser) -> None:
     """``--mkdir``: create the output files' missing folders (without it, a missing folder is an error)."""
     p.add_argument("--mkdir", action="store_true", help="create missing folders of the output files")
+
+
+def language_note(path: Path, graph: Graph, lang: str | None) -> str:
+    """Which lexicon read the guide and why (``--lang``, its file name, its front matter, its text)."""
+    from runbook.errors import RunbookError
+    from runbook.lexicon import LANGUAGE_NAMES, choose_language
+    from runbook.parse import read_guide
+
+    name = LANGUAGE_NAMES.get(graph.source.lang, graph.source.lang)
+    if path.suffix == ".json":
+        return f"{name} (the step graph says so)"
+    try:
+        _, why = choose_language(read_guide(path), str(path), lang)
+    except RunbookError:
+        return name
+    return f"{name} ({why})"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, RunbookError, UsageError
+from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
 from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
 from runner.console import progress
@@ -23,7 +23,7 @@ from runner.session import Masker
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import folder_ready, write_atomic
-from .options import add_lang, add_mkdir
+from .options import add_lang, add_mkdir, language_note
 
 HELP = """\
 Run each guide on hosts and check every result against the guide.
@@ -244,21 +244,6 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
         return _execute(path, args, multiple, run, selected, guard, reports, html)
 
 
-def language_note(path: Path, graph: Graph, lang: str | None) -> str:
-    """Which lexicon read the guide and why (``--lang``, its file name, its front matter, its text)."""
-    from runbook.lexicon import LANGUAGE_NAMES, choose_language
-    from runbook.parse import read_guide
-
-    name = LANGUAGE_NAMES.get(graph.source.lang, graph.source.lang)
-    if path.suffix == ".json":
-        return f"{name} (the step graph says so)"
-    try:
-        _, why = choose_language(read_guide(path), str(path), lang)
-    except RunbookError:
-        return name
-    return f"{name} ({why})"
-
-
 def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[str] | None) -> None:
     """``--plan``: the plan for people on stdout, or as JSON (``--json FILE``, ``-`` for stdout)."""
     from runner.plan_view import plan_data, render_plan
@@ -418,6 +403,8 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
     from runbook.update_expected import Replacement, update_expected
 
     replacements = []
+    pasted = {st.expected.span.line for x in graph.actions() for st in x.statements  # written without "-- "
+              if st.expected is not None and st.expected.pasted}
     for step in result.steps:
         for a in step.actions:
             for c in a.checks:
@@ -425,7 +412,7 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
                     replacements.append(Replacement(
                         Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
                         Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
-                        list(c.actual)))
+                        list(c.actual), pasted=c.expected_span[0] in pasted))
     if not replacements:
         return 0
     mark_updated(result)
