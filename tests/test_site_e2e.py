@@ -364,3 +364,47 @@ def test_example_server_that_cannot_start_is_an_environment_limit(tmp_path: Path
     assert f"already listens on {SERVER_ADDRESS}:5432" in cp.stderr
     assert "Traceback" not in cp.stderr
     assert set(list_sandboxes(DEFAULT_ROOT)) == before
+
+
+DOWNLOAD_PAGE = """---
+title: Load sample data
+---
+
+# Load sample data
+
+## Download {#download}
+
+```console
+$ wget https://example.com/memos.sql
+$ psql -f memos.sql
+```
+
+## Search {#search}
+
+```console
+$ psql
+```
+
+```sql
+SELECT count(*) FROM memos;
+--  count @@
+-- -------
+--    100
+-- (1 row)
+```
+""".replace(" @@", " ")
+
+
+def test_examples_that_need_a_download_are_blocked(tmp_path: Path) -> None:
+    """A how-to whose data comes from a download the sandbox cannot make: blocked with that reason,
+    its query not failed on `relation "memos" does not exist` (nothing is sent to example.com)."""
+    site = _site(tmp_path / "a", "", {"load.md": DOWNLOAD_PAGE})
+    status, out = _runbook(str(site), "--json", str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t"))
+    assert status == 3, out[-3000:]
+    (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
+    assert page["status"] == "blocked"
+    assert page["reason"].startswith("downloads from the network, which the sandbox hosts do not reach: "
+                                     "wget https://example.com/memos.sql")
+    actions = [a for s in page["report"]["steps"] for a in s["actions"]]
+    assert [a["status"] for a in actions] == ["blocked", "not-run", "not-run"]
+    assert "does not exist" not in out
