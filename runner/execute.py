@@ -30,7 +30,7 @@ from runbook.model import Action, Command, Step, as_root
 from .compare import Volatile, compare_console, compare_output, has_order_by
 from .edit import apply_file_edit
 from .observe import Observer
-from .plan import Plan, variant_groups
+from .plan import Plan, names_other_host, variant_groups
 from .session import HostShell, Masker, SessionError, Transcript, Unterminated
 from .versions import requirement_block
 
@@ -52,7 +52,6 @@ def server_gone(output: str) -> str | None:
     if "server closed the connection unexpectedly" in output:
         return "crashed"
     return None
-
 
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
 
@@ -335,6 +334,7 @@ class Runner:
         self.last_results: list[StepResult] = []
         self.plan = plan
         self.graph = plan.graph
+        self._hosts = {h.id: h for h in self.graph.hosts}
         self.transport = transport
         self.secrets = secrets
         self.mask = Masker(list(secrets.values()) + self.graph.secrets())
@@ -499,8 +499,7 @@ class Runner:
     def _run_step(self, step: Step, sr: StepResult) -> None:
         sr.status = PASSED
         failed_or_blocked = False
-        groups = (variant_groups(step.actions, {h.id: h for h in self.graph.hosts}) if self.variants > 1
-                  else [[a] for a in step.actions])
+        groups = (variant_groups(step.actions, self._hosts) if self.variants > 1 else [[a] for a in step.actions])
         for group in groups:
             if self.groups is not None and group[0].example_group not in (None, *self.groups):
                 continue  # another runner's example group (runner/site_groups.py)
@@ -513,8 +512,10 @@ class Runner:
                 continue
             if len(group) > 1:  # per-host variants of one block: on their hosts at once (speed)
                 ars = self._at_once([(a, a.targets[0]) for a in group], step, min(len(group), self.variants))
-            elif len(group[0].targets) > 1:
+            elif len(group[0].targets) > 1 and not names_other_host(group[0], group[0].targets, self._hosts):
                 ars = self._at_once([(group[0], h) for h in group[0].targets], step, len(group[0].targets))
+            elif len(group[0].targets) > 1:  # it reaches another host they share: one host after another
+                ars = [self._run_action(step, group[0], h) for h in group[0].targets]
             else:
                 ars = [self._run_action(step, group[0], group[0].targets[0])]
             for ar in ars:

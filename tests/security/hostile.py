@@ -287,6 +287,21 @@ def walls_steps(t: Targets) -> list[Step]:
     ]
 
 
+def deputy_steps(tag: str) -> list[Step]:
+    """runbook as the guide's deputy: the observer (runbook's own connection to a host's server, from
+    the machine) is pointed by a symlink at a Unix socket of the machine, then called by a reload."""
+    return [
+        namespaces_step(),
+        Step("install-postgresql", "Install PostgreSQL on primary", ("sudo apt install -y postgresql-16",)),
+        Step("redirect-socket", "Redirect the server's socket on primary", (
+            "sudo sh -c 'cd /var/run/postgresql && mv .s.PGSQL.5432 .s.PGSQL.5432.real"
+            f" && ln -s /var/tmp/{tag}-deputy.sock .s.PGSQL.5432' || true",
+            "ls -la /var/run/postgresql",
+            "sudo systemctl reload postgresql || true",
+        )),
+    ]
+
+
 def bomb_steps(tag: str) -> list[Step]:
     """A fork bomb bounded by itself (2^11 processes at most, 3 s each), so that it cannot take down a
     machine whose sandbox does not limit it; the sandbox's limit must refuse a fork before that."""

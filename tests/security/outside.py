@@ -111,10 +111,11 @@ class Machine:
         self.canary, self.victim = (
             subprocess.Popen(["bash", "-c", f"exec -a {self.tag}-{name} sleep 600"], stdin=subprocess.DEVNULL,
                              start_new_session=True) for name in ("canary", "victim"))
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        unix.bind(str(self.unix_path))
-        os.chmod(self.unix_path, 0o777)
-        self.listeners["unix"] = Listener(unix)
+        for name, path in (("unix", self.unix_path), ("deputy", Path(f"/var/tmp/{self.tag}-deputy.sock"))):
+            unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            unix.bind(str(path))
+            os.chmod(path, 0o777)  # anyone may connect: only the sandbox's walls keep a host out
+            self.listeners[name] = Listener(unix)
         abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         abstract.bind("\0" + self.tag)
         self.listeners["abstract"] = Listener(abstract)
@@ -282,7 +283,9 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
             for kind in NS_KINDS:
                 with contextlib.suppress(OSError):
                     if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended:
-                        found.append(f"process {d} in the host's {kind} namespace")
+                        cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                        found.append(f"process {d} in the host's {kind} namespace (started {_started(d):.2f} s after"
+                                     f" boot, the run ended at {run.ended:.2f} s): {cmd}")
     root = str(state_root())
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split()[4]
