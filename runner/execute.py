@@ -31,6 +31,7 @@ from .compare import Volatile, compare_console, compare_output, has_order_by
 from .edit import apply_file_edit
 from .observe import Observer
 from .plan import Plan, names_other_host, variant_groups
+from .server_paths import is_server_path, server_path
 from .session import HostShell, Masker, SessionError, Transcript, Unterminated
 from .versions import requirement_block
 
@@ -804,6 +805,14 @@ class Runner:
     # -- files ------------------------------------------------------------------------------
     def _file(self, action: Action, host: str, ar: ActionResult) -> None:
         path = action.path or ""
+        if is_server_path(path):  # the guide names no path: the host's server says (runner/server_paths.py)
+            found, why = server_path(self.transport, host, path, self.timeout)
+            if found is None:
+                ar.status, ar.message = FAILED, f"line {action.span.line}: {why}"
+                return
+            ar.substitutions.append({"line": str(action.span.line), "kind": "replace", "command": path,
+                                     "reason": why, "with": found})
+            path = found
         if action.id in self.plan.paths:
             old, sub = self.plan.paths[action.id]
             line = action.path_span.line if action.path_span else action.span.line
