@@ -31,6 +31,7 @@ from .compare import Volatile, compare_console, compare_output, has_order_by
 from .edit import apply_file_edit
 from .observe import Observer
 from .plan import Plan, names_other_host, variant_groups
+from .server_paths import is_server_path, server_path
 from .session import HostShell, Masker, SessionError, Transcript, Unterminated
 from .versions import requirement_block
 
@@ -296,7 +297,9 @@ class Runner:
                  keep_going_checks: bool = False, database: str | None = None, go_on: bool = False,
                  volatile: Volatile = (), prestart: bool = False, variants: int = 1,
                  group_database: Callable[[int], str] | None = None,
-                 versions: dict[str, str] | None = None) -> None:
+                 versions: dict[str, str] | None = None, groups: set[int] | None = None) -> None:
+        self.groups = groups
+        """Example pages: run only these example groups (and the page's prelude actions); None: all."""
         self.group_database = group_database
         """Example pages: a fresh database for an example group (its number) after the first one."""
         self._group: int | None = None
@@ -499,6 +502,8 @@ class Runner:
         failed_or_blocked = False
         groups = (variant_groups(step.actions, self._hosts) if self.variants > 1 else [[a] for a in step.actions])
         for group in groups:
+            if self.groups is not None and group[0].example_group not in (None, *self.groups):
+                continue  # another runner's example group (runner/site_groups.py)
             stopped = self._stopped_groups.get(group[0].example_group) if self.go_on else None
             if failed_or_blocked or stopped is not None:
                 for action in group:
@@ -800,6 +805,14 @@ class Runner:
     # -- files ------------------------------------------------------------------------------
     def _file(self, action: Action, host: str, ar: ActionResult) -> None:
         path = action.path or ""
+        if is_server_path(path):  # the guide names no path: the host's server says (runner/server_paths.py)
+            found, why = server_path(self.transport, host, path, self.timeout)
+            if found is None:
+                ar.status, ar.message = FAILED, f"line {action.span.line}: {why}"
+                return
+            ar.substitutions.append({"line": str(action.span.line), "kind": "replace", "command": path,
+                                     "reason": why, "with": found})
+            path = found
         if action.id in self.plan.paths:
             old, sub = self.plan.paths[action.id]
             line = action.path_span.line if action.path_span else action.span.line

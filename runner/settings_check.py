@@ -38,7 +38,7 @@ from typing import Any
 from runbook.model import Action, Finding, Graph, Span
 
 CACHE = Path(os.environ.get("RUNBOOK_SETTINGS_CACHE", "/var/cache/runbook/settings"))
-_CONF_RE = re.compile(r"(^|/)(postgresql(\.auto)?\.conf|conf\.d/[^/]+\.conf)$")
+_CONF_RE = re.compile(r"(^|/)(postgresql(\.auto)?\.conf|conf\.d/[^/]+\.conf)$|^\{server:config_file\}$")
 _LINE_RE = re.compile(r"^\s*(?P<name>[A-Za-z_][\w.]*)\s*(?:=\s*|\s+)(?P<value>.*?)\s*$")
 _SQL_SET_RE = re.compile(r"^\s*(?:ALTER\s+SYSTEM\s+)?SET\s+(?:SESSION\s+|LOCAL\s+)?(?P<name>[A-Za-z_][\w.]*)\s*"
                          r"(?:=|\bTO\b)\s*(?P<value>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
@@ -215,7 +215,7 @@ def guide_settings(graph: Graph) -> tuple[list[Setting], list[tuple[str, int]], 
     obsolete = set(_data().get("files", {}))
     for action in graph.actions():
         path = action.path or ""
-        base = path.rsplit("/", 1)[-1]
+        base = "postgresql.conf" if path == "{server:config_file}" else path.rsplit("/", 1)[-1]
         if base in obsolete and action.kind in ("file_edit", "file_write"):
             files.append((base, (action.path_span or action.span).line))
         if action.kind in ("file_edit", "file_write") and _CONF_RE.search(path):

@@ -45,8 +45,8 @@ class _Phrases:
     any_phrase: re.Pattern[str] | None = None
     any_sentence: re.Pattern[str] | None = None
     """Every sentence pattern in one (groups unnamed): one search tells a sentence that holds none."""
-    """A digit or a usage number (``second``): a paragraph without one holds no phrase (every phrase
-    names a version, or the Nth usage)."""
+    """The lexicon's ``words`` (one of which every phrase holds), else a digit or a usage number: a
+    paragraph without one holds no phrase."""
 
 
 _CACHE: dict[int, tuple[Lexicon, _Phrases]] = {}
@@ -78,7 +78,9 @@ def phrases(lex: Lexicon) -> _Phrases:
                      [o.lower() for o in table.get("ordinals", [])], {n.lower(): v for n, v in names.items()})
     every = found.notes + found.inline + found.usage + found.usage_intro
     if every:
-        trigger = r"\d" + ("|" + re.sub(r"[(][?]P<[a-z]+>", "(?:", nth) if "nth" in table else "")
+        words = table.get("words")
+        trigger = ("|".join(re.escape(w) for w in words) if words
+                   else r"\d" + ("|" + re.sub(r"[(][?]P<[a-z]+>", "(?:", nth) if "nth" in table else ""))
         found.any_phrase = re.compile(trigger, flags)
         unnamed = (re.sub(r"[(][?]P<[a-z]+>", "(?:", p.pattern) for p in every)
         found.any_sentence = re.compile("|".join(f"(?:{x})" for x in unnamed), flags)
