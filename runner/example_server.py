@@ -54,6 +54,9 @@ class ExampleServer:
         """Set while the server accepts connections (cleared while it recovers from a crash)."""
         self.ready.set()
         self.recoveries = 0
+        self.slots: threading.Semaphore | None = None
+        """``-j`` slots of the run: each page running holds one; example groups run at the same time
+        in the free ones (runner/site_groups.py)."""
         self._count = 0
         self._lock = threading.Lock()
         self._recovering = threading.Lock()

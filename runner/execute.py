@@ -297,7 +297,9 @@ class Runner:
                  keep_going_checks: bool = False, database: str | None = None, go_on: bool = False,
                  volatile: Volatile = (), prestart: bool = False, variants: int = 1,
                  group_database: Callable[[int], str] | None = None,
-                 versions: dict[str, str] | None = None) -> None:
+                 versions: dict[str, str] | None = None, groups: set[int] | None = None) -> None:
+        self.groups = groups
+        """Example pages: run only these example groups (and the page's prelude actions); None: all."""
         self.group_database = group_database
         """Example pages: a fresh database for an example group (its number) after the first one."""
         self._group: int | None = None
@@ -500,6 +502,8 @@ class Runner:
         failed_or_blocked = False
         groups = (variant_groups(step.actions, self._hosts) if self.variants > 1 else [[a] for a in step.actions])
         for group in groups:
+            if self.groups is not None and group[0].example_group not in (None, *self.groups):
+                continue  # another runner's example group (runner/site_groups.py)
             stopped = self._stopped_groups.get(group[0].example_group) if self.go_on else None
             if failed_or_blocked or stopped is not None:
                 for action in group:

@@ -102,7 +102,8 @@ class HostShell:
         self.prompt_re = re.compile(rf"__RB_{self.nonce}_(\d+)__> ")
         self.sql_prompt_re = re.compile(rf"__RBQ_{self.nonce}_(true|false|)_([0-9A-Z]*)__> ")
         self.sql_more_re = re.compile(rf"__RBC_{self.nonce}_(.)__> ")
-        """psql's continuation prompt (PROMPT2): it waits for more input; ``%R`` says why."""
+        """psql's continuation prompt (PROMPT2; PROMPT3 for COPY data, ``C``): it waits for more input;
+        ``%R`` says why."""
         self.child: pexpect.spawn | None = None
         self.psql_session: str | None = None
 
@@ -272,7 +273,7 @@ class HostShell:
         prompt = f"__RBQ_{self.nonce}_%:ERROR:_%:LAST_ERROR_SQLSTATE:__> "
         return " ".join(
             ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v",
-             shlex.quote(f"PROMPT2=__RBC_{self.nonce}_%R__> "), "-v", "PROMPT3=",
+             shlex.quote(f"PROMPT2=__RBC_{self.nonce}_%R__> "), "-v", shlex.quote(f"PROMPT3=__RBC_{self.nonce}_C__> "),
              "-P", "pager=off", "-v", "VERBOSITY=default"]
         )
 
@@ -290,7 +291,7 @@ class HostShell:
         full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)
-        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
+        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, _PASSWORD_RE, pexpect.TIMEOUT],
                                 timeout=timeout or 30)
         before = str(self.child.before or "").replace("\r\n", "\n")
         if idx == 0:
@@ -300,6 +301,9 @@ class HostShell:
         self.transcript.write("out", before)
         if idx == 1:
             raise SessionError(f"{self.host}: psql did not start: {before.strip()[-500:]}", _tail(before))
+        if idx == 3:  # psql waits for a password nobody gives: known at once, not after the timeout
+            self._interrupt()
+            raise SessionError(f"{self.host}: psql did not start: it asks for a password ({command})", _tail(before))
         self._interrupt()
         raise SessionError(f"{self.host}: psql gave no prompt", _tail(before))
 
@@ -348,7 +352,10 @@ class HostShell:
     def _unterminated(self, state: str, before: str) -> Unterminated:
         """psql waits for more input: clear its query buffer (Ctrl-C, as a person would) and say why."""
         assert self.child is not None
-        self.child.sendintr()
+        if state == "C":  # COPY … FROM stdin waits for its data: end it
+            self.child.sendline("\\.")
+        else:
+            self.child.sendintr()
         idx = self.child.expect([self.sql_prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=5)
         if idx != 0:
             self.psql_session = None
@@ -357,10 +364,15 @@ class HostShell:
         return Unterminated(f"statement not terminated: psql waits for more input ({why})", _tail(before))
 
 
+_PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
+"""psql's password prompt (no ``-w``): it waits for input."""
+
+
 class Unterminated(SessionError):
     """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment)."""
 
 
 _OPEN = {"'": "an open quote", '"': "an open double quote", "(": "an open parenthesis",
-         "*": "an open comment", "$": "an open dollar quote", "-": "no ';' ends it"}
+         "*": "an open comment", "$": "an open dollar quote", "-": "no ';' ends it",
+         "C": "COPY data: no line '\\.' ends it"}
 """psql's ``%R`` in its continuation prompt: why it waits."""

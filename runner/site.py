@@ -40,6 +40,7 @@ from .execute import BLOCKED, FAILED, INTERRUPTED, PASSED, Interrupted, Runner, 
 from .inventory import default_inventory
 from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
 from .report import PageProgress
+from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
 from .volatility import merge_second_run
 
@@ -251,11 +252,14 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
             if guard is not None and guard.signum is not None:
                 raise Interrupted(guard.signum)
             server_start = time.monotonic() - s0
+            server.slots = threading.Semaphore(max(1, options.jobs))  # pages and example groups running at once
             server.prepare([(works[i].page, works[i].settings) for i in examples
                             if works[i].settings.root not in server.prelude_errors])
-            futures = {i: pool.submit(_run_example, works[i], server, options, rewrite) for i in examples}
+            futures = {i: pool.submit(_holding_a_slot, server, _run_example, works[i], server, options, rewrite)
+                       for i in examples}
             lock = threading.Lock()  # how-to pages: one at a time (``createdb api`` on one server)
-            futures |= {i: pool.submit(_run_howto, works[i], server, options, lock) for i in howtos}
+            futures |= {i: pool.submit(_holding_a_slot, server, _run_howto, works[i], server, options, lock)
+                        for i in howtos}
             for i in sorted(examples + howtos):
                 results[i] = futures[i].result()
                 lines.page(results[i])
@@ -356,6 +360,13 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
     return pr
 
 
+def _holding_a_slot(server: ExampleServer, run: Callable[..., PageResult], *args: object) -> PageResult:
+    """A page runs holding one of the run's ``-j`` slots (example groups use the free ones)."""
+    assert server.slots is not None
+    with server.slots:
+        return run(*args)
+
+
 def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: threading.Lock) -> PageResult:
     """A single-host how-to on the example server's host, where PostgreSQL is installed and running
     (:mod:`runner.site_howto`); what it created is dropped after it."""
@@ -390,7 +401,12 @@ def _run_surviving(work: _Work, server: ExampleServer, options: SiteOptions, pla
                    label: str = "") -> tuple[str, Runner, RunResult]:
     """:func:`_run_once`; where the server crashed under the page, once it has recovered, the page runs
     again in a fresh database (twice at most), unless its own statement crashed it (its failure)."""
-    database, runner, result = _run_once(work, server, options, plan, volatile, label)
+    if label:
+        database, runner, result = _run_once(work, server, options, plan, volatile, label)
+    else:  # the page's example groups at the same time where the run has room (runner/site_groups.py)
+        assert work.graph is not None
+        database, runner, result = run_groups(
+            lambda groups, lab: _run_once(work, server, options, plan, volatile, lab, groups), work.graph, server.slots)
     for again in range(2, 4):
         if runner.lost_server is None:
             break
@@ -406,7 +422,7 @@ def _failed_checks(result: RunResult) -> bool:
 
 
 def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,
-              label: str = "") -> tuple[str, Runner, RunResult]:
+              label: str = "", groups: set[int] | None = None) -> tuple[str, Runner, RunResult]:
     """One run of an example page in a database of its own (a fresh one for each example group, for
     a run again or the second run), once the server accepts connections; the runner has its result."""
     page, s = work.page, work.settings
@@ -422,5 +438,5 @@ def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Pl
     runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
                     timeout=options.timeout, settle=options.settle, database=database, go_on=True,
                     volatile=volatile, keep_going_checks=options.update_expected, group_database=group_database,
-                    versions=server.versions.get(s.root))
+                    versions=server.versions.get(s.root), groups=groups)
     return database, runner, runner.run()

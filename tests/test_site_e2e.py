@@ -4,6 +4,7 @@ one shared PostgreSQL server (real psql 15), and a few small sites written by th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -119,8 +120,35 @@ def test_a_crash_fails_its_own_page_only(site_run: dict[str, Any], lang: str) ->
 def test_example_groups_start_over_in_a_fresh_database(site_run: dict[str, Any], lang: str) -> None:
     result = site_run["pages"][f"{lang}reference/example-groups.md"]
     assert result["status"] == "passed" and sum(result["checks"].values()) == 2
-    log = (site_run["transcripts"] / lang / "reference" / "example-groups" / "server.log").read_text()
-    assert "example group 2: database p" in log  # the second CREATE TABLE memos ran in another database
+    # the second CREATE TABLE memos ran in another database: after the first, or at the same time in
+    # another session where -j had room (runner/site_groups.py)
+    folder = site_run["transcripts"] / lang / "reference" / "example-groups"
+    other = folder / "groups-2" / "server.log"
+    assert ("example group 2: database p" in (folder / "server.log").read_text()
+            or "CREATE TABLE memos (" in other.read_text())
+
+
+def test_example_groups_run_at_the_same_time_within_jobs(tmp_path: Path) -> None:
+    """One page of two example groups: with -j 2 the second group runs beside the first, in a session
+    and a database of its own; with -j 1 after it. The same checks pass either way."""
+    page = SITE / "reference" / "example-groups.md"
+    for jobs in ("2", "1"):
+        out = tmp_path / jobs
+        out.mkdir()
+        status, text = _runbook(str(page), "-j", jobs, "--json", str(out / "r.json"), "--transcripts", str(out / "t"))
+        assert status == 0, text[-3000:]
+        (result,) = json.loads((out / "r.json").read_text())["pages"]
+        lines = [_line(page, "SELECT count(*)"), _line(page, "SELECT * FROM memos;")]
+        checks = [c for s in result["report"]["steps"] for a in s["actions"] for c in a["checks"]]
+        assert [(c["line"], c["status"]) for c in checks] == [(n, "passed") for n in lines]
+        main = (out / "t" / "reference" / "example-groups" / "server.log").read_text()
+        other = out / "t" / "reference" / "example-groups" / "groups-2" / "server.log"
+        if jobs == "2":
+            assert "CREATE TABLE memos (" in other.read_text() and main.count("CREATE TABLE memos (") == 1
+            databases = [re.findall(r"\$ psql (p\d+\w*)", log) for log in (main, other.read_text())]
+            assert len(databases[0]) == len(databases[1]) == 1 and databases[0] != databases[1]
+        else:
+            assert not other.exists() and "example group 2: database p" in main
 
 
 @pytest.mark.parametrize("lang", ["", "ja/"])
@@ -364,3 +392,61 @@ def test_example_server_that_cannot_start_is_an_environment_limit(tmp_path: Path
     assert f"already listens on {SERVER_ADDRESS}:5432" in cp.stderr
     assert "Traceback" not in cp.stderr
     assert set(list_sandboxes(DEFAULT_ROOT)) == before
+
+
+DOWNLOAD_PAGE = """---
+title: Load sample data
+---
+
+# Load sample data
+
+## Download {#download}
+
+```console
+$ wget https://example.com/memos.sql
+$ psql -f memos.sql
+```
+
+## Search {#search}
+
+```console
+$ psql
+```
+
+```sql
+SELECT count(*) FROM memos;
+--  count @@
+-- -------
+--    100
+-- (1 row)
+```
+""".replace(" @@", " ")
+
+
+def test_examples_that_need_a_download_are_blocked(tmp_path: Path) -> None:
+    """A how-to whose data comes from a download the sandbox cannot make: blocked with that reason,
+    its query not failed on `relation "memos" does not exist` (nothing is sent to example.com)."""
+    site = _site(tmp_path / "a", "", {"load.md": DOWNLOAD_PAGE})
+    status, out = _runbook(str(site), "--json", str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t"))
+    assert status == 3, out[-3000:]
+    (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
+    assert page["status"] == "blocked"
+    assert page["reason"].startswith("downloads from the network, which the sandbox hosts do not reach: "
+                                     "wget https://example.com/memos.sql")
+    actions = [a for s in page["report"]["steps"] for a in s["actions"]]
+    assert [a["status"] for a in actions] == ["blocked", "not-run", "not-run"]
+    assert "does not exist" not in out
+
+
+def test_a_psql_that_asks_for_a_password_fails_at_once(tmp_path: Path) -> None:
+    """psql waiting for a password nobody gives is psql waiting for input: the page fails with that
+    reason at once, not after --timeout."""
+    text = (ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")
+            .replace("## Usage {#usage}\n", "## Usage {#usage}\n\n```console\n$ psql -h localhost postgres\n```\n"))
+    site = _site(tmp_path / "a", "", {"tcp.md": text})
+    status, out = _runbook(str(site), "--timeout", "60", "--json", str(tmp_path / "r.json"),
+                           "--transcripts", str(tmp_path / "t"))
+    assert status == 1, out[-3000:]
+    (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
+    # (after the timeout, the reason would be "psql gave no prompt")
+    assert page["reason"] == "server: psql did not start: it asks for a password (psql -h localhost postgres)"

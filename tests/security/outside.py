@@ -99,6 +99,8 @@ class Machine:
     tcp_port: int = 0
     existing: dict[Path, str] = field(default_factory=dict)
     shadow: bytes = b""
+    more_places: set[Path] = field(default_factory=set)
+    """Folders of the machine where a guide may have written a tagged file (cleaned too)."""
     root_uuid: str = ""
     """The UUID of the machine's root file system, read from its device (empty if it has none)."""
 
@@ -137,7 +139,8 @@ class Machine:
         root = os.stat("/")
         ns = own_namespaces()
         return Targets(self.tag, self.canary.pid, str(self.unix_path), self.tag, self.tcp_port, self.victim.pid,
-                       (root.st_dev, root.st_ino), ns["mnt"], ns["net"], device, numbers)
+                       (root.st_dev, root.st_ino), ns["mnt"], ns["net"],
+                       f"{os.major(root.st_dev)}:{os.minor(root.st_dev)}", device, numbers)
 
     def tagged_processes(self, mark: str | None = None) -> list[tuple[int, str]]:
         """Processes (but the canaries and this one) naming ``mark`` (default: the tag) in their command
@@ -172,7 +175,7 @@ class Machine:
                 subprocess.run(["umount", "-l", line.split()[4]], capture_output=True, check=False)
         for listener in self.listeners.values():
             listener.close()
-        for folder in WRITABLE:
+        for folder in (*WRITABLE, *self.more_places):
             for path in folder.glob(f"{self.tag}*"):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
@@ -243,6 +246,11 @@ class Run:
     def namespaces(self) -> dict[str, int]:
         """The host's namespaces as its shell saw them (``ns-net=net:[4026532…]``)."""
         return {k: int(i) for k, i in re.findall(r"(?m)^ns-(\w+)=\w+:\[(\d+)\]$", self.transcript())}
+
+    def machine_mounts(self) -> list[tuple[Path, str]]:
+        """Mounts of the machine's disk in the host, as it listed them: (folder of the machine, where)."""
+        return [(Path(root), point) for root, point in re.findall(r"(?m)^machine-mount=(/\S*) at (\S+)$",
+                                                                    self.transcript())]
 
     def cgroups(self) -> list[tuple[str, str]]:
         """The host's cgroups as its shell saw them: (controllers, path)."""

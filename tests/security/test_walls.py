@@ -40,6 +40,11 @@ pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
 PENDING = pytest.mark.xfail(strict=True, reason="sandbox rewrite pending")
 
 
+def still_escapes(how: str) -> pytest.MarkDecorator:
+    """An attempt that escapes today's sandbox and also the rewrite as it stood when the test was written."""
+    return pytest.mark.xfail(strict=True, reason=f"sandbox rewrite pending; escapes the rewrite in progress too: {how}")
+
+
 def pending(*values: str) -> list[object]:
     return [pytest.param(v, marks=PENDING) for v in values]
 
@@ -102,7 +107,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             for k in names:
                 left[k] = _settled(lambda k=k: leftovers(runs[k], machine))  # type: ignore[misc]
 
+        machine.more_places |= {Path("/usr"), Path("/var/cache/runbook/clusters"), Path("/")}
         run_at_once("walls", "deputy")
+        machine.more_places |= {folder for folder, _ in runs["walls"].machine_mounts()}
         survivors = machine.tagged_processes(f"{tag}-survivor")
         assert machine.victim is not None
         canary_alive = machine.victim.poll() is None
@@ -154,6 +161,21 @@ def test_the_machines_disk_cannot_be_read_or_mounted(outcome: Outcome) -> None:
     assert uuid not in text, f"the guide read the machine's disk (its file system UUID {uuid})"
     written = [p for p in (f"/var/tmp/{tag}-disk", f"/var/tmp/{tag}-mknod") if Path(p).exists()]
     assert not written, f"the guide mounted the machine's disk and wrote {written}"
+
+
+@still_escapes("root in the host umounts the /usr overlay, remounts the idmapped read-only binds of /usr and "
+               "/var/cache/runbook/clusters with 'remount,rw,bind' (mounts made inside the host's user namespace are "
+               "not locked) and writes the machine's files")
+def test_read_only_mounts_of_the_machine_stay_read_only(outcome: Outcome) -> None:
+    """The host's mounts of the machine's own disk (the sandbox's binds: read-only /usr below the
+    overlay, the cluster templates …) cannot be made writable: nothing lands in the machine's folders."""
+    tag = outcome.machine.tag
+    text = outcome.ran("remount", "mounts of the machine disk tried:")
+    places = {folder for folder, _ in outcome.walls.machine_mounts()}
+    places |= {Path("/usr"), Path("/var/cache/runbook/clusters")}
+    written = [str(p / f"{tag}-remount") for p in sorted(places) if (p / f"{tag}-remount").exists()]
+    assert not written, f"the guide wrote {written} on the machine:\n" + "\n".join(
+        line for line in text.splitlines() if "machine-mount=" in line or "wrote in" in line)
 
 
 @PENDING
@@ -224,7 +246,8 @@ def test_listeners_of_the_machine_get_no_connection(outcome: Outcome, listener: 
     assert not hits, f"{len(hits)} connection(s) from the guide reached the machine's {listener} listener: {hits[:3]}"
 
 
-@PENDING
+@still_escapes("the observer connects from the machine to HOST_ROOT/run-postgresql/.s.PGSQL.5432 and follows "
+               "the guide's symlink there to a socket of the machine (as the postgres of the hosts)")
 def test_runbook_follows_no_symlink_of_the_guide_to_the_machine(outcome: Outcome) -> None:
     """The observer connects to a host's server from the machine, through the host's socket folder:
     a symlink the guide put there must not lead it to a socket of the machine."""
