@@ -291,7 +291,7 @@ class HostShell:
         full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)
-        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
+        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, _PASSWORD_RE, pexpect.TIMEOUT],
                                 timeout=timeout or 30)
         before = str(self.child.before or "").replace("\r\n", "\n")
         if idx == 0:
@@ -301,6 +301,9 @@ class HostShell:
         self.transcript.write("out", before)
         if idx == 1:
             raise SessionError(f"{self.host}: psql did not start: {before.strip()[-500:]}", _tail(before))
+        if idx == 3:  # psql waits for a password nobody gives: known at once, not after the timeout
+            self._interrupt()
+            raise SessionError(f"{self.host}: psql did not start: it asks for a password ({command})", _tail(before))
         self._interrupt()
         raise SessionError(f"{self.host}: psql gave no prompt", _tail(before))
 
@@ -359,6 +362,10 @@ class HostShell:
             self._interrupt()
         why = _OPEN.get(state, "no ';' ends it")
         return Unterminated(f"statement not terminated: psql waits for more input ({why})", _tail(before))
+
+
+_PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
+"""psql's password prompt (no ``-w``): it waits for input."""
 
 
 class Unterminated(SessionError):

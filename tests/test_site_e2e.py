@@ -436,3 +436,17 @@ def test_examples_that_need_a_download_are_blocked(tmp_path: Path) -> None:
     actions = [a for s in page["report"]["steps"] for a in s["actions"]]
     assert [a["status"] for a in actions] == ["blocked", "not-run", "not-run"]
     assert "does not exist" not in out
+
+
+def test_a_psql_that_asks_for_a_password_fails_at_once(tmp_path: Path) -> None:
+    """psql waiting for a password nobody gives is psql waiting for input: the page fails with that
+    reason at once, not after --timeout."""
+    text = (ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")
+            .replace("## Usage {#usage}\n", "## Usage {#usage}\n\n```console\n$ psql -h localhost postgres\n```\n"))
+    site = _site(tmp_path / "a", "", {"tcp.md": text})
+    status, out = _runbook(str(site), "--timeout", "60", "--json", str(tmp_path / "r.json"),
+                           "--transcripts", str(tmp_path / "t"))
+    assert status == 1, out[-3000:]
+    (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
+    # (after the timeout, the reason would be "psql gave no prompt")
+    assert page["reason"] == "server: psql did not start: it asks for a password (psql -h localhost postgres)"
