@@ -128,3 +128,20 @@ def test_no_postgresql_no_check(monkeypatch: pytest.MonkeyPatch) -> None:
     findings, note = check_graph(parse_file(GUIDE), PG)
     assert note == "settings not checked: PostgreSQL 15 is not installed here"
     assert [f.rule for f in findings] == ["config-file-obsolete"]  # a file needs no server to be named
+
+
+@needs_pg
+@pytest.mark.sandbox
+def test_a_run_warns_before_its_first_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from e2e import needs_sandbox
+
+    if needs_sandbox.args[0]:
+        pytest.skip(needs_sandbox.kwargs["reason"])
+    source = (ROOT / "docs" / "guides" / "slow-query-log.en.md").read_text(encoding="utf-8")
+    guide = tmp_path / "typo.en.md"
+    guide.write_text(source.replace("`log_min_duration_statement = 250`", "`log_min_duraton_statement = 250`"))
+    cli(["run", str(guide), "--fresh", "--transcripts", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    warning = err.index(f"{guide}:17: setting-unknown: log_min_duraton_statement")
+    assert "did you mean log_min_duration_statement?" in err
+    assert warning < err.index("install#1")  # printed with the substitutions, before the first step runs
