@@ -42,6 +42,9 @@ _CONF_RE = re.compile(r"(^|/)(postgresql(\.auto)?\.conf|conf\.d/[^/]+\.conf)$|^\
 _LINE_RE = re.compile(r"^\s*(?P<name>[A-Za-z_][\w.]*)\s*(?:=\s*|\s+)(?P<value>.*?)\s*$")
 _SQL_SET_RE = re.compile(r"^\s*(?:ALTER\s+SYSTEM\s+)?SET\s+(?:SESSION\s+|LOCAL\s+)?(?P<name>[A-Za-z_][\w.]*)\s*"
                          r"(?:=|\bTO\b)\s*(?P<value>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_SHELL_ALTER_RE = re.compile(r"ALTER\s+SYSTEM\s+SET\s+(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)\s*"
+                             r"(?P<value>'(?:[^']|'')*'|[^;\s\"]+)", re.IGNORECASE)
+"""``ALTER SYSTEM SET`` inside a shell command (``psql --command "ALTER SYSTEM SET …"``)."""
 _CREATE_EXTENSION_RE = re.compile(r"CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(?P<name>\w+)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+)"
                         r"\s*(?P<unit>[A-Za-z]*)")
@@ -223,6 +226,8 @@ def guide_settings(graph: Graph) -> tuple[list[Setting], list[tuple[str, int]], 
                 line = _line_of(source, name, action.after_span or action.span, action.span.line)
                 settings.append(Setting(name, value, line, base))
         for cmd in action.commands:
+            settings += [Setting(m.group("name"), m.group("value"), cmd.span.line, "ALTER SYSTEM")
+                         for m in _SHELL_ALTER_RE.finditer(cmd.text)]
             for name in obsolete:
                 if re.search(rf"(^|[/\s]){re.escape(name)}\b", cmd.text):
                     files.append((name, cmd.span.line))

@@ -26,6 +26,9 @@ needs_pgroonga = pytest.mark.skipif(not Path(f"/usr/share/postgresql/{PG}/extens
                                     reason="PGroonga is not installed for PostgreSQL 15 (/work/shared/pgroonga)")
 
 
+SHELL_ALTER = 'sudo -u postgres psql --command "ALTER SYSTEM SET wal_levl = \'logical\';"'
+
+
 def _line(text: str) -> int:
     return GUIDE.read_text(encoding="utf-8").split("\n").index(text) + 1
 
@@ -57,7 +60,8 @@ def test_what_a_guide_writes() -> None:
         ("wal_keep_segments", 10, "postgresql.conf"), ("wal_level", 11, "postgresql.conf"),
         ("max_wal_senders", 12, "postgresql.conf"), ("shared_buffers", 13, "postgresql.conf"),
         ("pgroonga.enable_wal", 24, "ALTER SYSTEM"), ("enable_seqscan", 25, "SET"),
-        ("pgroonga.log_level", 26, "SET")]
+        ("pgroonga.log_level", 26, "SET"),
+        ("wal_levl", _line(SHELL_ALTER), "ALTER SYSTEM")]
     assert files == [("recovery.conf", _line("`/var/lib/postgresql/15/main/recovery.conf`:"))]
     assert libraries == ("pgroonga",)  # shared_preload_libraries and CREATE EXTENSION
 
@@ -82,6 +86,8 @@ def test_core_settings_against_postgresql(tmp_path: Path, monkeypatch: pytest.Mo
     recovery = _line("`/var/lib/postgresql/15/main/recovery.conf`:")
     assert by_line[recovery].rule == "config-file-obsolete" and "since PostgreSQL 12" in by_line[recovery].message
     assert 8 not in by_line and 25 not in by_line  # shared_preload_libraries, SET enable_seqscan: fine
+    shell = by_line[_line(SHELL_ALTER)]
+    assert shell.rule == "setting-unknown" and shell.message.endswith("did you mean wal_level?")
     assert all(f.span.file == str(GUIDE) for f in findings)
     # The answer is cached: a second check starts no scratch cluster.
     assert list((tmp_path / "cache").glob("15-*.json"))
