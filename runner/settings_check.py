@@ -132,7 +132,9 @@ def known_parameters(version: str, libraries: tuple[str, ...] = ()) -> tuple[dic
     """The target's parameters and a note on where they came from (cached per binary and libraries)."""
     postgres = _bin(version) / "postgres"
     libdir = Path(f"/usr/lib/postgresql/{version}/lib")
-    libraries = tuple(sorted({lib for lib in libraries if (libdir / f"{lib}.so").exists()}))
+    # Only plain names of libraries installed here: a guide's text never names a path to load.
+    libraries = tuple(sorted({lib for lib in libraries if re.fullmatch(r"[A-Za-z0-9_-]+", lib)
+                              and (libdir / f"{lib}.so").exists()}))
     stamp = [str(postgres.stat().st_mtime_ns)] + [f"{lib}:{(libdir / f'{lib}.so').stat().st_mtime_ns}"
                                                   for lib in libraries]
     key = hashlib.sha256("\n".join([version, *stamp]).encode()).hexdigest()[:16]

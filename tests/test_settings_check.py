@@ -7,6 +7,7 @@ version of the removals, the enum values, the range), not the module's output co
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -151,3 +152,17 @@ def test_a_run_warns_before_its_first_step(tmp_path: Path, capsys: pytest.Captur
     warning = err.index(f"{guide}:17: setting-unknown: log_min_duraton_statement")
     assert "did you mean log_min_duration_statement?" in err
     assert warning < err.index("install#1")  # printed with the substitutions, before the first step runs
+
+
+def test_only_installed_libraries_by_plain_name_are_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    loaded: list[tuple[str, ...]] = []
+    monkeypatch.setattr(settings_check, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(settings_check, "describe_config", lambda version: {})
+    monkeypatch.setattr(settings_check, "scratch_settings", lambda version, libs: loaded.append(libs) or {})
+    if not Path(f"/usr/lib/postgresql/{PG}/bin/postgres").exists():
+        pytest.skip(f"PostgreSQL {PG} is not installed")
+    (tmp_path / "evil.so").write_bytes(b"")  # a file a guide could point at with a relative path
+    evil = os.path.relpath(tmp_path / "evil", f"/usr/lib/postgresql/{PG}/lib")
+    assert Path(f"/usr/lib/postgresql/{PG}/lib/{evil}.so").exists()
+    settings_check.known_parameters(PG, (evil, "no_such_library", "plpgsql"))
+    assert loaded == [("plpgsql",)]  # plpgsql.so is installed with PostgreSQL; the others are not loaded
