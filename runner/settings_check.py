@@ -329,6 +329,9 @@ def check_graph(graph: Graph, version: str) -> tuple[list[Finding], str]:
         return findings, note
     for s in settings:
         findings += _check_setting(s, known, version, file)
+    for secret in sorted(graph.secrets(), key=len, reverse=True):  # a value may hold a password
+        for f in findings:
+            f.message = f.message.replace(secret, "********")
     return sorted(findings, key=lambda f: f.span.line), note
 
 

@@ -166,3 +166,15 @@ def test_only_installed_libraries_by_plain_name_are_loaded(monkeypatch: pytest.M
     assert Path(f"/usr/lib/postgresql/{PG}/lib/{evil}.so").exists()
     settings_check.known_parameters(PG, (evil, "no_such_library", "plpgsql"))
     assert loaded == [("plpgsql",)]  # plpgsql.so is installed with PostgreSQL; the others are not loaded
+
+
+@needs_pg
+def test_a_secret_in_a_value_is_never_shown(tmp_path: Path) -> None:
+    guide = ROOT / "docs" / "guides" / "basic-streaming-replication.en.md"
+    text = guide.read_text(encoding="utf-8").replace("`wal_keep_size = 64MB`", "`wal_keep_size = passw0rd`")
+    assert "wal_keep_size = passw0rd" in text and "passw0rd" in text.split("## [normal]")[0]  # the guide's secret
+    page = tmp_path / "g.en.md"
+    page.write_text(text, encoding="utf-8")
+    findings, _ = check_graph(parse_file(page), PG)
+    (bad,) = [f for f in findings if f.rule == "setting-value"]
+    assert "wal_keep_size = ********" in bad.message and "passw0rd" not in bad.message
