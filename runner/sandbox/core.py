@@ -370,7 +370,7 @@ class Sandbox:
         rmtree(hr)
         hr.mkdir()
         if self.network == "loopback" and network.port_in_use(h.address, PG_PORT):
-            raise AddressTaken(
+            raise SandboxError(
                 f"host {h.name}: something outside the sandbox already listens on {h.address}:{PG_PORT} "
                 "(the machine's PostgreSQL with listen_addresses = '*'?); stop it or choose other addresses")
         hs.init = None
