@@ -35,11 +35,19 @@ def pg_versions() -> list[str]:
     return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit()))
 
 
+SESSION_LOCALE = ("LC_MESSAGES=C.UTF-8",)
+"""What runner.session's shells export of the key's environment, besides LANG (sudo keeps LANG, LC_*)."""
+
+
+def _locale(lang: str) -> list[str]:
+    return [f"LANG={lang}", *SESSION_LOCALE]
+
+
 def key(version: str, lang: str) -> str | None:
-    """The template's key as ``sudo runbook-createcluster VERSION main 5432`` computes it in a host
-    whose guide shell has ``LANG=lang`` (sudo keeps LANG; nothing else of the key's environment)."""
+    """The template's key as ``sudo runbook-createcluster VERSION main 5432`` computes it in a guide's
+    shell of a host (``LANG=lang`` and :data:`SESSION_LOCALE`)."""
     script = Path(str(resources.files("runner") / "data" / "runbook-createcluster"))
-    cp = subprocess.run(["env", "-i", f"PATH={SECURE_PATH}", f"LANG={lang}", "bash", str(script), "--key", version,
+    cp = subprocess.run(["env", "-i", f"PATH={SECURE_PATH}", *_locale(lang), "bash", str(script), "--key", version,
                          CLUSTER, str(PG_PORT)], capture_output=True, text=True, timeout=30)
     out = cp.stdout.strip()
     return out if cp.returncode == 0 and out else None
@@ -59,7 +67,7 @@ def ensure(sb: Sandbox, host: str, lang: str) -> str | None:
     if (MACHINE_CACHE / name / "done").is_file():
         return None
     t0 = time.monotonic()
-    cp = sb.run(host, ["env", f"LANG={lang}", "runbook-createcluster", version, CLUSTER, str(PG_PORT)], timeout=120)
+    cp = sb.run(host, ["env", *_locale(lang), "runbook-createcluster", version, CLUSTER, str(PG_PORT)], timeout=120)
     made = sb.dir / "cache" / "clusters" / name
     if cp.returncode != 0 or not (made / "done").is_file():
         return None  # the guide's own step will run pg_createcluster and say why
