@@ -2,7 +2,8 @@
 
 The pure part of ``runbook run --update-expected``: given the guide's text and, for each statement
 whose output differed, the lines psql actually printed, return the new text and a unified diff.
-Only the ``-- `` lines of those statements change; every other byte of the file (line endings,
+Only the ``-- `` lines of those statements change (or the lines of psql's output a page pastes
+without ``-- ``: written back so); every other byte of the file (line endings,
 trailing spaces, a missing final newline) stays as it was.
 """
 
@@ -28,6 +29,9 @@ class Replacement:
     """Lines of the existing ``-- `` comment block; None when the guide shows none (insert after the statement)."""
     actual_lines: list[str]
     """psql's actual output lines, as printed (aligned format), without line endings."""
+    pasted: bool = False
+    """The guide pastes the output as psql prints it, without ``-- `` (``Expected.pasted``): the new
+    lines are written so too."""
 
 
 def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, str]:
@@ -59,7 +63,7 @@ def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, st
                 raise RunbookError(f"{sp}: update-expected: expected-output lines {sp.line}-{sp.end_line} "
                                    f"do not follow the statement at {name}:{st_end} inside the file")
             for k in range(sp.line, sp.end_line + 1):
-                if not _COMMENT_RE.match(lines[k - 1]):
+                if not r.pasted and not _COMMENT_RE.match(lines[k - 1]):
                     raise RunbookError(f"{name}:{k}: update-expected: not an expected-output comment line: "
                                        f"{lines[k - 1].rstrip()!r}")
             start, end = sp.line - 1, sp.end_line
@@ -67,7 +71,10 @@ def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, st
         m = _COMMENT_RE.match(model) if r.expected_span is not None else re.match(r"^(?P<indent>[ \t]*)", model)
         indent = m.group("indent") if m else ""
         cr = "\r" if eol_model.endswith("\r") else ""
-        edits.append((start, end, [_comment(indent, ln) + cr for ln in _trim(r.actual_lines)]))
+        if r.pasted:
+            edits.append((start, end, [ln + cr for ln in _trim(r.actual_lines)]))
+        else:
+            edits.append((start, end, [_comment(indent, ln) + cr for ln in _trim(r.actual_lines)]))
     edits.sort(key=lambda e: (e[0], e[1]))
     for (s1, e1, _), (s2, e2, _) in zip(edits, edits[1:], strict=False):
         if s2 < e1 or (s1 == s2 and e1 == e2):

@@ -27,11 +27,32 @@ from typing import Any
 from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
 
-from .compare import Volatile, compare_console, compare_output
+from .compare import Volatile, compare_console, compare_output, has_order_by
 from .edit import apply_file_edit
 from .observe import Observer
-from .plan import Plan, variant_groups
-from .session import HostShell, Masker, SessionError, Transcript
+from .plan import Plan, names_other_host, variant_groups
+from .server_paths import is_server_path, server_path
+from .session import HostShell, Masker, SessionError, Transcript, Unterminated
+from .versions import requirement_block
+
+_LOST_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not yet "
+                      r"accepting connections|shutting down|starting up)|no connection to the server|"
+                      r"could not connect to server|connection to server .* failed")
+
+
+def lost_connection(output: str) -> bool:
+    """The server went away because of something else (another session's crash, its recovery)."""
+    return _LOST_RE.search(output) is not None
+
+
+def server_gone(output: str) -> str | None:
+    """``crashed`` when the statement's own server process ended (``server closed the connection
+    unexpectedly`` and nothing else said why), ``lost`` when another's crash ended it, else None."""
+    if lost_connection(output):
+        return "lost"
+    if "server closed the connection unexpectedly" in output:
+        return "crashed"
+    return None
 
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
 
@@ -274,7 +295,26 @@ class Runner:
                  progress: Progress | None = None, timeout: float = 120, settle: float = 20,
                  steps: list[str] | None = None, done_earlier: set[str] | None = None,
                  keep_going_checks: bool = False, database: str | None = None, go_on: bool = False,
-                 volatile: Volatile = (), prestart: bool = False, variants: int = 1) -> None:
+                 volatile: Volatile = (), prestart: bool = False, variants: int = 1,
+                 group_database: Callable[[int], str] | None = None,
+                 versions: dict[str, str] | None = None, groups: set[int] | None = None) -> None:
+        self.groups = groups
+        """Example pages: run only these example groups (and the page's prelude actions); None: all."""
+        self.group_database = group_database
+        """Example pages: a fresh database for an example group (its number) after the first one."""
+        self._group: int | None = None
+        """The example group whose database ``self.database`` is."""
+        self.versions = versions
+        """Installed versions (``postgresql``, extensions by name): an action whose version note needs a
+        newer one is blocked (None: not known, nothing blocked for it)."""
+        self._blocked_at: dict[int | None, str] = {}
+        """Example pages: example group -> the blocked action it holds (``line N: why``); a failure after
+        it in its group is blocked too (what it needs was not made)."""
+        self._stopped_groups: dict[int | None, str] = {}
+        """Example groups stopped by an unexpected error (the page goes on with the next group)."""
+        self.lost_server: str | None = None
+        """Set when the server went away under the page: ``crashed`` (a statement of this page
+        crashed it) or ``lost`` (another's crash, or recovery: the page may run again)."""
         self.keep_going_checks = keep_going_checks
         self.database = database
         """The database of sessions whose ``database`` is null (an example page's own, chosen by the runner)."""
@@ -295,6 +335,7 @@ class Runner:
         self.last_results: list[StepResult] = []
         self.plan = plan
         self.graph = plan.graph
+        self._hosts = {h.id: h for h in self.graph.hosts}
         self.transport = transport
         self.secrets = secrets
         self.mask = Masker(list(secrets.values()) + self.graph.secrets())
@@ -427,7 +468,7 @@ class Runner:
                 self.progress("step-end", sr, None)
                 if sr.status == FAILED and self._hard_failure:
                     stop = f"not run: step {step.id} failed"
-                elif sr.status == BLOCKED:
+                elif sr.status == BLOCKED and not self.go_on:
                     stop = f"not run: step {step.id} is blocked"
         except Interrupted as exc:  # between steps
             self.interrupted = exc
@@ -459,19 +500,23 @@ class Runner:
     def _run_step(self, step: Step, sr: StepResult) -> None:
         sr.status = PASSED
         failed_or_blocked = False
-        groups = (variant_groups(step.actions, {h.id: h for h in self.graph.hosts}) if self.variants > 1
-                  else [[a] for a in step.actions])
+        groups = (variant_groups(step.actions, self._hosts) if self.variants > 1 else [[a] for a in step.actions])
         for group in groups:
-            if failed_or_blocked:
+            if self.groups is not None and group[0].example_group not in (None, *self.groups):
+                continue  # another runner's example group (runner/site_groups.py)
+            stopped = self._stopped_groups.get(group[0].example_group) if self.go_on else None
+            if failed_or_blocked or stopped is not None:
                 for action in group:
                     for host in action.targets:
                         sr.actions.append(ActionResult(action.id, step.id, action.kind, host, action.span.line,
-                                                       NOT_RUN))
+                                                       NOT_RUN, message=stopped or ""))
                 continue
             if len(group) > 1:  # per-host variants of one block: on their hosts at once (speed)
                 ars = self._at_once([(a, a.targets[0]) for a in group], step, min(len(group), self.variants))
-            elif len(group[0].targets) > 1:
+            elif len(group[0].targets) > 1 and not names_other_host(group[0], group[0].targets, self._hosts):
                 ars = self._at_once([(group[0], h) for h in group[0].targets], step, len(group[0].targets))
+            elif len(group[0].targets) > 1:  # it reaches another host they share: one host after another
+                ars = [self._run_action(step, group[0], h) for h in group[0].targets]
             else:
                 ars = [self._run_action(step, group[0], group[0].targets[0])]
             for ar in ars:
@@ -480,11 +525,17 @@ class Runner:
             st = {a.status for a in ars}
             if FAILED in st:
                 sr.status = FAILED
+                example = group[0].example_group
+                if self._hard_failure and self.go_on and example is not None and self.lost_server is None:
+                    # an example page's error stops its example group only: the next one starts afresh
+                    line = next(a.line for a in ars if a.status == FAILED)
+                    self._stopped_groups[example] = f"not run: line {line} of its example failed"
+                    self._hard_failure = False
                 failed_or_blocked = self._hard_failure
             elif BLOCKED in st:
-                sr.status = BLOCKED
-                sr.reason = next(a.message for a in ars if a.status == BLOCKED)
-                failed_or_blocked = True
+                sr.status = BLOCKED if sr.status != FAILED else FAILED
+                sr.reason = sr.reason or next(a.message for a in ars if a.status == BLOCKED)
+                failed_or_blocked = not self.go_on  # an example page goes on: other examples do not need it
 
     def _at_once(self, work: list[tuple[Action, str]], step: Step, width: int) -> list[ActionResult]:
         """Run each (action, host) of ``work`` at the same time, ``width`` at most; results in order."""
@@ -502,6 +553,12 @@ class Runner:
         ar = ActionResult(action.id, step.id, action.kind, host, action.span.line, PASSED)
         self.progress("action-start", None, ar)
         t0 = time.monotonic()
+        why = requirement_block(action, self.versions)
+        if why is not None:
+            ar.status = BLOCKED
+            ar.message = why
+            self._blocked_at.setdefault(action.example_group, f"line {action.span.line}: {why}")
+            return ar
         try:
             if action.kind != "sql":
                 self._writers.add(host)
@@ -518,6 +575,10 @@ class Runner:
         except Exception as exc:  # not a session's fault (a helper's timeout, a pattern's, a bug): this action fails
             ar.status = FAILED
             ar.message = self.mask(fault_message(exc))
+        if ar.status == FAILED and self.go_on and action.example_group in self._blocked_at:
+            self._after_blocked(ar, self._blocked_at[action.example_group])
+        if ar.status == BLOCKED and ar.message and self.go_on:
+            self._blocked_at.setdefault(action.example_group, f"line {action.span.line}: {ar.message}")
         if ar.status == FAILED and id(ar) not in self._soft:
             self._hard_failure = True
         if ar.status == FAILED:
@@ -529,6 +590,17 @@ class Runner:
         # masked here, once, before the progress line or any report reads it
         self.mask.deep(ar)
         return ar
+
+    @staticmethod
+    def _after_blocked(ar: ActionResult, blocked: str) -> None:
+        """A failure after a blocked example of its group: what it needs was not made; blocked too
+        (the failure itself is kept in the details, its failed checks are not counted)."""
+        failed = [c for c in ar.checks if c.status == FAILED]
+        ar.details = "\n".join(x for x in (ar.message, ar.details) if x)
+        ar.checks = [c for c in ar.checks if c.status != FAILED]
+        lines = ", ".join(str(c.line) for c in failed)
+        ar.message = (f"after the blocked example ({blocked})" + (f"; checks at line {lines} not run" if lines else ""))
+        ar.status = BLOCKED
 
     # -- shell and console ------------------------------------------------------------------
     def _answer(self, cmd: Command) -> list[tuple[str, str]]:
@@ -596,9 +668,10 @@ class Runner:
     def _ensure_session(self, action: Action, host: str) -> HostShell:
         sh = self.shell(host)
         sid = action.sessions.get(host)
+        session = self.graph.session(sid) if sid else None
+        fresh = not (session and session.database) and self._switch_group(action, sh)
         if sid is not None and sh.psql_session == sid:
             return sh
-        session = self.graph.session(sid) if sid else None
         database = session.database if session and session.database else (self.database or "")
         user = session.user if session else None
         command = "psql " + shlex.quote(database) if database else "psql"
@@ -606,10 +679,47 @@ class Runner:
             command = f"sudo -u {shlex.quote(user)} -H " + command
         if sh.psql_session is not None:
             sh.close_psql()
-        sh.open_psql(sid or f"inferred@{host}", command, timeout=self.timeout)
+        try:
+            sh.open_psql(sid or f"inferred@{host}", command, timeout=self.timeout)
+        except SessionError as exc:
+            if lost_connection(exc.message + exc.last_output):
+                self.lost_server = self.lost_server or "lost"
+            raise
         ar_note = "inferred" if session and session.inferred else "reopened"
         sh.transcript.write("note", f"psql session {sid} ({ar_note})")
+        if fresh:
+            self._page_prelude(sh)
         return sh
+
+    def _switch_group(self, action: Action, sh: HostShell) -> bool:
+        """An action of another example group than the database's: a fresh database for it (the
+        first group uses the page's own). True when the database changed."""
+        if action.example_group is None or action.example_group == self._group:
+            return False
+        first = self._group is None
+        self._group = action.example_group
+        if first or self.group_database is None:
+            return False
+        self.database = self.group_database(action.example_group)
+        sh.transcript.write("note", f"example group {action.example_group}: database {self.database}")
+        if sh.psql_session is not None:
+            sh.close_psql()
+        return True
+
+    def _page_prelude(self, sh: HostShell) -> None:
+        """In an example group's fresh database: the page's own prelude first (the leading blocks
+        that only prepare the database, ``example_group`` None), as in the page's first database."""
+        first = next((a for a in self.graph.actions() if a.example_group is not None), None)
+        for action in self.graph.actions():
+            if first is None or action is first:
+                break
+            if action.kind != "sql" or action.example_group is not None:
+                continue
+            for st in action.statements:
+                res = sh.sql(st.sql, timeout=self.timeout)
+                if res.error:
+                    raise SessionError(f"line {st.span.line}: the page's prelude failed in the example's "
+                                       f"database: {' '.join(res.output.split())[:300]}", res.output)
 
     def _sql(self, action: Action, host: str, ar: ActionResult) -> None:
         sh = self._ensure_session(action, host)
@@ -628,7 +738,24 @@ class Runner:
             tries = 0
             while True:
                 tries += 1
-                res = sh.sql(st.sql, timeout=self.timeout)
+                try:
+                    res = sh.sql(st.sql, timeout=self.timeout)
+                except Unterminated as exc:
+                    self._soft.discard(id(ar))
+                    ar.status = FAILED
+                    ar.message = f"line {st.span.line}: {exc.message}"
+                    ar.details = self.mask(exc.last_output)
+                    return
+                crash = server_gone(res.output)
+                if crash is not None:
+                    self.lost_server = self.lost_server or crash
+                    self._soft.discard(id(ar))
+                    ar.status = FAILED
+                    ar.message = f"line {st.span.line}: " + ("server closed the connection unexpectedly"
+                                                             if crash == "crashed" else self.mask(
+                                                                 " ".join(res.output.split())[:300]))
+                    ar.details = self.mask(res.output[-1000:])
+                    return
                 out = parse_output(res.output.split("\n"))
                 if res.sqlstate and out.error is not None:
                     out.error.setdefault("sqlstate", res.sqlstate)
@@ -641,7 +768,7 @@ class Runner:
                         ar.message = f"line {st.span.line}: " + self.mask(" ".join(res.output.split())[:500])
                         return
                     break
-                cmp = compare_output(st.expected, out, self.volatile)
+                cmp = compare_output(st.expected, out, self.volatile, ordered=has_order_by(st.sql, out.columns))
                 if (not cmp.ok and read_only and st.expected.kind != "error"
                         and time.monotonic() < deadline):
                     time.sleep(0.2)
@@ -678,6 +805,14 @@ class Runner:
     # -- files ------------------------------------------------------------------------------
     def _file(self, action: Action, host: str, ar: ActionResult) -> None:
         path = action.path or ""
+        if is_server_path(path):  # the guide names no path: the host's server says (runner/server_paths.py)
+            found, why = server_path(self.transport, host, path, self.timeout)
+            if found is None:
+                ar.status, ar.message = FAILED, f"line {action.span.line}: {why}"
+                return
+            ar.substitutions.append({"line": str(action.span.line), "kind": "replace", "command": path,
+                                     "reason": why, "with": found})
+            path = found
         if action.id in self.plan.paths:
             old, sub = self.plan.paths[action.id]
             line = action.path_span.line if action.path_span else action.span.line

@@ -105,7 +105,7 @@ class Observer:
     def query(self, host: str, sql: str) -> list[tuple[Any, ...]] | None:
         """Rows, or None when the host's server cannot be reached."""
         sock = self.sockets.get(host)
-        if sock is None:
+        if sock is None or not (sock / ".s.PGSQL.5432").exists():  # no server listening: nothing to ask
             return None
         with self._lock:
             try:

@@ -321,12 +321,29 @@ def _variant_key(action: Action, hosts: dict[str, Host]) -> str | None:
         return None
     if any(c.opens_session for c in action.commands):
         return None
+    if names_other_host(action, action.targets, hosts):
+        return None  # it reaches another host (a primary both copy from): in the guide's order
     host = hosts.get(action.targets[0])
     names = {action.targets[0]} | ({host.label, host.address} if host is not None else set())
     text = action.code
     for name in sorted((n for n in names if n), key=len, reverse=True):
         text = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", _HOST_MARK, text, flags=re.IGNORECASE)
     return text
+
+
+def names_other_host(action: Action, own: list[str], hosts: dict[str, Host]) -> bool:
+    """True when ``action``'s code names a host of the guide other than ``own`` (its id, label or
+    address): it reaches a host it shares with others, so running it on several hosts at once is not
+    what a person does (two ``pg_basebackup`` from one primary at once: one's checkpoint removes WAL the
+    other still needs)."""
+    text = action.code
+    for hid, host in hosts.items():
+        if hid in own:
+            continue
+        for name in (hid, host.label, host.address):
+            if name and re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", text, flags=re.IGNORECASE):
+                return True
+    return False
 
 
 def variant_groups(actions: list[Action], hosts: dict[str, Host]) -> list[list[Action]]:

@@ -101,6 +101,9 @@ class HostShell:
         self.nonce = _secrets.token_hex(6)
         self.prompt_re = re.compile(rf"__RB_{self.nonce}_(\d+)__> ")
         self.sql_prompt_re = re.compile(rf"__RBQ_{self.nonce}_(true|false|)_([0-9A-Z]*)__> ")
+        self.sql_more_re = re.compile(rf"__RBC_{self.nonce}_(.)__> ")
+        """psql's continuation prompt (PROMPT2; PROMPT3 for COPY data, ``C``): it waits for more input;
+        ``%R`` says why."""
         self.child: pexpect.spawn | None = None
         self.psql_session: str | None = None
 
@@ -269,7 +272,8 @@ class HostShell:
         (``-n``: typed statements are not echoed), no psqlrc (``-X``), sentinel prompts, no pager."""
         prompt = f"__RBQ_{self.nonce}_%:ERROR:_%:LAST_ERROR_SQLSTATE:__> "
         return " ".join(
-            ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v", "PROMPT2=", "-v", "PROMPT3=",
+            ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v",
+             shlex.quote(f"PROMPT2=__RBC_{self.nonce}_%R__> "), "-v", shlex.quote(f"PROMPT3=__RBC_{self.nonce}_C__> "),
              "-P", "pager=off", "-v", "VERBOSITY=default"]
         )
 
@@ -287,7 +291,7 @@ class HostShell:
         full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)
-        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
+        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, _PASSWORD_RE, pexpect.TIMEOUT],
                                 timeout=timeout or 30)
         before = str(self.child.before or "").replace("\r\n", "\n")
         if idx == 0:
@@ -297,6 +301,9 @@ class HostShell:
         self.transcript.write("out", before)
         if idx == 1:
             raise SessionError(f"{self.host}: psql did not start: {before.strip()[-500:]}", _tail(before))
+        if idx == 3:  # psql waits for a password nobody gives: known at once, not after the timeout
+            self._interrupt()
+            raise SessionError(f"{self.host}: psql did not start: it asks for a password ({command})", _tail(before))
         self._interrupt()
         raise SessionError(f"{self.host}: psql gave no prompt", _tail(before))
 
@@ -309,23 +316,63 @@ class HostShell:
         self._expect_prompt(15, "leaving psql")
 
     def sql(self, statement: str, *, timeout: float | None = None) -> SqlResult:
+        """Send ``statement`` (one or more lines). psql prints one prompt per line it reads: after the
+        last line, its main prompt (the statement ran) or its continuation prompt (it waits for more
+        input: :class:`Unterminated`, known at once, never by a timeout)."""
         if self.child is None or not self.psql_session:
             raise SessionError(f"{self.host}: no psql session is open")
         t0 = time.monotonic()
+        timeout = timeout or self.timeout
+        deadline = t0 + timeout
         self.transcript.write("sql", statement)
         self.child.sendline(statement)
-        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT],
-                                timeout=timeout or self.timeout)
-        before = str(self.child.before or "").replace("\r\n", "\n")
-        self.transcript.write("out", before)
-        if idx == 0:
+        lines = statement.count("\n") + 1
+        before = ""
+        for seen in range(1, lines + 1):
+            idx = self.child.expect([self.sql_prompt_re, self.sql_more_re, self.prompt_re, pexpect.EOF,
+                                     pexpect.TIMEOUT], timeout=max(0.0, deadline - time.monotonic()))
+            before += str(self.child.before or "").replace("\r\n", "\n")
             m = self.child.match
-            assert isinstance(m, re.Match)
-            error = m.group(1) == "true"
-            return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0)
+            if idx == 0 and isinstance(m, re.Match) and seen == lines:
+                self.transcript.write("out", before)
+                error = m.group(1) == "true"
+                return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0)
+            if idx == 1 and isinstance(m, re.Match) and seen == lines:
+                self.transcript.write("out", before)
+                raise self._unterminated(m.group(1), before)
+            if idx >= 2:
+                break
+        self.transcript.write("out", before)
         self.psql_session = None
-        if idx == 1:
+        if idx == 2:
             raise SessionError(f"{self.host}: psql ended while running the statement", _tail(before))
         self._interrupt()
-        raise SessionError(f"{self.host}: the statement did not finish within {timeout or self.timeout:g}s",
-                           _tail(before))
+        raise SessionError(f"{self.host}: the statement did not finish within {timeout:g}s", _tail(before))
+
+    def _unterminated(self, state: str, before: str) -> Unterminated:
+        """psql waits for more input: clear its query buffer (Ctrl-C, as a person would) and say why."""
+        assert self.child is not None
+        if state == "C":  # COPY … FROM stdin waits for its data: end it
+            self.child.sendline("\\.")
+        else:
+            self.child.sendintr()
+        idx = self.child.expect([self.sql_prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=5)
+        if idx != 0:
+            self.psql_session = None
+            self._interrupt()
+        why = _OPEN.get(state, "no ';' ends it")
+        return Unterminated(f"statement not terminated: psql waits for more input ({why})", _tail(before))
+
+
+_PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
+"""psql's password prompt (no ``-w``): it waits for input."""
+
+
+class Unterminated(SessionError):
+    """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment)."""
+
+
+_OPEN = {"'": "an open quote", '"': "an open double quote", "(": "an open parenthesis",
+         "*": "an open comment", "$": "an open dollar quote", "-": "no ';' ends it",
+         "C": "COPY data: no line '\\.' ends it"}
+"""psql's ``%R`` in its continuation prompt: why it waits."""

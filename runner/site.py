@@ -12,8 +12,6 @@ blocked by a missing extension are reported with their reason. Reading the site 
 from __future__ import annotations
 
 import contextlib
-import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -36,23 +34,17 @@ from runbook.site import (
     page_shape,
 )
 
+from .compare import Volatile
+from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
 from .execute import BLOCKED, FAILED, INTERRUPTED, PASSED, Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
 from .inventory import default_inventory
-from .plan import build_plan, extension_block, installed_pg_versions, unsafe_addresses
+from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
 from .report import PageProgress
+from .site_groups import run_groups
+from .site_howto import clean_up, snapshot, uses_running_server
+from .volatility import merge_second_run
 
 SKIPPED, NOT_EXECUTABLE, INVALID = "skipped", "not-executable", "invalid"
-SERVER_SANDBOX = "runbook-site"
-"""The shared example server's sandbox (one host, ``server``)."""
-SERVER_HOST = "server"
-SERVER_ADDRESS = "127.0.0.250"
-TEMPLATE_DB = "runbook_template"
-_DONE = "__runbook_database_created__"
-EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
-"""Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
-needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
-
-
 @dataclass
 class SiteOptions:
     """How to run a site (from the command line)."""
@@ -67,6 +59,9 @@ class SiteOptions:
     site_config: Path | None = None
     """``--site-config``: the _config.yml to read (else the one at the site root)."""
     speed: bool = True
+    second_run: bool = True
+    """Run an example page whose checks differ a second time, in a fresh database: what differs
+    between the two runs is volatile (docs/site.md)."""
 
 
 @dataclass
@@ -149,162 +144,6 @@ class SharedHostTransport(SandboxTransport):
 
     def sockets(self) -> dict[str, Path]:
         return {}
-
-
-class ExampleServer:
-    """The one sandbox host and PostgreSQL server every example page of a run shares."""
-
-    def __init__(self, settings: list[SiteSettings], pg_version: str, *, speed: bool = True) -> None:
-        from .sandbox import Sandbox, SandboxHost
-
-        self.settings = settings
-        self.pg_version = pg_version
-        self.sandbox = Sandbox(SERVER_SANDBOX, [SandboxHost(SERVER_HOST, SERVER_ADDRESS)], speed=speed)
-        self.templates: dict[Path, str] = {}
-        """Site root -> its template database (prelude in it)."""
-        self.prelude_errors: dict[Path, str] = {}
-        self._count = 0
-        self._lock = threading.Lock()
-        self._made: dict[Path, threading.Event] = {}
-        self._results: dict[Path, tuple[str, str]] = {}
-        self._creator: threading.Thread | None = None
-        self._proc: subprocess.Popen[str] | None = None
-        self._up = False
-        self.create_timeout = 300.0
-        """Seconds a page waits for its database (the queue of CREATE DATABASE)."""
-
-    def _psql(self, database: str, sql: str, *, single: bool = False) -> subprocess.CompletedProcess[str]:
-        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database]
-        argv += ["-c", sql] if single else ["-f", "-"]
-        return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
-                              capture_output=True, text=True, timeout=300, check=False)
-
-    def start(self) -> None:
-        """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
-        while other runs use the first ones (each owned by its run; one left by a run that died is
-        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N)."""
-        from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
-
-        netns = self.sandbox.network == "netns"
-        try:
-            cleanup_abandoned(self.sandbox.root)
-            self.sandbox = up_unused(self.sandbox, fresh=True, hosts=lambda n: [
-                SandboxHost(SERVER_HOST, SERVER_ADDRESS if netns else f"127.0.0.{251 - n}")])
-            self._up = True
-            self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
-        except SandboxError as exc:
-            raise EnvironmentLimit(f"the example server: {exc}") from exc
-        user = self.sandbox.user
-        setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
-        if setup:
-            setup.append("SELECT pg_reload_conf();")
-        setup.append(f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN;")
-        names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
-        setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
-        cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
-        if cp.returncode != 0:
-            raise EnvironmentLimit(f"the example server: cannot set it up: {cp.stderr.strip()}")
-        for name, s in zip(names, self.settings, strict=True):
-            self.templates[s.root] = name
-            if s.prelude.strip() and s.prelude_template:
-                error = self._prelude(name, s)
-                if error:
-                    self.prelude_errors[s.root] = error
-
-    def _prelude(self, database: str, s: SiteSettings) -> str | None:
-        """Run the site's prelude in ``database``; the error (with runbook.toml's line), or None."""
-        cp = self._psql(database, s.prelude)
-        if cp.returncode == 0:
-            return None
-        m = re.search(r"psql:<stdin>:(\d+): (.*)", cp.stderr)
-        line = s.prelude_line + int(m.group(1)) - 1 if m else s.prelude_line
-        text = m.group(2) if m else cp.stderr.strip()
-        return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
-
-    def _create_statement(self, page: Page, s: SiteSettings) -> tuple[str, str]:
-        with self._lock:
-            self._count += 1
-            n = self._count
-        slug = re.sub(r"[^a-z0-9]+", "_", page.rel.lower().removesuffix(".md")).strip("_")
-        name = f"p{n:03d}_{slug}"[:63]
-        template = self.templates[s.root] if s.prelude_template else "template1"
-        return name, f"CREATE DATABASE {name} TEMPLATE {template} OWNER {_ident(self.sandbox.user)}"
-
-    def prepare(self, pages: list[tuple[Page, SiteSettings]]) -> None:
-        """Create the pages' databases ahead, in this order, over one psql session of a thread of
-        its own, while earlier pages run (``new_database`` then waits for its page's)."""
-        for page, _ in pages:
-            self._made[page.path] = threading.Event()
-        self._creator = threading.Thread(target=self._create_all, args=(pages,), daemon=True)
-        self._creator.start()
-
-    def _create_all(self, pages: list[tuple[Page, SiteSettings]]) -> None:
-        argv = self.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
-        self._proc = proc
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            for page, s in pages:
-                name, sql = self._create_statement(page, s)
-                error = ""
-                try:
-                    proc.stdin.write(f"{sql};\n\\echo {_DONE}\n")
-                    proc.stdin.flush()
-                    lines = []
-                    for line in proc.stdout:
-                        if line.strip() == _DONE:
-                            break
-                        lines.append(line.rstrip("\n"))
-                    else:
-                        lines.append("psql ended")
-                    error = " ".join(x.strip() for x in lines if x.strip())
-                except OSError as exc:
-                    error = str(exc)
-                self._results[page.path] = (name, error)
-                self._made[page.path].set()
-        finally:
-            for page, _ in pages:  # pages not reached (psql ended): they say so instead of waiting
-                if not self._made[page.path].is_set():
-                    self._results[page.path] = ("", "the example server's psql session ended")
-                    self._made[page.path].set()
-            if proc.stdin:
-                proc.stdin.close()
-            proc.wait(timeout=30)
-
-    def new_database(self, page: Page, s: SiteSettings) -> str:
-        """A fresh database for ``page``: a clone of the site's template, or an empty one with the
-        prelude run in it (``prelude_template = false``); the one ``prepare`` made, if it did."""
-        made = self._made.get(page.path)
-        if made is not None:
-            if not made.wait(self.create_timeout):
-                raise RunbookError(f"the example server did not create the database of {page.rel} within "
-                                   f"{self.create_timeout:g}s")
-            name, error = self._results[page.path]
-        else:
-            name, sql = self._create_statement(page, s)
-            cp = self._psql("postgres", sql, single=True)
-            error = cp.stderr.strip() if cp.returncode != 0 else ""
-        if error:
-            raise EnvironmentLimit(f"the example server: cannot create the database of {page.rel}: {error}")
-        if s.prelude.strip() and not s.prelude_template:
-            failed = self._prelude(name, s)
-            if failed:
-                raise RunbookError(failed)
-        return name
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-        if self._creator is not None:
-            self._creator.join(timeout=30)
-        if self._up:  # (never another run's server: only the sandbox this one brought up)
-            self.sandbox.down(fast=self.sandbox.speed)
-            self._up = False
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -396,12 +235,14 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
         lines.page(pr, timed=False)
     examples = [i for i, w in enumerate(works) if i not in results and w.shape == "examples"]
     guides = [i for i, w in enumerate(works) if i not in results and w.shape != "examples"]
+    howtos = [i for i in guides if uses_running_server(works[i].graph, works[i].shape)]
+    guides = [i for i in guides if i not in howtos]
     server_start = 0.0
     interrupted: Interrupted | None = None
-    if examples:
+    if examples or howtos:
         if pg_version is None:
             raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
-        sites = list(dict.fromkeys(works[i].settings.root for i in examples))
+        sites = list(dict.fromkeys(works[i].settings.root for i in examples + howtos))
         server = ExampleServer([settings_of[r] for r in sites], pg_version, speed=options.speed)
         s0 = time.monotonic()
         pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
@@ -411,10 +252,15 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
             if guard is not None and guard.signum is not None:
                 raise Interrupted(guard.signum)
             server_start = time.monotonic() - s0
+            server.slots = threading.Semaphore(max(1, options.jobs))  # pages and example groups running at once
             server.prepare([(works[i].page, works[i].settings) for i in examples
                             if works[i].settings.root not in server.prelude_errors])
-            futures = {i: pool.submit(_run_example, works[i], server, options, rewrite) for i in examples}
-            for i in examples:
+            futures = {i: pool.submit(_holding_a_slot, server, _run_example, works[i], server, options, rewrite)
+                       for i in examples}
+            lock = threading.Lock()  # how-to pages: one at a time (``createdb api`` on one server)
+            futures |= {i: pool.submit(_holding_a_slot, server, _run_howto, works[i], server, options, lock)
+                        for i in howtos}
+            for i in sorted(examples + howtos):
                 results[i] = futures[i].result()
                 lines.page(results[i])
         except Interrupted as exc:
@@ -494,13 +340,13 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
             pr.findings = [f.format() for f in unsafe]
             pr.reason = f"the sandbox refuses to run it: {pr.findings[0]}"
             return pr
-        pr.database = server.new_database(page, s)
         volatile = [(v.name, regex.compile(v.pattern)) for v in s.volatile]  # run with a time limit (compare.py)
-        transcripts = options.transcripts / Path(page.rel).with_suffix("")
-        runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
-                        timeout=options.timeout, settle=options.settle, database=pr.database, go_on=True,
-                        volatile=volatile, keep_going_checks=options.update_expected)
-        result = runner.run()
+        pr.database, runner, result = _run_surviving(work, server, options, plan, volatile)
+        if (options.second_run and not options.update_expected and runner.lost_server is None
+                and _failed_checks(result)):
+            _, second, again = _run_surviving(work, server, options, plan, volatile, "second-run")
+            if second.lost_server is None:
+                merge_second_run(result, again, graph, volatile)
         pr.result = result
         pr.status = result.status
         if options.update_expected and rewrite is not None:
@@ -512,3 +358,85 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
     finally:
         pr.duration = time.monotonic() - t0
     return pr
+
+
+def _holding_a_slot(server: ExampleServer, run: Callable[..., PageResult], *args: object) -> PageResult:
+    """A page runs holding one of the run's ``-j`` slots (example groups use the free ones)."""
+    assert server.slots is not None
+    with server.slots:
+        return run(*args)
+
+
+def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: threading.Lock) -> PageResult:
+    """A single-host how-to on the example server's host, where PostgreSQL is installed and running
+    (:mod:`runner.site_howto`); what it created is dropped after it."""
+    graph = work.graph
+    assert graph is not None
+    pr = PageResult(str(work.page.path), work.page.rel, work.site, work.shape, FAILED)
+    t0 = time.monotonic()
+    psql = server.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
+    with lock:
+        before = snapshot(psql)
+        try:
+            plan = build_plan(graph, default_inventory(graph), pg_version=server.pg_version)
+            transcripts = options.transcripts / Path(work.page.rel).with_suffix("")
+            server.ready.wait()
+            runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
+                            timeout=options.timeout, settle=options.settle, volatile=[
+                                (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
+                            versions=server.versions.get(work.settings.root))
+            pr.result = runner.run()
+            pr.status = pr.result.status
+            if pr.status != PASSED:
+                pr.reason = _first_problem(pr.result)
+        except RunbookError as exc:
+            pr.reason = exc.message
+        finally:
+            clean_up(psql, before)
+            pr.duration = time.monotonic() - t0
+    return pr
+
+
+def _run_surviving(work: _Work, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,
+                   label: str = "") -> tuple[str, Runner, RunResult]:
+    """:func:`_run_once`; where the server crashed under the page, once it has recovered, the page runs
+    again in a fresh database (twice at most), unless its own statement crashed it (its failure)."""
+    if label:
+        database, runner, result = _run_once(work, server, options, plan, volatile, label)
+    else:  # the page's example groups at the same time where the run has room (runner/site_groups.py)
+        assert work.graph is not None
+        database, runner, result = run_groups(
+            lambda groups, lab: _run_once(work, server, options, plan, volatile, lab, groups), work.graph, server.slots)
+    for again in range(2, 4):
+        if runner.lost_server is None:
+            break
+        server.recover()
+        if runner.lost_server == "crashed":
+            break
+        database, runner, result = _run_once(work, server, options, plan, volatile, f"{label or 'run'}-{again}")
+    return database, runner, result
+
+
+def _failed_checks(result: RunResult) -> bool:
+    return any(c.status == FAILED for s in result.steps for a in s.actions for c in a.checks)
+
+
+def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,
+              label: str = "", groups: set[int] | None = None) -> tuple[str, Runner, RunResult]:
+    """One run of an example page in a database of its own (a fresh one for each example group, for
+    a run again or the second run), once the server accepts connections; the runner has its result."""
+    page, s = work.page, work.settings
+    server.ready.wait()
+    database = server.new_database(page, s, fresh=bool(label))
+    transcripts = options.transcripts / Path(page.rel).with_suffix("")
+    if label:
+        transcripts /= label
+
+    def group_database(n: int) -> str:
+        return server.new_database(page, s, suffix=f"g{n}", fresh=True)
+
+    runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
+                    timeout=options.timeout, settle=options.settle, database=database, go_on=True,
+                    volatile=volatile, keep_going_checks=options.update_expected, group_database=group_database,
+                    versions=server.versions.get(s.root), groups=groups)
+    return database, runner, runner.run()

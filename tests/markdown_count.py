@@ -55,6 +55,9 @@ def expected_output_lines(text: str) -> list[int]:
             if after_statement and line and _pasted(code, k):
                 found.append(first + k)  # psql's output pasted as psql prints it, no "-- "
                 after_statement = False
+                if _TAG_LINE_RE.match(line):
+                    k += 1  # one line
+                    continue
                 while k < len(code) and code[k].strip() and not _ROWS_LINE_RE.match(code[k].strip()):
                     k += 1
                 k += 1
@@ -69,11 +72,17 @@ _RULE_LINE_RE = re.compile(r"^-+(?:\+-+)*$")
 _ROWS_LINE_RE = re.compile(r"^\(\d+ rows?\)$")
 
 
+_TAG_LINE_RE = re.compile(r"^(?:INSERT \d+ \d+|[A-Z]{2,}(?: [A-Z]{2,})*(?: \d+)?)$")
+_NEW_STATEMENT_RE = re.compile(r"^[A-Z]+ \S")
+
+
 def _pasted(code: list[str], k: int) -> bool:
-    """A header over a rule line, ``(N rows)`` or ``ERROR:`` right where a statement's output would be."""
+    """A header over a rule line, ``(N rows)``, ``ERROR:``, or a command tag followed by a blank line, the
+    end or a new statement (``UPDATE 1``), right where a statement's output would be."""
     line = code[k].strip()
     following = code[k + 1].strip() if k + 1 < len(code) else ""
-    return bool(_RULE_LINE_RE.match(following) or _ROWS_LINE_RE.match(line) or line.startswith("ERROR:"))
+    tag = bool(_TAG_LINE_RE.match(line)) and (not following or bool(_NEW_STATEMENT_RE.match(following)))
+    return tag or bool(_RULE_LINE_RE.match(following) or _ROWS_LINE_RE.match(line) or line.startswith("ERROR:"))
 
 
 def checks(graph_data: dict[str, object]) -> list[int]:

@@ -7,6 +7,9 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
 
 from runbook.secrets import Masker
 from runner.untrusted import CommandsStopped, markdown_cell, markdown_code, no_commands, safe_line, visible
@@ -83,3 +86,41 @@ def test_junit_holds_control_characters_as_text() -> None:
     root = ET.Element("testsuites")
     ET.SubElement(root, "failure", message="a\x1bb").text = "x\x00y\nz"
     ET.fromstring(junit_text(root).split("\n", 1)[1])
+
+
+def test_plan_masks_secrets_and_shows_no_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--plan` prints the guide's commands: the secret masked, escapes visible, no workflow command."""
+    from conftest import FIXTURES
+
+    from runner.cli import main
+
+    text = (FIXTURES / "guides" / "single-host.ja.md").read_text(encoding="utf-8")
+    env = "    * データベース名：`shop`\n"
+    text = text.replace(env, env + "\n    * パスワード：`Zq8s3cretPW`\n", 1)
+    text = text.replace("sudo -H systemctl restart postgresql",
+                        "sudo -H systemctl restart postgresql\necho 'Zq8s3cretPW' \\\n"
+                        "::warning::x$(printf '\\033[2J')", 1)
+    guide = tmp_path / "plan-secret.ja.md"
+    guide.write_text(text, encoding="utf-8")
+    assert main(["run", str(guide), "--plan"]) == 0
+    out = capsys.readouterr()
+    assert "Zq8s3cretPW" not in out.out + out.err and "echo '********'" in out.out
+    assert not any(ln.lstrip().startswith("::") for ln in out.out.splitlines())
+
+
+def test_drift_report_shows_escapes_and_starts_no_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`runbook drift` prints the guides' changed lines: escape sequences shown, no workflow command."""
+    from conftest import FIXTURES
+
+    from runner.cli import main
+
+    text = (FIXTURES / "guides" / "single-host.ja.md").read_text(encoding="utf-8")
+    old, new = tmp_path / "old.ja.md", tmp_path / "new.ja.md"
+    old.write_text(text, encoding="utf-8")
+    new.write_text(text.replace("sudo -H systemctl restart postgresql",
+                                "sudo -H systemctl restart postgresql\necho '\x1b[2Jx' \\\n::warning::injected", 1),
+                   encoding="utf-8")
+    assert main(["drift", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2Jx" in out
+    assert not any(ln.lstrip().startswith("::") for ln in out.splitlines()) and "+::warning::injected" in out

@@ -54,6 +54,7 @@ def test_hostile_guides_cannot_turn_output_against_its_reader(tmp_path: Path, ca
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     out_dir = tmp_path / "out"
+    out_dir.mkdir()
     status = run(["run", str(check), str(command), "--fresh", "--json", str(out_dir / "r.json"),
                   "--junit", str(out_dir / "r.xml"), "--html", str(out_dir / "r.html"),
                   "--transcripts", str(out_dir / "t")])

@@ -59,12 +59,35 @@ def test_a_page_of_one_example_has_no_groups() -> None:
     assert graph.shape == "examples" and graph.example_groups == []
 
 
+def test_an_example_begins_with_the_blocks_it_needs() -> None:
+    """A block makes ``groups`` again but needs ``names``, made by the block right before it after the
+    first ``groups``: the new example begins at ``names``. A column or a string named like a table of
+    the first example is no need of it."""
+    fence = "`" * 3
+    blocks = ["CREATE TABLE groups (synonyms text[]);\nCREATE TABLE synonyms (term text);",
+              "SELECT f('groups', 'synonyms') FROM groups;",
+              "CREATE TABLE names (name text);",
+              "CREATE TABLE groups (synonyms text[]);\nINSERT INTO groups VALUES (ARRAY['x']);",
+              "SELECT name FROM names, groups WHERE name = 'synonyms';"]
+    text = "# P\n\n## A\n\n" + "\n".join(f"{fence}sql\n{b}\n{fence}\n" for b in blocks)
+    graph = parse_text(text, "p.en.md", "en")
+    lines = text.split("\n")
+    names = lines.index("CREATE TABLE names (name text);")  # 0-based: the fence's 1-based line
+    assert [g.span.line for g in graph.example_groups] == [5, names]
+    again = lines.index("CREATE TABLE groups (synonyms text[]);", names)  # the fence's 1-based line
+    assert graph.example_groups[1].reason == (f"the example whose block at line {again} creates groups again "
+                                              "(first created at line 5)")
+    assert [a.example_group for a in graph.actions()] == [1, 1, 2, 2, 2]
+
+
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus-sample is not beside the clone")
 @pytest.mark.parametrize(("page", "starts"), [
     # each example of these reference pages begins with its own CREATE TABLE
     ("reference/functions/pgroonga-match-positions-byte.md", ["CREATE TABLE memos", "CREATE TABLE memos"]),
     ("reference/operators/match-v2.md", ["CREATE TABLE memos", "DROP TABLE IF EXISTS memos"]),
-    ("reference/functions/pgroonga-query-expand.md", ["CREATE TABLE synonyms", "CREATE TABLE synonyms"]),
+    # the practical example begins with its names table, right before it makes synonym_groups again
+    ("reference/functions/pgroonga-query-expand.md",
+     ["CREATE TABLE synonyms", "CREATE TABLE synonyms", "CREATE TABLE names"]),
     # one example throughout: the index is dropped and rebuilt on the same table
     ("reference/operators/like.md", []),
     ("how-to/auto-complete.md", []),

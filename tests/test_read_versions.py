@@ -77,3 +77,17 @@ def test_corpus_notes(lang: str) -> None:
     versions = {a.span.line: {r.version for r in a.requires} for a in graph.actions()}
     assert sum("2.4.3" in v for v in versions.values()) == 1
     assert "2.4.3" not in versions[min(versions)]
+
+
+def test_phrases_written_with_spaces() -> None:
+    fence = "`" * 3
+    text = (f"# 関数\n\n2.1.7で追加。\n\n## 構文\n\n2 つ目の使い方は 3.1.6 から使えます。\n\n"
+            f"以下は 1 つ目の使い方の説明です。\n\n{fence}sql\nCREATE EXTENSION pgroonga;\n{fence}\n\n"
+            f"以下は 2 つ目の使い方の説明です。\n\n{fence}sql\nSELECT 2;\n{fence}\n\n"
+            f"## 使い方\n\nこれは 4.0.5 以降で使えます。\n\n{fence}sql\nSELECT 3;\n{fence}\n")
+    graph = parse_text(text, "f.ja.md", "ja")
+    assert [[(r.software, r.version) for r in a.requires] for a in graph.actions()] == [
+        [("pgroonga", "2.1.7")],
+        [("pgroonga", "2.1.7"), ("pgroonga", "3.1.6")],
+        [("pgroonga", "2.1.7"), ("pgroonga", "4.0.5")],
+    ]

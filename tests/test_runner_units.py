@@ -178,16 +178,44 @@ def _groups(text: str, step: str) -> list[list[str]]:
     return [[a.id for a in g] for g in variant_groups(s.actions, {h.id: h for h in graph.hosts})]
 
 
+def _local_only(text: str) -> str:
+    """The fixture with its standbys' blocks not naming the primary (a block on each host alone)."""
+    assert text.count("--host 192.168.0.30 ") == 2
+    return text.replace("--host 192.168.0.30 ", "")
+
+
 def test_per_host_variants_of_one_block_are_grouped() -> None:
-    """The fixture's `Standby1:` / `Standby2:` pg_basebackup blocks differ only by the host's own
-    slot name: one group. Checks (SQL) and the multi-host block stay on their own."""
+    """`Standby1:` / `Standby2:` blocks that differ only by the host's own slot name and reach no other
+    host: one group. Checks (SQL) and the multi-host block stay on their own."""
     from conftest import FIXTURES
 
     for lang in ("en", "ja"):
         text = (FIXTURES / "guides" / f"streaming-replication-plain.{lang}.md").read_text(encoding="utf-8")
-        assert _groups(text, "pg-basebackup-standbys") == [["pg-basebackup-standbys#1"],
-                                                           ["pg-basebackup-standbys#2", "pg-basebackup-standbys#3"]]
+        assert _groups(_local_only(text), "pg-basebackup-standbys") == [
+            ["pg-basebackup-standbys#1"], ["pg-basebackup-standbys#2", "pg-basebackup-standbys#3"]]
         assert all(len(g) == 1 for g in _groups(text, "start-standbys"))
+
+
+def test_variants_that_reach_a_shared_host_run_in_the_guides_order() -> None:
+    """The fixture's pg_basebackup blocks both copy from the primary (`--host 192.168.0.30`): run at
+    once, one's checkpoint removes WAL the other still needs, which a person running them one after
+    the other never sees. They are not grouped, and a block for several hosts naming another host
+    is not run on them at once either."""
+    from conftest import FIXTURES
+
+    from runbook.parse import parse_text
+    from runner.plan import names_other_host
+
+    for lang in ("en", "ja"):
+        text = (FIXTURES / "guides" / f"streaming-replication-plain.{lang}.md").read_text(encoding="utf-8")
+        assert _groups(text, "pg-basebackup-standbys") == [["pg-basebackup-standbys#1"], ["pg-basebackup-standbys#2"],
+                                                           ["pg-basebackup-standbys#3"]]
+        graph = parse_text(text, "g.md")
+        hosts = {h.id: h for h in graph.hosts}
+        (step,) = [s for s in graph.steps if s.id == "pg-basebackup-standbys"]
+        both = step.actions[0]
+        assert both.targets == ["standby1", "standby2"] and not names_other_host(both, both.targets, hosts)
+        assert names_other_host(step.actions[1], step.actions[1].targets, hosts)
 
 
 def test_blocks_naming_another_host_or_differing_are_not_variants() -> None:
@@ -224,10 +252,10 @@ def test_ssh_transport_removes_its_socket_folder(tmp_path: Path) -> None:
 def test_plan_says_which_variants_run_at_once() -> None:
     from conftest import FIXTURES
 
-    from runbook.parse import parse_file
+    from runbook.parse import parse_text
     from runner.plan import format_plan
 
-    graph = parse_file(FIXTURES / "guides" / "streaming-replication-plain.en.md")
+    graph = parse_text(_local_only((FIXTURES / "guides" / "streaming-replication-plain.en.md").read_text()), "g.md")
     plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")
     fast = format_plan(plan, variants=True).split("\n")
     i = next(k for k, x in enumerate(fast) if x.startswith("### pg-basebackup-standbys#2 console on standby1"))

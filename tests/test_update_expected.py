@@ -164,3 +164,21 @@ def test_overlapping_replacements_are_refused() -> None:
     r = Replacement(Span("g.md", 302, 302), Span("g.md", 303, 306), ["x"])
     with pytest.raises(RunbookError, match="two replacements"):
         update_expected(text, [r, r])
+
+
+def test_pasted_output_is_rewritten_as_pasted() -> None:
+    """Output a page pastes without ``-- `` is written back without ``-- ``, and reads back the same."""
+    text = ("# P\n\n## A\n\n```sql\nCREATE TABLE t (i int);\nSELECT count(*) FROM t;\n count\n-------\n     1\n"
+            "(1 row)\n\nSELECT 2;\n```\n")
+    graph = parse_text(text, "p.en.md", "en")
+    st = graph.actions()[0].statements[1]
+    assert st.expected is not None and st.expected.pasted
+    actual = [" count ", "-------", "     0", "(1 row)", ""]
+    new, diff = update_expected(text, [Replacement(st.span, st.expected.span, actual, pasted=True)])
+    assert new == text.replace("     1\n", "     0\n").replace(" count\n", " count \n")
+    assert not any(ln.startswith("-- ") for ln in new.split("\n")) and "+     0" in diff.split("\n")
+    again = parse_text(new, "p.en.md", "en").actions()[0].statements
+    assert [s.sql for s in again] == ["CREATE TABLE t (i int);", "SELECT count(*) FROM t;", "SELECT 2;"]
+    assert again[1].expected is not None and again[1].expected.rows == [["0"]]
+    with pytest.raises(RunbookError):  # told it is a comment block, the pasted lines are refused
+        update_expected(text, [Replacement(st.span, st.expected.span, actual)])

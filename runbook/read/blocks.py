@@ -58,6 +58,8 @@ class _StepState:
     """Lines to add: the path and the paragraph that says so, for the block right after it."""
     hint: list[str] = field(default_factory=list)
     """Hosts a paragraph seemed to name without saying so clearly (for the no-target message)."""
+    named: edits.Intro | None = None
+    """The file the heading or the last paragraph names: a before/after edit's file without a path paragraph."""
 
 
 def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problems) -> Blocks:
@@ -72,7 +74,7 @@ def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problem
                 if node.kind == "fence" and not frame.owns(node):
                     placer.fence(None, node)
             continue
-        state = _StepState(step)
+        state = _StepState(step, named=edits.named(nodes[section.start]))
         hosts = cues.heading(nodes[section.start])
         if hosts:
             state.scope, step.scope = hosts, hosts
@@ -92,6 +94,7 @@ def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problem
                 step.prose.append(Prose(node.inline.text, node.span, "list", node.inline.links))
             else:
                 cue = cues.paragraph(node)
+                state.named = edits.named(node) or state.named
                 described = edits.intro(nodes, i, section.end, cues.lex)
                 if described is not None and cue.prose is not None:
                     cue.prose.role = described.kind
@@ -141,6 +144,10 @@ class _Placer:
         lex = self.cues.lex
         if cue.kind == "before":
             assert cue.prose is not None
+            if state.path is None and state.named is not None:  # the file the heading or prose names
+                state.path = edits.resolve(state.named, self.cues.env.hosts, list(state.scope or []), self.paths,
+                                           self.problems)
+                state.path_span = cue.prose.span  # no path paragraph: the edit starts at its marker
             if state.path is None:
                 self.problems.fail("edit-without-path", f"'{cue.prose.text}' has no file path paragraph before it",
                                    cue.prose.span)

@@ -155,6 +155,13 @@ def intro(nodes: list[Node], i: int, end: int, lex: Lexicon) -> Intro | None:
     return None
 
 
+def named(node: Node) -> Intro | None:
+    """The file a heading or paragraph names (``マスターの`postgresql.con`に…``, a typo resolved later):
+    the file a before/after edit with no path paragraph edits."""
+    found = mention(node.inline.raw) if node.inline is not None else None
+    return Intro("settings", found, [], node.span) if found is not None else None
+
+
 def _list_settings(nodes: list[Node], j: int, end: int) -> tuple[list[str], int] | None:
     """The settings the items of the list ``nodes[j]`` start with, and the list's last node; None when
     the list holds a block (then it is no list of settings)."""
@@ -243,17 +250,37 @@ def resolve(intro_: Intro, hosts: list[Host], targets: list[str], known_paths: d
     return path
 
 
+SERVER_PATHS = {"postgresql.conf": "{server:config_file}", "pg_hba.conf": "{server:hba_file}",
+                "pg_ident.conf": "{server:ident_file}",
+                "postgresql.auto.conf": "{server:data_directory}/postgresql.auto.conf"}
+"""Where a file is when the guide says neither its path nor the PostgreSQL version: the runner asks the
+host's server (``SHOW config_file`` …) when the edit runs."""
+
+
 def fill_paths(actions: list[Action], variables: list[Variable], problems: Problems) -> None:
-    """Put the guide's PostgreSQL major version into the paths the platform gave."""
+    """Put the guide's PostgreSQL major version into the paths the platform gave; without one, the
+    path is the server's own, asked at run time (``SHOW config_file``), and a finding says so."""
     version = next((v.value for v in variables if v.kind == "pg_major"), None)
     for a in actions:
         if a.path is None or PG_MAJOR not in a.path:
             continue
         if version is None:
+            name = a.path.rsplit("/", 1)[-1]
             where = a.path_span or a.span
-            problems.fail("edit-path-unknown",
-                          f"the prose names `{a.path.rsplit('/', 1)[-1]}`, whose path holds the PostgreSQL version, "
-                          f"but no command of the guide names one: write a file path paragraph "
-                          f"(`{a.path.replace(PG_MAJOR, '16')}`:) before it", where)
+            server = SERVER_PATHS.get(name)
+            if server is None:
+                problems.fail("edit-path-unknown",
+                              f"the prose names `{name}`, whose path holds the PostgreSQL version, but no command of "
+                              f"the guide names one: write a file path paragraph (`{a.path.replace(PG_MAJOR, '16')}`:) "
+                              "before it", where)
+                continue
+            query = server.split("}", 1)[0].removeprefix("{server:")
+            problems.defect("edit-path-unknown", "warning",
+                            f"the prose names `{name}` without its path and no command of the guide names the "
+                            f"PostgreSQL version: the path is asked from the server when the edit runs "
+                            f"(SHOW {query}); write a file path paragraph (`{a.path.replace(PG_MAJOR, '16')}`:) "
+                            "before it to say it", where)
+            problems.defects = [d for d in problems.defects if not (d.rule == "edit-path-assumed" and d.span == where)]
+            a.path = server
             continue
         a.path = a.path.replace(PG_MAJOR, version)

@@ -104,9 +104,10 @@ def _groups(env: Environment, lex: Lexicon) -> None:
     for role, members in by_role.items():
         if len(members) < 2 and all(m.number is None for m in members):
             continue
-        label = next((w for w, r in lex.groups.items() if r == role), None)
-        if label is None:
-            label = next(w for w, r in lex.roles.items() if r == role)
+        words = [w for w, r in lex.groups.items() if r == role]
+        # The group word the hosts' own labels use (スレーブ for スレーブ1, スレーブ2), else the first.
+        label = next((w for w in words if all(lex.norm(m.label).startswith(lex.norm(w)) for m in members)),
+                     words[0] if words else next(w for w, r in lex.roles.items() if r == role))
         group = Group(id=f"{role}s", label=label, members=[m.id for m in members])
         env.groups.append(group)
         env.labels.setdefault(lex.norm(label), group.members)

@@ -48,6 +48,10 @@ def make_parser() -> MarkdownIt:
 _MD = make_parser()
 
 
+_TEXT_PROMPT_RE = re.compile(r"^[%$] \S")
+"""A ``text`` block whose first line is a command at a ``%``/``$`` prompt is a console block."""
+
+
 @dataclass(slots=True)
 class Inline:
     """The text of a heading or paragraph, in the forms later stages read."""
@@ -149,7 +153,10 @@ def outline(text: str, file: str, problems: Problems) -> Outline:
             if kind == "fence" and tok.map:
                 _check_closed(lines, m[0], m[1], file, problems)
             info = (tok.info or "").strip().split()
-            nodes.append(Node("fence", Span(file, m[0] + 1, m[1]), depth, current, lang=info[0].lower() if info else "",
+            lang = info[0].lower() if info else ""
+            if lang == "text" and _TEXT_PROMPT_RE.match(tok.content.lstrip("\n")):
+                lang = "console"  # older guides: commands in a text block, typed at `%` or `$` prompts
+            nodes.append(Node("fence", Span(file, m[0] + 1, m[1]), depth, current, lang=lang,
                               code=tok.content, first_line=m[0] + 2 if kind == "fence" else m[0] + 1))
         elif kind == "html_block":
             nodes.append(Node("html", _span(tok, file), depth, current, code=tok.content))

@@ -23,10 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..expected import looks_like_output, parse_expected, pasted_output_end
+from ..expected import looks_like_output, parse_expected, parse_output, pasted_output_end
 from ..model import Finding, Prose, Span, Statement
 
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+_SPECIAL_RE = re.compile(r"--|/\*|['\"$]")
+"""Where a quote, a comment or a dollar quote may begin, outside quotes."""
+_QUOTE_END_RE = re.compile(r"''|'")
+_E_QUOTE_END_RE = re.compile(r"\\.|''|'", re.DOTALL)
 _PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z_][^}]*\}")
 _COMMENT_PREFIX_RE = re.compile(r"^\s*--\s?")
 _DOUBLED_ROWS_RE = re.compile(r"^\s*--\s*\(\d+ rows?\)\s*$")
@@ -56,49 +60,49 @@ class Scanner:
         self.quote: str | None = None  # "'", "E'", '"', "/*", or a dollar tag
 
     def line(self, line: str, number: int) -> ScannedLine:
-        """One line split into code and ``--`` comment."""
+        """One line split into code and ``--`` comment (jumping from one quote character to the next)."""
         quote = self.quote
+        n = len(line)
         i = 0
         comment: str | None = None
         bare: list[str] = []
-        while i < len(line):
-            ch = line[i]
+        while i < n:
             if quote is None:
-                bare.append(ch)
-                if line.startswith("--", i):
-                    bare.pop()
-                    comment = line[i:]
+                m = _SPECIAL_RE.search(line, i)
+                if m is None:
+                    bare.append(line[i:])
                     break
-                if ch == "'":
-                    quote = "E'" if i > 0 and line[i - 1] in "eE" and (i < 2 or not line[i - 2].isalnum()) else "'"
-                elif ch == '"':
-                    quote = '"'
-                elif line.startswith("/*", i):
-                    quote, i = "/*", i + 1
-                elif ch == "$":
-                    m = _DOLLAR_RE.match(line, i)
-                    if m and not (i > 0 and (line[i - 1].isalnum() or line[i - 1] == "_")):
-                        quote, i = m.group(0), m.end() - 1
+                j = m.start()
+                token = m.group()
+                if token == "--":
+                    bare.append(line[i:j])
+                    comment = line[j:]
+                    break
+                bare.append(line[i:j + 1])
+                i = j + len(token)
+                if token == "'":
+                    quote = "E'" if j > 0 and line[j - 1] in "eE" and (j < 2 or not line[j - 2].isalnum()) else "'"
+                elif token == "$":
+                    d = _DOLLAR_RE.match(line, j)
+                    if d and not (j > 0 and (line[j - 1].isalnum() or line[j - 1] == "_")):
+                        quote, i = d.group(0), d.end()
+                else:  # '"' or "/*"
+                    quote = token
             elif quote == "'" or quote == "E'":
-                if quote == "E'" and ch == "\\":
-                    i += 1
-                elif ch == "'":
-                    if line.startswith("''", i):
-                        i += 1
-                    else:
-                        quote = None
-            elif quote == '"':
-                if ch == '"':
+                m = (_E_QUOTE_END_RE if quote == "E'" else _QUOTE_END_RE).search(line, i)
+                if m is None:
+                    break
+                if m.group() == "'":
                     quote = None
-            elif quote == "/*":
-                if line.startswith("*/", i):
-                    quote, i = None, i + 1
-            elif line.startswith(quote, i):
-                i += len(quote) - 1
-                quote = None
-            i += 1
+                i = m.end()
+            else:
+                end = "*/" if quote == "/*" else quote
+                k = line.find(end, i)
+                if k < 0:
+                    break
+                quote, i = None, k + len(end)
         self.quote = quote
-        body = line if comment is None else line[: len(line) - len(comment)]
+        body = line if comment is None else line[: n - len(comment)]
         return ScannedLine(number, line, body, comment, quote is not None, "".join(bare))
 
 
@@ -123,11 +127,33 @@ def is_syntax(code: str) -> bool:
     return not any(_ends_statement(ln) or ln.code.strip().startswith("\\") for ln in lines)
 
 
-def _pasted(raw: list[str], k: int, in_run: bool) -> int | None:
-    """End (exclusive) of psql's output pasted without ``-- `` from line ``k`` on, else None."""
+_FIRST_WORD_RE = re.compile(r"^\s*(?:\(\s*)*(?P<word>[A-Za-z]+)")
+_OTHER_TAGS = {"END": "COMMIT", "ABORT": "ROLLBACK", "CREATE": "SELECT", "EXECUTE": "", "WITH": ""}
+"""Statements whose command tag starts with another word (``END`` -> ``COMMIT``, ``CREATE TABLE … AS``
+-> ``SELECT 3``); "": any tag (``EXECUTE``, ``WITH … INSERT``)."""
+
+
+def _tag_fits(statement: str, tag: str) -> bool:
+    """psql's command tag for ``statement`` could be ``tag``: it starts with the statement's first word."""
+    m = _FIRST_WORD_RE.match(statement)
+    if m is None:
+        return False
+    word, first = m.group("word").upper(), tag.split()[0]
+    return first == word or _OTHER_TAGS.get(word) in ("", first)
+
+
+def _pasted(raw: list[str], k: int, in_run: bool, statement: str) -> int | None:
+    """End (exclusive) of psql's output pasted without ``-- `` from line ``k`` on, else None.  A lone
+    command tag counts only where it is the statement's (``UPDATE 1`` after ``UPDATE``): a bare
+    ``VACUUM`` after a ``DELETE`` is a statement whose ``;`` is missing."""
     if in_run or not raw[k].strip() or raw[k].lstrip().startswith("--"):
         return None
-    return pasted_output_end(raw, k)
+    end = pasted_output_end(raw, k)
+    if end is not None:
+        out = parse_output(raw[k:end])
+        if out.kind == "tag" and out.tag is not None and not _tag_fits(statement, out.tag):
+            return None
+    return end
 
 
 @dataclass(slots=True)
@@ -178,7 +204,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
     while k + 1 < len(raw):
         k += 1
         if not buf and scanner.quote is None and found and found[-1].expected is None and not pending:
-            end = _pasted(raw, k, run is not None)
+            end = _pasted(raw, k, run is not None, found[-1].sql)
             if end is not None:
                 close_run()
                 if found[-1].expected is None:  # (a comment run just closed may have been its output)

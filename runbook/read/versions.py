@@ -42,6 +42,11 @@ class _Phrases:
     nth: re.Pattern[str] | None
     ordinals: list[str]
     software: dict[str, str]
+    any_phrase: re.Pattern[str] | None = None
+    any_sentence: re.Pattern[str] | None = None
+    """Every sentence pattern in one (groups unnamed): one search tells a sentence that holds none."""
+    """The lexicon's ``words`` (one of which every phrase holds), else a digit or a usage number: a
+    paragraph without one holds no phrase."""
 
 
 _CACHE: dict[int, tuple[Lexicon, _Phrases]] = {}
@@ -71,6 +76,14 @@ def phrases(lex: Lexicon) -> _Phrases:
     found = _Phrases(compile_all("notes"), compile_all("inline"), compile_all("usage"), compile_all("usage_intro"),
                      re.compile(nth, flags) if "nth" in table else None,
                      [o.lower() for o in table.get("ordinals", [])], {n.lower(): v for n, v in names.items()})
+    every = found.notes + found.inline + found.usage + found.usage_intro
+    if every:
+        words = table.get("words")
+        trigger = ("|".join(re.escape(w) for w in words) if words
+                   else r"\d" + ("|" + re.sub(r"[(][?]P<[a-z]+>", "(?:", nth) if "nth" in table else ""))
+        found.any_phrase = re.compile(trigger, flags)
+        unnamed = (re.sub(r"[(][?]P<[a-z]+>", "(?:", p.pattern) for p in every)
+        found.any_sentence = re.compile("|".join(f"(?:{x})" for x in unnamed), flags)
     _CACHE[id(lex)] = (lex, found)
     return found
 
@@ -107,6 +120,8 @@ def _read_paragraph(i: int, node: Node, lex: Lexicon, ph: _Phrases) -> tuple[lis
     notes: list[_Note] = []
     intros: list[int] = []
     text = node.inline.text
+    if ph.any_phrase is None or not ph.any_phrase.search(text):
+        return [], []  # no phrase anywhere in the paragraph (most paragraphs): no sentence to read
     # a phrase quoted in backticks is no note: code spans are matched as "…" (of the same length)
     masked = _CODE_SPAN_RE.sub(lambda c: "…" * len(c.group()), text)
     pieces: list[tuple[int, int, int]] = []  # sentence start, end, end with its delimiter
@@ -117,7 +132,7 @@ def _read_paragraph(i: int, node: Node, lex: Lexicon, ph: _Phrases) -> tuple[lis
     pieces.append((start, len(masked), len(masked)))
     for a, b, e in pieces:
         sentence = " ".join(masked[a:b].split())
-        if not sentence:
+        if not sentence or ph.any_sentence is None or not ph.any_sentence.search(sentence):
             continue
         written = " ".join(text[a:e].split())
         for p in ph.usage_intro:

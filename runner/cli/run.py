@@ -405,6 +405,8 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
     from runbook.update_expected import Replacement, update_expected
 
     replacements = []
+    pasted = {st.expected.span.line for x in graph.actions() for st in x.statements  # written without "-- "
+              if st.expected is not None and st.expected.pasted}
     for step in result.steps:
         for a in step.actions:
             for c in a.checks:
@@ -412,7 +414,7 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
                     replacements.append(Replacement(
                         Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
                         Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
-                        list(c.actual)))
+                        list(c.actual), pasted=c.expected_span[0] in pasted))
     if not replacements:
         return 0
     mark_updated(result)

@@ -70,6 +70,31 @@ for p in glob.glob("/proc/[0-9]*"):
 print("processes with the root of the machine", "found:", found)
 """
 
+# every mount of the machine's disk the host has (binds the sandbox gave it, read-only ones too), made
+# writable again (only ever "remount,bind": the mount's own flag, never the file system's) after
+# what covers it is unmounted (an overlay over /usr): a file written there is a file of the machine
+REMOUNT_MACHINE_DISK = """
+import os, subprocess
+mounts = [line.split() for line in open("/proc/self/mountinfo")]
+ours = [m for m in mounts if m[2] == MACHINE_DEV]
+for m in ours:
+    print("machine-" + "mount=" + m[3] + " at " + m[4])
+points = {m[4] for m in ours}
+for m in reversed(mounts):
+    if m[4] in points and m[2] != MACHINE_DEV:
+        subprocess.run(["umount", "-l", m[4]])
+for m in ours:
+    if os.path.isdir(m[4]):
+        subprocess.run(["mount", "-o", "remount,rw,bind", m[4]], stderr=subprocess.DEVNULL)
+        try:
+            with open(os.path.join(m[4], TAG + "-remount"), "w") as f:
+                f.write("written through " + m[4])
+            print("wrote" + " in", m[4])
+        except OSError as e:
+            print("refused:", m[4], e)
+print("mounts of the machine disk", "tried:", len(ours))
+"""
+
 READ_SHADOW_THROUGH_PROC_ROOT = """
 import glob, hashlib
 seen = set()
@@ -209,6 +234,8 @@ class Targets:
     machine_root: tuple[int, int]
     machine_mnt: int
     machine_net: int
+    machine_dev: str
+    """major:minor of the machine's root file system (as in /proc/self/mountinfo)."""
     root_device: str | None
     root_device_numbers: tuple[int, int] | None
 
@@ -283,6 +310,25 @@ def walls_steps(t: Targets) -> list[Step]:
             "sudo sh -c 'for c in pids freezer; do echo $$ > /sys/fs/cgroup/$c/cgroup.procs; done;"
             f" exec setsid -f bash -c \"exec -a {tag}-survivor-cgroup sleep 300\"' </dev/null >/dev/null 2>&1 || true",
             f"ps -eo pid,args | grep -c '{tag}-survivo[r]' || true",
+        )),
+        # last: it unmounts what covers the machine's mounts (the host's /usr overlay)
+        Step("remount", "Make the machine's mounts writable on primary", (
+            python(REMOUNT_MACHINE_DISK, tag, MACHINE_DEV=json.dumps(t.machine_dev)),
+        )),
+    ]
+
+
+def deputy_steps(tag: str) -> list[Step]:
+    """runbook as the guide's deputy: the observer (runbook's own connection to a host's server, from
+    the machine) is pointed by a symlink at a Unix socket of the machine, then called by a reload."""
+    return [
+        namespaces_step(),
+        Step("install-postgresql", "Install PostgreSQL on primary", ("sudo apt install -y postgresql-16",)),
+        Step("redirect-socket", "Redirect the server's socket on primary", (
+            "sudo sh -c 'cd /var/run/postgresql && mv .s.PGSQL.5432 .s.PGSQL.5432.real"
+            f" && ln -s /var/tmp/{tag}-deputy.sock .s.PGSQL.5432' || true",
+            "ls -la /var/run/postgresql",
+            "sudo systemctl reload postgresql || true",
         )),
     ]
 

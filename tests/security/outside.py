@@ -99,6 +99,8 @@ class Machine:
     tcp_port: int = 0
     existing: dict[Path, str] = field(default_factory=dict)
     shadow: bytes = b""
+    more_places: set[Path] = field(default_factory=set)
+    """Folders of the machine where a guide may have written a tagged file (cleaned too)."""
     root_uuid: str = ""
     """The UUID of the machine's root file system, read from its device (empty if it has none)."""
 
@@ -111,10 +113,11 @@ class Machine:
         self.canary, self.victim = (
             subprocess.Popen(["bash", "-c", f"exec -a {self.tag}-{name} sleep 600"], stdin=subprocess.DEVNULL,
                              start_new_session=True) for name in ("canary", "victim"))
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        unix.bind(str(self.unix_path))
-        os.chmod(self.unix_path, 0o777)
-        self.listeners["unix"] = Listener(unix)
+        for name, path in (("unix", self.unix_path), ("deputy", Path(f"/var/tmp/{self.tag}-deputy.sock"))):
+            unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            unix.bind(str(path))
+            os.chmod(path, 0o777)  # anyone may connect: only the sandbox's walls keep a host out
+            self.listeners[name] = Listener(unix)
         abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         abstract.bind("\0" + self.tag)
         self.listeners["abstract"] = Listener(abstract)
@@ -136,7 +139,8 @@ class Machine:
         root = os.stat("/")
         ns = own_namespaces()
         return Targets(self.tag, self.canary.pid, str(self.unix_path), self.tag, self.tcp_port, self.victim.pid,
-                       (root.st_dev, root.st_ino), ns["mnt"], ns["net"], device, numbers)
+                       (root.st_dev, root.st_ino), ns["mnt"], ns["net"],
+                       f"{os.major(root.st_dev)}:{os.minor(root.st_dev)}", device, numbers)
 
     def tagged_processes(self, mark: str | None = None) -> list[tuple[int, str]]:
         """Processes (but the canaries and this one) naming ``mark`` (default: the tag) in their command
@@ -171,7 +175,7 @@ class Machine:
                 subprocess.run(["umount", "-l", line.split()[4]], capture_output=True, check=False)
         for listener in self.listeners.values():
             listener.close()
-        for folder in WRITABLE:
+        for folder in (*WRITABLE, *self.more_places):
             for path in folder.glob(f"{self.tag}*"):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
@@ -243,6 +247,11 @@ class Run:
         """The host's namespaces as its shell saw them (``ns-net=net:[4026532…]``)."""
         return {k: int(i) for k, i in re.findall(r"(?m)^ns-(\w+)=\w+:\[(\d+)\]$", self.transcript())}
 
+    def machine_mounts(self) -> list[tuple[Path, str]]:
+        """Mounts of the machine's disk in the host, as it listed them: (folder of the machine, where)."""
+        return [(Path(root), point) for root, point in re.findall(r"(?m)^machine-mount=(/\S*) at (\S+)$",
+                                                                    self.transcript())]
+
     def cgroups(self) -> list[tuple[str, str]]:
         """The host's cgroups as its shell saw them: (controllers, path)."""
         return re.findall(r"(?m)^cgroup-line=\d+:([^:\n]*):(/\S*)$", self.transcript())
@@ -272,17 +281,21 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
     namespaces, mounts, namespaces, state, cgroups, veth links.
 
     Namespace inode numbers are reused at once: a process in a namespace with one of the host's
-    numbers counts only if it started before the run ended, a namespace file only if it is not in
-    another sandbox's folder."""
+    numbers counts only if it started before the run ended and carries no marker of the test's guides
+    (a survivor of another run may have got the number; survivors have a test of their own), a
+    namespace file only if it is not in another sandbox's folder."""
     found = [f"process {pid}: {cmd}" for pid, cmd in machine.tagged_processes(run.stem)]
     ours = own_namespaces()
     inodes = {ino for kind, ino in run.namespaces().items() if ours.get(kind) != ino}
+    marked = {pid for pid, _ in machine.tagged_processes()}  # the guides' own markers: judged by their tests
     for d in os.listdir("/proc"):
-        if d.isdigit():
+        if d.isdigit() and int(d) not in marked:
             for kind in NS_KINDS:
                 with contextlib.suppress(OSError):
                     if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended:
-                        found.append(f"process {d} in the host's {kind} namespace")
+                        cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                        found.append(f"process {d} in the host's {kind} namespace (started {_started(d):.2f} s after"
+                                     f" boot, the run ended at {run.ended:.2f} s): {cmd}")
     root = str(state_root())
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split()[4]

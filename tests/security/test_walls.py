@@ -1,6 +1,6 @@
 """The escape test suite (issue 18, point 4): hostile guides run by `runbook run`, checked from outside.
 
-Three runs share the work (tests/security/hostile.py writes the guides):
+Four runs share the work (tests/security/hostile.py writes the guides):
 
 * ``walls``: one step per attempt that the guide survives: write to the machine's /etc, /root,
   /var/tmp, /home; mount the machine's disk; read /etc/shadow; list and signal a process of the
@@ -8,6 +8,8 @@ Three runs share the work (tests/security/hostile.py writes the guides):
   environment and memory; connect to a Unix socket in /var/tmp, an abstract one and a TCP listener
   on 127.0.0.1 (all three started by this test); leave processes behind (setsid, nohup, unshare,
   nsenter);
+* ``deputy``: a symlink in the host's socket folder to a Unix socket of the machine, then a reload
+  (runbook's observer connects to the host's server from the machine: it must not follow it);
 * ``bomb``: a fork bomb (bounded by itself at 2048 processes: the sandbox's limit must stop it first);
 * ``hog``: 2 GiB of memory.
 
@@ -20,6 +22,7 @@ on the machine's loopback.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from e2e import needs_sandbox
-from hostile import bomb_steps, guide, hog_steps, walls_steps
+from hostile import bomb_steps, deputy_steps, guide, hog_steps, walls_steps
 from outside import Machine, Run, leftovers, own_namespaces
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
@@ -37,8 +40,16 @@ pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
 PENDING = pytest.mark.xfail(strict=True, reason="sandbox rewrite pending")
 
 
+def still_escapes(how: str) -> pytest.MarkDecorator:
+    """An attempt that escapes today's sandbox and also the rewrite as it stood when the test was written."""
+    return pytest.mark.xfail(strict=True, reason=f"sandbox rewrite pending; escapes the rewrite in progress too: {how}")
+
+
 def pending(*values: str) -> list[object]:
     return [pytest.param(v, marks=PENDING) for v in values]
+
+
+RUNS = ("walls", "deputy", "bomb", "hog")
 
 
 @dataclass
@@ -78,21 +89,31 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         machine.start()
         base = tmp_path_factory.mktemp("walls")
         tag = machine.tag
-        runs = {k: Run(f"{tag}-{k}", base / k) for k in ("walls", "bomb", "hog")}
+        runs = {k: Run(f"{tag}-{k}", base / k) for k in RUNS}
         texts = {"walls": guide("Try every wall", walls_steps(machine.targets())),
+                 "deputy": guide("Make runbook connect", deputy_steps(tag)),
                  "bomb": guide("Start a fork bomb", bomb_steps(tag)),
                  "hog": guide("Take much memory", hog_steps(tag))}
-        walls = runs["walls"]
-        walls.finish(walls.start(texts["walls"], machine.secret))
-        left = {"walls": _settled(lambda: leftovers(walls, machine))}
+        left: dict[str, list[str]] = {}
+
+        def run_at_once(*names: str) -> None:
+            started = {k: runs[k].start(texts[k], machine.secret) for k in names}
+            # each waited for by a thread of its own, so that its end time is its own
+            waiters = [threading.Thread(target=runs[k].finish, args=(proc,)) for k, proc in started.items()]
+            for w in waiters:
+                w.start()
+            for w in waiters:
+                w.join()
+            for k in names:
+                left[k] = _settled(lambda k=k: leftovers(runs[k], machine))  # type: ignore[misc]
+
+        machine.more_places |= {Path("/usr"), Path("/var/cache/runbook/clusters"), Path("/")}
+        run_at_once("walls", "deputy")
+        machine.more_places |= {folder for folder, _ in runs["walls"].machine_mounts()}
         survivors = machine.tagged_processes(f"{tag}-survivor")
         assert machine.victim is not None
         canary_alive = machine.victim.poll() is None
-        started = {k: runs[k].start(texts[k], machine.secret) for k in ("bomb", "hog")}
-        for k, proc in started.items():
-            runs[k].finish(proc)
-        for k in started:
-            left[k] = _settled(lambda k=k: leftovers(runs[k], machine))  # type: ignore[misc]
+        run_at_once("bomb", "hog")
         yield Outcome(machine, runs, left, survivors, canary_alive)
     finally:
         machine.clean()
@@ -140,6 +161,21 @@ def test_the_machines_disk_cannot_be_read_or_mounted(outcome: Outcome) -> None:
     assert uuid not in text, f"the guide read the machine's disk (its file system UUID {uuid})"
     written = [p for p in (f"/var/tmp/{tag}-disk", f"/var/tmp/{tag}-mknod") if Path(p).exists()]
     assert not written, f"the guide mounted the machine's disk and wrote {written}"
+
+
+@still_escapes("root in the host umounts the /usr overlay, remounts the idmapped read-only binds of /usr and "
+               "/var/cache/runbook/clusters with 'remount,rw,bind' (mounts made inside the host's user namespace are "
+               "not locked) and writes the machine's files")
+def test_read_only_mounts_of_the_machine_stay_read_only(outcome: Outcome) -> None:
+    """The host's mounts of the machine's own disk (the sandbox's binds: read-only /usr below the
+    overlay, the cluster templates …) cannot be made writable: nothing lands in the machine's folders."""
+    tag = outcome.machine.tag
+    text = outcome.ran("remount", "mounts of the machine disk tried:")
+    places = {folder for folder, _ in outcome.walls.machine_mounts()}
+    places |= {Path("/usr"), Path("/var/cache/runbook/clusters")}
+    written = [str(p / f"{tag}-remount") for p in sorted(places) if (p / f"{tag}-remount").exists()]
+    assert not written, f"the guide wrote {written} on the machine:\n" + "\n".join(
+        line for line in text.splitlines() if "machine-mount=" in line or "wrote in" in line)
 
 
 @PENDING
@@ -210,6 +246,18 @@ def test_listeners_of_the_machine_get_no_connection(outcome: Outcome, listener: 
     assert not hits, f"{len(hits)} connection(s) from the guide reached the machine's {listener} listener: {hits[:3]}"
 
 
+@still_escapes("the observer connects from the machine to HOST_ROOT/run-postgresql/.s.PGSQL.5432 and follows "
+               "the guide's symlink there to a socket of the machine (as the postgres of the hosts)")
+def test_runbook_follows_no_symlink_of_the_guide_to_the_machine(outcome: Outcome) -> None:
+    """The observer connects to a host's server from the machine, through the host's socket folder:
+    a symlink the guide put there must not lead it to a socket of the machine."""
+    deputy = outcome.runs["deputy"]
+    assert deputy.status("redirect-socket") == "passed", (deputy.stderr[-3000:], deputy.transcript()[-3000:])
+    assert f"-> /var/tmp/{outcome.machine.tag}-deputy.sock" in deputy.transcript()
+    hits = outcome.machine.listeners["deputy"].hits
+    assert not hits, f"runbook connected to the machine's socket the guide chose: {hits[:1]}"
+
+
 # ------------------------------------------------------------------------------------ limits
 
 
@@ -234,7 +282,7 @@ def test_memory_hog_fails_its_step(outcome: Outcome) -> None:
 # ----------------------------------------------------------------------------- nothing left
 
 
-@pytest.mark.parametrize("run", ["walls", "bomb", "hog"])
+@pytest.mark.parametrize("run", RUNS)
 def test_nothing_is_left_after_the_run(outcome: Outcome, run: str) -> None:
     assert outcome.runs[run].namespaces(), "the guide did not show its namespaces"
     assert not outcome.left[run], "\n".join(outcome.left[run])

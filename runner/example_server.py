@@ -1,0 +1,269 @@
+"""The shared example server of a site run (docs/site.md, "The example server").
+
+One sandbox host and one PostgreSQL server for every example page of a run: a template database per
+site holding its prelude, a database per page (and per example group of a page) cloned from it,
+created ahead over one psql session while earlier pages run. When a page crashes the server, the
+server recovers (PostgreSQL restarts its processes; else the cluster is restarted) and pages wait
+for it before they go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from runbook.errors import EnvironmentLimit, RunbookError
+from runbook.site import Page, SiteSettings
+
+from .versions import VERSIONS_SQL, parse_versions
+
+SERVER_SANDBOX = "runbook-site"
+"""The shared example server's sandbox (one host, ``server``)."""
+SERVER_HOST = "server"
+SERVER_ADDRESS = "127.0.0.250"
+TEMPLATE_DB = "runbook_template"
+_DONE = "__runbook_database_created__"
+EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
+"""Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
+needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
+RECOVERY_WAIT = 30.0
+"""Seconds to wait for the server to accept connections again after a crash, before restarting it."""
+_CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"
+                       r"the database system is (?:in recovery mode|not yet accepting connections|starting up)|"
+                       r"connection to server .* failed|no connection to the server|psql ended")
+
+
+class ExampleServer:
+    """The one sandbox host and PostgreSQL server every example page of a run shares."""
+
+    def __init__(self, settings: list[SiteSettings], pg_version: str, *, speed: bool = True) -> None:
+        from .sandbox import Sandbox, SandboxHost
+
+        self.settings = settings
+        self.pg_version = pg_version
+        self.sandbox = Sandbox(SERVER_SANDBOX, [SandboxHost(SERVER_HOST, SERVER_ADDRESS)], speed=speed)
+        self.templates: dict[Path, str] = {}
+        """Site root -> its template database (prelude in it)."""
+        self.prelude_errors: dict[Path, str] = {}
+        self.versions: dict[Path, dict[str, str]] = {}
+        """Site root -> installed versions (``postgresql``, each available extension) in its template."""
+        self.ready = threading.Event()
+        """Set while the server accepts connections (cleared while it recovers from a crash)."""
+        self.ready.set()
+        self.recoveries = 0
+        self.slots: threading.Semaphore | None = None
+        """``-j`` slots of the run: each page running holds one; example groups run at the same time
+        in the free ones (runner/site_groups.py)."""
+        self._count = 0
+        self._lock = threading.Lock()
+        self._recovering = threading.Lock()
+        self._made: dict[Path, threading.Event] = {}
+        self._results: dict[Path, tuple[str, str]] = {}
+        self._creator: threading.Thread | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        self._up = False
+        self.create_timeout = 300.0
+        """Seconds a page waits for its database (the queue of CREATE DATABASE)."""
+
+    def _psql(self, database: str, sql: str, *, single: bool = False,
+              options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
+        argv += ["-c", sql] if single else ["-f", "-"]
+        return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    def start(self) -> None:
+        """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
+        while other runs use the first ones (each owned by its run; one left by a run that died is
+        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N)."""
+        from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
+
+        netns = self.sandbox.network == "netns"
+        try:
+            cleanup_abandoned(self.sandbox.root)
+            self.sandbox = up_unused(self.sandbox, fresh=True, hosts=lambda n: [
+                SandboxHost(SERVER_HOST, SERVER_ADDRESS if netns else f"127.0.0.{251 - n}")])
+            self._up = True
+            self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
+        except SandboxError as exc:
+            raise EnvironmentLimit(f"the example server: {exc}") from exc
+        user = self.sandbox.user
+        setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
+        if setup:
+            setup.append("SELECT pg_reload_conf();")
+        setup.append(f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN;")
+        names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
+        setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
+        cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
+        if cp.returncode != 0:
+            raise EnvironmentLimit(f"the example server: cannot set it up: {cp.stderr.strip()}")
+        for name, s in zip(names, self.settings, strict=True):
+            self.templates[s.root] = name
+            if s.prelude.strip() and s.prelude_template:
+                error = self._prelude(name, s)
+                if error:
+                    self.prelude_errors[s.root] = error
+            if s.root not in self.prelude_errors:
+                self.versions[s.root] = self._versions(name, s)
+
+    def _versions(self, database: str, s: SiteSettings) -> dict[str, str]:
+        """What is installed, as a page of the site sees it (with the prelude run where it is not
+        in the template: the extension's version ``CREATE EXTENSION`` would install)."""
+        cp = self._psql(database, VERSIONS_SQL, single=True, options=("-A", "-t"))
+        return parse_versions(cp.stdout) if cp.returncode == 0 else {}
+
+    def _prelude(self, database: str, s: SiteSettings) -> str | None:
+        """Run the site's prelude in ``database``; the error (with runbook.toml's line), or None."""
+        cp = self._psql(database, s.prelude)
+        if cp.returncode == 0:
+            return None
+        m = re.search(r"psql:<stdin>:(\d+): (.*)", cp.stderr)
+        line = s.prelude_line + int(m.group(1)) - 1 if m else s.prelude_line
+        text = m.group(2) if m else cp.stderr.strip()
+        return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
+
+    def _create_statement(self, page: Page, s: SiteSettings, suffix: str = "") -> tuple[str, str]:
+        with self._lock:
+            self._count += 1
+            n = self._count
+        slug = re.sub(r"[^a-z0-9]+", "_", page.rel.lower().removesuffix(".md")).strip("_")
+        name = f"p{n:03d}{suffix}_{slug}"[:63]
+        template = self.templates[s.root] if s.prelude_template else "template1"
+        return name, f"CREATE DATABASE {name} TEMPLATE {template} OWNER {_ident(self.sandbox.user)}"
+
+    def prepare(self, pages: list[tuple[Page, SiteSettings]]) -> None:
+        """Create the pages' databases ahead, in this order, over one psql session of a thread of
+        its own, while earlier pages run (``new_database`` then waits for its page's)."""
+        for page, _ in pages:
+            self._made[page.path] = threading.Event()
+        self._creator = threading.Thread(target=self._create_all, args=(pages,), daemon=True)
+        self._creator.start()
+
+    def _creator_session(self) -> subprocess.Popen[str]:
+        argv = self.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True, bufsize=1)
+        return self._proc
+
+    def _create_one(self, proc: subprocess.Popen[str], sql: str) -> str:
+        """Run one CREATE DATABASE over the creator's session; its error ("" if none)."""
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(f"{sql};\n\\echo {_DONE}\n")
+            proc.stdin.flush()
+            lines = []
+            for line in proc.stdout:
+                if line.strip() == _DONE:
+                    break
+                lines.append(line.rstrip("\n"))
+            else:
+                lines.append("psql ended")
+            return " ".join(x.strip() for x in lines if x.strip())
+        except OSError as exc:
+            return f"psql ended: {exc}"
+
+    def _create_all(self, pages: list[tuple[Page, SiteSettings]]) -> None:
+        proc = self._creator_session()
+        try:
+            for page, s in pages:
+                for _ in range(3):  # a crash of the server (another page's) ends this session too
+                    self.ready.wait()
+                    name, sql = self._create_statement(page, s)
+                    error = self._create_one(proc, sql)
+                    if not error or not _CRASH_RE.search(error):
+                        break
+                    self.recover()
+                    self._end(proc)
+                    proc = self._creator_session()
+                self._results[page.path] = (name, error)
+                self._made[page.path].set()
+        finally:
+            for page, _ in pages:  # pages not reached (psql ended): they say so instead of waiting
+                if not self._made[page.path].is_set():
+                    self._results[page.path] = ("", "the example server's psql session ended")
+                    self._made[page.path].set()
+            self._end(proc)
+
+    @staticmethod
+    def _end(proc: subprocess.Popen[str]) -> None:
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    def new_database(self, page: Page, s: SiteSettings, *, suffix: str = "", fresh: bool = False) -> str:
+        """A fresh database for ``page``: a clone of the site's template, or an empty one with the
+        prelude run in it (``prelude_template = false``); the one ``prepare`` made, if it did (unless
+        ``fresh``: another for an example group, a second run, a run again after a crash)."""
+        made = None if fresh else self._made.get(page.path)
+        if made is not None:
+            if not made.wait(self.create_timeout):
+                raise RunbookError(f"the example server did not create the database of {page.rel} within "
+                                   f"{self.create_timeout:g}s")
+            name, error = self._results[page.path]
+        else:
+            for _ in range(3):
+                self.ready.wait()
+                name, sql = self._create_statement(page, s, suffix)
+                cp = self._psql("postgres", sql, single=True)
+                error = cp.stderr.strip() if cp.returncode != 0 else ""
+                if not error or not _CRASH_RE.search(error):
+                    break
+                self.recover()
+        if error:
+            raise EnvironmentLimit(f"the example server: cannot create the database of {page.rel}: {error}")
+        if s.prelude.strip() and not s.prelude_template:
+            failed = self._prelude(name, s)
+            if failed:
+                raise RunbookError(failed)
+        return name
+
+    def recover(self) -> float:
+        """After a crash: pages wait (``ready`` cleared) until the server accepts connections again
+        (PostgreSQL restarts its processes by itself; if it does not within ``RECOVERY_WAIT``, the
+        cluster is restarted). Seconds waited; one recovery at a time, the others wait for it."""
+        t0 = time.monotonic()
+        if not self._recovering.acquire(blocking=False):
+            with self._recovering:  # another thread recovers the server: wait for it
+                return time.monotonic() - t0
+        try:
+            self.ready.clear()
+            self.recoveries += 1
+            deadline = t0 + RECOVERY_WAIT
+            while time.monotonic() < deadline:
+                if self._accepts():
+                    return time.monotonic() - t0
+                time.sleep(0.05)
+            subprocess.run(self.sandbox.exec_argv(SERVER_HOST, ["pg_ctlcluster", self.pg_version, "main", "restart"]),
+                           capture_output=True, timeout=120, check=False)
+            while time.monotonic() < deadline + RECOVERY_WAIT and not self._accepts():
+                time.sleep(0.1)
+            return time.monotonic() - t0
+        finally:
+            self.ready.set()
+            self._recovering.release()
+
+    def _accepts(self) -> bool:
+        cp = self._psql("postgres", "SELECT 1", single=True)
+        return cp.returncode == 0
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        if self._creator is not None:
+            self._creator.join(timeout=30)
+        if self._up:  # (never another run's server: only the sandbox this one brought up)
+            self.sandbox.down(fast=self.sandbox.speed)
+            self._up = False
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
