@@ -298,3 +298,16 @@ def test_the_plan_as_json_is_written_and_checked_against_its_schema(tmp_path: Pa
 def test_plan_only_nosuch_is_a_usage_error_as_without_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["run", "--plan", "--only", "nosuch", str(SINGLE)]) == 2
     assert "no step 'nosuch'" in capsys.readouterr().err
+
+
+def test_export_lang_is_the_guides_language_and_into_the_one_to_write(capsys: pytest.CaptureFixture[str]) -> None:
+    """One meaning per option name: --lang reads the guide (as in lint, run, parse, drift), --into writes."""
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--lang", "ja", "--into", "en"]) == 0
+    english = capsys.readouterr().out
+    assert "\n## Summary\n" in english and "\n## 概要\n" not in english
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--into", "en"]) == 0
+    assert capsys.readouterr().out == english
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--lang", "en"]) == 0  # the older command line
+    out, err = capsys.readouterr()
+    assert out == english and "write --into: --lang is the language a guide is read in" in err
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--lang", "fr", "--into", "en"]) == 2
