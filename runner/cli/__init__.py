@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
     "drift": "compare two revisions or translations of a guide",
     "export": "write a guide as shell scripts, an Ansible playbook or Markdown",
     "graph": "draw a guide's steps against its hosts (Mermaid or DOT)",
+    "report": "merge the JSON reports of a site's shards into one report (JSON, JUnit, HTML)",
 }
 """Sub-command -> its one-line help; the module ``runner.cli.<name>`` implements it."""
 

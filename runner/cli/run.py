@@ -140,6 +140,8 @@ def _check_outputs(args: argparse.Namespace, site: bool) -> None:
             folder_ready(html.parent, args.mkdir, f" for --html {args.html}")
     if (args.shard or args.shard_by) and not site:
         raise UsageError("runbook run: --shard applies to a site (a folder), not to guides given one by one")
+    if args.shard and args.plan:
+        raise UsageError("runbook run: --shard applies to a site run, not to --plan")
     if args.shard_by and not args.shard:
         raise UsageError("runbook run: --shard-by needs --shard K/N")
 
