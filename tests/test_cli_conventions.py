@@ -39,6 +39,19 @@ def test_an_unknown_option_names_the_sub_command_and_the_closest_option(capsys: 
     assert "usage: runbook run " in err
 
 
+@pytest.mark.parametrize("name", list(__import__("runner.cli", fromlist=["COMMANDS"]).COMMANDS))
+def test_every_command_takes_quiet_and_verbose(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli([name, "--help"])
+    out = capsys.readouterr().out
+    assert "-q, --quiet" in out and "-v, --verbose" in out
+
+
+def test_a_usage_error_found_later_names_the_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["parse", "/nonexistent/guide.md"]) == 2
+    assert capsys.readouterr().err == "runbook parse: /nonexistent/guide.md: no such file\n"
+
+
 def test_a_mistyped_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["lnt", str(HELLO)]) == 2
     assert "(did you mean 'lint'?)" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from typing import Any
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
 from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
-from runner.console import progress
+from runner.console import detail, progress
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.html_report import render_html
 from runner.launch import GuideRun, RunOptions, sandbox_name
@@ -297,6 +297,9 @@ def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
             net = f", network {run.sandbox.network}" + ("" if default else f" {run.sandbox.name}")
         progress(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
                  f"{', '.join(h.id for h in graph.hosts)}{net}); read as {language_note(path, graph, args.lang)}")
+        detail("runbook: bindings: " + ", ".join(f"{k} = {run.mask(v)}" for k, v in sorted(plan.binding.items())))
+        if run.sandbox is not None:
+            detail("runbook: hosts: " + ", ".join(f"{h.name} {h.address}" for h in run.sandbox.hosts))
         _print_substitutions(plan, run.mask)
         result = runner.run()
     finally:
