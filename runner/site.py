@@ -281,6 +281,8 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
             result = run_guide(w.page.path, w.graph)
         except Interrupted as exc:  # the guide's own report is written, its sandbox is down
             interrupted = exc
+            results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
+                                    f"interrupted by {exc} while it ran", duration=time.monotonic() - p0)
             break
         pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
                         duration=time.monotonic() - p0, result=result)

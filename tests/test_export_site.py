@@ -277,3 +277,12 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert cli(["export", str(page), "--to", "markdown", "--lang", "en", "--po-dir", str(site / "_po" / "ja")]) == 2
     assert "--po-dir is for a site's folder" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_msgids_with_trailing_spaces() -> None:
+    # The English page's paragraph ends with a space; its msgid keeps it, the Japanese page may or may not.
+    catalog = Catalog([("Ends with a space. ", "スペースで終わります。"), ("Both end so. ", "両方です。 ")])
+    en = "Ends with a space. \n\nBoth end so. \n"
+    for ja in ("スペースで終わります。\n\n両方です。 \n", "スペースで終わります。 \n\n両方です。 \n"):
+        done = translate_page(ja, "en", catalog, "ja")
+        assert done.text == en and done.untranslated == []

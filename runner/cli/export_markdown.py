@@ -33,7 +33,7 @@ def _catalog(path: str | None) -> Catalog | None:
 def markdown_files(args: argparse.Namespace) -> dict[str, str]:
     """One page in the other language: ``{file name: text}``."""
     if not args.lang:
-        raise UsageError("export --to markdown needs --lang (en or ja)")
+        raise UsageError("runbook export: --to markdown needs --into LANG, the language to write (en or ja)")
     path = Path(args.guide)
     if path.suffix == ".json":
         raise UsageError("export --to markdown needs the guide's Markdown, not a step graph")
@@ -59,7 +59,7 @@ def site_main(args: argparse.Namespace) -> int:
     from runbook.export.site import export_site, report
 
     if not args.lang:
-        raise UsageError("export --to markdown needs --lang (en or ja)")
+        raise UsageError("runbook export: --to markdown needs --into LANG, the language to write (en or ja)")
     if not args.po_dir:
         raise UsageError(f"{args.guide} is a folder: translating a site needs --po-dir (SITE/_po/ja)")
     if args.po:
