@@ -341,10 +341,9 @@ def crun(crun_root: Path) -> list[str]:
     return ["crun", "--cgroup-manager=disabled", "--root", str(crun_root)]
 
 
-def start(crun_root: Path, bundle: Path, cid: str, cgroups: dict[str, str], *, ready: Path,
-          timeout: float = 20) -> tuple[int, str]:
-    """Start the container ``cid`` of ``bundle`` (config.json) inside ``cgroups``; wait until its init
-    has set the host up.  Returns the init's pid and what it printed."""
+def start(crun_root: Path, bundle: Path, cid: str, cgroups: dict[str, str], *, timeout: float = 20) -> int:
+    """Start the container ``cid`` of ``bundle`` (config.json) inside ``cgroups``; returns its init's
+    pid (its first process, which sets the host up: :func:`wait_ready`)."""
     log = bundle / "init.log"
     pidfile = bundle / "init.pid"
     argv = [*join_argv(cgroups), *_crun_wrapper(), *crun(crun_root), "run", "--detach", "--pid-file", str(pidfile),
@@ -355,18 +354,20 @@ def start(crun_root: Path, bundle: Path, cid: str, cgroups: dict[str, str], *, r
         except subprocess.TimeoutExpired as e:
             raise SandboxError(f"host {cid}: crun did not start it within {timeout:g}s") from e
     if cp.returncode != 0:
-        raise SandboxError(f"host {cid}: starting its container failed (crun exit {cp.returncode}): "
-                           f"{_tail(log)}")
-    pid = int(pidfile.read_text().strip())
+        raise SandboxError(f"host {cid}: starting its container failed (crun exit {cp.returncode}): {tail(log)}")
+    return int(pidfile.read_text().strip())
+
+
+def wait_ready(cid: str, pid: int, ready: Path, log: Path, timeout: float = 20) -> None:
+    """Wait until the container's init has set the host up (it writes ``ready``)."""
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if not Path(f"/proc/{pid}").exists() or time.monotonic() > deadline:
-            raise SandboxError(f"host {cid}: its container did not come up: {_tail(log) or 'no message'}")
+            raise SandboxError(f"host {cid}: its container did not come up: {tail(log) or 'no message'}")
         time.sleep(0.002)
-    return pid, _tail(log)
 
 
-def _tail(log: Path) -> str:
+def tail(log: Path) -> str:
     try:
         return log.read_text(errors="replace").strip()[-1000:]
     except OSError:
