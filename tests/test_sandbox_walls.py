@@ -245,3 +245,23 @@ def test_pgroonga_of_the_machine_is_visible_in_hosts(box: Sandbox) -> None:
     if not control.exists():
         pytest.skip("PGroonga is not installed on this machine")
     assert _root(box, f"cat {control}") == control.read_text()
+
+
+def test_the_machines_folders_stay_read_only(root: Path) -> None:
+    """The machine's folders are only ever the read-only lower layer of an overlay: root inside that
+    unmounts the overlays and remounts what is below read-write still writes nothing on the machine."""
+    tag = f"rbro-{uuid.uuid4().hex[:8]}"
+    sb = Sandbox(f"ro-{uuid.uuid4().hex[:6]}", [SandboxHost("h", "127.0.0.238")], root=root, network="loopback")
+    sb.up()
+    try:
+        mounts = _root(sb, "cat /proc/self/mountinfo")
+        assert " /.lower" not in mounts and "idmapped" not in mounts
+        # (the last one, /usr, takes the commands with it: only bash's builtins write after it)
+        script = "".join(f"umount -l {m}; mount -o remount,rw,bind {m}; echo x > {m}/{tag} && echo wrote-{m}; "
+                         for m in ("/var/cache/runbook/clusters", "/var", "/etc", "/usr"))
+        out = sb.run("h", ["/bin/bash", "-c", script]).stdout
+        for d in ("/usr", "/etc", "/var", "/var/cache/runbook/clusters"):
+            assert f"wrote-{d}\n" in out  # the write went somewhere: the host's own layer
+            assert not Path(d, tag).exists(), f"{d}/{tag} reached the machine"
+    finally:
+        sb.down(fast=True)

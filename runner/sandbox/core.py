@@ -168,6 +168,16 @@ class Sandbox:
         ids = self.ids()
         return ids.outside(ids.pg_uid), ids.outside(ids.pg_gid)
 
+    def observer_roots(self) -> dict[str, tuple[str, str]]:
+        """Per host, (its root folder as the machine reaches it, its socket folder inside): the observer
+        connects chrooted there, so that a link the guide puts in the socket folder stays inside."""
+        state = read_state(self.dir)
+        out = {}
+        for hs in state.hosts if state is not None else []:
+            if hs.init is not None and hs.alive():
+                out[hs.name] = (f"/proc/{hs.init[0]}/root", "/run/postgresql")
+        return out
+
     def namespace_inodes(self, host: str) -> dict[str, int]:
         """{kind: inode} of the host's namespaces, for a session to check it is inside them."""
         hs = self._state().host(host)

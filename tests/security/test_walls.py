@@ -42,8 +42,10 @@ PENDING = pytest.mark.sandbox
 
 
 def still_escapes(how: str) -> pytest.MarkDecorator:
-    """An attempt that escapes today's sandbox and also the rewrite as it stood when the test was written."""
-    return pytest.mark.xfail(strict=True, reason=f"sandbox rewrite pending; escapes the rewrite in progress too: {how}")
+    """An attempt that escaped the rewrite as it stood when the test was written.  Both are held now
+    (the machine's folders are only ever below an overlay; the observer connects chrooted in the host):
+    a no-op mark (it was a strict xfail; turned off by the sandbox engineer's landing)."""
+    return pytest.mark.sandbox
 
 
 def pending(*values: str) -> list[object]:
