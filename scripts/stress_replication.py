@@ -2,11 +2,12 @@
 once, each with ``runbook run`` on a sandbox of its own (the same guide at once gets ``NAME-2`` …).
 Prints every run that failed with its first failed action, and the totals (target: 0 failures).
 
-    .venv/bin/python scripts/stress_replication.py [--runs 20] [-j 3] [--guide PATTERN]     (root)
+    .venv/bin/python scripts/stress_replication.py [--times 20] [-j 3] [--guide PATTERN]     (root)
 
-``--runs`` is the number of runs in all, the guides taken in turn (20 with the five pairs of
-docs/guides/: each guide twice).  A run blocked by the environment (PGroonga not installed) is
-counted apart: it is not a failure of the guide.  Exit status 1 when a run failed.
+Each replication guide runs ``--times`` times (20: 200 runs for the ten guides of docs/guides/),
+the guides taken in turn so that different guides run at once.  A run blocked by the environment
+(PGroonga not installed) is counted apart: it is not a failure of the guide.  Exit status 1 when a
+run failed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Outcome:
 
 
 def replication_guides(pattern: str) -> list[Path]:
-    return sorted(p for p in GUIDES.glob(f"*{pattern}*.md") if "replication" in p.name)
+    return sorted(p for p in GUIDES.glob("*.md") if "replication" in p.name and pattern in p.name)
 
 
 def _first_problem(report: Path, stderr: str) -> str:
@@ -68,7 +69,7 @@ def one_run(n: int, guide: Path, out: Path, timeout: float) -> Outcome:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=int, default=20, help="runs in all, the guides in turn (default 20)")
+    p.add_argument("--times", type=int, default=20, help="runs of each guide (default 20)")
     p.add_argument("-j", "--jobs", type=int, default=3, help="runs at the same time (default 3)")
     p.add_argument("--guide", default="", help="only the replication guides whose name contains this")
     p.add_argument("--timeout", type=float, default=900, help="seconds a run may take (default 900)")
@@ -77,7 +78,8 @@ def main() -> int:
     if not guides:
         print(f"no replication guide in {GUIDES} matches {args.guide!r}", file=sys.stderr)
         return 2
-    work = [(n, guides[n % len(guides)]) for n in range(args.runs)]
+    work = [(n, guides[n % len(guides)]) for n in range(args.times * len(guides))]
+    total = len(work)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="runbook-stress-") as tmp:
         out = Path(tmp)
@@ -87,11 +89,11 @@ def main() -> int:
             for f in futures:
                 o = f.result()
                 outcomes.append(o)
-                print(f"run {o.n + 1:>3}/{args.runs} {o.guide:<48} {o.status:<8} {o.seconds:6.1f}s"
+                print(f"run {o.n + 1:>3}/{total} {o.guide:<48} {o.status:<8} {o.seconds:6.1f}s"
                       + (f"  {o.problem}" if o.problem else ""), flush=True)
     failed = [o for o in outcomes if o.status not in ("passed", "blocked")]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("passed", "blocked")}
-    print(f"\n{args.runs} runs of {len(guides)} replication guides, {args.jobs} at once, in "
+    print(f"\n{total} runs ({args.times} of each of {len(guides)} replication guides), {args.jobs} at once, in "
           f"{time.monotonic() - t0:.0f}s: {counts['passed']} passed, {counts['blocked']} blocked by the "
           f"environment, {len(failed)} failed")
     for o in failed:

@@ -59,6 +59,7 @@ def test_an_observer_that_gets_no_answer_stops_waiting(tmp_path: Path, monkeypat
     import runner.observe as observe
 
     monkeypatch.setattr(observe, "QUERY_TIMEOUT", 0.5)
+    (tmp_path / ".s.PGSQL.5432").touch()  # a server seems to listen there
     obs = observe.Observer({"h": tmp_path})
     try:
         os.kill(obs._proc.pid, signal.SIGSTOP)  # the worker (and so the server's answer) never comes

@@ -184,3 +184,34 @@ def test_slow_query_log_guide_asks_the_server_for_its_file(lang: str, tmp_path: 
     assert "SHOW config_file" in edit["substitutions"][0]["reason"]
     last = data["steps"][-1]["actions"][-1]
     assert [c["status"] for c in last["checks"]] == ["passed"]  # SHOW log_min_duration_statement: 250ms
+
+
+def test_exports_of_a_path_the_server_gives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+    import subprocess
+
+    assert cli(["export", str(SLOW_LOG["ja"]), "--to", "sh", "-o", str(tmp_path / "sh")]) == 0
+    script = (tmp_path / "sh" / "server.sh").read_text()
+    assert "\"$(sudo -u postgres psql -X -A -t -c 'SHOW config_file')\"" in script and "{server:" not in script
+    if shutil.which("shellcheck"):
+        assert subprocess.run(["shellcheck", str(tmp_path / "sh" / "server.sh")], check=False).returncode == 0
+    # Ansible's modules take a path, not a question to the server: the export says what would settle it.
+    assert cli(["export", str(SLOW_LOG["ja"]), "--to", "ansible", "-o", str(tmp_path / "an")]) == 2
+    err = capsys.readouterr().err
+    assert f"{SLOW_LOG['ja']}:{_line(SLOW_LOG['ja'], 'log_min_duration_statement = 250')}:" in err
+    assert "write a file path paragraph" in err and not (tmp_path / "an").exists()
+
+
+@needs_sandbox
+@pytest.mark.sandbox
+@pytest.mark.skipif(not Path("/usr/share/postgresql/15/extension/pgroonga.control").exists(),
+                    reason="PGroonga is not installed for PostgreSQL 15 (/work/shared/pgroonga)")
+def test_pgroonga_rhel_lines_run_where_pgroonga_is_installed(tmp_path: Path) -> None:
+    guide = Path(__file__).parent / "fixtures" / "older" / "centos-pgroonga.en.md"
+    data = _run(guide, tmp_path)
+    actions = {a["action"]: a for s in data["steps"] for a in s["actions"]}
+    subs = actions["install#1"]["substitutions"]
+    pgroonga = [s for s in subs if "groonga" in s["command"]]
+    assert [s["kind"] for s in pgroonga] == ["skip", "skip"]
+    assert all("PGroonga is installed" in s["reason"] for s in pgroonga)
+    assert [c["status"] for c in actions["use#2"]["checks"]] == ["passed", "passed"]  # CREATE EXTENSION, SELECT

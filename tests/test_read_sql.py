@@ -166,3 +166,12 @@ def test_pasted_error_keeps_its_detail_and_caret_lines() -> None:
     assert len(found) == 1
     assert found[0].expected is not None and found[0].expected.kind == "error"
     assert found[0].expected.span.end_line == 4
+
+
+def test_a_pasted_tag_is_the_statements_own() -> None:
+    found, findings = statements("DELETE FROM t;\nVACUUM\n", 1, "page.md")
+    assert [s.sql for s in found] == ["DELETE FROM t;", "VACUUM"]  # not DELETE's output
+    assert found[0].expected is None and [f.rule for f in findings] == ["sql-no-semicolon"]
+    found, _ = statements("CREATE TABLE u AS SELECT 1;\nSELECT 1\nEND;\nCOMMIT\n", 1, "page.md")
+    assert [s.sql for s in found] == ["CREATE TABLE u AS SELECT 1;", "END;"]
+    assert [s.expected.tag if s.expected else None for s in found] == ["SELECT 1", "COMMIT"]

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from ..bind import bind_graph
+from ..errors import UsageError
 from ..model import Action, Graph, Step, as_root
 from . import Secrets, mask_shell, phases
 from .sh import command_lines, is_conf, sql_lines
@@ -184,6 +185,9 @@ def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
             text = text.replace(v.value, _env_lookup(secrets.env[v.name]))
         return Template(text)
 
+    if (action.path or "").startswith("{server:"):
+        raise UsageError(f"{action.span}: the guide names no path for this file (the runner and the shell export "
+                         "ask the server, SHOW config_file): write a file path paragraph before it for Ansible")
     lines = [ln.strip() for ln in (action.after or "").split("\n") if ln.strip()]
     if action.edit == "settings":
         items = [{"regexp": r"^\s*" + re.escape(ln.split("=")[0].split()[0]) + r"\s*(=|\s)", "line": sub(ln)}

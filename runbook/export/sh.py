@@ -24,6 +24,7 @@ variable an inventory names), also where it stands literally in a command, a sta
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 
@@ -304,8 +305,21 @@ def command_lines(graph: Graph, action: Action, secrets: Secrets) -> list[str]:
     return out
 
 
+_SERVER_PATH_RE = re.compile(r"^\{server:(?P<setting>\w+)\}(?P<rest>.*)$")
+
+
+def shell_path(path: str) -> str:
+    """A path for the shell: quoted, or, where the guide names none (``{server:config_file}``), asked
+    from the host's server when the script runs, as the runner does."""
+    m = _SERVER_PATH_RE.match(path)
+    if m is None:
+        return shlex.quote(path)
+    rest = shlex.quote(m.group("rest")) if m.group("rest") else ""
+    return f"\"$(sudo -u postgres psql -X -A -t -c 'SHOW {m.group('setting')}')\"{rest}"
+
+
 def file_lines(action: Action, secrets: Secrets) -> list[str]:
-    path = shlex.quote(action.path or "")
+    path = shell_path(action.path or "")
     two = action.kind == "file_edit" and action.edit is None
     texts = [action.before or "", action.after or ""] if two else [action.after or ""]
     envs: list[str] = []
@@ -338,7 +352,8 @@ def action_lines(graph: Graph, step: Step, action: Action, host: str, secrets: S
     if action.kind == "sql":
         return head + sql_lines(graph, action, host, secrets)
     if action.kind in ("file_edit", "file_write"):
-        return head + [f"# {action.path}"] + file_lines(action, secrets)
+        where = _SERVER_PATH_RE.sub(r"the server's \g<setting>\g<rest> (SHOW \g<setting>)", action.path or "")
+        return head + [f"# {where}"] + file_lines(action, secrets)
     return head + command_lines(graph, action, secrets)
 
 

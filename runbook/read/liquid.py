@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from liquid import Environment
-from liquid.exceptions import LiquidError
 
 from ..errors import GuideError, UsageError
 from ..model import Finding, Span
@@ -33,16 +32,22 @@ ROOTS = ("site", "page")
 
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(?P<body>.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
 
-
-class _BoundedEnvironment(Environment):
-    """Liquid with limits: a page's loops and output cannot run away (``for`` over 1..10^8)."""
-
-    loop_iteration_limit = 10_000
-    output_stream_limit = 8_000_000
-    local_namespace_limit = 1_000_000
+LOOP_LIMIT = 10_000
+OUTPUT_LIMIT = 8_000_000
 
 
-_ENV = _BoundedEnvironment()
+@cache
+def _env() -> Any:
+    """Liquid with limits: a page's loops and output cannot run away (``for`` over 1..10^8).  Made on
+    first use: python-liquid takes a quarter of a second to import, and most guides hold no Liquid."""
+    from liquid import Environment
+
+    class BoundedEnvironment(Environment):
+        loop_iteration_limit = LOOP_LIMIT
+        output_stream_limit = OUTPUT_LIMIT
+        local_namespace_limit = 1_000_000
+
+    return BoundedEnvironment()
 
 
 @dataclass
@@ -142,9 +147,11 @@ def render(text: str, file: str, site: SiteConfig | None) -> tuple[str, list[Fin
     """
     if site is None or ("{{" not in text and "{%" not in text):
         return text, []
+    from liquid.exceptions import LiquidError
+
     findings: list[Finding] = []
     try:
-        template = _ENV.from_string(text)
+        template = _env().from_string(text)
         analysis = template.analyze()
     except LiquidError as exc:
         line = _error_line(text, exc)

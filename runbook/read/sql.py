@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..expected import looks_like_output, parse_expected, pasted_output_end
+from ..expected import looks_like_output, parse_expected, parse_output, pasted_output_end
 from ..model import Finding, Prose, Span, Statement
 
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -127,11 +127,33 @@ def is_syntax(code: str) -> bool:
     return not any(_ends_statement(ln) or ln.code.strip().startswith("\\") for ln in lines)
 
 
-def _pasted(raw: list[str], k: int, in_run: bool) -> int | None:
-    """End (exclusive) of psql's output pasted without ``-- `` from line ``k`` on, else None."""
+_FIRST_WORD_RE = re.compile(r"^\s*(?:\(\s*)*(?P<word>[A-Za-z]+)")
+_OTHER_TAGS = {"END": "COMMIT", "ABORT": "ROLLBACK", "CREATE": "SELECT", "EXECUTE": "", "WITH": ""}
+"""Statements whose command tag starts with another word (``END`` -> ``COMMIT``, ``CREATE TABLE … AS``
+-> ``SELECT 3``); "": any tag (``EXECUTE``, ``WITH … INSERT``)."""
+
+
+def _tag_fits(statement: str, tag: str) -> bool:
+    """psql's command tag for ``statement`` could be ``tag``: it starts with the statement's first word."""
+    m = _FIRST_WORD_RE.match(statement)
+    if m is None:
+        return False
+    word, first = m.group("word").upper(), tag.split()[0]
+    return first == word or _OTHER_TAGS.get(word) in ("", first)
+
+
+def _pasted(raw: list[str], k: int, in_run: bool, statement: str) -> int | None:
+    """End (exclusive) of psql's output pasted without ``-- `` from line ``k`` on, else None.  A lone
+    command tag counts only where it is the statement's (``UPDATE 1`` after ``UPDATE``): a bare
+    ``VACUUM`` after a ``DELETE`` is a statement whose ``;`` is missing."""
     if in_run or not raw[k].strip() or raw[k].lstrip().startswith("--"):
         return None
-    return pasted_output_end(raw, k)
+    end = pasted_output_end(raw, k)
+    if end is not None:
+        out = parse_output(raw[k:end])
+        if out.kind == "tag" and out.tag is not None and not _tag_fits(statement, out.tag):
+            return None
+    return end
 
 
 @dataclass(slots=True)
@@ -182,7 +204,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
     while k + 1 < len(raw):
         k += 1
         if not buf and scanner.quote is None and found and found[-1].expected is None and not pending:
-            end = _pasted(raw, k, run is not None)
+            end = _pasted(raw, k, run is not None, found[-1].sql)
             if end is not None:
                 close_run()
                 if found[-1].expected is None:  # (a comment run just closed may have been its output)

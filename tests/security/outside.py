@@ -281,13 +281,15 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
     namespaces, mounts, namespaces, state, cgroups, veth links.
 
     Namespace inode numbers are reused at once: a process in a namespace with one of the host's
-    numbers counts only if it started before the run ended, a namespace file only if it is not in
-    another sandbox's folder."""
+    numbers counts only if it started before the run ended and carries no marker of the test's guides
+    (a survivor of another run may have got the number; survivors have a test of their own), a
+    namespace file only if it is not in another sandbox's folder."""
     found = [f"process {pid}: {cmd}" for pid, cmd in machine.tagged_processes(run.stem)]
     ours = own_namespaces()
     inodes = {ino for kind, ino in run.namespaces().items() if ours.get(kind) != ino}
+    marked = {pid for pid, _ in machine.tagged_processes()}  # the guides' own markers: judged by their tests
     for d in os.listdir("/proc"):
-        if d.isdigit():
+        if d.isdigit() and int(d) not in marked:
             for kind in NS_KINDS:
                 with contextlib.suppress(OSError):
                     if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended:
