@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from e2e import needs_sandbox
 from hostile import bomb_steps, deputy_steps, guide, hog_steps, walls_steps
-from outside import Machine, Run, leftovers, own_namespaces
+from outside import Machine, Run, identity, leftovers, own_namespaces
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
 
@@ -52,6 +52,8 @@ class Outcome:
     left: dict[str, list[str]]
     survivors: list[tuple[int, str]]
     canary_alive: bool
+    identity_after: tuple[str, str]
+    sysv_after: list[str]
 
     @property
     def walls(self) -> Run:
@@ -106,8 +108,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         survivors = machine.tagged_processes(f"{tag}-survivor")
         assert machine.victim is not None
         canary_alive = machine.victim.poll() is None
+        traces = identity(), machine.sysv_objects()
         run_at_once("bomb", "hog")
-        yield Outcome(machine, runs, left, survivors, canary_alive)
+        yield Outcome(machine, runs, left, survivors, canary_alive, *traces)
     finally:
         machine.clean()
 
@@ -219,6 +222,27 @@ def test_runbooks_environment_and_memory_are_not_read(outcome: Outcome) -> None:
 def test_no_process_survives_the_run(outcome: Outcome) -> None:
     outcome.ran("leave-processes", f"{outcome.machine.tag}-survivor-env")
     assert not outcome.survivors, "\n".join(f"{pid}: {cmd}" for pid, cmd in outcome.survivors)
+
+
+# ------------------------------------------------------------------------------------- kernel
+
+
+def test_host_name_and_domain_of_the_machine_unchanged(outcome: Outcome) -> None:
+    tag = outcome.machine.tag
+    outcome.ran("leave-traces", f"sudo hostname {tag}-host")
+    assert outcome.identity_after == outcome.machine.identity, "the guide renamed the machine"
+
+
+def test_system_v_ipc_stays_in_the_host(outcome: Outcome) -> None:
+    outcome.ran("leave-traces", "sysv objects made:")
+    assert not outcome.sysv_after, f"the guide's System V IPC objects are on the machine: {outcome.sysv_after}"
+
+
+def test_mounts_do_not_propagate_to_the_machine(outcome: Outcome) -> None:
+    outcome.ran("leave-traces", "/proc/self/mountinfo")
+    tag = outcome.machine.tag
+    propagated = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if f"{tag}-propagated" in line]
+    assert not propagated, "\n".join(propagated)
 
 
 # ----------------------------------------------------------------------------------- network
