@@ -95,6 +95,27 @@ for m in ours:
 print("mounts of the machine disk", "tried:", len(ours))
 """
 
+# FILL_MIB into each writable mount of the machine's disk the host has (the sandbox's own
+# folders bound into it): kept until the run ends, so that the test sees it on the machine
+FILL_MACHINE_DISK = """
+import os
+block = bytes(1 << 20)
+n = 0
+for m in [line.split() for line in open("/proc/self/mountinfo")]:
+    if m[2] != MACHINE_DEV or "rw" not in m[5].split(",") or not os.path.isdir(m[4]):
+        continue
+    path = os.path.join(m[4], TAG + "-fill")
+    n += 1
+    try:
+        with open(path, "wb") as f:
+            for _ in range(FILL_MIB):
+                f.write(block)
+        print("filled", m[4], os.path.getsize(path) >> 20, "MiB")
+    except OSError as e:
+        print("refused:", m[4], e)
+print("writable mounts of the machine disk", "filled:", n)
+"""
+
 # System V IPC objects with the test's key (each kind), left open: they live in the IPC namespace
 SYSV_IPC = """
 import ctypes
@@ -184,6 +205,8 @@ print("the root and network namespace of the machine", "found in:", root, net)
 FORK_BOMB = ("$r=$$; $f=0; @k=(); for (1..11) { $p=fork; unless (defined $p) { $f=1; last } "
              "if ($p==0) { @k=(); next } push @k,$p } sleep 3; for (@k) { waitpid($_,0); $f=1 if $? } "
              'printf "bomb %s\\n", $f ? "refused a fork" : "started all 2048 processes" if $$==$r; exit $f')
+
+FILL_MIB = 512
 
 MEMORY_HOG = 'b = b"x" * (2 << 30); print("held", len(b) >> 20, "MiB")'
 
@@ -320,6 +343,9 @@ def walls_steps(t: Targets) -> list[Step]:
             "sudo sh -c 'for c in pids freezer; do echo $$ > /sys/fs/cgroup/$c/cgroup.procs; done;"
             f" exec setsid -f bash -c \"exec -a {tag}-survivor-cgroup sleep 300\"' </dev/null >/dev/null 2>&1 || true",
             f"ps -eo pid,args | grep -c '{tag}-survivo[r]' || true",
+        )),
+        Step("fill-disk", "Fill the machine's disk on primary", (
+            python(FILL_MACHINE_DISK, tag, MACHINE_DEV=json.dumps(t.machine_dev), FILL_MIB=str(FILL_MIB)),
         )),
         Step("leave-traces", "Leave traces in the kernel on primary", (
             f"sudo hostname {tag}-host || true",

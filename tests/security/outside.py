@@ -281,6 +281,35 @@ class Run:
         return re.findall(r"(?m)^cgroup-line=\d+:([^:\n]*):(/\S*)$", self.transcript())
 
 
+class DiskWatch:
+    """While the runs go: the largest size each of the guide's fill files (``TAG-fill``) reached on the
+    machine's own disk, in the sandboxes' folders (the host's writable mounts of the machine's disk)."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.dev = os.stat("/").st_dev
+        self.sizes: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for d in state_root().glob(f"{self.tag}-*"):
+                for top, _dirs, files in os.walk(d):
+                    for name in files:
+                        if name.startswith(f"{self.tag}-fill"):
+                            with contextlib.suppress(OSError):
+                                st = os.lstat(os.path.join(top, name))
+                                if st.st_dev == self.dev:
+                                    path = os.path.join(top, name)
+                                    self.sizes[path] = max(self.sizes.get(path, 0), st.st_blocks * 512)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def identity() -> tuple[str, str]:
     """The machine's host name and NIS domain name."""
     kernel = Path("/proc/sys/kernel")

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 from e2e import needs_sandbox
-from hostile import bomb_steps, deputy_steps, guide, hog_steps, walls_steps
-from outside import Machine, Run, identity, leftovers, own_namespaces
+from hostile import FILL_MIB, bomb_steps, deputy_steps, guide, hog_steps, walls_steps
+from outside import DiskWatch, Machine, Run, identity, leftovers, own_namespaces
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
 
@@ -54,6 +54,7 @@ class Outcome:
     canary_alive: bool
     identity_after: tuple[str, str]
     sysv_after: list[str]
+    filled: dict[str, int]
 
     @property
     def walls(self) -> Run:
@@ -103,14 +104,18 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
                 left[k] = _settled(lambda k=k: leftovers(runs[k], machine))  # type: ignore[misc]
 
         machine.more_places |= {Path("/usr"), Path("/var/cache/runbook/clusters"), Path("/")}
-        run_at_once("walls", "deputy")
+        watch = DiskWatch(tag)
+        try:
+            run_at_once("walls", "deputy")
+        finally:
+            watch.stop()
         machine.more_places |= {folder for folder, _ in runs["walls"].machine_mounts()}
         survivors = machine.tagged_processes(f"{tag}-survivor")
         assert machine.victim is not None
         canary_alive = machine.victim.poll() is None
         traces = identity(), machine.sysv_objects()
         run_at_once("bomb", "hog")
-        yield Outcome(machine, runs, left, survivors, canary_alive, *traces)
+        yield Outcome(machine, runs, left, survivors, canary_alive, *traces, watch.sizes)
     finally:
         machine.clean()
 
@@ -222,6 +227,16 @@ def test_runbooks_environment_and_memory_are_not_read(outcome: Outcome) -> None:
 def test_no_process_survives_the_run(outcome: Outcome) -> None:
     outcome.ran("leave-processes", f"{outcome.machine.tag}-survivor-env")
     assert not outcome.survivors, "\n".join(f"{pid}: {cmd}" for pid, cmd in outcome.survivors)
+
+
+@escapes("the host's writable binds of the machine's disk (/run/postgresql, /var/cache/runbook/sandbox: folders "
+         "of the sandbox on the machine's file system) have no size limit: a guide fills the machine's disk")
+def test_the_machines_disk_cannot_be_filled(outcome: Outcome) -> None:
+    """A guide writes FILL_MIB into every writable mount of the machine's disk it has; what reaches the
+    machine's disk (seen there while the run goes) must stay well below that."""
+    outcome.ran("fill-disk", "writable mounts of the machine disk filled:")
+    full = {p: size >> 20 for p, size in outcome.filled.items() if size >= (FILL_MIB << 20) // 2}
+    assert not full, f"the guide wrote on the machine's disk (MiB): {full}"
 
 
 # ------------------------------------------------------------------------------------- kernel
