@@ -203,6 +203,11 @@ class Transport:
         """{kind: inode} of the namespaces a shell on ``host`` must be inside (sandbox hosts)."""
         return {}
 
+    def observer_user(self) -> str | tuple[int, int]:
+        """Who the observer connects to the hosts' Unix sockets as: ``postgres``, or the (uid, gid)
+        that is ``postgres`` inside sandbox hosts."""
+        return "postgres"
+
     def diagnose(self, host: str) -> str | None:
         """After a failure on ``host``: what went wrong with the host itself, if it can tell."""
         return None
@@ -231,6 +236,9 @@ class SandboxTransport(Transport):
 
     def namespaces(self, host: str) -> dict[str, int]:
         return self.sandbox.namespace_inodes(host)
+
+    def observer_user(self) -> str | tuple[int, int]:
+        return self.sandbox.postgres_ids()
 
     def diagnose(self, host: str) -> str | None:
         return self.sandbox.diagnose(host)
@@ -431,7 +439,7 @@ class Runner:
         t0 = time.monotonic()
         sockets = self.transport.sockets()
         if sockets:
-            self.observer = Observer(sockets)
+            self.observer = Observer(sockets, self.transport.observer_user())
         results: list[StepResult] = []
         self.last_results = results
         stop: str | None = None

@@ -155,8 +155,8 @@ class GuideRun:
                 raise SandboxError("the embedded sandbox needs root (it creates Linux namespaces and mounts)")
             try:
                 self.sandbox = self._sandbox_up()
-            except SandboxError as exc:
-                raise SandboxError(f"{self.path}: sandbox: {exc}") from exc
+            except SandboxError as exc:  # (its kind kept: a usage error stays one, exit 2)
+                raise type(exc)(f"{self.path}: sandbox: {exc}") from exc
             state = self.sandbox.dir / STATE_FILE
             if self.sandbox.reused and state.exists():
                 record = json.loads(state.read_text())

@@ -3,7 +3,8 @@
 Before a check on a standby it waits until the standby has replayed the primary's current WAL
 position; it reads ``pg_is_in_recovery()`` and ``pg_settings``.  On the sandbox it connects over
 each host's Unix socket as ``postgres`` (peer authentication): a forked worker process drops to the
-``postgres`` user first, so nothing is added to the guide's pg_hba.conf.
+``postgres`` user first (in the sandbox: the uid that is ``postgres`` inside the hosts), so nothing
+is added to the guide's pg_hba.conf.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _die_with_parent() -> None:
 
 
 def _worker(conn: multiprocessing.connection.Connection, parent_end: multiprocessing.connection.Connection,
-            parent: int, user: str) -> None:
+            parent: int, user: str | tuple[int, int]) -> None:
     # Ctrl-C reaches the whole foreground process group: the runner handles it and closes the pipe,
     # which ends this loop; the worker itself never reacts to it (no traceback of its own).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -44,10 +45,16 @@ def _worker(conn: multiprocessing.connection.Connection, parent_end: multiproces
         pass
 
 
-def _serve(conn: multiprocessing.connection.Connection, user: str, parent: int) -> None:
-    pw = pwd.getpwnam(user)
-    os.setgid(pw.pw_gid)
-    os.setuid(pw.pw_uid)
+def _serve(conn: multiprocessing.connection.Connection, user: str | tuple[int, int], parent: int) -> None:
+    if isinstance(user, tuple):  # (uid, gid) outside of the hosts' postgres (the sandbox's id range)
+        uid, gid = user
+        user = "postgres"
+    else:
+        pw = pwd.getpwnam(user)
+        uid, gid = pw.pw_uid, pw.pw_gid
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
     _die_with_parent()  # after setuid, which clears it
     if os.getppid() != parent:  # the runner died before that
         return
@@ -84,7 +91,7 @@ QUERY_TIMEOUT = 15.0
 class Observer:
     """Queries hosts' PostgreSQL servers beside the guide's own sessions."""
 
-    def __init__(self, sockets: dict[str, Path], user: str = "postgres") -> None:
+    def __init__(self, sockets: dict[str, Path], user: str | tuple[int, int] = "postgres") -> None:
         self.sockets = sockets
         ctx = multiprocessing.get_context("fork")
         self._conn, child = ctx.Pipe()

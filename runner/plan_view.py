@@ -27,13 +27,18 @@ def load_plan_schema() -> dict[str, Any]:
 
 
 def how_compared(expected: Expected, sql: str) -> str:
-    """How a statement's result is compared with the guide: ``volatile`` when the expected output holds
-    values that change from run to run (timestamps, LSNs, sizes …: compared by kind), else the mode
-    the comparison gives it (``exact``, or ``multiset``/``shape`` where runner/compare.py says so)."""
-    from . import compare
+    """How a statement's result is compared with the guide, as runner/compare.py does it: ``shape``
+    (an EXPLAIN plan: its nodes, not its costs), ``multiset`` (rows of a query without ORDER BY, in
+    any order), ``exact`` (the rest; rows in order); and the volatile values it accepts (timestamps,
+    LSNs, sizes …) as ``, volatile: NAME``."""
+    from .compare import _is_plan, has_order_by
 
-    mode = getattr(compare, "comparison_mode", None)
-    how = str(mode(expected, sql)) if mode is not None else "exact"
+    if _is_plan(expected):
+        how = "shape"
+    elif expected.kind == "table" and len(expected.rows) > 1 and has_order_by(sql) is False:
+        how = "multiset"
+    else:
+        how = "exact"
     _, names = normalize_volatile("\n".join(expected.lines))
     return f"{how}, volatile: {', '.join(names)}" if names else how
 

@@ -54,6 +54,12 @@ def _roots(config: pytest.Config) -> list[Path]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "runbook: a step of a guide, run by the runbook plugin")
+    # pytest-xdist (-n N): the steps of a guide depend on each other and share its sandbox, so every
+    # step of a guide goes to the same worker (xdist's --dist loadfile: a guide is a file); each worker
+    # runs its guides on sandboxes of its own
+    guides = config.getoption("runbook", False) or _roots(config)
+    if guides and getattr(config.option, "dist", "no") in ("load", "worksteal"):
+        config.option.dist = "loadfile"
     # pytest run without paths: the guides of runbook_paths are collected besides testpaths
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args += [str(p) for p in _roots(config) if str(p) not in config.args]

@@ -123,7 +123,7 @@ class _Running:
             items = sorted(self.items.items(), key=lambda kv: kv[1])
         text = Text()
         for (action, host), started in items:
-            text.append(f"   > {action:<40} {host:<12} running {now - started:5.1f}s\n", style="yellow")
+            text.append(safe_line(f"   > {action:<40} {host:<12} running {now - started:5.1f}s") + "\n", style="yellow")
         return text
 
 
@@ -273,7 +273,7 @@ class PageProgress:
         return f"pages {self.done}/{self.total} · elapsed {_clock_text(self.elapsed())} · {est}"
 
     def __rich__(self) -> RenderableType:
-        text = Text(self.line() + (f" · now: {self.current}" if self.current else ""), style="bold")
+        text = Text(safe_line(self.line() + (f" · now: {self.current}" if self.current else "")), style="bold")
         return Group(self.inner, text) if self.inner is not None else text
 
     def page_started(self, name: str) -> None:

@@ -42,6 +42,9 @@ _CONF_RE = re.compile(r"(^|/)(postgresql(\.auto)?\.conf|conf\.d/[^/]+\.conf)$|^\
 _LINE_RE = re.compile(r"^\s*(?P<name>[A-Za-z_][\w.]*)\s*(?:=\s*|\s+)(?P<value>.*?)\s*$")
 _SQL_SET_RE = re.compile(r"^\s*(?:ALTER\s+SYSTEM\s+)?SET\s+(?:SESSION\s+|LOCAL\s+)?(?P<name>[A-Za-z_][\w.]*)\s*"
                          r"(?:=|\bTO\b)\s*(?P<value>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+_SHELL_ALTER_RE = re.compile(r"ALTER\s+SYSTEM\s+SET\s+(?P<name>[A-Za-z_][\w.]*)\s*(?:=|\bTO\b)\s*"
+                             r"(?P<value>'(?:[^']|'')*'|[^;\s\"]+)", re.IGNORECASE)
+"""``ALTER SYSTEM SET`` inside a shell command (``psql --command "ALTER SYSTEM SET …"``)."""
 _CREATE_EXTENSION_RE = re.compile(r"CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(?P<name>\w+)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+)"
                         r"\s*(?P<unit>[A-Za-z]*)")
@@ -129,7 +132,9 @@ def known_parameters(version: str, libraries: tuple[str, ...] = ()) -> tuple[dic
     """The target's parameters and a note on where they came from (cached per binary and libraries)."""
     postgres = _bin(version) / "postgres"
     libdir = Path(f"/usr/lib/postgresql/{version}/lib")
-    libraries = tuple(sorted({lib for lib in libraries if (libdir / f"{lib}.so").exists()}))
+    # Only plain names of libraries installed here: a guide's text never names a path to load.
+    libraries = tuple(sorted({lib for lib in libraries if re.fullmatch(r"[A-Za-z0-9_-]+", lib)
+                              and (libdir / f"{lib}.so").exists()}))
     stamp = [str(postgres.stat().st_mtime_ns)] + [f"{lib}:{(libdir / f'{lib}.so').stat().st_mtime_ns}"
                                                   for lib in libraries]
     key = hashlib.sha256("\n".join([version, *stamp]).encode()).hexdigest()[:16]
@@ -223,6 +228,8 @@ def guide_settings(graph: Graph) -> tuple[list[Setting], list[tuple[str, int]], 
                 line = _line_of(source, name, action.after_span or action.span, action.span.line)
                 settings.append(Setting(name, value, line, base))
         for cmd in action.commands:
+            settings += [Setting(m.group("name"), m.group("value"), cmd.span.line, "ALTER SYSTEM")
+                         for m in _SHELL_ALTER_RE.finditer(cmd.text)]
             for name in obsolete:
                 if re.search(rf"(^|[/\s]){re.escape(name)}\b", cmd.text):
                     files.append((name, cmd.span.line))
@@ -322,6 +329,9 @@ def check_graph(graph: Graph, version: str) -> tuple[list[Finding], str]:
         return findings, note
     for s in settings:
         findings += _check_setting(s, known, version, file)
+    for secret in sorted(graph.secrets(), key=len, reverse=True):  # a value may hold a password
+        for f in findings:
+            f.message = f.message.replace(secret, "********")
     return sorted(findings, key=lambda f: f.span.line), note
 
 

@@ -160,6 +160,11 @@ def _main(work: Path) -> None:
     print(f"plain script of the same commands (the floor): 2 standbys: {_spread(floor[small])}; "
           f"{args.standbys} standbys: {_spread(floor[large])}; ratio {min(floor_ratios):.3f}-"
           f"{statistics.median(floor_ratios):.3f}-{max(floor_ratios):.3f}")
+    per_host = [r / f for r, f in zip(times[large], floor[large], strict=True)]
+    cpu_ratio = statistics.median(cpu["run", large]) / statistics.median(cpu["script", large])
+    print(f"runbook run / plain script at {args.standbys} standbys: wall {min(per_host):.3f}-"
+          f"{statistics.median(per_host):.3f}-{max(per_host):.3f} (each run against the script run right after "
+          f"it; target <= 1.1), machine CPU {cpu_ratio:.3f}")
     cores = os.cpu_count() or 1
     for way in ("run", "script"):
         a, b = statistics.median(cpu[way, small]), statistics.median(cpu[way, large])

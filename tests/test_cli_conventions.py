@@ -39,6 +39,19 @@ def test_an_unknown_option_names_the_sub_command_and_the_closest_option(capsys: 
     assert "usage: runbook run " in err
 
 
+@pytest.mark.parametrize("name", list(__import__("runner.cli", fromlist=["COMMANDS"]).COMMANDS))
+def test_every_command_takes_quiet_and_verbose(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli([name, "--help"])
+    out = capsys.readouterr().out
+    assert "-q, --quiet" in out and "-v, --verbose" in out
+
+
+def test_a_usage_error_found_later_names_the_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["parse", "/nonexistent/guide.md"]) == 2
+    assert capsys.readouterr().err == "runbook parse: /nonexistent/guide.md: no such file\n"
+
+
 def test_a_mistyped_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["lnt", str(HELLO)]) == 2
     assert "(did you mean 'lint'?)" in capsys.readouterr().err
@@ -298,3 +311,37 @@ def test_the_plan_as_json_is_written_and_checked_against_its_schema(tmp_path: Pa
 def test_plan_only_nosuch_is_a_usage_error_as_without_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["run", "--plan", "--only", "nosuch", str(SINGLE)]) == 2
     assert "no step 'nosuch'" in capsys.readouterr().err
+
+
+def test_export_lang_is_the_guides_language_and_into_the_one_to_write(capsys: pytest.CaptureFixture[str]) -> None:
+    """One meaning per option name: --lang reads the guide (as in lint, run, parse, drift), --into writes."""
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--lang", "ja", "--into", "en"]) == 0
+    english = capsys.readouterr().out
+    assert "\n## Summary\n" in english and "\n## 概要\n" not in english
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--into", "en"]) == 0
+    assert capsys.readouterr().out == english
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--lang", "en"]) == 0  # the older command line
+    out, err = capsys.readouterr()
+    assert out == english and "write --into: --lang is the language a guide is read in" in err
+    assert cli(["export", str(PLAIN_JA), "--to", "markdown", "--lang", "fr", "--into", "en"]) == 2
+
+
+def test_how_each_check_is_compared() -> None:
+    """The plan says how each result is compared, as runner/compare.py compares it."""
+    from runbook.parse import parse_text
+    from runner.plan_view import how_compared
+
+    extra = ("SELECT name FROM items;\n-- name\n-- -------\n-- apple\n-- pear\n-- (2 rows)\n"
+             "EXPLAIN SELECT * FROM items;\n--                        QUERY PLAN\n"
+             "-- ---------------------------------------------------------\n"
+             "--  Seq Scan on items  (cost=0.00..22.70 rows=1270 width=36)\n-- (1 row)\n"
+             "SELECT now() AS t;\n--               t\n-- -------------------------------\n"
+             "--  2024-05-01 10:00:00.123456+09\n-- (1 row)\n")
+    text = SINGLE.read_text().replace("```sql\nSHOW enable_seqscan;", "```sql\n" + extra + "SHOW enable_seqscan;")
+    graph = parse_text(text, "g.ja.md")
+    hows = {st.sql.split()[0] + " " + st.sql.split()[1]: how_compared(st.expected, st.sql)
+            for a in graph.actions() for st in a.statements if st.expected is not None}
+    assert hows["SELECT name,"] == "exact"  # ORDER BY name
+    assert hows["SELECT name"] == "multiset"
+    assert hows["EXPLAIN SELECT"] == "shape"
+    assert hows["SELECT now()"].startswith("exact, volatile: ")

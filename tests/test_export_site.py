@@ -243,3 +243,46 @@ def test_blank_lines_are_lines_of_whitespace_and_paragraphs_keep_inner_spaces() 
     assert head == "\n"
     assert [(p.text, p.tail, p.line) for p in parts] == [("A line  \nnext", "\n   \n\n", 2), ("B", " \n", 6)]
     assert head + "".join(p.text + p.tail for p in parts) == text
+
+
+@needs_corpus
+def test_the_other_way_round_english_root_to_ja(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ja"
+    assert cli(["export", str(CORPUS), "--to", "markdown", "--lang", "ja", "--po-dir", str(CORPUS / "_po" / "ja"),
+                "-o", str(out)]) == EXIT_OK
+    report = capsys.readouterr().out
+    for rel in PAGES:
+        if rel not in STALE:
+            assert (out / rel).read_bytes() == (CORPUS / "ja" / rel).read_bytes(), rel
+    # The index page's blocks the catalog lacks are the untranslated paragraphs, each at its line.
+    en = (CORPUS / "how-to/index.md").read_text(encoding="utf-8")
+    stale = set(_stale_blocks("how-to/index.md"))
+    lines = [p.line for p in paragraphs(en)[1] if p.text in stale]
+    assert lines and all(f"{CORPUS / 'how-to/index.md'}:{n}: untranslated paragraph" in report for n in lines)
+    assert "README.md: missing catalog" in report  # the sample's own README has no catalog
+    assert not (out / "README.md").exists() and not (out / "ja").exists()  # ja/ is not a page of the root
+
+
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site(tmp_path)
+    page = site / "ja" / "english.md"
+    assert cli(["export", str(site / "ja"), "--to", "markdown", "--lang", "en", "-o", str(tmp_path / "o")]) == 2
+    assert "needs --po-dir" in capsys.readouterr().err
+    assert cli(["export", str(site / "ja"), "--to", "markdown", "--lang", "en", "--po-dir",
+                str(site / "_po" / "ja")]) == 2
+    assert "give -o DIR" in capsys.readouterr().err
+    assert cli(["export", str(site / "ja"), "--to", "markdown", "--lang", "ja", "--po-dir", str(site / "_po" / "ja"),
+                "-o", str(tmp_path / "o")]) == 2
+    assert "give the other language with --lang" in capsys.readouterr().err
+    assert cli(["export", str(page), "--to", "markdown", "--lang", "en", "--po-dir", str(site / "_po" / "ja")]) == 2
+    assert "--po-dir is for a site's folder" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_msgids_with_trailing_spaces() -> None:
+    # The English page's paragraph ends with a space; its msgid keeps it, the Japanese page may or may not.
+    catalog = Catalog([("Ends with a space. ", "スペースで終わります。"), ("Both end so. ", "両方です。 ")])
+    en = "Ends with a space. \n\nBoth end so. \n"
+    for ja in ("スペースで終わります。\n\n両方です。 \n", "スペースで終わります。 \n\n両方です。 \n"):
+        done = translate_page(ja, "en", catalog, "ja")
+        assert done.text == en and done.untranslated == []

@@ -123,3 +123,43 @@ def test_a_helper_that_does_not_finish_fails_its_action(tmp_path: Path, capsys: 
     failed = [a for s in json.loads(report.read_text())["steps"] for a in s["actions"] if a["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["kind"] == "file_edit"
     assert "did not finish within 4s" in failed[0]["message"] and "cat -- " + conf in failed[0]["message"]
+
+
+def test_signal_during_a_guide_of_a_site_writes_the_site_report(tmp_path: Path) -> None:
+    """A site whose page is a guide (its own sandbox): SIGTERM while it runs ends the guide (its
+    sandbox down), then the site's report is written with the page interrupted; exit 143."""
+    from conftest import FIXTURES
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "runbook.toml").write_text("", encoding="utf-8")
+    text = (FIXTURES / "guides" / "single-host.ja.md").read_text(encoding="utf-8")
+    (site / "guide.md").write_text(text.replace("sudo -H systemctl restart postgresql",
+                                                "sudo -H systemctl restart postgresql\nsleep 120", 1),
+                                   encoding="utf-8")
+    report, transcripts = tmp_path / "r.json", tmp_path / "t"
+    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "run", str(site), "--json", str(report),
+                             "--transcripts", str(transcripts)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        owned: dict[Path, set[int]] = {}
+        while time.monotonic() < deadline:
+            logs = list(transcripts.rglob("*.log")) if transcripts.is_dir() else []
+            if any("sleep 120" in f.read_text(errors="replace") for f in logs):
+                owned = _owned_by(proc.pid)
+                break
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            time.sleep(0.2)
+        assert owned, "the guide never ran"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-3000:]
+    data = json.loads(report.read_text())
+    assert data["status"] == "interrupted"
+    assert [(p["rel"], p["status"]) for p in data["pages"]] == [("guide.md", "interrupted")]
+    for folder, inodes in owned.items():
+        assert not _still_owned(folder, proc.pid) and not pids_in(inodes)

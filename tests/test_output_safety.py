@@ -106,3 +106,21 @@ def test_plan_masks_secrets_and_shows_no_command(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr()
     assert "Zq8s3cretPW" not in out.out + out.err and "echo '********'" in out.out
     assert not any(ln.lstrip().startswith("::") for ln in out.out.splitlines())
+
+
+def test_drift_report_shows_escapes_and_starts_no_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`runbook drift` prints the guides' changed lines: escape sequences shown, no workflow command."""
+    from conftest import FIXTURES
+
+    from runner.cli import main
+
+    text = (FIXTURES / "guides" / "single-host.ja.md").read_text(encoding="utf-8")
+    old, new = tmp_path / "old.ja.md", tmp_path / "new.ja.md"
+    old.write_text(text, encoding="utf-8")
+    new.write_text(text.replace("sudo -H systemctl restart postgresql",
+                                "sudo -H systemctl restart postgresql\necho '\x1b[2Jx' \\\n::warning::injected", 1),
+                   encoding="utf-8")
+    assert main(["drift", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2Jx" in out
+    assert not any(ln.lstrip().startswith("::") for ln in out.splitlines()) and "+::warning::injected" in out

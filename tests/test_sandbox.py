@@ -11,6 +11,7 @@ listens on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -298,7 +299,7 @@ def test_same_addresses_in_two_sandboxes_at_once(three: Sandbox) -> None:
     try:
         other.up()
         mine, theirs = three.namespace_inodes("primary"), other.namespace_inodes("primary")
-        assert set(mine) == set(theirs) == {"mnt", "uts", "net"}
+        assert set(mine) == set(theirs) == {"mnt", "uts", "net", "ipc", "pid", "user", "cgroup"}
         assert not set(mine.values()) & set(theirs.values())
         # the twin's primary has no server although the first sandbox's primary may have one
         cp = other.run("primary", ["bash", "-c", f"exec 3<>/dev/tcp/{ADDRS[1]}/5432"])
@@ -342,13 +343,16 @@ def test_two_clusters_on_port_5432_and_systemctl_shim(three: Sandbox) -> None:
         cp = three.run(h.name, ["pg_isready", "-h", "localhost", "-p", "5432"])
         assert cp.returncode == 0, cp.stdout
         # an observer connects over the host's Unix socket (real path outside the namespace)
+        uid, gid = three.postgres_ids()  # postgres inside is an unprivileged uid of the sandbox's outside
         cp = subprocess.run(
             [
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
+                "setpriv",
+                f"--reuid={uid}",
+                f"--regid={gid}",
+                "--clear-groups",
                 "psql",
+                "-U",
+                "postgres",
                 "-h",
                 str(three.socket_dir(h.name)),
                 "-p",
@@ -388,7 +392,8 @@ def test_two_clusters_on_port_5432_and_systemctl_shim(three: Sandbox) -> None:
 
     st = {h["name"]: h for h in three.status()}
     assert st["primary"]["up"] and st["primary"]["processes"] >= 5
-    assert st["primary"]["memory_kb"] > 1000 and st["standby2"]["memory_kb"] == 0  # a server vs nothing running
+    # a server (its memory cgroup: processes and in-memory data) against a host running nothing but its init
+    assert st["primary"]["memory_kb"] > 10000 and 0 < st["standby2"]["memory_kb"] < st["primary"]["memory_kb"] / 4
     assert st["primary"]["clusters"] == [
         {"version": version, "cluster": "main", "port": 5432, "status": "online"}
     ]
@@ -475,8 +480,9 @@ def test_session_refuses_a_shell_outside_its_hosts_namespaces(three: Sandbox, tm
 @needs_sandbox
 @pytest.mark.parametrize("network,fast", [("loopback", False), ("netns", True)])
 def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
-    """``down`` stops every process, removes mounts, namespace files, state and shared memory; in
-    ``fast`` mode (speed) the servers are killed with SIGKILL and their segments removed by down."""
+    """``down`` stops every process (by the hosts' cgroups: also one that left the host with setsid),
+    removes mounts, namespace files, cgroups and state; the servers' shared memory never reached the
+    machine (each host has its own IPC namespace and /dev/shm)."""
     import pexpect
 
     if network == "netns" and NO_NETNS:
@@ -487,6 +493,7 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
     sb = Sandbox(_uname("t2"), [SandboxHost("a", addrs[0]), SandboxHost("b", addrs[1])], root=sb_root,
                  network=network, speed=speed)
     posix_before = set(os.listdir("/dev/shm"))
+    machine_shm_before = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
     child = None
     try:
         t = time.monotonic()
@@ -503,23 +510,34 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         # data folder or namespace file
         pid_line = (sb.host_root("a") / "lib-postgresql" / version / "main" / "postmaster.pid").read_text()
         shmid = pid_line.splitlines()[6].split()[1]
-        assert shmid in Path("/proc/sysvipc/shm").read_text()
-        ns_files = list(sb.ns_dir.iterdir())
-        inodes = {f.stat().st_ino for f in ns_files}
-        assert len(inodes) == (4 if network == "loopback" else 7)  # + 2 hosts' networks and the bridge's
-        # an interactive session and a detached background process in the hosts
+        assert shmid in sb.run("a", ["cat", "/proc/sysvipc/shm"]).stdout  # the host's own IPC namespace
+        state = json.loads((sb.dir / "state.json").read_text())
+        inodes = {v for h in state["hosts"] for k, v in h.items() if k.endswith("_ino")}
+        cgroups = [d for h in state["hosts"] for d in h["cgroups"].values()]
+        assert len(cgroups) == 6 and all(Path(d).is_dir() for d in cgroups)
+        ns_files = list(sb.ns_dir.iterdir()) if network == "netns" else []
+        assert len(ns_files) == (3 if network == "netns" else 0)  # 2 hosts' networks and the bridge's
+        # an interactive session and a process that left its session and namespaces in the hosts
         argv = sb.shell_argv("b")
         child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", timeout=10)
         child.sendline("echo rea''dy")
         child.expect("ready")
-        sb.run("a", ["bash", "-c", "setsid sleep 1000 </dev/null >/dev/null 2>&1 &"], user=sb.user)
-        assert _pids_in(inodes)
+        sb.run("a", ["bash", "-c", "setsid unshare --mount --uts --ipc sleep 1000 </dev/null >/dev/null 2>&1 &"])
+        time.sleep(0.3)
+        escaped = [p for p in _cgroup_pids(cgroups) if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"
+                   and os.stat(f"/proc/{p}/ns/mnt").st_ino not in inodes]
+        assert escaped  # out of the host's mount namespace, still in its cgroups
+        inside = {p: _started(p) for p in _pids_in(inodes)}
+        assert inside
         st_dir = sb.dir
     finally:
         t = time.monotonic()
         sb.down(fast=fast)
         print(f"\ndown (2 hosts, 1 cluster, 1 shell, {network}, fast={fast}): {time.monotonic() - t:.2f}s")
-    assert not _pids_in(inodes)
+    # (namespace inodes are reused at once by other runs' namespaces: the processes seen inside are checked)
+    assert not [(p, Path(f"/proc/{p}/cmdline").read_bytes()) for p, t in inside.items() if _started(p) == t]
+    assert not [p for p in escaped if Path(f"/proc/{p}").exists()]
+    assert not any(Path(d).exists() for d in cgroups)
     assert child is not None
     child.expect(pexpect.EOF)
     child.close()
@@ -530,11 +548,29 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
     assert not sb.is_up()
     if network == "loopback":
         assert not _listening(addrs[0])
-    # its SysV shared memory segment is gone, and no POSIX segment reached the machine's /dev/shm
-    shmids = [line.split()[1] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
-    assert shmid not in shmids
+    # no SysV segment and no POSIX one reached the machine
+    assert Path("/proc/sysvipc/shm").read_text().splitlines()[1:] == machine_shm_before or \
+        not [x for x in Path("/proc/sysvipc/shm").read_text().splitlines()[1:] if x.split()[1] == shmid]
     assert not {f for f in set(os.listdir("/dev/shm")) - posix_before if f.startswith("PostgreSQL.")}
     sb.down()  # idempotent
+
+
+def _started(pid: int) -> str | None:
+    """Start time of a running process (None: gone, exiting, or a zombie left to the machine's init to reap)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        exiting = int(fields[6]) & 0x4  # PF_EXITING: killed, its exit under way
+        return None if fields[0] in ("Z", "X") or exiting else fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _cgroup_pids(cgroups: list[str]) -> set[int]:
+    out: set[int] = set()
+    for d in cgroups:
+        with contextlib.suppress(OSError):
+            out |= {int(x) for x in Path(d, "cgroup.procs").read_text().split()}
+    return out
 
 
 @pytest.mark.sandbox
@@ -564,39 +600,38 @@ def test_cli_up_status_down(sb_root: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.sandbox
 @needs_sandbox
-def test_cluster_templates_unused_for_30_days_are_removed(sb_root: Path) -> None:
-    """Saving a new cluster template removes the templates not used for 30 days (and half-done saves
-    a day old); a template used recently, and one that is used, stay."""
-    cache = Path("/var/cache/runbook/clusters")
-    cache.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    old, recent, half = cache / f"15-main-old{tag}", cache / f"15-main-new{tag}", cache / f".tmp.{tag}"
-    for d in (old, recent, half):
-        d.mkdir()
-        (d / "done").touch()
-    month = time.time() - 31 * 86400
-    os.utime(old / "done", (month, month))
-    os.utime(half, (month, month))
-    port = 5400 + int(tag, 16) % 500  # a port no template has: a new one is saved
-    sb = Sandbox(_uname("tpl"), [SandboxHost("a", _free_addresses(1, start=220)[0])], root=sb_root,
-                 network="loopback")
-    before = set(cache.iterdir())
-    made: list[Path] = []
+def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
+    """runbook-createcluster in a host saves its templates in the sandbox's own cache, never the
+    machine's (a guide cannot plant a cluster in another run's hosts); another host of the sandbox
+    copies it; templates of the sandbox not used for 30 days (and half-done saves a day old) are
+    removed; ``down`` removes them.  The machine's cache is read-only in the hosts."""
+    machine_cache = Path("/var/cache/runbook/clusters")
+    sb = Sandbox(_uname("tpl"), [SandboxHost("a", _free_addresses(2, start=220)[0]),
+                                 SandboxHost("b", _free_addresses(2, start=220)[1])], root=sb_root, network="loopback")
     try:
         sb.up()
-        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", str(port)], timeout=120)
+        machine_before = sorted(machine_cache.iterdir())
+        assert sb.run("a", ["touch", "/var/cache/runbook/clusters/planted"]).returncode != 0
+        cache = sb.dir / "cache" / "clusters"
+        cp = sb.run("a", ["bash", "-c", "mkdir -p /var/cache/runbook/sandbox/clusters/15-main-old/ "
+                                        "/var/cache/runbook/sandbox/clusters/.tmp.x && touch -d '-31 days' "
+                                        "/var/cache/runbook/sandbox/clusters/15-main-old/done "
+                                        "/var/cache/runbook/sandbox/clusters/.tmp.x"])
         assert cp.returncode == 0, cp.stderr
-        made = sorted(set(cache.iterdir()) - before)
-        assert len(made) == 1 and (made[0] / "done").is_file()  # the new template
-        assert not old.exists() and not half.exists()
-        assert recent.is_dir()
-        # a template in use is touched: it stays a recent one
-        os.utime(made[0] / "done", (month, month))
-        sb.run("a", ["bash", "-c", "rm -rf /etc/postgresql/* /var/lib/postgresql/* /var/log/postgresql/*"])
-        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", str(port)], timeout=120)
+        assert (cache / "15-main-old" / "done").is_file()
+        port = "5999"  # a port no machine template has: this one is made and saved now
+        cp = sb.run("a", ["runbook-createcluster", _pg_version(), "main", port], timeout=120)
         assert cp.returncode == 0, cp.stderr
-        assert time.time() - (made[0] / "done").stat().st_mtime < 300
+        made = [p for p in cache.iterdir() if (p / "done").is_file()]
+        assert len(made) == 1 and made[0].name.startswith(f"{_pg_version()}-main-")  # the new one; the old gone
+        assert not (cache / ".tmp.x").exists()
+        assert sorted(machine_cache.iterdir()) == machine_before
+        t0 = (made[0] / "done").stat().st_mtime
+        time.sleep(0.05)
+        cp = sb.run("b", ["runbook-createcluster", _pg_version(), "main", port], timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        assert (made[0] / "done").stat().st_mtime > t0  # used (touched) by the copy in b
+        assert sb.run("b", ["test", "-f", f"/var/lib/postgresql/{_pg_version()}/main/PG_VERSION"]).returncode == 0
     finally:
         sb.down()
-        for p in [recent, old, half, *made]:  # the test's own (its port is used by nobody else)
-            shutil.rmtree(p, ignore_errors=True)
+    assert not cache.exists()

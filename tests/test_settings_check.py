@@ -7,6 +7,7 @@ version of the removals, the enum values, the range), not the module's output co
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -24,6 +25,9 @@ needs_pg = pytest.mark.skipif(not Path(f"/usr/lib/postgresql/{PG}/bin/postgres")
                               reason=f"PostgreSQL {PG} is not installed (scripts/setup)")
 needs_pgroonga = pytest.mark.skipif(not Path(f"/usr/share/postgresql/{PG}/extension/pgroonga.control").exists(),
                                     reason="PGroonga is not installed for PostgreSQL 15 (/work/shared/pgroonga)")
+
+
+SHELL_ALTER = 'sudo -u postgres psql --command "ALTER SYSTEM SET wal_levl = \'logical\';"'
 
 
 def _line(text: str) -> int:
@@ -57,7 +61,8 @@ def test_what_a_guide_writes() -> None:
         ("wal_keep_segments", 10, "postgresql.conf"), ("wal_level", 11, "postgresql.conf"),
         ("max_wal_senders", 12, "postgresql.conf"), ("shared_buffers", 13, "postgresql.conf"),
         ("pgroonga.enable_wal", 24, "ALTER SYSTEM"), ("enable_seqscan", 25, "SET"),
-        ("pgroonga.log_level", 26, "SET")]
+        ("pgroonga.log_level", 26, "SET"),
+        ("wal_levl", _line(SHELL_ALTER), "ALTER SYSTEM")]
     assert files == [("recovery.conf", _line("`/var/lib/postgresql/15/main/recovery.conf`:"))]
     assert libraries == ("pgroonga",)  # shared_preload_libraries and CREATE EXTENSION
 
@@ -82,6 +87,8 @@ def test_core_settings_against_postgresql(tmp_path: Path, monkeypatch: pytest.Mo
     recovery = _line("`/var/lib/postgresql/15/main/recovery.conf`:")
     assert by_line[recovery].rule == "config-file-obsolete" and "since PostgreSQL 12" in by_line[recovery].message
     assert 8 not in by_line and 25 not in by_line  # shared_preload_libraries, SET enable_seqscan: fine
+    shell = by_line[_line(SHELL_ALTER)]
+    assert shell.rule == "setting-unknown" and shell.message.endswith("did you mean wal_level?")
     assert all(f.span.file == str(GUIDE) for f in findings)
     # The answer is cached: a second check starts no scratch cluster.
     assert list((tmp_path / "cache").glob("15-*.json"))
@@ -145,3 +152,29 @@ def test_a_run_warns_before_its_first_step(tmp_path: Path, capsys: pytest.Captur
     warning = err.index(f"{guide}:17: setting-unknown: log_min_duraton_statement")
     assert "did you mean log_min_duration_statement?" in err
     assert warning < err.index("install#1")  # printed with the substitutions, before the first step runs
+
+
+def test_only_installed_libraries_by_plain_name_are_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    loaded: list[tuple[str, ...]] = []
+    monkeypatch.setattr(settings_check, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(settings_check, "describe_config", lambda version: {})
+    monkeypatch.setattr(settings_check, "scratch_settings", lambda version, libs: loaded.append(libs) or {})
+    if not Path(f"/usr/lib/postgresql/{PG}/bin/postgres").exists():
+        pytest.skip(f"PostgreSQL {PG} is not installed")
+    (tmp_path / "evil.so").write_bytes(b"")  # a file a guide could point at with a relative path
+    evil = os.path.relpath(tmp_path / "evil", f"/usr/lib/postgresql/{PG}/lib")
+    assert Path(f"/usr/lib/postgresql/{PG}/lib/{evil}.so").exists()
+    settings_check.known_parameters(PG, (evil, "no_such_library", "plpgsql"))
+    assert loaded == [("plpgsql",)]  # plpgsql.so is installed with PostgreSQL; the others are not loaded
+
+
+@needs_pg
+def test_a_secret_in_a_value_is_never_shown(tmp_path: Path) -> None:
+    guide = ROOT / "docs" / "guides" / "basic-streaming-replication.en.md"
+    text = guide.read_text(encoding="utf-8").replace("`wal_keep_size = 64MB`", "`wal_keep_size = passw0rd`")
+    assert "wal_keep_size = passw0rd" in text and "passw0rd" in text.split("## [normal]")[0]  # the guide's secret
+    page = tmp_path / "g.en.md"
+    page.write_text(text, encoding="utf-8")
+    findings, _ = check_graph(parse_file(page), PG)
+    (bad,) = [f for f in findings if f.rule == "setting-value"]
+    assert "wal_keep_size = ********" in bad.message and "passw0rd" not in bad.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..shown import safe_line
 from .report import Report
 from .table import SECTIONS
 
@@ -31,8 +32,9 @@ def render(report: Report, color: bool = False) -> str:
                 out.append(f"{section}:")
             old = str(c.old) if c.old else "-"
             new = str(c.new) if c.new else "-"
-            out.append(f"  {old} → {new}  {c.action or c.step or '(guide)'}  {c.summary}")
-            out.extend("      " + (_paint(d) if color else d) for d in c.diff)
+            out.append(safe_line(f"  {old} → {new}  {c.action or c.step or '(guide)'}  {c.summary}"))
+            # the guides' lines: escape sequences shown (never sent to the terminal), no workflow command
+            out.extend("      " + (_paint(safe_line(d)) if color else safe_line(d)) for d in c.diff)
         out.append("")
     out.append(report.verdict_line())
     return "\n".join(out) + "\n"

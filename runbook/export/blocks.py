@@ -13,7 +13,9 @@ What the catalog does not give exactly is looked up more loosely, so the site's 
 as they are written:
 
 * a ``msgstr`` that ends with whitespace (the translator's trailing space) is found by its text
-  without it, and that whitespace is not written twice;
+  without it, and that whitespace is not written twice; back to English, a ``msgid`` that ends with
+  a space keeps it, and the page's whitespace after the paragraph does not repeat it (towards
+  Japanese the page is made exactly as YARD makes it: the ``msgstr``, then the whitespace);
 * lines compared without their trailing spaces, and link reference definitions with or without a
   space after the colon (``[wal]:{{ … }}`` / ``[wal]: {{ … }}``), when that finds one entry;
 * a heading with an ``{#id}`` the entry lacks (or the other way round) keeps the page's ``{#id}``;
@@ -197,8 +199,11 @@ def translate_page(source_text: str, target: str, catalog: Catalog, source_lang:
             found = _heading_without_id(table, text) or _front_matter(table, text)
         if found is not None:
             translation, own_tail = found
-            if own_tail and tail.startswith(own_tail):
+            if own_tail and tail.startswith(own_tail):  # the msgstr's own trailing space, on the page
                 tail = tail[len(own_tail):]
+            trail = translation[len(translation.rstrip(_WS)):] if target == "en" else ""
+            if trail and tail.startswith(trail):  # back to a msgid ending with a space: written once, not twice
+                tail = tail[len(trail):]
             out += [translation, tail]
             result.translated += 1
             continue

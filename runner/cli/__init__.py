@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
     "drift": "compare two revisions or translations of a guide",
     "export": "write a guide as shell scripts, an Ansible playbook or Markdown",
     "graph": "draw a guide's steps against its hosts (Mermaid or DOT)",
+    "report": "merge the JSON reports of a site's shards into one report (JSON, JUnit, HTML)",
 }
 """Sub-command -> its one-line help; the module ``runner.cli.<name>`` implements it."""
 
@@ -144,8 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``runbook`` command line; returns its exit status (docs/cli.md)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    command = next((a for a in argv if not a.startswith("-")), None)
     try:
-        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+        parser = build_parser(command)
         args, extra = parser.parse_known_args(argv)
         if extra:
             raise _unrecognized(getattr(args, "sub_parser", parser), extra)
@@ -160,7 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunbookError as exc:
         from runner.untrusted import safe_lines  # a message may quote the guide: shown, not interpreted
 
-        sys.stderr.write(safe_lines(exc.format()) + "\n")
+        text = exc.format()
+        if exc.exit_status == EXIT_USAGE and not text.startswith("runbook") and command in COMMANDS:
+            text = f"runbook {command}: {text}"  # a usage error names the sub-command
+        sys.stderr.write(safe_lines(text) + "\n")
         return exc.exit_status
     except KeyboardInterrupt:
         sys.stderr.write("runbook: interrupted\n")

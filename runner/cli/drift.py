@@ -20,6 +20,7 @@ from runbook.drift import compare, render
 from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runbook.git import read_side
 from runbook.history import history, render_history
+from runbook.shown import safe_lines
 
 from .options import add_lang, add_site_config
 
@@ -62,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
             _write(json.dumps({"path": args.history, "commits": [e.to_dict() for e in entries]},
                               ensure_ascii=False, indent=2) + "\n")
         else:
-            _write(render_history(entries))
+            _write(safe_lines(render_history(entries)))  # commit subjects: shown, never interpreted
         return EXIT_OK
     if not args.old or not args.new:
         raise UsageError("runbook drift: give two guides (OLD NEW) or --history PATH")
@@ -90,7 +91,7 @@ def _site(args: argparse.Namespace) -> int:
                                       "report": p.report.to_dict() if p.report else None} for p in pairs]},
                           ensure_ascii=False, indent=2) + "\n")
     else:
-        _write(render_site(pairs))
+        _write(safe_lines(render_site(pairs)))
     return EXIT_FAILED if site_has_drift(pairs) else EXIT_OK
 
 

@@ -30,12 +30,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "the export is a single file)")
     p.add_argument("--inventory", metavar="FILE", help="inventory (TOML): bindings of the guide's values, "
                    "secrets' environment variables, hosts' addresses")
-    p.add_argument("--lang", choices=["en", "ja"], help="markdown: the language to write")
+    p.add_argument("--into", choices=["en", "ja"], metavar="LANG", help="markdown: the language to write (en, ja)")
     add_site_config(p)
     p.add_argument("--po", metavar="FILE", help="markdown: gettext PO catalog (msgid English, msgstr Japanese)")
     p.add_argument("--po-dir", metavar="DIR", help="markdown, a site: the site's catalogs for the source "
                    "folder (SITE/_po/ja: REL.po for each page REL.md)")
-    add_lang(p, "--guide-lang", what="the guide")
+    add_lang(p, "--lang", "--guide-lang", what="the guide")
     add_mkdir(p)
     p.add_argument("--sandbox", action="store_true", help="sh/ansible: bind and substitute as `runbook run` does "
                    "on the embedded sandbox (addresses 127.0.0.x, the installed PostgreSQL, pg_createcluster for "
@@ -73,7 +73,19 @@ def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Grap
     return substituted_graph(plan)
 
 
+def _languages(args: argparse.Namespace) -> None:
+    """``--lang`` is the guide's language, as in every command; ``--into`` the language to write.  An
+    older command line's ``--to markdown --lang LANG`` (no ``--into``) still means the language to
+    write, with a note.  Afterwards ``args.guide_lang`` is the guide's, ``args.lang`` the output's."""
+    if args.to == "markdown" and args.into is None and args.lang is not None:
+        progress(f"runbook export: --lang {args.lang} read as the language to write (--into {args.lang}), as "
+                 "before; write --into: --lang is the language a guide is read in, as in every other command")
+        args.into, args.lang = args.lang, None
+    args.guide_lang, args.lang = args.lang, args.into
+
+
 def main(args: argparse.Namespace) -> int:
+    _languages(args)
     path = Path(args.guide)
     if args.to == "markdown":
         from .export_markdown import markdown_files, site_main

@@ -33,10 +33,12 @@ def _catalog(path: str | None) -> Catalog | None:
 def markdown_files(args: argparse.Namespace) -> dict[str, str]:
     """One page in the other language: ``{file name: text}``."""
     if not args.lang:
-        raise UsageError("export --to markdown needs --lang (en or ja)")
+        raise UsageError("runbook export: --to markdown needs --into LANG, the language to write (en or ja)")
     path = Path(args.guide)
     if path.suffix == ".json":
         raise UsageError("export --to markdown needs the guide's Markdown, not a step graph")
+    if getattr(args, "po_dir", None):
+        raise UsageError(f"--po-dir is for a site's folder ({path} is a page): give the page's catalog with --po FILE")
     catalog = _catalog(args.po)
     text = read_guide(path, str(path))
     graph: Graph | None
@@ -57,9 +59,11 @@ def site_main(args: argparse.Namespace) -> int:
     from runbook.export.site import export_site, report
 
     if not args.lang:
-        raise UsageError("export --to markdown needs --lang (en or ja)")
+        raise UsageError("runbook export: --to markdown needs --into LANG, the language to write (en or ja)")
     if not args.po_dir:
         raise UsageError(f"{args.guide} is a folder: translating a site needs --po-dir (SITE/_po/ja)")
+    if args.po:
+        raise UsageError("--po is one page's catalog: a site's pages take theirs from --po-dir")
     if not args.output:
         raise UsageError("translating a site writes a page per page: give -o DIR")
     results = export_site(Path(args.guide), args.lang, Path(args.po_dir),

@@ -13,7 +13,7 @@ from typing import Any
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
 from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
-from runner.console import progress
+from runner.console import detail, progress
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.html_report import render_html
 from runner.launch import GuideRun, RunOptions, sandbox_name
@@ -140,6 +140,8 @@ def _check_outputs(args: argparse.Namespace, site: bool) -> None:
             folder_ready(html.parent, args.mkdir, f" for --html {args.html}")
     if (args.shard or args.shard_by) and not site:
         raise UsageError("runbook run: --shard applies to a site (a folder), not to guides given one by one")
+    if args.shard and args.plan:
+        raise UsageError("runbook run: --shard applies to a site run, not to --plan")
     if args.shard_by and not args.shard:
         raise UsageError("runbook run: --shard-by needs --shard K/N")
 
@@ -295,6 +297,9 @@ def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
             net = f", network {run.sandbox.network}" + ("" if default else f" {run.sandbox.name}")
         progress(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
                  f"{', '.join(h.id for h in graph.hosts)}{net}); read as {language_note(path, graph, args.lang)}")
+        detail("runbook: bindings: " + ", ".join(f"{k} = {run.mask(v)}" for k, v in sorted(plan.binding.items())))
+        if run.sandbox is not None:
+            detail("runbook: hosts: " + ", ".join(f"{h.name} {h.address}" for h in run.sandbox.hosts))
         _print_substitutions(plan, run.mask)
         result = runner.run()
     finally:

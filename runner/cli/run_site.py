@@ -22,7 +22,7 @@ from runner.report import PageProgress
 
 from .files import write_atomic
 
-_SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
+SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
                 INTERRUPTED: EXIT_FAILED}
 
 
@@ -153,7 +153,7 @@ def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> in
         write_atomic(Path(args.junit), site_to_junit(result))
         progress(f"runbook: JUnit report in {args.junit}")
     progress(f"runbook: transcripts in {args.transcripts}/")
-    return _SITE_STATUS[result.status]
+    return SITE_STATUS[result.status]
 
 
 def write_site_html(result: object, folder: Path, args: argparse.Namespace | None = None) -> None:

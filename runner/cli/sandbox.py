@@ -1,11 +1,13 @@
-"""``runbook sandbox up|status|down GUIDE.md``: manage the embedded sandbox of a guide.
+"""``runbook sandbox up|status|down GUIDE.md``, ``runbook sandbox setup``: the embedded sandbox of a guide.
 
 The main CLI creates the sub-parser, calls :func:`add_arguments` on it, computes the hosts
 (names and loopback addresses) and the sandbox name from the guide, then calls :func:`run`.
 
 Exit status: 0 on success (``status``: every host is up), 3 for ``status`` when the sandbox is
-not (fully) up, and 3 when the environment does not allow it (SandboxError: not root, a missing
-tool, an occupied address; message on stderr, no traceback).
+not (fully) up, 3 when the environment does not allow it (SandboxError: not root, something the
+sandbox needs is not installed (``setup`` installs it), an occupied address), 2 for a user's mistake
+(a bad sandbox or host name, a sandbox up with other hosts: "run down first"); message on stderr,
+no traceback.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from runner.sandbox import (
     SandboxHost,
     cleanup_all,
     list_sandboxes,
+    setup,
 )
 
-ACTIONS = ("up", "status", "down")
+ACTIONS = ("up", "status", "down", "setup")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``sandbox`` sub-command's arguments to ``parser``."""
-    parser.add_argument("action", choices=ACTIONS, help="create the hosts / show them / remove them")
+    parser.add_argument("action", choices=ACTIONS,
+                        help="create the hosts / show them / remove them / install what the sandbox needs")
     parser.add_argument("guide", nargs="?", help="the guide (Markdown) whose hosts the sandbox provides")
     parser.add_argument(
         "--name",
@@ -85,6 +89,10 @@ def _sandbox(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> S
 
 def _run(args: argparse.Namespace, hosts: list[SandboxHost], name: str) -> int:
     root = Path(getattr(args, "root", DEFAULT_ROOT))
+    if args.action == "setup":
+        done = setup()
+        print("runbook sandbox setup: " + ("; ".join(done) if done else "nothing to do, everything is there"))
+        return 0
     every = bool(getattr(args, "all", False))
     if args.action == "down":
         if every:
@@ -165,10 +173,12 @@ def _plain_line(r: dict[str, Any], h: dict[str, Any]) -> str:
 def configure(parser: argparse.ArgumentParser) -> None:
     """``runbook sandbox up|status|down GUIDE.md``."""
     parser.description = (
-        "Manage the embedded sandbox hosts of a guide: one Linux mount + UTS namespace per host of the "
-        "guide's environment list, with its own PostgreSQL folders, hostname and /etc/hosts (localhost = "
-        "its own 127.0.0.x). `runbook run` brings them up by itself; this command is for looking around "
-        "(`status`) and cleaning up (`down`, `down --all`). See docs/sandbox.md."
+        "Manage the embedded sandbox hosts of a guide: one container per host of the guide's environment "
+        "list (its own user, PID, mount, IPC, UTS and network namespaces, an overlay of the machine's system "
+        "with a writable layer of its own, limits on processes and memory). `runbook run` brings them up by "
+        "itself; this command is for looking around (`status`), cleaning up (`down`, `down --all`) and "
+        "installing what the sandbox needs (`setup`: Debian packages, subordinate ids for root). See "
+        "docs/sandbox.md."
     )
     add_arguments(parser)
 
@@ -180,6 +190,8 @@ def main(args: argparse.Namespace) -> int:
     from runner.plan import installed_pg_versions, sandbox_binding, sandbox_hosts
     from runner.sandbox import network_mode
 
+    if args.action == "setup":
+        return run(args, [], "")
     if args.guide is None:
         if args.all or args.sandbox_name:
             return run(args, [], args.sandbox_name or "")

@@ -95,6 +95,14 @@ for m in ours:
 print("mounts of the machine disk", "tried:", len(ours))
 """
 
+# System V IPC objects with the test's key (each kind), left open: they live in the IPC namespace
+SYSV_IPC = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+made = [libc.shmget(KEY, 4096, 0o1600), libc.msgget(KEY, 0o1600), libc.semget(KEY, 1, 0o1600)]
+print("sysv objects", "made:", made)
+"""
+
 READ_SHADOW_THROUGH_PROC_ROOT = """
 import glob, hashlib
 seen = set()
@@ -234,6 +242,8 @@ class Targets:
     machine_root: tuple[int, int]
     machine_mnt: int
     machine_net: int
+    ipc_key: int
+    """The key of the System V IPC objects the guide makes (unique to the test run)."""
     machine_dev: str
     """major:minor of the machine's root file system (as in /proc/self/mountinfo)."""
     root_device: str | None
@@ -310,6 +320,16 @@ def walls_steps(t: Targets) -> list[Step]:
             "sudo sh -c 'for c in pids freezer; do echo $$ > /sys/fs/cgroup/$c/cgroup.procs; done;"
             f" exec setsid -f bash -c \"exec -a {tag}-survivor-cgroup sleep 300\"' </dev/null >/dev/null 2>&1 || true",
             f"ps -eo pid,args | grep -c '{tag}-survivo[r]' || true",
+        )),
+        Step("leave-traces", "Leave traces in the kernel on primary", (
+            f"sudo hostname {tag}-host || true",
+            f"sudo sh -c 'echo {tag}-domain > /proc/sys/kernel/domainname' || true",
+            "hostname; cat /proc/sys/kernel/domainname",
+            python(SYSV_IPC, tag, KEY=str(t.ipc_key)),
+            # a mount made shared everywhere it can be, in case the host's mounts propagate to the machine
+            f"sudo sh -c 'for d in /mnt /tmp /var/tmp /run /home; do mount --make-shared $d 2>/dev/null;"
+            f" mkdir -p $d/{tag}-mnt && mount -t tmpfs {tag}-propagated $d/{tag}-mnt; done; grep -c {tag}-propagated"
+            " /proc/self/mountinfo' || true",
         )),
         # last: it unmounts what covers the machine's mounts (the host's /usr overlay)
         Step("remount", "Make the machine's mounts writable on primary", (
