@@ -270,26 +270,8 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
             with guard.shield() if guard is not None else contextlib.nullcontext():
                 server.stop()  # (the pages still running lose their server: they end at once)
                 pool.shutdown()
-    for i in guides:
-        w = works[i]
-        assert w.graph is not None
-        if interrupted is not None:
-            break
-        p0 = time.monotonic()
-        lines.started(str(w.page.path))
-        try:
-            result = run_guide(w.page.path, w.graph)
-        except Interrupted as exc:  # the guide's own report is written, its sandbox is down
-            interrupted = exc
-            results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
-                                    f"interrupted by {exc} while it ran", duration=time.monotonic() - p0)
-            break
-        pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
-                        duration=time.monotonic() - p0, result=result)
-        if result is not None and result.status != PASSED:
-            pr.reason = _first_problem(result)
-        results[i] = pr
-        lines.page(pr)
+    if interrupted is None:
+        interrupted = _run_guides(guides, works, results, lines, run_guide)
     if interrupted is not None:
         for i, w in enumerate(works):
             if i not in results:
@@ -298,6 +280,29 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     pages = [results[i] for i in range(len(items))]
     return SiteResult([str(t) for t in targets], INTERRUPTED if interrupted else site_status(pages), started,
                       time.monotonic() - t0, pages, server_start, interrupted.signum if interrupted else None)
+
+
+def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageResult], lines: _Lines,
+                run_guide: GuideRunner) -> Interrupted | None:
+    """The guide pages, one after the other, each on its own sandbox; the signal that stopped them."""
+    for i in guides:
+        w = works[i]
+        assert w.graph is not None
+        p0 = time.monotonic()
+        lines.started(str(w.page.path))
+        try:
+            result = run_guide(w.page.path, w.graph)
+        except Interrupted as exc:  # the guide's own report is written, its sandbox is down
+            results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
+                                    f"interrupted by {exc} while it ran", duration=time.monotonic() - p0)
+            return exc
+        pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
+                        duration=time.monotonic() - p0, result=result)
+        if result is not None and result.status != PASSED:
+            pr.reason = _first_problem(result)
+        results[i] = pr
+        lines.page(pr)
+    return None
 
 
 def _given_exclude(config: Path) -> list[str]:
@@ -350,9 +355,9 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
             if second.lost_server is None:
                 merge_second_run(result, again, graph, volatile)
         pr.result = result
-        pr.status = result.status
         if options.update_expected and rewrite is not None:
-            pr.rewritten = rewrite(page.path, graph, result)
+            pr.rewritten = rewrite(page.path, graph, result)  # its checks rewritten are "updated"
+        pr.status = result.status
         if pr.status != PASSED:
             pr.reason = _first_problem(result)
     except RunbookError as exc:
