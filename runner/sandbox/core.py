@@ -45,6 +45,11 @@ from .state import (
 )
 
 NS_KINDS = ("mnt", "uts", "ipc", "pid", "user", "cgroup", "net")
+CACHE_SIZE = "25%"
+"""The most the sandbox's own cluster templates may hold (memory; what a host writes counts against its
+memory limit)."""
+SOCKET_DIR_SIZE = "16m"
+"""A host's /run/postgresql (a tmpfs: Unix sockets, lock and pid files)."""
 READY = "ready"
 
 
@@ -342,10 +347,11 @@ class Sandbox:
         fresh = not any(hs.alive() for hs in state.hosts)
         cache = self.dir / "cache"  # the hosts' cluster templates (runbook-createcluster): this sandbox's only
         if fresh:  # (what hosts that died left there is not to be trusted)
+            umount_all_under(cache)
             rmtree(cache)
-        cache.mkdir(exist_ok=True)
-        os.chown(cache, ids.base, ids.base)
-        os.chmod(cache, 0o700)
+        if not cache.is_dir():  # in memory, as every folder a host can write: the machine's disk stays out
+            cache.mkdir()
+            mount_tmpfs(cache, size=CACHE_SIZE, mode=0o700, uid=ids.base, gid=ids.base, name="runbook-cache")
         self.crun_root.mkdir(mode=0o700, exist_ok=True)
         if self.network == "netns":
             network.ensure_ns_dir(self.ns_dir)
@@ -413,6 +419,7 @@ class Sandbox:
         if self.speed:
             mount_tmpfs(data, size=DATA_TMPFS_SIZE, mode=0o755, uid=pg_u, gid=pg_g, name="runbook-data")
         sock.mkdir()
+        mount_tmpfs(sock, size=SOCKET_DIR_SIZE, mode=0o2775, uid=pg_u, gid=pg_g, name="runbook-run")
         for p, mode in ((data, 0o755), (sock, 0o2775)):
             os.chown(p, pg_u, pg_g)
             os.chmod(p, mode)
