@@ -387,7 +387,13 @@ def bomb_steps(tag: str) -> list[Step]:
             Step("fork-bomb", "Start a fork bomb on primary", (f"perl -e '{FORK_BOMB}' {tag}-bomb",))]
 
 
+FLOOD_MB = 30
+
+
 def hog_steps(tag: str) -> list[Step]:
-    """2 GiB of memory, touched (``b"x" * n`` writes every page)."""
+    """FLOOD_MB of output (runbook reads it, on the machine: outside the host's memory limit), then
+    2 GiB of memory, touched (``b"x" * n`` writes every page)."""
     return [namespaces_step(),
+            Step("flood-output", "Print much on primary", (
+                f"head -c {FLOOD_MB * 1000 * 1000} /dev/zero | tr '\\0' x | fold -w 100",)),
             Step("memory-hog", "Take 2 GiB of memory on primary", (f"python3 -c '{MEMORY_HOG}' {tag}-hog",))]

@@ -221,6 +221,8 @@ class Run:
     veths_before: set[str] = field(default_factory=set)
     ended: float = 0.0
     """When runbook ended (seconds after boot)."""
+    peak_kb: int = 0
+    """runbook's peak resident memory (VmHWM), watched while it ran."""
 
     @property
     def guide(self) -> Path:
@@ -231,11 +233,21 @@ class Run:
         self.guide.write_text(text, encoding="utf-8")
         self.veths_before = machine_veths()
         f = self.folder
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [str(RUNBOOK), "run", str(self.guide), "--fresh", "--timeout", "60", "--json", str(f / "r.json"),
              "--junit", str(f / "r.xml"), "--html", str(f / "r.html"), "--transcripts", str(f / "t")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             env={**os.environ, "RB_ESCAPE_SECRET": secret})
+        threading.Thread(target=self._watch_memory, args=(proc,), daemon=True).start()
+        return proc
+
+    def _watch_memory(self, proc: subprocess.Popen[str]) -> None:
+        while proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            time.sleep(0.1)
 
     def finish(self, proc: subprocess.Popen[str], timeout: float = 240) -> None:
         try:
@@ -331,6 +343,13 @@ def _started(pid: str) -> float:
     return int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
+def _of_another_sandbox(pid: str, stem: str) -> bool:
+    """Whether process ``pid`` is in the cgroup of a host of another sandbox (``…/runbook/NAME-KEY/HOST``):
+    its namespace has the number one of the run's had, but it is not the run's."""
+    text = Path(f"/proc/{pid}/cgroup").read_text()
+    return "/runbook/" in text and f"/runbook/{stem}" not in text
+
+
 def uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
@@ -340,9 +359,10 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
     namespaces, mounts, namespaces, state, cgroups, veth links.
 
     Namespace inode numbers are reused at once: a process in a namespace with one of the host's
-    numbers counts only if it started before the run ended and carries no marker of the test's guides
-    (a survivor of another run may have got the number; survivors have a test of their own), a
-    namespace file only if it is not in another sandbox's folder."""
+    numbers counts only if it started before the run ended, is in no other sandbox's cgroup and
+    carries no marker of the test's guides (a survivor of another run may have got the number;
+    survivors have a test of their own), a namespace file only if it is not in another sandbox's
+    folder."""
     found = [f"process {pid}: {cmd}" for pid, cmd in machine.tagged_processes(run.stem)]
     ours = own_namespaces()
     inodes = {ino for kind, ino in run.namespaces().items() if ours.get(kind) != ino}
@@ -351,7 +371,8 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
         if d.isdigit() and int(d) not in marked:
             for kind in NS_KINDS:
                 with contextlib.suppress(OSError):
-                    if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended:
+                    if (os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended
+                            and not _of_another_sandbox(d, run.stem)):
                         cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                         found.append(f"process {d} in the host's {kind} namespace (started {_started(d):.2f} s after"
                                      f" boot, the run ended at {run.ended:.2f} s): {cmd}")

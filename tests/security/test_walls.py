@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from e2e import needs_sandbox
-from hostile import FILL_MIB, bomb_steps, deputy_steps, guide, hog_steps, walls_steps
+from hostile import FILL_MIB, FLOOD_MB, bomb_steps, deputy_steps, guide, hog_steps, walls_steps
 from outside import DiskWatch, Machine, Run, identity, leftovers, own_namespaces
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
@@ -299,6 +299,21 @@ def test_memory_hog_fails_its_step(outcome: Outcome) -> None:
     assert "held 2048 MiB" not in hog.transcript(), "no limit stopped the 2 GiB allocation"
     assert hog.status("memory-hog") == "failed", hog.transcript()[-3000:]
     assert hog.returncode == 1, hog.stderr[-3000:]
+
+
+@escapes("runbook keeps a command's whole output in memory (about 4 times its size), on the machine, outside "
+         "the host's memory limit; its transcript on the machine's disk has no limit either")
+def test_runbooks_memory_does_not_grow_with_the_output(outcome: Outcome) -> None:
+    """runbook reads the host's output on the machine, outside the host's memory limit: a command
+    printing FLOOD_MB must not raise runbook's peak memory by as much (the other runs, without such
+    output, give the baseline)."""
+    hog = outcome.runs["hog"]
+    assert hog.status("flood-output") == "passed", (hog.stderr[-3000:], hog.transcript()[-2000:])
+    baseline = min(r.peak_kb for name, r in outcome.runs.items() if name != "hog")
+    extra_mb = (hog.peak_kb - baseline) // 1024
+    assert baseline > 0 and extra_mb < FLOOD_MB, (
+        f"{FLOOD_MB} MB of a guide's output took {extra_mb} MB more of runbook's memory ({hog.peak_kb // 1024} MB"
+        f" against {baseline // 1024} MB), outside the host's limit")
 
 
 # ----------------------------------------------------------------------------- nothing left
