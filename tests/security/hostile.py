@@ -238,14 +238,15 @@ def namespaces_step() -> Step:
     ))
 
 
-def guide(title: str, steps: list[Step]) -> str:
-    """A single-host English guide with one ``bash`` block per step."""
+def guide(title: str, steps: list[Step], address: str = "192.168.0.70") -> str:
+    """A single-host English guide with one ``bash`` block per step (an address of its own, so that
+    runs at once need no two sandboxes on one address on the loopback fallback either)."""
     out = ["---", f"title: {title}", "---", "", f"# {title}", "",
            "A hostile guide of runbook's escape tests: every step tries to reach the machine.", "",
            "## Summary", ""]
     out += [f"  {i}. [normal] [{s.title}](#{s.id})\n" for i, s in enumerate(steps, 1)]
     out += ["This document uses the following environment:", "", "  * Primary:", "",
-            "    * OS: Debian 12", "", "    * IP address: 192.168.0.70", ""]
+            "    * OS: Debian 12", "", f"    * IP address: {address}", ""]
     for s in steps:
         out += [f"## [normal] {s.title} {{#{s.id}}}", "", "This is a normal step.", "", "```bash", *s.lines,
                 "```", ""]

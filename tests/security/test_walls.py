@@ -86,10 +86,10 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         base = tmp_path_factory.mktemp("walls")
         tag = machine.tag
         runs = {k: Run(f"{tag}-{k}", base / k) for k in RUNS}
-        texts = {"walls": guide("Try every wall", walls_steps(machine.targets())),
-                 "deputy": guide("Make runbook connect", deputy_steps(tag)),
-                 "bomb": guide("Start a fork bomb", bomb_steps(tag)),
-                 "hog": guide("Take much memory", hog_steps(tag))}
+        texts = {"walls": guide("Try every wall", walls_steps(machine.targets()), "192.168.0.70"),
+                 "deputy": guide("Make runbook connect", deputy_steps(tag), "192.168.0.71"),
+                 "bomb": guide("Start a fork bomb", bomb_steps(tag), "192.168.0.72"),
+                 "hog": guide("Take much memory", hog_steps(tag), "192.168.0.73")}
         left: dict[str, list[str]] = {}
 
         def run_at_once(*names: str) -> None:
