@@ -361,8 +361,8 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
     Namespace inode numbers are reused at once: a process in a namespace with one of the host's
     numbers counts only if it started before the run ended, is in no other sandbox's cgroup and
     carries no marker of the test's guides (a survivor of another run may have got the number;
-    survivors have a test of their own), a namespace file only if it is not in another sandbox's
-    folder."""
+    survivors have a test of their own); mounts (namespace files too) count when they name the run's
+    sandbox."""
     found = [f"process {pid}: {cmd}" for pid, cmd in machine.tagged_processes(run.stem)]
     ours = own_namespaces()
     inodes = {ino for kind, ino in run.namespaces().items() if ours.get(kind) != ino}
@@ -376,11 +376,7 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
                         cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                         found.append(f"process {d} in the host's {kind} namespace (started {_started(d):.2f} s after"
                                      f" boot, the run ended at {run.ended:.2f} s): {cmd}")
-    root = str(state_root())
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if run.stem in line or (any(f":[{ino}]" in line for ino in inodes) and not point.startswith(root)):
-            found.append(f"mount: {line}")
+    found += [f"mount: {line}" for line in Path("/proc/self/mountinfo").read_text().splitlines() if run.stem in line]
     found += [f"state: {p}" for p in state_root().glob(f"{run.stem}*")]
     for base in (Path("/run"), Path("/var/run")):
         with contextlib.suppress(OSError):
