@@ -113,6 +113,15 @@ def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.Captur
     assert "[ 1/1] s: passed" in err and "[ 1/1]" not in out
 
 
+def test_a_failed_steps_line_names_the_guide_and_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.execute import StepResult
+    from runner.report import ProgressPrinter
+
+    step = StepResult("check-data", 3, "Check", None, 59, "failed", reason="primary: result differs")
+    ProgressPrinter(total=3, file="g.ja.md")("step-end", step, None)
+    assert capsys.readouterr().err == "[ 3/3] check-data: failed at g.ja.md:59 (0.0s) - primary: result differs\n"
+
+
 def test_quiet_silences_the_progress(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from runner import console
     from runner.execute import StepResult
