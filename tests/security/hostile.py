@@ -95,8 +95,9 @@ for m in ours:
 print("mounts of the machine disk", "tried:", len(ours))
 """
 
-# FILL_MIB into each writable mount of the machine's disk the host has (the sandbox's own
-# folders bound into it): kept until the run ends, so that the test sees it on the machine
+# FILL_MIB into each writable mount of the machine's disk the host has (the sandbox's own folders
+# bound into it), and into a file of the machine the host's first process holds open (a path the
+# host cannot see): kept until the run ends, so that the test sees it on the machine
 FILL_MACHINE_DISK = """
 import os
 block = bytes(1 << 20)
@@ -114,6 +115,14 @@ for m in [line.split() for line in open("/proc/self/mountinfo")]:
     except OSError as e:
         print("refused:", m[4], e)
 print("writable mounts of the machine disk", "filled:", n)
+for fd in ("1", "2"):  # files of the machine the first process of the host writes to (its log)
+    target = os.readlink("/proc/1/fd/" + fd)
+    if target.startswith("/") and os.path.isfile("/proc/1/fd/" + fd) and not os.path.exists(target):
+        with open("/proc/1/fd/" + fd, "ab") as f:
+            for _ in range(FILL_MIB):
+                f.write(block)
+        print("filled", target, "through /proc/1/fd/" + fd)
+        break
 """
 
 # System V IPC objects with the test's key (each kind), left open: they live in the IPC namespace

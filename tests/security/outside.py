@@ -294,8 +294,8 @@ class Run:
 
 
 class DiskWatch:
-    """While the runs go: the largest size each of the guide's fill files (``TAG-fill``) reached on the
-    machine's own disk, in the sandboxes' folders (the host's writable mounts of the machine's disk)."""
+    """While the runs go: the largest size each file of the sandboxes' folders on the machine's own disk
+    reached (files of 1 MiB and more)."""
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
@@ -310,12 +310,11 @@ class DiskWatch:
             for d in state_root().glob(f"{self.tag}-*"):
                 for top, _dirs, files in os.walk(d):
                     for name in files:
-                        if name.startswith(f"{self.tag}-fill"):
-                            with contextlib.suppress(OSError):
-                                st = os.lstat(os.path.join(top, name))
-                                if st.st_dev == self.dev:
-                                    path = os.path.join(top, name)
-                                    self.sizes[path] = max(self.sizes.get(path, 0), st.st_blocks * 512)
+                        with contextlib.suppress(OSError):
+                            path = os.path.join(top, name)
+                            st = os.lstat(path)
+                            if st.st_dev == self.dev and st.st_blocks * 512 >= 1 << 20:
+                                self.sizes[path] = max(self.sizes.get(path, 0), st.st_blocks * 512)
 
     def stop(self) -> None:
         self._stop.set()

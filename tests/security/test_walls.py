@@ -230,7 +230,8 @@ def test_no_process_survives_the_run(outcome: Outcome) -> None:
 
 
 @escapes("the host's writable binds of the machine's disk (/run/postgresql, /var/cache/runbook/sandbox: folders "
-         "of the sandbox on the machine's file system) have no size limit: a guide fills the machine's disk")
+         "of the sandbox on the machine's file system) and the host's init log (open as fd 1 of its pid 1, written "
+         "through /proc/1/fd/1) have no size limit: a guide fills the machine's disk")
 def test_the_machines_disk_cannot_be_filled(outcome: Outcome) -> None:
     """A guide writes FILL_MIB into every writable mount of the machine's disk it has; what reaches the
     machine's disk (seen there while the run goes) must stay well below that."""
