@@ -30,7 +30,7 @@ EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = 
 """Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
 needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
 RECOVERY_WAIT = 30.0
-"""Seconds to wait for the server to accept connections again after a crash, before restarting it."""
+"""Seconds to wait for the server to accept connections again after a crash."""
 _CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"
                        r"the database system is (?:in recovery mode|not yet accepting connections|starting up)|"
                        r"connection to server .* failed|no connection to the server|psql ended")
@@ -60,6 +60,7 @@ class ExampleServer:
         self._count = 0
         self._lock = threading.Lock()
         self._recovering = threading.Lock()
+        self._stopping = threading.Event()
         self._made: dict[Path, threading.Event] = {}
         self._results: dict[Path, tuple[str, str]] = {}
         self._creator: threading.Thread | None = None
@@ -78,14 +79,15 @@ class ExampleServer:
     def start(self) -> None:
         """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
         while other runs use the first ones (each owned by its run; one left by a run that died is
-        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N)."""
+        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N), or the next address
+        down where nothing outside listens on PostgreSQL's port (another program's server)."""
         from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
 
         netns = self.sandbox.network == "netns"
         try:
             cleanup_abandoned(self.sandbox.root)
             self.sandbox = up_unused(self.sandbox, fresh=True, hosts=lambda n: [
-                SandboxHost(SERVER_HOST, SERVER_ADDRESS if netns else f"127.0.0.{251 - n}")])
+                SandboxHost(SERVER_HOST, SERVER_ADDRESS if netns else _free_address(n))])
             self._up = True
             self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
         except SandboxError as exc:
@@ -176,6 +178,8 @@ class ExampleServer:
                     if not error or not _CRASH_RE.search(error):
                         break
                     self.recover()
+                    if self._stopping.is_set():
+                        return  # (the pages not reached say so: below)
                     self._end(proc)
                     proc = self._creator_session()
                 self._results[page.path] = (name, error)
@@ -228,9 +232,14 @@ class ExampleServer:
 
     def recover(self) -> float:
         """After a crash: pages wait (``ready`` cleared) until the server accepts connections again
-        (PostgreSQL restarts its processes by itself; if it does not within ``RECOVERY_WAIT``, the
-        cluster is restarted). Seconds waited; one recovery at a time, the others wait for it."""
+        (PostgreSQL restarts its processes by itself, ``restart_after_crash``), ``RECOVERY_WAIT``
+        seconds at most: then the pages go on and fail on what they meet. Seconds waited; one
+        recovery at a time, the others wait for it; none once the server is being stopped. The
+        runner never starts the cluster itself: a postmaster started from outside the sandbox's
+        own start could outlive the sandbox."""
         t0 = time.monotonic()
+        if self._stopping.is_set():
+            return 0.0
         if not self._recovering.acquire(blocking=False):
             with self._recovering:  # another thread recovers the server: wait for it
                 return time.monotonic() - t0
@@ -238,14 +247,10 @@ class ExampleServer:
             self.ready.clear()
             self.recoveries += 1
             deadline = t0 + RECOVERY_WAIT
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not self._stopping.is_set():
                 if self._accepts():
-                    return time.monotonic() - t0
+                    break
                 time.sleep(0.05)
-            subprocess.run(self.sandbox.exec_argv(SERVER_HOST, ["pg_ctlcluster", self.pg_version, "main", "restart"]),
-                           capture_output=True, timeout=120, check=False)
-            while time.monotonic() < deadline + RECOVERY_WAIT and not self._accepts():
-                time.sleep(0.1)
             return time.monotonic() - t0
         finally:
             self.ready.set()
@@ -256,6 +261,7 @@ class ExampleServer:
         return cp.returncode == 0
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
         if self._creator is not None:
@@ -263,6 +269,20 @@ class ExampleServer:
         if self._up:  # (never another run's server: only the sandbox this one brought up)
             self.sandbox.down(fast=self.sandbox.speed)
             self._up = False
+
+
+def _free_address(n: int) -> str:
+    """The loopback address of the n-th example server: 127.0.0.(251-n), or the next one down where
+    nothing listens on PostgreSQL's port (a server outside any sandbox of this run's)."""
+    import socket
+
+    for k in range(n, 100):
+        address = f"127.0.0.{251 - k}"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.3)
+            if sock.connect_ex((address, 5432)) != 0:
+                return address
+    return f"127.0.0.{251 - n}"
 
 
 def _ident(name: str) -> str:

@@ -355,9 +355,9 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
             if second.lost_server is None:
                 merge_second_run(result, again, graph, volatile)
         pr.result = result
-        pr.status = result.status
         if options.update_expected and rewrite is not None:
-            pr.rewritten = rewrite(page.path, graph, result)
+            pr.rewritten = rewrite(page.path, graph, result)  # its checks rewritten are "updated"
+        pr.status = result.status
         if pr.status != PASSED:
             pr.reason = _first_problem(result)
     except RunbookError as exc:

@@ -370,28 +370,30 @@ def test_two_site_runs_at_once_each_have_their_own_server(tmp_path: Path) -> Non
     assert set(list_sandboxes(DEFAULT_ROOT)) == before
 
 
-def test_example_server_that_cannot_start_is_an_environment_limit(tmp_path: Path) -> None:
-    """On the loopback fallback, something outside the sandbox listening on the server's address:
-    exit status 3 (environment), a message naming the address, no sandbox left."""
+def test_example_server_passes_over_an_address_taken_outside(tmp_path: Path) -> None:
+    """On the loopback fallback, something outside the sandbox listening on the server's address
+    (another program's PostgreSQL): the server takes the next address down, the page passes, and no
+    sandbox is left."""
     import os
     import socket
 
+    from runner.example_server import _free_address
     from runner.sandbox import DEFAULT_ROOT, list_sandboxes
-    from runner.site import SERVER_ADDRESS
 
     site = _site(tmp_path / "a", "", {"p.md": ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")})
     before = set(list_sandboxes(DEFAULT_ROOT))
+    taken = _free_address(1)  # the address the first server would take (127.0.0.250 on a quiet machine)
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((SERVER_ADDRESS, 5432))
+        s.bind((taken, 5432))
         s.listen()
         cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(site), "--transcripts",
                              str(tmp_path / "t")], capture_output=True, text=True, check=False, cwd=ROOT,
                             env={**os.environ, "RUNBOOK_SANDBOX_NETWORK": "loopback"})
-    assert cp.returncode == 3, cp.stderr[-3000:]
-    assert f"already listens on {SERVER_ADDRESS}:5432" in cp.stderr
+        assert _free_address(1) != taken
+    assert cp.returncode == 0, cp.stderr[-3000:]
     assert "Traceback" not in cp.stderr
-    assert set(list_sandboxes(DEFAULT_ROOT)) == before
+    assert set(list_sandboxes(DEFAULT_ROOT)) <= before  # (others' runs may end meanwhile)
 
 
 DOWNLOAD_PAGE = """---
