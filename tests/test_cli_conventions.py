@@ -354,3 +354,11 @@ def test_how_each_check_is_compared() -> None:
     assert hows["SELECT name"] == "multiset"
     assert hows["EXPLAIN SELECT"] == "shape"
     assert hows["SELECT now()"].startswith("exact, volatile: ")
+
+
+def test_a_sites_html_report_is_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--html site.html` on a site wrote one file per page named after the page's file name only and
+    never site.html; a site's report is a folder (index page and a report per page)."""
+    assert cli(["run", str(ROOT / "docs" / "site"), "--html", str(tmp_path / "site.html")]) == 2
+    assert "--html " + str(tmp_path / "site.html") + ": a site's report is a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
