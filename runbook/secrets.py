@@ -5,6 +5,9 @@ ssh passwords) and replaces each occurrence with ``********``, or with a replace
 (the exporters put ``${RUNBOOK_SECRET_…}`` where a secret stood). Longer secrets win where one
 contains another; the text is scanned once (a regular expression of the values, longest first), so
 masking a long output costs one pass whatever the number of secrets.
+
+:func:`secret_env_name` names the environment variable a secret is read from, for the runner's
+inventories and the exporters alike.
 """
 
 from __future__ import annotations
@@ -15,14 +18,22 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 MASK = "********"
+MIN_LENGTH = 1
+"""Secrets at least this long are masked (every non-empty one): the runner, drift and the exporters alike."""
+
+
+def secret_env_name(variable: str) -> str:
+    """``replication_password`` -> ``RUNBOOK_SECRET_REPLICATION_PASSWORD``: where the runner reads a
+    secret variable's value from, and what the exporters write in its place."""
+    return "RUNBOOK_SECRET_" + "".join(ch if ch.isalnum() else "_" for ch in variable).upper()
 
 
 class Masker:
     """Replaces every secret in a text (``masker(text)``) or in a whole structure (:meth:`deep`)."""
 
-    def __init__(self, values: Iterable[str] | Mapping[str, str] = (), *, min_length: int = 1) -> None:
+    def __init__(self, values: Iterable[str] | Mapping[str, str] = ()) -> None:
         replacements = dict(values) if isinstance(values, Mapping) else dict.fromkeys(values, MASK)
-        self.replacements = {v: r for v, r in replacements.items() if v and len(v) >= min_length}
+        self.replacements = {v: r for v, r in replacements.items() if len(v) >= MIN_LENGTH}
         self.values = sorted(self.replacements, key=len, reverse=True)
         """The secret values, longest first."""
         self._re = re.compile("|".join(re.escape(v) for v in self.values)) if self.values else None

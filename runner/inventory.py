@@ -35,6 +35,7 @@ import jsonschema
 
 from runbook.errors import RunbookError, UsageError
 from runbook.model import Finding, Graph, Span
+from runbook.secrets import secret_env_name
 
 KINDS = ("sandbox", "ssh", "local")
 
@@ -64,10 +65,6 @@ class Inventory:
     @property
     def kinds(self) -> set[str]:
         return {t.kind for t in self.targets.values()}
-
-
-def secret_env_name(variable: str) -> str:
-    return "RUNBOOK_SECRET_" + "".join(ch if ch.isalnum() else "_" for ch in variable).upper()
 
 
 def default_inventory(graph: Graph, kind: str = "sandbox") -> Inventory:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runbook.atomic import write_atomic
 from runbook.errors import EnvironmentLimit, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
@@ -50,7 +51,8 @@ from .session import Masker
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-STATE_FILE = "runbook-run.json"
+COMPLETED_STEPS_FILE = "completed-steps.json"
+"""In a kept sandbox's folder: the guide's sha256 and the steps its runs completed (a later run skips them)."""
 
 
 @dataclass
@@ -157,7 +159,7 @@ class GuideRun:
                 self.sandbox = self._sandbox_up()
             except SandboxError as exc:  # (its kind kept: a usage error stays one, exit 2)
                 raise type(exc)(f"{self.path}: sandbox: {exc}") from exc
-            state = self.sandbox.dir / STATE_FILE
+            state = self.sandbox.dir / COMPLETED_STEPS_FILE
             if self.sandbox.reused and state.exists():
                 record = json.loads(state.read_text())
                 if record.get("sha256") != self.graph.source.sha256:
@@ -206,8 +208,8 @@ class GuideRun:
             completed = set(self.done)
             completed.update(s.id for s in runner.last_results if s.status in (PASSED, ALREADY, DONE_EARLIER))
             try:
-                (self.sandbox.dir / STATE_FILE).write_text(json.dumps({"sha256": self.graph.source.sha256,
-                                                                       "completed": sorted(completed)}))
+                write_atomic(self.sandbox.dir / COMPLETED_STEPS_FILE,
+                             json.dumps({"sha256": self.graph.source.sha256, "completed": sorted(completed)}))
             except OSError:  # the sandbox was removed meanwhile (by `runbook sandbox down` elsewhere)
                 pass
         if self.options.keep:

@@ -17,9 +17,10 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 
 def _die_with_parent() -> None:
@@ -46,6 +47,9 @@ def _worker(conn: multiprocessing.connection.Connection, parent_end: multiproces
 
 
 def _serve(conn: multiprocessing.connection.Connection, user: str | tuple[int, int], parent: int) -> None:
+    # imported here, in the worker (before it drops root): the runner does not wait for it
+    import psycopg
+
     if isinstance(user, tuple):  # (uid, gid) outside of the hosts' postgres (the sandbox's id range)
         uid, gid = user
         user = "postgres"

@@ -22,6 +22,7 @@ from runbook.model import Action, Finding, Graph, Host, Span
 from runbook.read.commands import programs
 
 from .inventory import Inventory
+from .sandbox.state import SECURE_PATH
 
 _IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/\d{1,2})?(?![\d.])")
 
@@ -242,7 +243,6 @@ def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
 
 # -- commands a target cannot run ------------------------------------------------------------------
 
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 @cache
 def _shell_words() -> frozenset[str]:
     """bash's builtins and keywords (``cd``, ``for`` …): they need no program."""
@@ -259,7 +259,7 @@ def _unavailable(text: str) -> Substitution | None:
     for prog in programs(text):
         if prog in _shell_words():
             continue
-        exists = Path(prog).exists() if "/" in prog else shutil.which(prog, path=_PATH) is not None
+        exists = Path(prog).exists() if "/" in prog else shutil.which(prog, path=SECURE_PATH) is not None
         if not exists:
             return Substitution(
                 "block", None,

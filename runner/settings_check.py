@@ -35,7 +35,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runbook.atomic import write_atomic
 from runbook.model import Action, Finding, Graph, Span
+from runbook.secrets import Masker
 
 CACHE = Path(os.environ.get("RUNBOOK_SETTINGS_CACHE", "/var/cache/runbook/settings"))
 _CONF_RE = re.compile(r"(^|/)(postgresql(\.auto)?\.conf|conf\.d/[^/]+\.conf)$|^\{server:config_file\}$")
@@ -154,9 +156,7 @@ def known_parameters(version: str, libraries: tuple[str, ...] = ()) -> tuple[dic
                        f"(scratch cluster failed: {exc})")
     try:
         CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps({n: _as_dict(p) for n, p in found.items()}), encoding="utf-8")
-        tmp.replace(cached)
+        write_atomic(cached, json.dumps({n: _as_dict(p) for n, p in found.items()}))
     except OSError:
         pass  # no cache here: asked again next time
     return found, _note(version, libraries)
@@ -329,9 +329,9 @@ def check_graph(graph: Graph, version: str) -> tuple[list[Finding], str]:
         return findings, note
     for s in settings:
         findings += _check_setting(s, known, version, file)
-    for secret in sorted(graph.secrets(), key=len, reverse=True):  # a value may hold a password
-        for f in findings:
-            f.message = f.message.replace(secret, "********")
+    mask = Masker(graph.secrets())  # a value may hold a password
+    for f in findings:
+        f.message = mask(f.message)
     return sorted(findings, key=lambda f: f.span.line), note
 
 

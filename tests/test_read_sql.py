@@ -175,3 +175,12 @@ def test_a_pasted_tag_is_the_statements_own() -> None:
     found, _ = statements("CREATE TABLE u AS SELECT 1;\nSELECT 1\nEND;\nCOMMIT\n", 1, "page.md")
     assert [s.sql for s in found] == ["CREATE TABLE u AS SELECT 1;", "END;"]
     assert [s.expected.tag if s.expected else None for s in found] == ["SELECT 1", "COMMIT"]
+
+
+def test_a_pasted_plan_written_by_hand() -> None:
+    code = "EXPLAIN SELECT * FROM memos;\nQUERY PLAN\n Seq Scan on memos\n ...\n\nSELECT 1;\n"
+    found, _ = statements(code, 1, "page.md")
+    assert [s.sql for s in found] == ["EXPLAIN SELECT * FROM memos;", "SELECT 1;"]
+    plan = found[0].expected
+    assert plan is not None and plan.pasted and plan.columns == ["QUERY PLAN"]
+    assert plan.rows == [["Seq Scan on memos"]] and plan.row_count is None

@@ -57,9 +57,8 @@ class Context:
         for oid, nid in matched.items():
             a, b = old_by_id[oid], new_by_id[nid]
             steps.append(StepPair(a, b, align_actions(a, b)))
-        secrets = sorted({s for s in old.secrets() + new.secrets() if len(s) >= 2}, key=len, reverse=True)
-        return cls(old, new, matched, renamed, steps, _changed_values(old, new), secrets,
-                   Masker(secrets, min_length=2))
+        masker = Masker(old.secrets() + new.secrets())
+        return cls(old, new, matched, renamed, steps, _changed_values(old, new), list(masker.values), masker)
 
     @property
     def same_lang(self) -> bool:

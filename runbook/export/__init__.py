@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..model import Action, Graph, Step, Variable
-from ..secrets import Masker
+from ..secrets import Masker, secret_env_name
 
 FORMATS = ("sh", "ansible", "markdown")
 """What ``runbook export --to`` writes."""
@@ -60,11 +60,6 @@ def phases(graph: Graph) -> list[Phase]:
                 out.append(Phase(len(out) + 1, hosts))
             out[-1].actions.append((step, action))
     return out
-
-
-def secret_env_name(variable: str) -> str:
-    """``replication_password`` -> ``RUNBOOK_SECRET_REPLICATION_PASSWORD`` (as the runner names it)."""
-    return "RUNBOOK_SECRET_" + "".join(ch if ch.isalnum() else "_" for ch in variable).upper()
 
 
 @dataclass(slots=True)

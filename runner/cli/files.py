@@ -4,25 +4,13 @@ permissions the user's umask gives a new file; a missing folder is an error unle
 from __future__ import annotations
 
 import os
-import tempfile
-from functools import cache
 from pathlib import Path
 
+from runbook import atomic
+from runbook.atomic import umask
 from runbook.errors import UsageError
 
-
-@cache
-def umask() -> int:
-    """The process's umask (read without changing it where /proc tells it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
+__all__ = ["folder_ready", "umask", "write_atomic", "write_files"]
 
 
 def folder_ready(folder: Path, mkdir: bool, what: str = "") -> None:
@@ -37,19 +25,11 @@ def folder_ready(folder: Path, mkdir: bool, what: str = "") -> None:
 
 
 def write_atomic(path: Path, text: str, *, mkdir: bool = False, mode: int = 0o666) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, then rename; the file gets
-    ``mode`` less the umask, as ``open()`` would give it."""
+    """Write a whole file or nothing (:func:`runbook.atomic.write_atomic`) into a folder that exists
+    (or is made with ``mkdir``); the file gets ``mode`` less the umask, as ``open()`` would give it."""
     path = Path(path)
     folder_ready(path.parent if str(path.parent) else Path("."), mkdir, f" for {path.name}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode & ~umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_atomic(path, text, mode=mode)
 
 
 def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...] = (".sh",), *,
@@ -72,11 +52,8 @@ def write_files(folder: Path, files: dict[str, str], executable: tuple[str, ...]
                     if not (folder / parent).is_dir():
                         (folder / parent).mkdir()
                         made.append(folder / parent)
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+            tmp = atomic.write_temp(str(final), text, mode=0o777 if name.endswith(executable) else 0o666)
             temps.append((tmp, final))
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, (0o777 if name.endswith(executable) else 0o666) & ~umask())
         for tmp, final in temps:
             os.replace(tmp, final)
     except BaseException:

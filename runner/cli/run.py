@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from runbook import atomic
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
 from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
@@ -282,7 +282,7 @@ def _second_signal(signum: int, run: GuideRun) -> str:
 def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun, selected: list[str] | None,
              guard: SignalGuard, reports: bool, html: Path | None) -> tuple[str, RunResult | None]:
     graph, plan = run.graph, run.plan
-    printer = ProgressPrinter(total=len(graph.steps))
+    printer = ProgressPrinter(total=len(graph.steps), file=str(path))
     if run.network_note:
         progress(f"runbook: {run.network_note}")
     try:
@@ -426,10 +426,7 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
     new, diff = update_expected(text, replacements)
     if new != text:
         bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
-        tmp = path.with_name(f".{path.name}.runbook-tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(bom + new)
-        os.replace(tmp, path)
+        atomic.write_atomic(path, bom + new, keep=True)
         sys.stdout.write(diff)
         progress(f"runbook: rewrote {len(replacements)} expected output(s) in {path}")
     return len(replacements)

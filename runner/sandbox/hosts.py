@@ -36,7 +36,7 @@ from typing import Any
 from .cgroups import join_argv
 from .machine import RANGE
 from .mounts import mount_tmpfs
-from .state import SandboxError
+from .state import SECURE_PATH, SandboxError
 
 OVERLAID = ("etc", "usr", "var")
 """The machine's folders a host sees as overlays (read-only below, its writable layer above)."""
@@ -313,7 +313,7 @@ def oci_config(*, rootfs: Path, hostname: str, ids: Ids, binds: dict[str, Path],
         "ociVersion": "1.0.2",
         "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "cwd": "/",
                     "args": ["/bin/sh", "-c", init_script(ready)],
-                    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
+                    "env": [f"PATH={SECURE_PATH}", "LANG=C.UTF-8"],
                     "capabilities": caps, "noNewPrivileges": False},
         "root": {"path": str(rootfs), "readonly": False},
         "hostname": hostname,

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runbook.atomic import write_atomic
 from runbook.errors import EXIT_BLOCKED, EXIT_USAGE, RunbookError
 
 DEFAULT_ROOT = Path("/var/lib/runbook/sandboxes")
 DEFAULT_USER = "runbook"
-STATE_FILE = "state.json"
+SANDBOX_STATE_FILE = "state.json"
+"""In the sandbox's folder: what the sandbox is and where its live parts are (:class:`State`)."""
 STATE_VERSION = 2
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PG_PORT = 5432
@@ -154,7 +156,7 @@ def owner_token() -> tuple[int, int]:
 
 
 def read_state(d: Path) -> State | None:
-    p = d / STATE_FILE
+    p = d / SANDBOX_STATE_FILE
     try:
         data = json.loads(p.read_text())
     except FileNotFoundError:
@@ -170,9 +172,7 @@ def read_state(d: Path) -> State | None:
 
 
 def write_state(d: Path, state: State) -> None:
-    tmp = d / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
-    os.replace(tmp, d / STATE_FILE)
+    write_atomic(d / SANDBOX_STATE_FILE, json.dumps(state.to_json(), indent=2) + "\n")
 
 
 @contextlib.contextmanager
@@ -191,4 +191,4 @@ def list_sandboxes(root: Path = DEFAULT_ROOT) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / STATE_FILE).is_file())
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / SANDBOX_STATE_FILE).is_file())

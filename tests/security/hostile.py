@@ -95,6 +95,44 @@ for m in ours:
 print("mounts of the machine disk", "tried:", len(ours))
 """
 
+# FILL_MIB into each writable mount of the machine's disk the host has (the sandbox's own folders
+# bound into it), and into a file of the machine the host's first process holds open (a path the
+# host cannot see): kept until the run ends, so that the test sees it on the machine
+FILL_MACHINE_DISK = """
+import os
+block = bytes(1 << 20)
+n = 0
+for m in [line.split() for line in open("/proc/self/mountinfo")]:
+    if m[2] != MACHINE_DEV or "rw" not in m[5].split(",") or not os.path.isdir(m[4]):
+        continue
+    path = os.path.join(m[4], TAG + "-fill")
+    n += 1
+    try:
+        with open(path, "wb") as f:
+            for _ in range(FILL_MIB):
+                f.write(block)
+        print("filled", m[4], os.path.getsize(path) >> 20, "MiB")
+    except OSError as e:
+        print("refused:", m[4], e)
+print("writable mounts of the machine disk", "filled:", n)
+for fd in ("1", "2"):  # files of the machine the first process of the host writes to (its log)
+    target = os.readlink("/proc/1/fd/" + fd)
+    if target.startswith("/") and os.path.isfile("/proc/1/fd/" + fd) and not os.path.exists(target):
+        with open("/proc/1/fd/" + fd, "ab") as f:
+            for _ in range(FILL_MIB):
+                f.write(block)
+        print("filled", target, "through /proc/1/fd/" + fd)
+        break
+"""
+
+# System V IPC objects with the test's key (each kind), left open: they live in the IPC namespace
+SYSV_IPC = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+made = [libc.shmget(KEY, 4096, 0o1600), libc.msgget(KEY, 0o1600), libc.semget(KEY, 1, 0o1600)]
+print("sysv objects", "made:", made)
+"""
+
 READ_SHADOW_THROUGH_PROC_ROOT = """
 import glob, hashlib
 seen = set()
@@ -177,6 +215,8 @@ FORK_BOMB = ("$r=$$; $f=0; @k=(); for (1..11) { $p=fork; unless (defined $p) { $
              "if ($p==0) { @k=(); next } push @k,$p } sleep 3; for (@k) { waitpid($_,0); $f=1 if $? } "
              'printf "bomb %s\\n", $f ? "refused a fork" : "started all 2048 processes" if $$==$r; exit $f')
 
+FILL_MIB = 512
+
 MEMORY_HOG = 'b = b"x" * (2 << 30); print("held", len(b) >> 20, "MiB")'
 
 
@@ -207,14 +247,15 @@ def namespaces_step() -> Step:
     ))
 
 
-def guide(title: str, steps: list[Step]) -> str:
-    """A single-host English guide with one ``bash`` block per step."""
+def guide(title: str, steps: list[Step], address: str = "192.168.0.70") -> str:
+    """A single-host English guide with one ``bash`` block per step (an address of its own, so that
+    runs at once need no two sandboxes on one address on the loopback fallback either)."""
     out = ["---", f"title: {title}", "---", "", f"# {title}", "",
            "A hostile guide of runbook's escape tests: every step tries to reach the machine.", "",
            "## Summary", ""]
     out += [f"  {i}. [normal] [{s.title}](#{s.id})\n" for i, s in enumerate(steps, 1)]
     out += ["This document uses the following environment:", "", "  * Primary:", "",
-            "    * OS: Debian 12", "", "    * IP address: 192.168.0.70", ""]
+            "    * OS: Debian 12", "", f"    * IP address: {address}", ""]
     for s in steps:
         out += [f"## [normal] {s.title} {{#{s.id}}}", "", "This is a normal step.", "", "```bash", *s.lines,
                 "```", ""]
@@ -234,6 +275,8 @@ class Targets:
     machine_root: tuple[int, int]
     machine_mnt: int
     machine_net: int
+    ipc_key: int
+    """The key of the System V IPC objects the guide makes (unique to the test run)."""
     machine_dev: str
     """major:minor of the machine's root file system (as in /proc/self/mountinfo)."""
     root_device: str | None
@@ -311,6 +354,19 @@ def walls_steps(t: Targets) -> list[Step]:
             f" exec setsid -f bash -c \"exec -a {tag}-survivor-cgroup sleep 300\"' </dev/null >/dev/null 2>&1 || true",
             f"ps -eo pid,args | grep -c '{tag}-survivo[r]' || true",
         )),
+        Step("fill-disk", "Fill the machine's disk on primary", (
+            python(FILL_MACHINE_DISK, tag, MACHINE_DEV=json.dumps(t.machine_dev), FILL_MIB=str(FILL_MIB)),
+        )),
+        Step("leave-traces", "Leave traces in the kernel on primary", (
+            f"sudo hostname {tag}-host || true",
+            f"sudo sh -c 'echo {tag}-domain > /proc/sys/kernel/domainname' || true",
+            "hostname; cat /proc/sys/kernel/domainname",
+            python(SYSV_IPC, tag, KEY=str(t.ipc_key)),
+            # a mount made shared everywhere it can be, in case the host's mounts propagate to the machine
+            f"sudo sh -c 'for d in /mnt /tmp /var/tmp /run /home; do mount --make-shared $d 2>/dev/null;"
+            f" mkdir -p $d/{tag}-mnt && mount -t tmpfs {tag}-propagated $d/{tag}-mnt; done; grep -c {tag}-propagated"
+            " /proc/self/mountinfo' || true",
+        )),
         # last: it unmounts what covers the machine's mounts (the host's /usr overlay)
         Step("remount", "Make the machine's mounts writable on primary", (
             python(REMOUNT_MACHINE_DISK, tag, MACHINE_DEV=json.dumps(t.machine_dev)),
@@ -340,7 +396,13 @@ def bomb_steps(tag: str) -> list[Step]:
             Step("fork-bomb", "Start a fork bomb on primary", (f"perl -e '{FORK_BOMB}' {tag}-bomb",))]
 
 
+FLOOD_MB = 30
+
+
 def hog_steps(tag: str) -> list[Step]:
-    """2 GiB of memory, touched (``b"x" * n`` writes every page)."""
+    """FLOOD_MB of output (runbook reads it, on the machine: outside the host's memory limit), then
+    2 GiB of memory, touched (``b"x" * n`` writes every page)."""
     return [namespaces_step(),
+            Step("flood-output", "Print much on primary", (
+                f"head -c {FLOOD_MB * 1000 * 1000} /dev/zero | tr '\\0' x | fold -w 100",)),
             Step("memory-hog", "Take 2 GiB of memory on primary", (f"python3 -c '{MEMORY_HOG}' {tag}-hog",))]

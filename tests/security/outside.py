@@ -99,12 +99,15 @@ class Machine:
     tcp_port: int = 0
     existing: dict[Path, str] = field(default_factory=dict)
     shadow: bytes = b""
+    identity: tuple[str, str] = ("", "")
+    """The machine's host name and NIS domain name before the runs."""
     more_places: set[Path] = field(default_factory=set)
     """Folders of the machine where a guide may have written a tagged file (cleaned too)."""
     root_uuid: str = ""
     """The UUID of the machine's root file system, read from its device (empty if it has none)."""
 
     def start(self) -> None:
+        self.identity = identity()
         self.shadow = Path("/etc/shadow").read_bytes()
         device, _ = _root_device()
         if device:
@@ -130,6 +133,21 @@ class Machine:
             self.existing[path] = path.read_text()
 
     @property
+    def ipc_key(self) -> int:
+        return int(self.tag.removeprefix("rbesc"), 16) & 0x7FFFFFFF or 1
+
+    def sysv_objects(self) -> list[str]:
+        """The machine's System V IPC objects (shared memory, queues, semaphores) with the test's key."""
+        found = []
+        for kind in ("shm", "msg", "sem"):
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if fields and int(fields[0]) == self.ipc_key:
+                        found.append(f"{kind} id {fields[1]}")
+        return found
+
+    @property
     def unix_path(self) -> Path:
         return Path(f"/var/tmp/{self.tag}.sock")
 
@@ -139,7 +157,7 @@ class Machine:
         root = os.stat("/")
         ns = own_namespaces()
         return Targets(self.tag, self.canary.pid, str(self.unix_path), self.tag, self.tcp_port, self.victim.pid,
-                       (root.st_dev, root.st_ino), ns["mnt"], ns["net"],
+                       (root.st_dev, root.st_ino), ns["mnt"], ns["net"], self.ipc_key,
                        f"{os.major(root.st_dev)}:{os.minor(root.st_dev)}", device, numbers)
 
     def tagged_processes(self, mark: str | None = None) -> list[tuple[int, str]]:
@@ -175,6 +193,12 @@ class Machine:
                 subprocess.run(["umount", "-l", line.split()[4]], capture_output=True, check=False)
         for listener in self.listeners.values():
             listener.close()
+        for kind, flag in (("shm", "-M"), ("msg", "-Q"), ("sem", "-S")):
+            if any(o.startswith(kind) for o in self.sysv_objects()):
+                subprocess.run(["ipcrm", flag, str(self.ipc_key)], capture_output=True, check=False)
+        if self.identity[0] and identity() != self.identity:
+            Path("/proc/sys/kernel/hostname").write_text(self.identity[0])
+            Path("/proc/sys/kernel/domainname").write_text(self.identity[1])
         for folder in (*WRITABLE, *self.more_places):
             for path in folder.glob(f"{self.tag}*"):
                 if path.is_dir() and not path.is_symlink():
@@ -197,6 +221,8 @@ class Run:
     veths_before: set[str] = field(default_factory=set)
     ended: float = 0.0
     """When runbook ended (seconds after boot)."""
+    peak_kb: int = 0
+    """runbook's peak resident memory (VmHWM), watched while it ran."""
 
     @property
     def guide(self) -> Path:
@@ -207,11 +233,21 @@ class Run:
         self.guide.write_text(text, encoding="utf-8")
         self.veths_before = machine_veths()
         f = self.folder
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [str(RUNBOOK), "run", str(self.guide), "--fresh", "--timeout", "60", "--json", str(f / "r.json"),
              "--junit", str(f / "r.xml"), "--html", str(f / "r.html"), "--transcripts", str(f / "t")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             env={**os.environ, "RB_ESCAPE_SECRET": secret})
+        threading.Thread(target=self._watch_memory, args=(proc,), daemon=True).start()
+        return proc
+
+    def _watch_memory(self, proc: subprocess.Popen[str]) -> None:
+        while proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            time.sleep(0.1)
 
     def finish(self, proc: subprocess.Popen[str], timeout: float = 240) -> None:
         try:
@@ -257,6 +293,40 @@ class Run:
         return re.findall(r"(?m)^cgroup-line=\d+:([^:\n]*):(/\S*)$", self.transcript())
 
 
+class DiskWatch:
+    """While the runs go: the largest size each file of the sandboxes' folders on the machine's own disk
+    reached (files of 1 MiB and more)."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.dev = os.stat("/").st_dev
+        self.sizes: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for d in state_root().glob(f"{self.tag}-*"):
+                for top, _dirs, files in os.walk(d):
+                    for name in files:
+                        with contextlib.suppress(OSError):
+                            path = os.path.join(top, name)
+                            st = os.lstat(path)
+                            if st.st_dev == self.dev and st.st_blocks * 512 >= 1 << 20:
+                                self.sizes[path] = max(self.sizes.get(path, 0), st.st_blocks * 512)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def identity() -> tuple[str, str]:
+    """The machine's host name and NIS domain name."""
+    kernel = Path("/proc/sys/kernel")
+    return (kernel / "hostname").read_text().strip(), (kernel / "domainname").read_text().strip()
+
+
 def own_namespaces() -> dict[str, int]:
     return {k: os.stat(f"/proc/self/ns/{k}").st_ino for k in NS_KINDS if os.path.exists(f"/proc/self/ns/{k}")}
 
@@ -272,6 +342,13 @@ def _started(pid: str) -> float:
     return int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
+def _of_another_sandbox(pid: str, stem: str) -> bool:
+    """Whether process ``pid`` is in the cgroup of a host of another sandbox (``…/runbook/NAME-KEY/HOST``):
+    its namespace has the number one of the run's had, but it is not the run's."""
+    text = Path(f"/proc/{pid}/cgroup").read_text()
+    return "/runbook/" in text and f"/runbook/{stem}" not in text
+
+
 def uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
@@ -281,9 +358,10 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
     namespaces, mounts, namespaces, state, cgroups, veth links.
 
     Namespace inode numbers are reused at once: a process in a namespace with one of the host's
-    numbers counts only if it started before the run ended and carries no marker of the test's guides
-    (a survivor of another run may have got the number; survivors have a test of their own), a
-    namespace file only if it is not in another sandbox's folder."""
+    numbers counts only if it started before the run ended, is in no other sandbox's cgroup and
+    carries no marker of the test's guides (a survivor of another run may have got the number;
+    survivors have a test of their own); mounts (namespace files too) count when they name the run's
+    sandbox."""
     found = [f"process {pid}: {cmd}" for pid, cmd in machine.tagged_processes(run.stem)]
     ours = own_namespaces()
     inodes = {ino for kind, ino in run.namespaces().items() if ours.get(kind) != ino}
@@ -292,15 +370,12 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
         if d.isdigit() and int(d) not in marked:
             for kind in NS_KINDS:
                 with contextlib.suppress(OSError):
-                    if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended:
+                    if (os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended
+                            and not _of_another_sandbox(d, run.stem)):
                         cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                         found.append(f"process {d} in the host's {kind} namespace (started {_started(d):.2f} s after"
                                      f" boot, the run ended at {run.ended:.2f} s): {cmd}")
-    root = str(state_root())
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if run.stem in line or (any(f":[{ino}]" in line for ino in inodes) and not point.startswith(root)):
-            found.append(f"mount: {line}")
+    found += [f"mount: {line}" for line in Path("/proc/self/mountinfo").read_text().splitlines() if run.stem in line]
     found += [f"state: {p}" for p in state_root().glob(f"{run.stem}*")]
     for base in (Path("/run"), Path("/var/run")):
         with contextlib.suppress(OSError):

@@ -30,24 +30,16 @@ from pathlib import Path
 
 import pytest
 from e2e import needs_sandbox
-from hostile import bomb_steps, deputy_steps, guide, hog_steps, walls_steps
-from outside import Machine, Run, leftovers, own_namespaces
+from hostile import FILL_MIB, FLOOD_MB, bomb_steps, deputy_steps, guide, hog_steps, walls_steps
+from outside import DiskWatch, Machine, Run, identity, leftovers, own_namespaces
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox, pytest.mark.security]
 
-# Attempts that escaped the old sandbox.  The rewrite (runner/sandbox/, issue 18 points 1-2) holds every
-# one of them: the mark is a no-op now (it was a strict xfail; the sandbox engineer's landing turned it
-# off, the escape suite's owner may remove it).
-PENDING = pytest.mark.sandbox
-
-
-def still_escapes(how: str) -> pytest.MarkDecorator:
-    """An attempt that escapes today's sandbox and also the rewrite as it stood when the test was written."""
-    return pytest.mark.xfail(strict=True, reason=f"sandbox rewrite pending; escapes the rewrite in progress too: {how}")
-
-
-def pending(*values: str) -> list[object]:
-    return [pytest.param(v, marks=PENDING) for v in values]
+# Attempts that the sandbox does not hold yet (found by this suite, reported): a strict xfail naming
+# the way out.  The day the sandbox holds one, its test passes, the xfail turns into a failure, and
+# the mark must go.
+def escapes(how: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"escapes the sandbox (issue 18): {how}")
 
 
 RUNS = ("walls", "deputy", "bomb", "hog")
@@ -60,6 +52,9 @@ class Outcome:
     left: dict[str, list[str]]
     survivors: list[tuple[int, str]]
     canary_alive: bool
+    identity_after: tuple[str, str]
+    sysv_after: list[str]
+    filled: dict[str, int]
 
     @property
     def walls(self) -> Run:
@@ -91,10 +86,10 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         base = tmp_path_factory.mktemp("walls")
         tag = machine.tag
         runs = {k: Run(f"{tag}-{k}", base / k) for k in RUNS}
-        texts = {"walls": guide("Try every wall", walls_steps(machine.targets())),
-                 "deputy": guide("Make runbook connect", deputy_steps(tag)),
-                 "bomb": guide("Start a fork bomb", bomb_steps(tag)),
-                 "hog": guide("Take much memory", hog_steps(tag))}
+        texts = {"walls": guide("Try every wall", walls_steps(machine.targets()), "192.168.0.70"),
+                 "deputy": guide("Make runbook connect", deputy_steps(tag), "192.168.0.71"),
+                 "bomb": guide("Start a fork bomb", bomb_steps(tag), "192.168.0.72"),
+                 "hog": guide("Take much memory", hog_steps(tag), "192.168.0.73")}
         left: dict[str, list[str]] = {}
 
         def run_at_once(*names: str) -> None:
@@ -109,13 +104,18 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
                 left[k] = _settled(lambda k=k: leftovers(runs[k], machine))  # type: ignore[misc]
 
         machine.more_places |= {Path("/usr"), Path("/var/cache/runbook/clusters"), Path("/")}
-        run_at_once("walls", "deputy")
+        watch = DiskWatch(tag)
+        try:
+            run_at_once("walls", "deputy")
+        finally:
+            watch.stop()
         machine.more_places |= {folder for folder, _ in runs["walls"].machine_mounts()}
         survivors = machine.tagged_processes(f"{tag}-survivor")
         assert machine.victim is not None
         canary_alive = machine.victim.poll() is None
+        traces = identity(), machine.sysv_objects()
         run_at_once("bomb", "hog")
-        yield Outcome(machine, runs, left, survivors, canary_alive)
+        yield Outcome(machine, runs, left, survivors, canary_alive, *traces, watch.sizes)
     finally:
         machine.clean()
 
@@ -123,7 +123,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
 # -------------------------------------------------------------------------------- namespaces
 
 
-@pytest.mark.parametrize("kind", ["mnt", "net", *pending("pid"), "uts", *pending("ipc", "user")])
+@pytest.mark.parametrize("kind", ["mnt", "net", "pid", "uts", "ipc", "user"])
 def test_host_has_a_namespace_of_its_own(outcome: Outcome, kind: str) -> None:
     seen = outcome.walls.namespaces()
     assert kind in seen, outcome.walls.transcript()[:3000]
@@ -140,7 +140,7 @@ WRITES = {
 }
 
 
-@pytest.mark.parametrize("folder", pending(*WRITES))
+@pytest.mark.parametrize("folder", list(WRITES))
 def test_writes_do_not_reach_the_machine(outcome: Outcome, folder: str) -> None:
     tag = outcome.machine.tag
     outcome.ran("write-files", f"touch /etc/{tag}-etc")
@@ -152,7 +152,6 @@ def test_writes_do_not_reach_the_machine(outcome: Outcome, folder: str) -> None:
             assert path.read_text() == content, f"the guide changed the machine's {path}"
 
 
-@PENDING  # where it runs: today's hosts share the machine's /dev, and their root has every capability
 def test_the_machines_disk_cannot_be_read_or_mounted(outcome: Outcome) -> None:
     uuid = outcome.machine.root_uuid
     if not uuid:
@@ -164,9 +163,9 @@ def test_the_machines_disk_cannot_be_read_or_mounted(outcome: Outcome) -> None:
     assert not written, f"the guide mounted the machine's disk and wrote {written}"
 
 
-@still_escapes("root in the host umounts the /usr overlay, remounts the idmapped read-only binds of /usr and "
-               "/var/cache/runbook/clusters with 'remount,rw,bind' (mounts made inside the host's user namespace are "
-               "not locked) and writes the machine's files")
+@escapes("root in the host umounts the /usr overlay, remounts the idmapped read-only binds of /usr and "
+         "/var/cache/runbook/clusters with 'remount,rw,bind' (mounts made inside the host's user namespace are "
+         "not locked) and writes the machine's files")
 def test_read_only_mounts_of_the_machine_stay_read_only(outcome: Outcome) -> None:
     """The host's mounts of the machine's own disk (the sandbox's binds: read-only /usr below the
     overlay, the cluster templates …) cannot be made writable: nothing lands in the machine's folders."""
@@ -179,7 +178,6 @@ def test_read_only_mounts_of_the_machine_stay_read_only(outcome: Outcome) -> Non
         line for line in text.splitlines() if "machine-mount=" in line or "wrote in" in line)
 
 
-@PENDING
 def test_shadow_is_not_read(outcome: Outcome) -> None:
     outcome.ran("read-shadow", "shadows read:")
     shadow = outcome.machine.shadow
@@ -196,19 +194,16 @@ def test_shadow_is_not_read(outcome: Outcome) -> None:
 # --------------------------------------------------------------------------------- processes
 
 
-@PENDING
 def test_processes_of_the_machine_are_unseen(outcome: Outcome) -> None:
     text = outcome.ran("list-processes", "processes listed:")
     assert "seen-pid=" not in text, "the guide listed the test's canary process"
 
 
-@PENDING
 def test_processes_of_the_machine_cannot_be_signalled(outcome: Outcome) -> None:
     outcome.ran("signal-processes", "sudo kill -KILL")
     assert outcome.canary_alive, "the guide killed the test's canary process (its victim)"
 
 
-@PENDING
 def test_nsenter_into_the_machine(outcome: Outcome) -> None:
     tag = outcome.machine.tag
     outcome.ran("enter-namespaces", "processes in the mount namespace of the machine found:")
@@ -217,38 +212,67 @@ def test_nsenter_into_the_machine(outcome: Outcome) -> None:
     assert not written, f"the guide entered the machine's namespaces and wrote {written}"
 
 
-@PENDING
 def test_write_through_proc_root(outcome: Outcome) -> None:
     outcome.ran("proc-root", "processes with the root of the machine found:")
     path = Path(f"/var/tmp/{outcome.machine.tag}-proc-root")
     assert not path.exists(), f"the guide wrote {path}: {path.read_text() if path.exists() else ''}"
 
 
-@PENDING
 def test_runbooks_environment_and_memory_are_not_read(outcome: Outcome) -> None:
     outcome.ran("read-environment", "runbook processes searched:")
     for name, run in outcome.runs.items():
         assert outcome.machine.secret not in run.everything(), f"runbook's secret is in the output of {name}"
 
 
-@PENDING
 def test_no_process_survives_the_run(outcome: Outcome) -> None:
     outcome.ran("leave-processes", f"{outcome.machine.tag}-survivor-env")
     assert not outcome.survivors, "\n".join(f"{pid}: {cmd}" for pid, cmd in outcome.survivors)
 
 
+@escapes("the host's writable binds of the machine's disk (/run/postgresql, /var/cache/runbook/sandbox: folders "
+         "of the sandbox on the machine's file system) and the host's init log (open as fd 1 of its pid 1, written "
+         "through /proc/1/fd/1) have no size limit: a guide fills the machine's disk")
+def test_the_machines_disk_cannot_be_filled(outcome: Outcome) -> None:
+    """A guide writes FILL_MIB into every writable mount of the machine's disk it has; what reaches the
+    machine's disk (seen there while the run goes) must stay well below that."""
+    outcome.ran("fill-disk", "writable mounts of the machine disk filled:")
+    full = {p: size >> 20 for p, size in outcome.filled.items() if size >= (FILL_MIB << 20) // 2}
+    assert not full, f"the guide wrote on the machine's disk (MiB): {full}"
+
+
+# ------------------------------------------------------------------------------------- kernel
+
+
+def test_host_name_and_domain_of_the_machine_unchanged(outcome: Outcome) -> None:
+    tag = outcome.machine.tag
+    outcome.ran("leave-traces", f"sudo hostname {tag}-host")
+    assert outcome.identity_after == outcome.machine.identity, "the guide renamed the machine"
+
+
+def test_system_v_ipc_stays_in_the_host(outcome: Outcome) -> None:
+    outcome.ran("leave-traces", "sysv objects made:")
+    assert not outcome.sysv_after, f"the guide's System V IPC objects are on the machine: {outcome.sysv_after}"
+
+
+def test_mounts_do_not_propagate_to_the_machine(outcome: Outcome) -> None:
+    outcome.ran("leave-traces", "/proc/self/mountinfo")
+    tag = outcome.machine.tag
+    propagated = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if f"{tag}-propagated" in line]
+    assert not propagated, "\n".join(propagated)
+
+
 # ----------------------------------------------------------------------------------- network
 
 
-@pytest.mark.parametrize("listener", pending("unix", "abstract", "tcp"))
+@pytest.mark.parametrize("listener", ["unix", "abstract", "tcp"])
 def test_listeners_of_the_machine_get_no_connection(outcome: Outcome, listener: str) -> None:
     outcome.ran("connect", "the root and network namespace of the machine found in:")
     hits = outcome.machine.listeners[listener].hits
     assert not hits, f"{len(hits)} connection(s) from the guide reached the machine's {listener} listener: {hits[:3]}"
 
 
-@still_escapes("the observer connects from the machine to HOST_ROOT/run-postgresql/.s.PGSQL.5432 and follows "
-               "the guide's symlink there to a socket of the machine (as the postgres of the hosts)")
+@escapes("the observer connects from the machine to HOST_ROOT/run-postgresql/.s.PGSQL.5432 and follows "
+         "the guide's symlink there to a socket of the machine (as the postgres of the hosts)")
 def test_runbook_follows_no_symlink_of_the_guide_to_the_machine(outcome: Outcome) -> None:
     """The observer connects to a host's server from the machine, through the host's socket folder:
     a symlink the guide put there must not lead it to a socket of the machine."""
@@ -262,7 +286,6 @@ def test_runbook_follows_no_symlink_of_the_guide_to_the_machine(outcome: Outcome
 # ------------------------------------------------------------------------------------ limits
 
 
-@PENDING
 def test_fork_bomb_fails_its_step(outcome: Outcome) -> None:
     bomb = outcome.runs["bomb"]
     assert bomb.status("show-namespaces") == "passed", bomb.stderr[-3000:]
@@ -271,13 +294,27 @@ def test_fork_bomb_fails_its_step(outcome: Outcome) -> None:
     assert bomb.returncode == 1, bomb.stderr[-3000:]
 
 
-@PENDING
 def test_memory_hog_fails_its_step(outcome: Outcome) -> None:
     hog = outcome.runs["hog"]
     assert hog.status("show-namespaces") == "passed", hog.stderr[-3000:]
     assert "held 2048 MiB" not in hog.transcript(), "no limit stopped the 2 GiB allocation"
     assert hog.status("memory-hog") == "failed", hog.transcript()[-3000:]
     assert hog.returncode == 1, hog.stderr[-3000:]
+
+
+@escapes("runbook keeps a command's whole output in memory (about 4 times its size), on the machine, outside "
+         "the host's memory limit; its transcript on the machine's disk has no limit either")
+def test_runbooks_memory_does_not_grow_with_the_output(outcome: Outcome) -> None:
+    """runbook reads the host's output on the machine, outside the host's memory limit: a command
+    printing FLOOD_MB must not raise runbook's peak memory by as much (the other runs, without such
+    output, give the baseline)."""
+    hog = outcome.runs["hog"]
+    assert hog.status("flood-output") == "passed", (hog.stderr[-3000:], hog.transcript()[-2000:])
+    baseline = min(r.peak_kb for name, r in outcome.runs.items() if name != "hog")
+    extra_mb = (hog.peak_kb - baseline) // 1024
+    assert baseline > 0 and extra_mb < FLOOD_MB, (
+        f"{FLOOD_MB} MB of a guide's output took {extra_mb} MB more of runbook's memory ({hog.peak_kb // 1024} MB"
+        f" against {baseline // 1024} MB), outside the host's limit")
 
 
 # ----------------------------------------------------------------------------- nothing left
