@@ -208,6 +208,10 @@ class Transport:
         that is ``postgres`` inside sandbox hosts."""
         return "postgres"
 
+    def observer_roots(self) -> dict[str, tuple[str, str]]:
+        """Per host, (root folder, socket folder inside) the observer connects from (sandbox hosts)."""
+        return {}
+
     def diagnose(self, host: str) -> str | None:
         """After a failure on ``host``: what went wrong with the host itself, if it can tell."""
         return None
@@ -239,6 +243,9 @@ class SandboxTransport(Transport):
 
     def observer_user(self) -> str | tuple[int, int]:
         return self.sandbox.postgres_ids()
+
+    def observer_roots(self) -> dict[str, tuple[str, str]]:
+        return self.sandbox.observer_roots()
 
     def diagnose(self, host: str) -> str | None:
         return self.sandbox.diagnose(host)
@@ -439,7 +446,7 @@ class Runner:
         t0 = time.monotonic()
         sockets = self.transport.sockets()
         if sockets:
-            self.observer = Observer(sockets, self.transport.observer_user())
+            self.observer = Observer(sockets, self.transport.observer_user(), self.transport.observer_roots())
         results: list[StepResult] = []
         self.last_results = results
         stop: str | None = None

@@ -604,14 +604,19 @@ def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
     """runbook-createcluster in a host saves its templates in the sandbox's own cache, never the
     machine's (a guide cannot plant a cluster in another run's hosts); another host of the sandbox
     copies it; templates of the sandbox not used for 30 days (and half-done saves a day old) are
-    removed; ``down`` removes them.  The machine's cache is read-only in the hosts."""
+    removed; ``down`` removes them.  The machine's cache is below an overlay in the hosts: nothing a
+    host writes there (even after unmounting and remounting) reaches it."""
     machine_cache = Path("/var/cache/runbook/clusters")
     sb = Sandbox(_uname("tpl"), [SandboxHost("a", _free_addresses(2, start=220)[0]),
                                  SandboxHost("b", _free_addresses(2, start=220)[1])], root=sb_root, network="loopback")
     try:
         sb.up()
         machine_before = sorted(machine_cache.iterdir())
-        assert sb.run("a", ["touch", "/var/cache/runbook/clusters/planted"]).returncode != 0
+        # what a host's root writes there lands in its own layer (an overlay: the machine's below, read-only)
+        sb.run("a", ["bash", "-c", "touch /var/cache/runbook/clusters/planted; umount -l /var/cache/runbook/clusters; "
+                                   "mount -o remount,rw,bind /var/cache/runbook/clusters; "
+                                   "touch /var/cache/runbook/clusters/planted2"])
+        assert not (machine_cache / "planted").exists() and not (machine_cache / "planted2").exists()
         cache = sb.dir / "cache" / "clusters"
         cp = sb.run("a", ["bash", "-c", "mkdir -p /var/cache/runbook/sandbox/clusters/15-main-old/ "
                                         "/var/cache/runbook/sandbox/clusters/.tmp.x && touch -d '-31 days' "
