@@ -464,3 +464,26 @@ def test_a_psql_that_asks_for_a_password_fails_at_once(tmp_path: Path) -> None:
     (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
     # (after the timeout, the reason would be "psql gave no prompt")
     assert page["reason"] == "server: psql did not start: it asks for a password (psql -h localhost postgres)"
+
+
+CRASH_PAGE = (SITE / "crash.md").read_text(encoding="utf-8").replace(
+    "```sql\nDO $$", "```sql\nSELECT pg_sleep(0.5);\nDO $$")
+SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(3)")
+
+
+def test_a_page_that_lost_its_connection_to_a_crash_runs_again(tmp_path: Path) -> None:
+    """-j 2: one page crashes the server while the other sleeps in a statement; the sleeper loses its
+    connection ("crash of another server process"), waits for the server's recovery, runs again in
+    a fresh database and passes; only the crashing page fails."""
+    site = _site(tmp_path / "a", "", {"a-crash.md": CRASH_PAGE, "b-sleeper.md": SLEEPER_PAGE})
+    status, out = _runbook(str(site), "-j", "2", "--json", str(tmp_path / "r.json"), "--transcripts",
+                           str(tmp_path / "t"))
+    assert status == 1, out[-3000:]
+    pages = {p["rel"]: p for p in json.loads((tmp_path / "r.json").read_text())["pages"]}
+    line = _line(site / "a-crash.md", "DO $$")
+    assert pages["a-crash.md"]["reason"] == f"line {line}: server closed the connection unexpectedly"
+    assert pages["b-sleeper.md"]["status"] == "passed", pages["b-sleeper.md"]["reason"]
+    first = (tmp_path / "t" / "b-sleeper" / "server.log").read_text()
+    assert "crash of another server process" in first
+    again = (tmp_path / "t" / "b-sleeper" / "run-2" / "server.log").read_text()
+    assert "(1 row)" in again
