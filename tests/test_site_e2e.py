@@ -464,3 +464,72 @@ def test_a_psql_that_asks_for_a_password_fails_at_once(tmp_path: Path) -> None:
     (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
     # (after the timeout, the reason would be "psql gave no prompt")
     assert page["reason"] == "server: psql did not start: it asks for a password (psql -h localhost postgres)"
+
+
+CRASH_PAGE = (SITE / "crash.md").read_text(encoding="utf-8").replace(
+    "```sql\nDO $$", "```sql\nSELECT pg_sleep(0.5);\nDO $$")
+SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(3)")
+
+
+def test_a_page_that_lost_its_connection_to_a_crash_runs_again(tmp_path: Path) -> None:
+    """-j 2: one page crashes the server while the other sleeps in a statement; the sleeper loses its
+    connection ("crash of another server process"), waits for the server's recovery, runs again in
+    a fresh database and passes; only the crashing page fails."""
+    site = _site(tmp_path / "a", "", {"a-crash.md": CRASH_PAGE, "b-sleeper.md": SLEEPER_PAGE})
+    status, out = _runbook(str(site), "-j", "2", "--json", str(tmp_path / "r.json"), "--transcripts",
+                           str(tmp_path / "t"))
+    assert status == 1, out[-3000:]
+    pages = {p["rel"]: p for p in json.loads((tmp_path / "r.json").read_text())["pages"]}
+    line = _line(site / "a-crash.md", "DO $$")
+    assert pages["a-crash.md"]["reason"] == f"line {line}: server closed the connection unexpectedly"
+    assert pages["b-sleeper.md"]["status"] == "passed", pages["b-sleeper.md"]["reason"]
+    first = (tmp_path / "t" / "b-sleeper" / "server.log").read_text()
+    assert "crash of another server process" in first
+    again = (tmp_path / "t" / "b-sleeper" / "run-2" / "server.log").read_text()
+    assert "(1 row)" in again
+
+
+PLAN_PAGE = """---
+title: Plans
+---
+
+# Plans
+
+## Usage {#usage}
+
+```sql
+CREATE TABLE memos (id integer, content text);
+CREATE INDEX memos_content_index ON memos USING gin (content gin_trgm_ops);
+SET enable_seqscan = off;
+```
+
+```sql
+EXPLAIN (COSTS OFF) SELECT * FROM memos WHERE content LIKE '%groonga%' ORDER BY id;
+-- QUERY PLAN
+-- Sort
+--   ->  Bitmap Heap Scan on memos
+--         ->  Bitmap Index Scan on memos_content_index
+```
+
+```sql
+EXPLAIN SELECT * FROM memos WHERE content LIKE '%groonga%';
+--                     QUERY PLAN
+-- ...
+--   ->  Bitmap Index Scan on memos_content_index
+-- ...
+```
+"""
+
+
+def test_plans_written_by_hand_compare_by_shape_end_to_end(tmp_path: Path) -> None:
+    """EXPLAIN output written by hand (no rule line) and abbreviated (``...``) as the reader reads
+    them, against PostgreSQL's real plans: both pass, by the plan's shape."""
+    page = PLAN_PAGE
+    site = _site(tmp_path / "a", (SITE / "runbook.toml").read_text(encoding="utf-8"), {"plan.md": page})
+    status, out = _runbook(str(site), "--json", str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t"))
+    assert status == 0, out[-3000:]
+    (result,) = json.loads((tmp_path / "r.json").read_text())["pages"]
+    checks = {c["line"]: c for s in result["report"]["steps"] for a in s["actions"] for c in a["checks"]}
+    assert checks[_line(site / "plan.md", "EXPLAIN (COSTS OFF)")]["status"] in ("passed", "volatile")
+    abbreviated = checks[_line(site / "plan.md", "EXPLAIN SELECT")]
+    assert abbreviated["volatile"] == ["plan: abbreviated on the page (its nodes appear in the plan, in order)"]
