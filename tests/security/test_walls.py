@@ -294,7 +294,7 @@ def test_memory_hog_fails_its_step(outcome: Outcome) -> None:
     assert hog.returncode == 1, hog.stderr[-3000:]
 
 
-@escapes("runbook keeps a command's whole output in memory (about 4 times its size), on the machine, outside "
+@escapes("runbook keeps a command's whole output in memory (several times its size), on the machine, outside "
          "the host's memory limit; its transcript on the machine's disk has no limit either")
 def test_runbooks_memory_does_not_grow_with_the_output(outcome: Outcome) -> None:
     """runbook reads the host's output on the machine, outside the host's memory limit: a command
