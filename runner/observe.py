@@ -33,6 +33,19 @@ def _die_with_parent() -> None:
         pass
 
 
+def _load_before_chroot() -> None:
+    """Import what a connection needs while the machine's files are still there (after the chroot only
+    the host's are): psycopg, and what its connect imports (a connection attempt that fails at once)."""
+    import ctypes  # noqa: F401  (_die_with_parent)
+
+    import psycopg
+
+    try:
+        psycopg.connect(host="/nonexistent-runbook-observer", port=5432, connect_timeout=1)
+    except Exception:  # (expected: no such socket)
+        pass
+
+
 def _worker(conn: multiprocessing.connection.Connection, parent_end: multiprocessing.connection.Connection,
             parent: int, user: str | tuple[int, int], root: str | None = None) -> None:
     # Ctrl-C reaches the whole foreground process group: the runner handles it and closes the pipe,
@@ -42,6 +55,7 @@ def _worker(conn: multiprocessing.connection.Connection, parent_end: multiproces
     parent_end.close()  # else the pipe never reports the runner's end closed
     try:
         if root is not None:  # a sandbox host's own root: its socket (and any link there) is resolved inside
+            _load_before_chroot()
             os.chroot(root)
             os.chdir("/")
         _serve(conn, user, parent)

@@ -504,7 +504,7 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         fs = sb.run("a", ["stat", "-f", "-c", "%T", f"/var/lib/postgresql/{version}/main"]).stdout.strip()
         assert (fs == "tmpfs") == speed  # speed: the data directories are in memory
         machine_mounts = [tuple(x.split()[1:3]) for x in Path("/proc/self/mounts").read_text().splitlines()]
-        assert ((str(sb.host_root("a") / "lib-postgresql"), "tmpfs") in machine_mounts) == speed
+        assert ((str((sb.host_root("a") / "lib-postgresql").resolve()), "tmpfs") in machine_mounts) == speed
         inside = [line.split()[4] for line in sb.run("b", ["cat", "/proc/self/mountinfo"]).stdout.splitlines()]
         assert inside and not [m for m in inside if m.startswith(str(sb_root))]  # no copy of another host's
         # data folder or namespace file
@@ -529,7 +529,7 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         assert escaped  # out of the host's mount namespace, still in its cgroups
         inside = {p: _started(p) for p in _pids_in(inodes)}
         assert inside
-        st_dir = sb.dir
+        st_dir, run_dir = sb.dir, sb.run_dir
     finally:
         t = time.monotonic()
         sb.down(fast=fast)
@@ -542,7 +542,8 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
     child.expect(pexpect.EOF)
     child.close()
     mounts = Path("/proc/self/mountinfo").read_text()
-    assert str(st_dir) not in mounts
+    assert str(st_dir) not in mounts and str(run_dir) not in mounts
+    assert not run_dir.exists()
     assert not any(f.exists() for f in ns_files)
     assert not st_dir.exists()
     assert not sb.is_up()
@@ -617,7 +618,7 @@ def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
                                    "mount -o remount,rw,bind /var/cache/runbook/clusters; "
                                    "touch /var/cache/runbook/clusters/planted2"])
         assert not (machine_cache / "planted").exists() and not (machine_cache / "planted2").exists()
-        cache = sb.dir / "cache" / "clusters"
+        cache = sb.cache_dir / "clusters"
         cp = sb.run("a", ["bash", "-c", "mkdir -p /var/cache/runbook/sandbox/clusters/15-main-old/ "
                                         "/var/cache/runbook/sandbox/clusters/.tmp.x && touch -d '-31 days' "
                                         "/var/cache/runbook/sandbox/clusters/15-main-old/done "

@@ -265,3 +265,59 @@ def test_the_machines_folders_stay_read_only(root: Path) -> None:
             assert not Path(d, tag).exists(), f"{d}/{tag} reached the machine"
     finally:
         sb.down(fast=True)
+
+
+def test_the_observer_stays_inside_the_host(root: Path, tmp_path: Path) -> None:
+    """The observer (runner/observe.py) reaches a host's server as the hosts' postgres, from the host's
+    own root: it answers; and after the guide replaces the socket by a link to a Unix socket of the
+    machine, it never connects to the machine's socket."""
+    import socket
+    import threading
+
+    from runner.observe import Observer
+
+    version = sorted(p.name for p in Path("/usr/lib/postgresql").iterdir())[-1]
+    sb = Sandbox(f"obs-{uuid.uuid4().hex[:6]}", [SandboxHost("h", "127.0.0.239")], root=root, network="loopback")
+    machine_sock = Path(tempfile.mkdtemp(prefix="rbobs-", dir="/var/tmp")) / "s.sock"
+    hits: list[int] = []
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(machine_sock))
+    os.chmod(machine_sock.parent, 0o755)
+    os.chmod(machine_sock, 0o777)
+    listener.listen()
+    listener.settimeout(0.2)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                c, _ = listener.accept()
+                hits.append(1)
+                c.close()
+            except OSError:
+                pass
+
+    stop = threading.Event()
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    observer = None
+    try:
+        sb.up()
+        sb.create_cluster("h", version)
+        observer = Observer({"h": sb.socket_dir("h")}, sb.postgres_ids(), sb.observer_roots())
+        assert observer.query("h", "SELECT current_user") == [("postgres",)]
+        observer.close()
+        # the guide's root moves the server's socket away and links the machine's in its place
+        _root(sb, f"mv /run/postgresql/.s.PGSQL.5432 /run/postgresql/moved; "
+                  f"ln -s {machine_sock} /run/postgresql/.s.PGSQL.5432")
+        observer = Observer({"h": sb.socket_dir("h")}, sb.postgres_ids(), sb.observer_roots())
+        assert observer.query("h", "SELECT 1") is None
+        time.sleep(0.3)
+        assert not hits, "the observer connected to the machine's socket"
+    finally:
+        if observer is not None:
+            observer.close()
+        stop.set()
+        t.join()
+        listener.close()
+        shutil.rmtree(machine_sock.parent, ignore_errors=True)
+        sb.down(fast=True)

@@ -45,6 +45,7 @@ from .state import (
 )
 
 NS_KINDS = ("mnt", "uts", "ipc", "pid", "user", "cgroup", "net")
+RUN_DIR = Path("/run/runbook-sandbox/hosts")
 CACHE_SIZE = "25%"
 """The most the sandbox's own cluster templates may hold (memory; what a host writes counts against its
 memory limit)."""
@@ -120,6 +121,18 @@ class Sandbox:
     @property
     def crun_root(self) -> Path:
         return self.dir / "crun"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the hosts' folders and mounts are (``ROOT/NAME/hosts`` links there): a folder every id
+        can reach, whatever ROOT is (crun makes a host's root folder private from inside its user
+        namespace, so every folder above it must be searchable by the host's ids)."""
+        return RUN_DIR / self.key
+
+    @property
+    def cache_dir(self) -> Path:
+        """The sandbox's own cluster templates (``/var/cache/runbook/sandbox`` in its hosts)."""
+        return self.run_dir / "cache"
 
     @property
     def key(self) -> str:
@@ -301,9 +314,13 @@ class Sandbox:
             reused = old is not None and all(self._host_up(h.name) for h in old.hosts)
             self.reused = None
             self._check_other_sandboxes()
-            for d in (self.dir, self.dir / "hosts"):
+            self.dir.mkdir(exist_ok=True)
+            os.chmod(self.dir, 0o755)
+            for d in (*reversed(self.run_dir.parents[:-1]), self.run_dir):
                 d.mkdir(exist_ok=True)
                 os.chmod(d, 0o755)
+            if not (self.dir / "hosts").is_symlink():
+                (self.dir / "hosts").symlink_to(self.run_dir)
             base = old.uid_base if old is not None and old.uid_base is not None else machine.take_range(self.dir)
             state = State(self.name, self.user, self.speed, [HostState(h.name, h.address) for h in self.hosts],
                           self.network, owner, base)
@@ -345,7 +362,7 @@ class Sandbox:
         assert state.uid_base is not None
         ids = hs_.host_ids(state.uid_base, self.user)
         fresh = not any(hs.alive() for hs in state.hosts)
-        cache = self.dir / "cache"  # the hosts' cluster templates (runbook-createcluster): this sandbox's only
+        cache = self.cache_dir  # the hosts' cluster templates (runbook-createcluster): this sandbox's only
         if fresh:  # (what hosts that died left there is not to be trusted)
             umount_all_under(cache)
             rmtree(cache)
@@ -394,7 +411,8 @@ class Sandbox:
                      state: State) -> tuple[int, Path, Path]:
         """Make the host's cgroups, network, folders and writable layer, and start its container;
         returns its init's pid, the file it writes when the host is ready, and its log."""
-        hr = self.host_root(h.name)
+        self._host(h.name)
+        hr = self.run_dir / h.name  # (the real path: crun is given no link)
         if hs.cgroups:  # a host that died: what is left of it goes first
             cg.kill_all(hs.cgroups)
         umount_all_under(hr)
@@ -427,11 +445,12 @@ class Sandbox:
                                              [(o.name, o.address) for o in self.hosts])
         layer = hr / "layer"
         hs_.prepare_layer(layer, ids, hostname=h.name, hosts_text=hosts_text, speed=self.speed, hide=self._hidden())
+        (hr / "tmp").symlink_to("layer/rootfs/tmp")  # the host's /tmp, for files handed to it from outside
         bundle = hr / "bundle"
         bundle.mkdir(mode=0o700)
         config = hs_.oci_config(rootfs=layer / "rootfs", hostname=h.name, ids=ids, net=net, ready=READY,
                                 binds={".rw": layer / "rw", "lib-postgresql": data, "run-postgresql": sock,
-                                       "cache": self.dir / "cache"}, machine_cache=templates.MACHINE_CACHE)
+                                       "cache": self.cache_dir}, machine_cache=templates.MACHINE_CACHE)
         (bundle / "config.json").write_text(json.dumps(config, indent=1))
         pid = hs_.start(self.crun_root, bundle, h.name, hs.cgroups)
         return pid, layer / "rw" / READY, bundle / "init.log"
@@ -493,6 +512,8 @@ class Sandbox:
                 left += cg.kill_all(h.cgroups)
         if left:
             raise SandboxError(f"sandbox {self.name}: processes still running: {', '.join(map(str, left))}")
+        umount_all_under(self.run_dir)
+        rmtree(self.run_dir)
         umount_all_under(self.dir)
         rmtree(self.dir)
         if state is not None:

@@ -73,7 +73,7 @@ def ensure(sb: Sandbox, host: str, lang: str, version_key: tuple[str, str] | Non
         return None
     t0 = time.monotonic()
     cp = sb.run(host, ["env", *_locale(lang), "runbook-createcluster", version, CLUSTER, str(PG_PORT)], timeout=120)
-    made = sb.dir / "cache" / "clusters" / name
+    made = sb.cache_dir / "clusters" / name
     if cp.returncode != 0 or not (made / "done").is_file():
         return None  # the guide's own step will run pg_createcluster and say why
     sb.run(host, ["bash", "-c", "rm -rf /etc/postgresql/* /var/lib/postgresql/* /var/log/postgresql/*"])
