@@ -38,21 +38,26 @@ from .versions import requirement_block
 _LOST_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not yet "
                       r"accepting connections|shutting down|starting up)|no connection to the server|"
                       r"could not connect to server|connection to server .* failed")
+_OTHERS_CRASH_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not "
+                              r"yet accepting connections|shutting down|starting up)|^You are currently not "
+                              r"connected to a database|no connection to the server", re.MULTILINE)
 
 
 def lost_connection(output: str) -> bool:
-    """The server went away because of something else (another session's crash, its recovery)."""
+    """psql could not connect because the server is away (another session's crash, its recovery)."""
     return _LOST_RE.search(output) is not None
 
 
 def server_gone(output: str) -> str | None:
-    """``crashed`` when the statement's own server process ended (``server closed the connection
-    unexpectedly`` and nothing else said why), ``lost`` when another's crash ended it, else None."""
-    if lost_connection(output):
+    """After a statement: ``crashed`` when its own server process ended (``server closed the
+    connection unexpectedly`` and nothing else said why), ``lost`` when another's crash ended it,
+    else None (an error such as dblink's "could not connect to server" is the statement's own)."""
+    if _OTHERS_CRASH_RE.search(output):
         return "lost"
     if "server closed the connection unexpectedly" in output:
         return "crashed"
     return None
+
 
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
 
@@ -208,6 +213,10 @@ class Transport:
         that is ``postgres`` inside sandbox hosts."""
         return "postgres"
 
+    def observer_roots(self) -> dict[str, tuple[str, str]]:
+        """Per host, (root folder, socket folder inside) the observer connects from (sandbox hosts)."""
+        return {}
+
     def diagnose(self, host: str) -> str | None:
         """After a failure on ``host``: what went wrong with the host itself, if it can tell."""
         return None
@@ -239,6 +248,9 @@ class SandboxTransport(Transport):
 
     def observer_user(self) -> str | tuple[int, int]:
         return self.sandbox.postgres_ids()
+
+    def observer_roots(self) -> dict[str, tuple[str, str]]:
+        return self.sandbox.observer_roots()
 
     def diagnose(self, host: str) -> str | None:
         return self.sandbox.diagnose(host)
@@ -439,7 +451,7 @@ class Runner:
         t0 = time.monotonic()
         sockets = self.transport.sockets()
         if sockets:
-            self.observer = Observer(sockets, self.transport.observer_user())
+            self.observer = Observer(sockets, self.transport.observer_user(), self.transport.observer_roots())
         results: list[StepResult] = []
         self.last_results = results
         stop: str | None = None

@@ -17,9 +17,10 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 
 def _die_with_parent() -> None:
@@ -32,20 +33,40 @@ def _die_with_parent() -> None:
         pass
 
 
+def _load_before_chroot() -> None:
+    """Import what a connection needs while the machine's files are still there (after the chroot only
+    the host's are): psycopg, and what its connect imports (a connection attempt that fails at once)."""
+    import ctypes  # noqa: F401  (_die_with_parent)
+
+    import psycopg
+
+    try:
+        psycopg.connect(host="/nonexistent-runbook-observer", port=5432, connect_timeout=1)
+    except Exception:  # (expected: no such socket)
+        pass
+
+
 def _worker(conn: multiprocessing.connection.Connection, parent_end: multiprocessing.connection.Connection,
-            parent: int, user: str | tuple[int, int]) -> None:
+            parent: int, user: str | tuple[int, int], root: str | None = None) -> None:
     # Ctrl-C reaches the whole foreground process group: the runner handles it and closes the pipe,
     # which ends this loop; the worker itself never reacts to it (no traceback of its own).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent_end.close()  # else the pipe never reports the runner's end closed
     try:
+        if root is not None:  # a sandbox host's own root: its socket (and any link there) is resolved inside
+            _load_before_chroot()
+            os.chroot(root)
+            os.chdir("/")
         _serve(conn, user, parent)
     except (EOFError, OSError, KeyboardInterrupt):
         pass
 
 
 def _serve(conn: multiprocessing.connection.Connection, user: str | tuple[int, int], parent: int) -> None:
+    # imported here, in the worker (before it drops root): the runner does not wait for it
+    import psycopg
+
     if isinstance(user, tuple):  # (uid, gid) outside of the hosts' postgres (the sandbox's id range)
         uid, gid = user
         user = "postgres"
@@ -91,23 +112,37 @@ QUERY_TIMEOUT = 15.0
 class Observer:
     """Queries hosts' PostgreSQL servers beside the guide's own sessions."""
 
-    def __init__(self, sockets: dict[str, Path], user: str | tuple[int, int] = "postgres") -> None:
+    def __init__(self, sockets: dict[str, Path], user: str | tuple[int, int] = "postgres",
+                 roots: dict[str, tuple[str, str]] | None = None) -> None:
+        """``roots``: per host, (its root folder, its socket folder inside): a worker of its own runs
+        chrooted there (sandbox hosts: nothing the guide puts in its socket folder leads outside)."""
         self.sockets = sockets
+        self.roots = roots or {}
+        self._user = user
+        self._workers: dict[str, tuple[multiprocessing.connection.Connection, Any]] = {}
+        self._lock = threading.Lock()  # one pipe per worker, several threads (multi-host actions)
+        if not self.roots:
+            self._start("")
+
+    def _start(self, key: str) -> None:
         ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker, args=(child, self._conn, os.getpid(), user), daemon=True)
-        self._proc.start()
+        conn, child = ctx.Pipe()
+        root = self.roots[key][0] if key else None
+        proc = ctx.Process(target=_worker, args=(child, conn, os.getpid(), self._user, root), daemon=True)
+        proc.start()
         child.close()
-        self._lock = threading.Lock()  # one pipe, several threads (multi-host actions)
+        self._workers[key] = (conn, proc)
 
     def close(self) -> None:
-        try:
-            self._conn.send(None)
-        except OSError:
-            pass
-        self._proc.join(timeout=3)
-        if self._proc.is_alive():
-            self._proc.kill()
+        for conn, _ in self._workers.values():
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for _, proc in self._workers.values():
+            proc.join(timeout=3)
+            if proc.is_alive():
+                proc.kill()
 
     def query(self, host: str, sql: str) -> list[tuple[Any, ...]] | None:
         """Rows, or None when the host's server cannot be reached."""
@@ -115,13 +150,17 @@ class Observer:
         if sock is None or not (sock / ".s.PGSQL.5432").exists():  # no server listening: nothing to ask
             return None
         with self._lock:
+            key = host if host in self.roots else ""
+            if key not in self._workers:
+                self._start(key)
+            conn, proc = self._workers[key]
             try:
-                self._conn.send((str(sock), sql))
-                if not self._conn.poll(QUERY_TIMEOUT):  # a server that does not answer: no more observing
-                    self._proc.kill()
-                    self._conn.close()
+                conn.send((self.roots[host][1] if key else str(sock), sql))
+                if not conn.poll(QUERY_TIMEOUT):  # a server that does not answer: no more observing
+                    proc.kill()
+                    conn.close()
                     return None
-                status, payload = self._conn.recv()
+                status, payload = conn.recv()
             except (EOFError, OSError):  # the worker is gone (the run is ending, or it timed out)
                 return None
         return payload if status == "ok" else None

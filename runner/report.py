@@ -132,7 +132,10 @@ class ProgressPrinter:
     each host (with its elapsed time); plain lines otherwise. While a :class:`PageProgress` is live
     (or given as ``overall``) it shares that live display: rich allows one at a time."""
 
-    def __init__(self, stream: TextIO | None = None, total: int = 0, overall: PageProgress | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, total: int = 0, overall: PageProgress | None = None,
+                 file: str = "") -> None:
+        self.file = file
+        """The guide's path: a step that does not pass names its place (``guide.md:120``)."""
         overall = overall or PageProgress.active
         self.overall = overall
         self.stream = overall.stream if overall is not None else stream or sys.stderr
@@ -178,7 +181,9 @@ class ProgressPrinter:
                 for ln in action.details.rstrip().splitlines()[-15:]:
                     self._line(f"          | {ln}", "red")
         elif event == "step-end":
-            self._line(f"[{num}] {step.id}: {step.status} ({step.duration:.1f}s)"
+            shown = self.file and step.status not in ("passed", "done-earlier")
+            where = f" at {self.file}:{step.line}" if shown else ""
+            self._line(f"[{num}] {step.id}: {step.status}{where} ({step.duration:.1f}s)"
                        + (f" - {step.reason}" if step.reason and step.status != "passed" else ""),
                        STYLE.get(step.status, ""))
 

@@ -13,7 +13,7 @@ runner has all its speed settings (docs/sandbox.md).
                                                             and the PGroonga guide where PGroonga is installed)
 
 The plain script runs each action's bound commands in the guide's order through the sandbox's own
-entry (nsenter + the guide's user), multi-host actions in parallel (`&` + `wait`), answers password
+entry (crun exec + the guide's user), multi-host actions in parallel (`&` + `wait`), answers password
 prompts on standard input (no controlling terminal: `setsid -w`), SQL blocks through `psql` with a
 heredoc, and file edits with a
 small embedded python3 replacement.  It checks nothing: it is the floor a runner cannot beat.
@@ -144,15 +144,15 @@ def _once(guide: Path) -> tuple[float, float, float]:
         raise SystemExit(f"runbook run failed ({proc.returncode})")
     # 2. the plain script on a fresh sandbox (up/down included, as in the runner's time)
     sb = Sandbox(name, hosts, network=network)
-    script = plain_script(guide, sb, pg_version)
     Path("/tmp/runbook-bench").mkdir(exist_ok=True)
-    Path(f"/tmp/runbook-bench/{name}.sh").write_text(script)
     t0 = time.monotonic()
     try:
         sb.up()
         up = time.monotonic() - t0
+        script = plain_script(guide, sb, pg_version)  # (the hosts' entry names their running containers)
+        Path(f"/tmp/runbook-bench/{name}.sh").write_text(script)
         for h in hosts:  # the script gets pg_ctlcluster's own wait at `systemctl start`, as the guide would
-            (sb.host_root(h.name) / "sbin" / "runbook-fast-start").unlink(missing_ok=True)
+            sb.run(h.name, ["rm", "-f", "/usr/local/sbin/runbook-fast-start"])
         res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     finally:
         t1 = time.monotonic()

@@ -62,10 +62,9 @@ def test_playbook_runs_on_sandbox_hosts(tmp_path: Path) -> None:
                   root=tmp_path / "sandboxes")
     try:
         box.up()
-        Path("/run/sshd").mkdir(exist_ok=True)
         for host, address in addresses.items():
             setup = (
-                "set -e; ssh-keygen -q -t ed25519 -N '' -f /tmp/sshd_host_key; "
+                "set -e; mkdir -p /run/sshd; ssh-keygen -q -t ed25519 -N '' -f /tmp/sshd_host_key; "
                 f"printf '%s\\n' 'Port {PORT}' 'ListenAddress {address}' 'HostKey /tmp/sshd_host_key' "
                 "'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM yes' 'StrictModes no' "
                 f"'PidFile /tmp/sshd.pid' 'AllowUsers {box.user}' > /tmp/sshd_config; "

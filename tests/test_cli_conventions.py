@@ -113,6 +113,15 @@ def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.Captur
     assert "[ 1/1] s: passed" in err and "[ 1/1]" not in out
 
 
+def test_a_failed_steps_line_names_the_guide_and_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from runner.execute import StepResult
+    from runner.report import ProgressPrinter
+
+    step = StepResult("check-data", 3, "Check", None, 59, "failed", reason="primary: result differs")
+    ProgressPrinter(total=3, file="g.ja.md")("step-end", step, None)
+    assert capsys.readouterr().err == "[ 3/3] check-data: failed at g.ja.md:59 (0.0s) - primary: result differs\n"
+
+
 def test_quiet_silences_the_progress(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from runner import console
     from runner.execute import StepResult
@@ -345,3 +354,11 @@ def test_how_each_check_is_compared() -> None:
     assert hows["SELECT name"] == "multiset"
     assert hows["EXPLAIN SELECT"] == "shape"
     assert hows["SELECT now()"].startswith("exact, volatile: ")
+
+
+def test_a_sites_html_report_is_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--html site.html` on a site wrote one file per page named after the page's file name only and
+    never site.html; a site's report is a folder (index page and a report per page)."""
+    assert cli(["run", str(ROOT / "docs" / "site"), "--html", str(tmp_path / "site.html")]) == 2
+    assert "--html " + str(tmp_path / "site.html") + ": a site's report is a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

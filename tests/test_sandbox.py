@@ -504,7 +504,7 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         fs = sb.run("a", ["stat", "-f", "-c", "%T", f"/var/lib/postgresql/{version}/main"]).stdout.strip()
         assert (fs == "tmpfs") == speed  # speed: the data directories are in memory
         machine_mounts = [tuple(x.split()[1:3]) for x in Path("/proc/self/mounts").read_text().splitlines()]
-        assert ((str(sb.host_root("a") / "lib-postgresql"), "tmpfs") in machine_mounts) == speed
+        assert ((str((sb.host_root("a") / "lib-postgresql").resolve()), "tmpfs") in machine_mounts) == speed
         inside = [line.split()[4] for line in sb.run("b", ["cat", "/proc/self/mountinfo"]).stdout.splitlines()]
         assert inside and not [m for m in inside if m.startswith(str(sb_root))]  # no copy of another host's
         # data folder or namespace file
@@ -529,7 +529,7 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
         assert escaped  # out of the host's mount namespace, still in its cgroups
         inside = {p: _started(p) for p in _pids_in(inodes)}
         assert inside
-        st_dir = sb.dir
+        st_dir, run_dir = sb.dir, sb.run_dir
     finally:
         t = time.monotonic()
         sb.down(fast=fast)
@@ -542,7 +542,8 @@ def test_down_leaves_nothing(sb_root: Path, network: str, fast: bool) -> None:
     child.expect(pexpect.EOF)
     child.close()
     mounts = Path("/proc/self/mountinfo").read_text()
-    assert str(st_dir) not in mounts
+    assert str(st_dir) not in mounts and str(run_dir) not in mounts
+    assert not run_dir.exists()
     assert not any(f.exists() for f in ns_files)
     assert not st_dir.exists()
     assert not sb.is_up()
@@ -604,15 +605,20 @@ def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
     """runbook-createcluster in a host saves its templates in the sandbox's own cache, never the
     machine's (a guide cannot plant a cluster in another run's hosts); another host of the sandbox
     copies it; templates of the sandbox not used for 30 days (and half-done saves a day old) are
-    removed; ``down`` removes them.  The machine's cache is read-only in the hosts."""
+    removed; ``down`` removes them.  The machine's cache is below an overlay in the hosts: nothing a
+    host writes there (even after unmounting and remounting) reaches it."""
     machine_cache = Path("/var/cache/runbook/clusters")
     sb = Sandbox(_uname("tpl"), [SandboxHost("a", _free_addresses(2, start=220)[0]),
                                  SandboxHost("b", _free_addresses(2, start=220)[1])], root=sb_root, network="loopback")
     try:
         sb.up()
         machine_before = sorted(machine_cache.iterdir())
-        assert sb.run("a", ["touch", "/var/cache/runbook/clusters/planted"]).returncode != 0
-        cache = sb.dir / "cache" / "clusters"
+        # what a host's root writes there lands in its own layer (an overlay: the machine's below, read-only)
+        sb.run("a", ["bash", "-c", "touch /var/cache/runbook/clusters/planted; umount -l /var/cache/runbook/clusters; "
+                                   "mount -o remount,rw,bind /var/cache/runbook/clusters; "
+                                   "touch /var/cache/runbook/clusters/planted2"])
+        assert not (machine_cache / "planted").exists() and not (machine_cache / "planted2").exists()
+        cache = sb.cache_dir / "clusters"
         cp = sb.run("a", ["bash", "-c", "mkdir -p /var/cache/runbook/sandbox/clusters/15-main-old/ "
                                         "/var/cache/runbook/sandbox/clusters/.tmp.x && touch -d '-31 days' "
                                         "/var/cache/runbook/sandbox/clusters/15-main-old/done "

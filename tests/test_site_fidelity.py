@@ -137,3 +137,5 @@ def test_a_crash_of_the_statement_is_told_from_another_sessions_crash() -> None:
     assert server_gone(other) == "lost"
     assert server_gone("psql: error: ... FATAL:  the database system is in recovery mode") == "lost"
     assert server_gone("ERROR:  relation \"memos\" does not exist") is None
+    # a statement's own error about another server (dblink, postgres_fdw) is compared, not a lost session
+    assert server_gone('ERROR:  could not establish connection\nDETAIL:  could not connect to server "x"') is None

@@ -282,7 +282,7 @@ def _second_signal(signum: int, run: GuideRun) -> str:
 def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun, selected: list[str] | None,
              guard: SignalGuard, reports: bool, html: Path | None) -> tuple[str, RunResult | None]:
     graph, plan = run.graph, run.plan
-    printer = ProgressPrinter(total=len(graph.steps))
+    printer = ProgressPrinter(total=len(graph.steps), file=str(path))
     if run.network_note:
         progress(f"runbook: {run.network_note}")
     try:

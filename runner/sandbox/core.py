@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,12 @@ from .state import (
 )
 
 NS_KINDS = ("mnt", "uts", "ipc", "pid", "user", "cgroup", "net")
+RUN_DIR = Path("/run/runbook-sandbox/hosts")
+CACHE_SIZE = "25%"
+"""The most the sandbox's own cluster templates may hold (memory; what a host writes counts against its
+memory limit)."""
+SOCKET_DIR_SIZE = "16m"
+"""A host's /run/postgresql (a tmpfs: Unix sockets, lock and pid files)."""
 READY = "ready"
 
 
@@ -116,6 +123,18 @@ class Sandbox:
         return self.dir / "crun"
 
     @property
+    def run_dir(self) -> Path:
+        """Where the hosts' folders and mounts are (``ROOT/NAME/hosts`` links there): a folder every id
+        can reach, whatever ROOT is (crun makes a host's root folder private from inside its user
+        namespace, so every folder above it must be searchable by the host's ids)."""
+        return RUN_DIR / self.key
+
+    @property
+    def cache_dir(self) -> Path:
+        """The sandbox's own cluster templates (``/var/cache/runbook/sandbox`` in its hosts)."""
+        return self.run_dir / "cache"
+
+    @property
     def key(self) -> str:
         """Name of the sandbox's cgroups: its name and a hash of its folder (two roots never clash)."""
         return f"{self.name}-{hashlib.sha1(str(self.dir.resolve()).encode()).hexdigest()[:8]}"
@@ -166,6 +185,16 @@ class Sandbox:
         authentication over the host's Unix socket)."""
         ids = self.ids()
         return ids.outside(ids.pg_uid), ids.outside(ids.pg_gid)
+
+    def observer_roots(self) -> dict[str, tuple[str, str]]:
+        """Per host, (its root folder as the machine reaches it, its socket folder inside): the observer
+        connects chrooted there, so that a link the guide puts in the socket folder stays inside."""
+        state = read_state(self.dir)
+        out = {}
+        for hs in state.hosts if state is not None else []:
+            if hs.init is not None and hs.alive():
+                out[hs.name] = (f"/proc/{hs.init[0]}/root", "/run/postgresql")
+        return out
 
     def namespace_inodes(self, host: str) -> dict[str, int]:
         """{kind: inode} of the host's namespaces, for a session to check it is inside them."""
@@ -285,9 +314,13 @@ class Sandbox:
             reused = old is not None and all(self._host_up(h.name) for h in old.hosts)
             self.reused = None
             self._check_other_sandboxes()
-            for d in (self.dir, self.dir / "hosts"):
+            self.dir.mkdir(exist_ok=True)
+            os.chmod(self.dir, 0o755)
+            for d in (*reversed(self.run_dir.parents[:-1]), self.run_dir):
                 d.mkdir(exist_ok=True)
                 os.chmod(d, 0o755)
+            if not (self.dir / "hosts").is_symlink():
+                (self.dir / "hosts").symlink_to(self.run_dir)
             base = old.uid_base if old is not None and old.uid_base is not None else machine.take_range(self.dir)
             state = State(self.name, self.user, self.speed, [HostState(h.name, h.address) for h in self.hosts],
                           self.network, owner, base)
@@ -329,12 +362,13 @@ class Sandbox:
         assert state.uid_base is not None
         ids = hs_.host_ids(state.uid_base, self.user)
         fresh = not any(hs.alive() for hs in state.hosts)
-        cache = self.dir / "cache"  # the hosts' cluster templates (runbook-createcluster): this sandbox's only
+        cache = self.cache_dir  # the hosts' cluster templates (runbook-createcluster): this sandbox's only
         if fresh:  # (what hosts that died left there is not to be trusted)
+            umount_all_under(cache)
             rmtree(cache)
-        cache.mkdir(exist_ok=True)
-        os.chown(cache, ids.base, ids.base)
-        os.chmod(cache, 0o700)
+        if not cache.is_dir():  # in memory, as every folder a host can write: the machine's disk stays out
+            cache.mkdir()
+            mount_tmpfs(cache, size=CACHE_SIZE, mode=0o700, uid=ids.base, gid=ids.base, name="runbook-cache")
         self.crun_root.mkdir(mode=0o700, exist_ok=True)
         if self.network == "netns":
             network.ensure_ns_dir(self.ns_dir)
@@ -342,17 +376,28 @@ class Sandbox:
         if not templates.MACHINE_CACHE.is_dir():  # runbook's own cache folder (the hosts see it read-only)
             templates.MACHINE_CACHE.mkdir(parents=True)
             os.chmod(templates.MACHINE_CACHE, 0o700)
-        created: list[int] = []
-        for i, hs in enumerate(state.hosts):
-            if hs.alive():
-                continue
-            self._create_host(self._host(hs.name), i, hs, ids, state)
-            created.append(i)
+        template = fresh and self.speed  # (the machine's template of the newest PostgreSQL, if it is missing)
+        with ThreadPoolExecutor(1) as pool:
+            key = pool.submit(templates.newest_key, _machine_lang()) if template else None
+            created: dict[int, tuple[int, Path, Path]] = {}
+            for i, hs in enumerate(state.hosts):  # every container starts, then they come up at once
+                if not hs.alive():
+                    created[i] = self._create_host(self._host(hs.name), i, hs, ids, state)
+            for i, (pid, ready, log) in created.items():
+                hs = state.hosts[i]
+                hs_.wait_ready(hs.name, pid, ready, log)
+                started = start_time(pid)
+                if started is None:
+                    raise SandboxError(f"host {hs.name}: its container ended at once: {hs_.tail(log)}")
+                hs.init = (pid, started)
+                kinds = ("mnt", "uts", "ipc", "pid", "user", *(("net",) if self.network == "netns" else ()))
+                hs.ns = {k: n for k in kinds if (n := ns_inode(f"/proc/{pid}/ns/{k}")) is not None}
             write_state(self.dir, state)
-        if self.network == "netns":
-            network.link_to_bridge(self._bridge_file(), created, self.name)
-        if fresh and self.speed and created:  # no guide command ran in this sandbox yet
-            self.template_note = templates.ensure(self, state.hosts[created[0]].name, _machine_lang())
+            if self.network == "netns":
+                network.link_to_bridge(self._bridge_file(), list(created), self.name)
+            if key is not None and created:  # no guide command ran in this sandbox yet
+                self.template_note = templates.ensure(self, state.hosts[min(created)].name, _machine_lang(),
+                                                      key.result())
 
     def _hidden(self) -> list[str]:
         """The sandboxes' root folder, if the hosts' overlays would show it."""
@@ -362,8 +407,12 @@ class Sandbox:
                 return [str(root.relative_to("/"))]
         return []
 
-    def _create_host(self, h: SandboxHost, index: int, hs: HostState, ids: hs_.Ids, state: State) -> None:
-        hr = self.host_root(h.name)
+    def _create_host(self, h: SandboxHost, index: int, hs: HostState, ids: hs_.Ids,
+                     state: State) -> tuple[int, Path, Path]:
+        """Make the host's cgroups, network, folders and writable layer, and start its container;
+        returns its init's pid, the file it writes when the host is ready, and its log."""
+        self._host(h.name)
+        hr = self.run_dir / h.name  # (the real path: crun is given no link)
         if hs.cgroups:  # a host that died: what is left of it goes first
             cg.kill_all(hs.cgroups)
         umount_all_under(hr)
@@ -388,6 +437,7 @@ class Sandbox:
         if self.speed:
             mount_tmpfs(data, size=DATA_TMPFS_SIZE, mode=0o755, uid=pg_u, gid=pg_g, name="runbook-data")
         sock.mkdir()
+        mount_tmpfs(sock, size=SOCKET_DIR_SIZE, mode=0o2775, uid=pg_u, gid=pg_g, name="runbook-run")
         for p, mode in ((data, 0o755), (sock, 0o2775)):
             os.chown(p, pg_u, pg_g)
             os.chmod(p, mode)
@@ -395,19 +445,15 @@ class Sandbox:
                                              [(o.name, o.address) for o in self.hosts])
         layer = hr / "layer"
         hs_.prepare_layer(layer, ids, hostname=h.name, hosts_text=hosts_text, speed=self.speed, hide=self._hidden())
+        (hr / "tmp").symlink_to("layer/rootfs/tmp")  # the host's /tmp, for files handed to it from outside
         bundle = hr / "bundle"
         bundle.mkdir(mode=0o700)
         config = hs_.oci_config(rootfs=layer / "rootfs", hostname=h.name, ids=ids, net=net, ready=READY,
                                 binds={".rw": layer / "rw", "lib-postgresql": data, "run-postgresql": sock,
-                                       "cache": self.dir / "cache"}, machine_cache=templates.MACHINE_CACHE)
+                                       "cache": self.cache_dir}, machine_cache=templates.MACHINE_CACHE)
         (bundle / "config.json").write_text(json.dumps(config, indent=1))
-        pid, _ = hs_.start(self.crun_root, bundle, h.name, hs.cgroups, ready=layer / "rw" / READY)
-        started = start_time(pid)
-        if started is None:
-            raise SandboxError(f"host {h.name}: its container ended at once: {hs_._tail(bundle / 'init.log')}")
-        hs.init = (pid, started)
-        hs.ns = {k: i for k in ("mnt", "uts", "ipc", "pid", "user", *(("net",) if net else ()))
-                 if (i := ns_inode(f"/proc/{pid}/ns/{k}")) is not None}
+        pid = hs_.start(self.crun_root, bundle, h.name, hs.cgroups)
+        return pid, layer / "rw" / READY, bundle / "init.log"
 
     def set_owner(self, owner: tuple[int, int] | None) -> None:
         """Record ``owner`` as the process using the sandbox (None: kept, e.g. after ``run --keep``)."""
@@ -466,6 +512,8 @@ class Sandbox:
                 left += cg.kill_all(h.cgroups)
         if left:
             raise SandboxError(f"sandbox {self.name}: processes still running: {', '.join(map(str, left))}")
+        umount_all_under(self.run_dir)
+        rmtree(self.run_dir)
         umount_all_under(self.dir)
         rmtree(self.dir)
         if state is not None:

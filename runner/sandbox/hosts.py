@@ -40,6 +40,8 @@ from .state import SECURE_PATH, SandboxError
 
 OVERLAID = ("etc", "usr", "var")
 """The machine's folders a host sees as overlays (read-only below, its writable layer above)."""
+CLUSTERS = "/var/cache/runbook/clusters"
+"""Where the hosts see the machine's cluster templates (an overlay too: read-only below)."""
 LIB_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 """Top folders that are either symbolic links into /usr (merged /usr) or bound read-only."""
 EMPTY_DIRS = ("home", "root", "tmp", "run", "proc", "dev", "sys", "mnt", "media", "opt", "srv")
@@ -160,18 +162,14 @@ def prepare_layer(layer: Path, ids: Ids, *, hostname: str, hosts_text: str, spee
         _dir(rootfs / d, {"tmp": 0o1777, "root": 0o700}.get(d, 0o755), r, r)
     for d in (*OVERLAID, ".lower", ".rw", ".bind"):
         _dir(rootfs / d, 0o755, r, r)
-    for d in LIB_DIRS:
-        machine = Path("/") / d
-        if machine.is_symlink():
-            os.symlink(os.readlink(machine), rootfs / d)
-            os.lchown(rootfs / d, r, r)
-        elif machine.is_dir():
-            _dir(rootfs / d, 0o755, r, r)
-    for d in ("lib-postgresql", "run-postgresql", "cache", "clusters"):
+    for d, target in lib_links().items():  # first into the machine's /usr below (the init's own commands)
+        os.symlink(f".lower/{target.lstrip('/')}", rootfs / d)
+        os.lchown(rootfs / d, r, r)
+    for d in ("lib-postgresql", "run-postgresql", "cache"):
         _dir(rootfs / ".bind" / d, 0o755, r, r)
-    for d in OVERLAID:
+    for d in (*OVERLAID, "clusters"):
         _dir(rootfs / ".lower" / d, 0o755, r, r)
-        _dir(layer / "rw" / "upper" / d, 0o755, r, r)
+        _dir(layer / "rw" / "upper" / d, 0o755 if d != "clusters" else 0o700, r, r)
         _dir(layer / "rw" / "work" / d, 0o700, r, r)
     os.chown(layer / "rw", r, r)
     os.chown(layer / "rw" / "upper", r, r)
@@ -213,7 +211,7 @@ def _fill_upper(up: Path, ids: Ids, *, hostname: str, hosts_text: str, speed: bo
     _dir(up / "var/log/postgresql", 0o1775, r, pg_g)
     _dir(up / "var/cache/runbook", 0o755, r, r)
     _dir(up / "var/cache/runbook/sandbox", 0o700, r, r)
-    _dir(up / "var/cache/runbook/clusters", 0o700, r, r)
+    _dir(up / CLUSTERS.lstrip("/"), 0o700, r, r)
     for rel in HIDDEN_FILES:
         if Path("/", rel).exists() or Path("/", rel).is_symlink():
             _whiteout(up / rel, r)
@@ -251,22 +249,39 @@ def _fill_homes(rootfs: Path, ids: Ids) -> None:
                     _put(home / rel / n, s.read_bytes(), stat.S_IMODE(s.stat().st_mode), *owner)
 
 
+def lib_links() -> dict[str, str]:
+    """The machine's top folders that are symbolic links (merged /usr: bin -> usr/bin …)."""
+    out = {}
+    for d in LIB_DIRS:
+        machine = Path("/") / d
+        if machine.is_symlink():
+            out[d] = os.readlink(machine)
+        elif machine.is_dir():
+            raise SandboxError(f"the sandbox needs a merged /usr (/{d} a link into /usr, as Debian 12 has it)")
+    return out
+
+
 def init_script(ready: str) -> str:
-    """The container's first process: overlays, the host's PostgreSQL folders, then ``tini``."""
+    """The container's first process (run from the machine's /usr below): the overlays (the machine's
+    folders below, read-only; the host's writable layer above), the host's PostgreSQL folders, the top
+    links into the new /usr; then the machine's folders it mounted them from are detached, so that
+    nothing of the machine is left mounted in the host but below an overlay (where no remount can make
+    it writable); then ``tini`` (from the overlay) reaps the host's orphans."""
     lines = ["set -e"]
-    for d in OVERLAID:
+    for d, target in [*((d, f"/{d}") for d in OVERLAID), ("clusters", CLUSTERS)]:
         lines.append(f"mount -t overlay -o lowerdir=/.lower/{d},upperdir=/.rw/upper/{d},workdir=/.rw/work/{d},"
-                     f"userxattr runbook-{d} /{d}")
+                     f"userxattr runbook-{d} {target}")
     lines += [
         "mount --move /.bind/lib-postgresql /var/lib/postgresql",
         "mkdir -p /run/postgresql && mount --move /.bind/run-postgresql /run/postgresql",
         "mount --move /.bind/cache /var/cache/runbook/sandbox",
-        "mount --move /.bind/clusters /var/cache/runbook/clusters",
-        *(f"umount /.lower/{d}" for d in OVERLAID),
+        *(f"ln -sfn {target} /{d}" for d, target in lib_links().items()),
+        "umount -l /.lower/*",  # (this shell runs from one of them: detached, gone once it execs tini)
         f": > /.rw/{ready}",
         "umount /.rw",
         "rmdir /.lower/* /.lower /.bind/* /.bind /.rw",
-        "exec tini -s -- sleep infinity",
+        "exec </dev/null >/dev/null 2>&1",  # (its log is a file of the machine's: the host keeps no handle on it)
+        "exec /usr/bin/tini -s -- sleep infinity",
     ]
     return "\n".join(lines) + "\n"
 
@@ -289,22 +304,13 @@ def oci_config(*, rootfs: Path, hostname: str, ids: Ids, binds: dict[str, Path],
          "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]},
         {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]},
     ]
-    for d in LIB_DIRS:
-        machine = Path("/") / d
-        if machine.is_dir() and not machine.is_symlink():
-            mounts.append({"destination": f"/{d}", "type": "bind", "source": str(machine),
-                           "options": ["bind", "ro", "idmap"]})
-    # the machine's /usr read-only for the init's first commands (the overlay is mounted over it)
-    mounts.append({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["bind", "ro", "idmap"]})
-    for d in OVERLAID:
-        mounts.append({"destination": f"/.lower/{d}", "type": "bind", "source": f"/{d}",
-                       "options": ["bind", "ro", "idmap"]})
-    for name, src in binds.items():
+    # the machine's folders, with the host's ids (idmap): the overlays' lower layers, detached by the init
+    for d, src in [*((d, f"/{d}") for d in OVERLAID), ("clusters", str(machine_cache))]:
+        mounts.append({"destination": f"/.lower/{d}", "type": "bind", "source": src,
+                       "options": ["bind", "ro", "nosuid" if d == "clusters" else "suid", "nodev", "idmap"]})
+    for name, own in binds.items():
         mounts.append({"destination": f"/{name}" if name == ".rw" else f"/.bind/{name}", "type": "bind",
-                       "source": str(src), "options": ["bind", "nosuid", "nodev"]})
-    # the machine's cluster templates (made by the sandbox itself): read-only, owners as on the machine
-    mounts.append({"destination": "/.bind/clusters", "type": "bind", "source": str(machine_cache),
-                   "options": ["bind", "ro", "nosuid", "nodev", "idmap"]})
+                       "source": str(own), "options": ["bind", "nosuid", "nodev"]})
     namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user", "cgroup")]
     if net is not None:
         namespaces.append({"type": "network", "path": str(net)})
@@ -341,10 +347,9 @@ def crun(crun_root: Path) -> list[str]:
     return ["crun", "--cgroup-manager=disabled", "--root", str(crun_root)]
 
 
-def start(crun_root: Path, bundle: Path, cid: str, cgroups: dict[str, str], *, ready: Path,
-          timeout: float = 20) -> tuple[int, str]:
-    """Start the container ``cid`` of ``bundle`` (config.json) inside ``cgroups``; wait until its init
-    has set the host up.  Returns the init's pid and what it printed."""
+def start(crun_root: Path, bundle: Path, cid: str, cgroups: dict[str, str], *, timeout: float = 20) -> int:
+    """Start the container ``cid`` of ``bundle`` (config.json) inside ``cgroups``; returns its init's
+    pid (its first process, which sets the host up: :func:`wait_ready`)."""
     log = bundle / "init.log"
     pidfile = bundle / "init.pid"
     argv = [*join_argv(cgroups), *_crun_wrapper(), *crun(crun_root), "run", "--detach", "--pid-file", str(pidfile),
@@ -355,18 +360,20 @@ def start(crun_root: Path, bundle: Path, cid: str, cgroups: dict[str, str], *, r
         except subprocess.TimeoutExpired as e:
             raise SandboxError(f"host {cid}: crun did not start it within {timeout:g}s") from e
     if cp.returncode != 0:
-        raise SandboxError(f"host {cid}: starting its container failed (crun exit {cp.returncode}): "
-                           f"{_tail(log)}")
-    pid = int(pidfile.read_text().strip())
+        raise SandboxError(f"host {cid}: starting its container failed (crun exit {cp.returncode}): {tail(log)}")
+    return int(pidfile.read_text().strip())
+
+
+def wait_ready(cid: str, pid: int, ready: Path, log: Path, timeout: float = 20) -> None:
+    """Wait until the container's init has set the host up (it writes ``ready``)."""
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if not Path(f"/proc/{pid}").exists() or time.monotonic() > deadline:
-            raise SandboxError(f"host {cid}: its container did not come up: {_tail(log) or 'no message'}")
+            raise SandboxError(f"host {cid}: its container did not come up: {tail(log) or 'no message'}")
         time.sleep(0.002)
-    return pid, _tail(log)
 
 
-def _tail(log: Path) -> str:
+def tail(log: Path) -> str:
     try:
         return log.read_text(errors="replace").strip()[-1000:]
     except OSError:

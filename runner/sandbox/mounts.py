@@ -68,7 +68,12 @@ def umount(path: str) -> None:
 
 
 def umount_all_under(path: Path) -> None:
-    for m in mounts_under(path):
+    """Unmount everything at or below ``path`` (deepest first; one ``umount`` for all of them)."""
+    found = mounts_under(path)
+    if not found:
+        return
+    subprocess.run(["umount", *found], capture_output=True, text=True)
+    for m in mounts_under(path):  # what one call could not unmount (busy: lazily)
         umount(m)
 
 

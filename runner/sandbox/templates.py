@@ -53,22 +53,27 @@ def key(version: str, lang: str) -> str | None:
     return out if cp.returncode == 0 and out else None
 
 
-def ensure(sb: Sandbox, host: str, lang: str) -> str | None:
-    """Make the machine's template of the newest PostgreSQL if it is missing, in ``host`` (fresh: no
-    guide command ran in its sandbox yet).  Returns a note when it made one."""
+def newest_key(lang: str) -> tuple[str, str] | None:
+    """(version, key) of the template of the newest PostgreSQL installed."""
     versions = pg_versions()
     if not versions:
         return None
-    version = versions[-1]
-    k = key(version, lang)
-    if k is None:
+    k = key(versions[-1], lang)
+    return (versions[-1], k) if k else None
+
+
+def ensure(sb: Sandbox, host: str, lang: str, version_key: tuple[str, str] | None) -> str | None:
+    """Make the machine's template ``version_key`` (:func:`newest_key`) if it is missing, in ``host``
+    (fresh: no guide command ran in its sandbox yet).  Returns a note when it made one."""
+    if version_key is None:
         return None
+    version, k = version_key
     name = f"{version}-{CLUSTER}-{k}"
     if (MACHINE_CACHE / name / "done").is_file():
         return None
     t0 = time.monotonic()
     cp = sb.run(host, ["env", *_locale(lang), "runbook-createcluster", version, CLUSTER, str(PG_PORT)], timeout=120)
-    made = sb.dir / "cache" / "clusters" / name
+    made = sb.cache_dir / "clusters" / name
     if cp.returncode != 0 or not (made / "done").is_file():
         return None  # the guide's own step will run pg_createcluster and say why
     sb.run(host, ["bash", "-c", "rm -rf /etc/postgresql/* /var/lib/postgresql/* /var/log/postgresql/*"])

@@ -95,8 +95,9 @@ for m in ours:
 print("mounts of the machine disk", "tried:", len(ours))
 """
 
-# FILL_MIB into each writable mount of the machine's disk the host has (the sandbox's own
-# folders bound into it): kept until the run ends, so that the test sees it on the machine
+# FILL_MIB into each writable mount of the machine's disk the host has (the sandbox's own folders
+# bound into it), and into a file of the machine the host's first process holds open (a path the
+# host cannot see): kept until the run ends, so that the test sees it on the machine
 FILL_MACHINE_DISK = """
 import os
 block = bytes(1 << 20)
@@ -114,6 +115,14 @@ for m in [line.split() for line in open("/proc/self/mountinfo")]:
     except OSError as e:
         print("refused:", m[4], e)
 print("writable mounts of the machine disk", "filled:", n)
+for fd in ("1", "2"):  # files of the machine the first process of the host writes to (its log)
+    target = os.readlink("/proc/1/fd/" + fd)
+    if target.startswith("/") and os.path.isfile("/proc/1/fd/" + fd) and not os.path.exists(target):
+        with open("/proc/1/fd/" + fd, "ab") as f:
+            for _ in range(FILL_MIB):
+                f.write(block)
+        print("filled", target, "through /proc/1/fd/" + fd)
+        break
 """
 
 # System V IPC objects with the test's key (each kind), left open: they live in the IPC namespace
@@ -387,7 +396,13 @@ def bomb_steps(tag: str) -> list[Step]:
             Step("fork-bomb", "Start a fork bomb on primary", (f"perl -e '{FORK_BOMB}' {tag}-bomb",))]
 
 
+FLOOD_MB = 30
+
+
 def hog_steps(tag: str) -> list[Step]:
-    """2 GiB of memory, touched (``b"x" * n`` writes every page)."""
+    """FLOOD_MB of output (runbook reads it, on the machine: outside the host's memory limit), then
+    2 GiB of memory, touched (``b"x" * n`` writes every page)."""
     return [namespaces_step(),
+            Step("flood-output", "Print much on primary", (
+                f"head -c {FLOOD_MB * 1000 * 1000} /dev/zero | tr '\\0' x | fold -w 100",)),
             Step("memory-hog", "Take 2 GiB of memory on primary", (f"python3 -c '{MEMORY_HOG}' {tag}-hog",))]

@@ -221,6 +221,8 @@ class Run:
     veths_before: set[str] = field(default_factory=set)
     ended: float = 0.0
     """When runbook ended (seconds after boot)."""
+    peak_kb: int = 0
+    """runbook's peak resident memory (VmHWM), watched while it ran."""
 
     @property
     def guide(self) -> Path:
@@ -231,11 +233,21 @@ class Run:
         self.guide.write_text(text, encoding="utf-8")
         self.veths_before = machine_veths()
         f = self.folder
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [str(RUNBOOK), "run", str(self.guide), "--fresh", "--timeout", "60", "--json", str(f / "r.json"),
              "--junit", str(f / "r.xml"), "--html", str(f / "r.html"), "--transcripts", str(f / "t")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             env={**os.environ, "RB_ESCAPE_SECRET": secret})
+        threading.Thread(target=self._watch_memory, args=(proc,), daemon=True).start()
+        return proc
+
+    def _watch_memory(self, proc: subprocess.Popen[str]) -> None:
+        while proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            time.sleep(0.1)
 
     def finish(self, proc: subprocess.Popen[str], timeout: float = 240) -> None:
         try:
@@ -282,8 +294,8 @@ class Run:
 
 
 class DiskWatch:
-    """While the runs go: the largest size each of the guide's fill files (``TAG-fill``) reached on the
-    machine's own disk, in the sandboxes' folders (the host's writable mounts of the machine's disk)."""
+    """While the runs go: the largest size each file of the sandboxes' folders on the machine's own disk
+    reached (files of 1 MiB and more)."""
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
@@ -298,12 +310,11 @@ class DiskWatch:
             for d in state_root().glob(f"{self.tag}-*"):
                 for top, _dirs, files in os.walk(d):
                     for name in files:
-                        if name.startswith(f"{self.tag}-fill"):
-                            with contextlib.suppress(OSError):
-                                st = os.lstat(os.path.join(top, name))
-                                if st.st_dev == self.dev:
-                                    path = os.path.join(top, name)
-                                    self.sizes[path] = max(self.sizes.get(path, 0), st.st_blocks * 512)
+                        with contextlib.suppress(OSError):
+                            path = os.path.join(top, name)
+                            st = os.lstat(path)
+                            if st.st_dev == self.dev and st.st_blocks * 512 >= 1 << 20:
+                                self.sizes[path] = max(self.sizes.get(path, 0), st.st_blocks * 512)
 
     def stop(self) -> None:
         self._stop.set()
@@ -331,6 +342,13 @@ def _started(pid: str) -> float:
     return int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
+def _of_another_sandbox(pid: str, stem: str) -> bool:
+    """Whether process ``pid`` is in the cgroup of a host of another sandbox (``…/runbook/NAME-KEY/HOST``):
+    its namespace has the number one of the run's had, but it is not the run's."""
+    text = Path(f"/proc/{pid}/cgroup").read_text()
+    return "/runbook/" in text and f"/runbook/{stem}" not in text
+
+
 def uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
@@ -340,9 +358,10 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
     namespaces, mounts, namespaces, state, cgroups, veth links.
 
     Namespace inode numbers are reused at once: a process in a namespace with one of the host's
-    numbers counts only if it started before the run ended and carries no marker of the test's guides
-    (a survivor of another run may have got the number; survivors have a test of their own), a
-    namespace file only if it is not in another sandbox's folder."""
+    numbers counts only if it started before the run ended, is in no other sandbox's cgroup and
+    carries no marker of the test's guides (a survivor of another run may have got the number;
+    survivors have a test of their own); mounts (namespace files too) count when they name the run's
+    sandbox."""
     found = [f"process {pid}: {cmd}" for pid, cmd in machine.tagged_processes(run.stem)]
     ours = own_namespaces()
     inodes = {ino for kind, ino in run.namespaces().items() if ours.get(kind) != ino}
@@ -351,15 +370,12 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
         if d.isdigit() and int(d) not in marked:
             for kind in NS_KINDS:
                 with contextlib.suppress(OSError):
-                    if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended:
+                    if (os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes and _started(d) <= run.ended
+                            and not _of_another_sandbox(d, run.stem)):
                         cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                         found.append(f"process {d} in the host's {kind} namespace (started {_started(d):.2f} s after"
                                      f" boot, the run ended at {run.ended:.2f} s): {cmd}")
-    root = str(state_root())
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if run.stem in line or (any(f":[{ino}]" in line for ino in inodes) and not point.startswith(root)):
-            found.append(f"mount: {line}")
+    found += [f"mount: {line}" for line in Path("/proc/self/mountinfo").read_text().splitlines() if run.stem in line]
     found += [f"state: {p}" for p in state_root().glob(f"{run.stem}*")]
     for base in (Path("/run"), Path("/var/run")):
         with contextlib.suppress(OSError):
