@@ -98,7 +98,8 @@ def test_which_sample_pages_pass(sample: dict[str, Any]) -> None:
     for rel, p in pages.items():
         by_status.setdefault(p["status"], []).append(rel)
     assert {k: sorted(v) for k, v in by_status.items()} == {
-        "passed": _both(PASSED), "failed": _both(FAILED), "not-executable": _both(NOT_EXECUTABLE)}
+        "passed": _both(PASSED), "failed": _both(FAILED), "not-executable": _both(NOT_EXECUTABLE)}, {
+        rel: p["reason"] for rel, p in pages.items() if p["reason"]}
     # every expected output of every page is checked; the passing pages' checks all pass
     for rel, p in pages.items():
         want = len(expected_output_lines((sample["site"] / rel).read_text(encoding="utf-8")))
