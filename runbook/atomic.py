@@ -30,14 +30,15 @@ def umask() -> int:
 
 
 def write_temp(path: str, text: str, *, mode: int | None = None, like: str | None = None, sync: bool = False) -> str:
-    """A temporary file next to ``path`` holding ``text`` (UTF-8, newlines written as they are); its
-    name is returned and the caller renames it over ``path`` (or removes it).  Its permissions: those
+    """A temporary file next to ``path`` holding ``text`` (UTF-8, newlines as they are, bytes read
+    with ``surrogateescape`` given back); its name is returned and the caller renames it over
+    ``path`` (or removes it).  Its permissions: those
     of the file ``like`` names when it exists (and its owner), else ``mode`` (default 0666) less the
     umask, as ``open()`` would give a new file.  ``sync``: on the disk before the rename."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             fh.write(text)
             if sync:
                 fh.flush()

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runbook.edit_rules import apply_file_edit
 from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
 
 from .compare import Volatile, compare_console, compare_output, has_order_by
-from .edit import apply_file_edit
 from .observe import Observer
 from .plan import Plan, names_other_host, variant_groups
 from .server_paths import is_server_path, server_path
@@ -846,8 +846,8 @@ class Runner:
             return
         content = read.stdout.decode("utf-8", errors="surrogateescape") if exists else ""
         if action.kind == "file_edit":
-            result = apply_file_edit(content, action.edit, action.before, action.after or "",
-                                     conf=path.endswith((".conf", ".cnf", ".ini")), path=path)
+            result = apply_file_edit(content, action.edit, action.before, action.after or "", path=path,
+                                     lang=action.lang)
             if result.status == "before-missing":
                 ar.status = FAILED
                 ar.message = f"line {action.before_span.line if action.before_span else action.span.line}: " \

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from runbook.edit_rules import apply_append, apply_file_edit, apply_settings, parse_setting
 from runbook.errors import SchemaError
 from runbook.export import Secrets
-from runbook.export.ansible import _file_task, dump_yaml
+from runbook.export.ansible import HELPER_FILE, _file_task, dump_yaml
 from runbook.export.sh import HELPER
 from runbook.model import Action, Graph, Span
 from runbook.validate import check
-from runner.edit import apply_append, apply_file_edit, apply_settings, parse_setting
 
 SAMPLE = Path("/usr/share/postgresql/15/postgresql.conf.sample")
 pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="Debian's postgresql-15 is not installed")
@@ -123,6 +123,7 @@ def test_the_ansible_task_edits_as_the_runner_does(tmp_path: Path, mode: str) ->
     task = _file_task(_action(mode, path, text), Secrets([], {}))
     task.pop("become")
     playbook = tmp_path / "play.yml"
+    (tmp_path / HELPER_FILE).write_text(HELPER)  # as export_ansible writes it next to the playbook
     playbook.write_text(dump_yaml([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]))
     bindir = Path(sys.executable).parent
     if not (bindir / "ansible-playbook").exists():

@@ -19,9 +19,10 @@ import yaml
 
 from runbook import lexicon as lexicons
 from runbook.drift import compare
+from runbook.edit_rules import apply_edit
 from runbook.errors import UsageError
 from runbook.export import Secrets, mask_shell, phases
-from runbook.export.ansible import Template, dump_yaml, edit_regex, export_ansible
+from runbook.export.ansible import Template, dump_yaml, export_ansible
 from runbook.export.catalog import Catalog, parse_po
 from runbook.export.graph import render_graph
 from runbook.export.markdown import export_markdown, rebuild
@@ -30,7 +31,6 @@ from runbook.load import load_graph
 from runbook.model import Graph
 from runbook.parse import parse_file, parse_text
 from runner.cli import export as export_cli
-from runner.edit import apply_edit
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDES = ROOT / "docs" / "guides"
@@ -105,7 +105,7 @@ def test_sh_writes_one_script_per_host_with_the_guides_actions(guide: Path) -> N
                      re.MULTILINE)
     assert re.search(rf"# configure-replication-primary#1 \(file_edit\) {re.escape(str(guide))}:\d+", primary)
     # File edits through the helper, with the exact before/after text.
-    assert "edit /etc/postgresql/16/main/postgresql.conf 1 \"$before\" \"$after\"" in primary
+    assert "edit /etc/postgresql/16/main/postgresql.conf conf \"$before\" \"$after\"" in primary
     assert "\n#listen_addresses = 'localhost'\nRUNBOOK_TEXT\n" in primary
     assert "host    replication     all             192.168.0.0/24          scram-sha-256" in primary
     # The prompt answers come from the environment, never from the script.
@@ -281,7 +281,7 @@ def test_yaml_keeps_every_string_a_string_and_marks_jinja_unsafe() -> None:
 def test_ansible_has_one_task_per_action_in_plays_per_phase(guide: Path) -> None:
     graph = _graph(guide)
     files = export_ansible(graph)
-    assert set(files) == {"playbook.yml", "inventory.yml"}
+    assert set(files) == {"playbook.yml", "inventory.yml", "runbook-edit.py"}
     _no_secret(files)
     plays = yaml.safe_load(files["playbook.yml"].replace("!unsafe ", ""))
     assert [p["hosts"] for p in plays][:3] == ["all", "primary", "standbys"]
@@ -298,9 +298,11 @@ def test_ansible_has_one_task_per_action_in_plays_per_phase(guide: Path) -> None
     assert createuser["no_log"] is True
     assert set(createuser["ansible.builtin.expect"]["responses"].values()) == {
         "{{ lookup('ansible.builtin.env', 'RUNBOOK_SECRET_REPLICATION_PASSWORD') }}"}
-    hba = by_id["configure-replication-primary#2"]["ansible.builtin.replace"]
-    assert hba["path"] == "/etc/postgresql/16/main/pg_hba.conf"
-    assert hba["replace"].endswith("host    replication     all             192.168.0.0/24          scram-sha-256")
+    hba = by_id["configure-replication-primary#2"]
+    assert hba["ansible.builtin.script"]["cmd"] == (
+        "runbook-edit.py --env edit /etc/postgresql/16/main/pg_hba.conf conf RUNBOOK_BEFORE RUNBOOK_AFTER")
+    assert hba["environment"]["RUNBOOK_AFTER"].rstrip("\n").endswith(
+        "host    replication     all             192.168.0.0/24          scram-sha-256")
     sql = next(t for a, t in by_id.items() if a.startswith("insert-primary") and "shell" in str(t) and
                "CREATE TABLE" in str(t))
     assert "psql -X -v ON_ERROR_STOP=1 --dbname blog <<'SQL'" in sql["ansible.builtin.shell"]["cmd"]
@@ -321,39 +323,6 @@ def test_ansible_playbook_passes_syntax_check(guide: Path, tmp_path: Path) -> No
     result = subprocess.run([command, "--syntax-check", "-i", str(tmp_path / "inventory.yml"),
                              str(tmp_path / "playbook.yml")], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.parametrize(("name", "content", "before", "after"), EDITS, ids=["replace", "insert", "comment"])
-def test_ansible_replace_regex_edits_as_the_runner_does(name: str, content: str, before: str, after: str) -> None:
-    graph = parse_text(f"""# t
-
-This document uses the following environment:
-
-  * Primary:
-
-    * IP address: 192.168.0.30
-
-## [normal] Edit on primary {{#edit}}
-
-This is a normal step.
-
-`/etc/{name}`:
-
-Before:
-
-```conf
-{before}```
-
-After:
-
-```conf
-{after}```
-""", "t.md", "en")
-    action = graph.steps[0].actions[0]
-    regexp, replace = edit_regex(action)
-    once = re.sub(regexp, replace, content, flags=re.MULTILINE)
-    assert once == apply_edit(content, before, after).content
-    assert re.sub(regexp, replace, once, flags=re.MULTILINE) == once  # idempotent
 
 
 # -- Markdown in the other language --------------------------------------------------------------

@@ -91,10 +91,10 @@ def test_the_two_record_files_have_names_of_their_own() -> None:
 # -- atomic write ------------------------------------------------------------------------------------
 
 def test_temporary_files_are_made_in_one_module() -> None:
-    # (the sh export's embedded helper has a copy until it is generated from runbook/: point 2)
-    assert _holding(r"mkstemp|NamedTemporaryFile") == ["runbook/atomic.py", "runbook/export/sh.py"]
-    # os.replace: the one write, and the command line's set of files renamed together
-    assert _holding(r"os\.replace\(|\.replace\(cached\)") == ["runbook/atomic.py", "runbook/export/sh.py",
+    assert _holding(r"mkstemp|NamedTemporaryFile") == ["runbook/atomic.py"]
+    # os.replace: the one write, the file helper's (a backup first, a new file the folder's owner),
+    # and the command line's set of files renamed together
+    assert _holding(r"os\.replace\(|\.replace\(cached\)") == ["runbook/atomic.py", "runbook/edit_rules.py",
                                                                        "runner/cli/files.py"]
 
 

@@ -8,12 +8,10 @@ named after its step.  ``inventory.yml`` has the guide's hosts and groups.
   same ``psql`` here-document as the shell export);
 * console blocks with prompts: ``ansible.builtin.expect``, answers from the controller's
   environment (``lookup('ansible.builtin.env', 'RUNBOOK_SECRET_…')``), ``no_log: true``;
-* file edits: ``ansible.builtin.replace`` with a regular expression that matches the before lines
-  as the runner does (whitespace runs, a trailing ``# comment`` of conf files); an after block that
-  repeats the before lines inserts only the added lines, and not twice;
-* settings (an edit with no before text): ``ansible.builtin.lineinfile`` per setting (a loop), which
-  replaces the setting's last active line or appends it, as the runner does; appended lines:
-  ``lineinfile`` per line (added at the end unless present);
+* file edits (before/after, settings, appended lines): ``ansible.builtin.script`` running the file
+  helper written next to the playbook (``runbook-edit.py``, the text of ``runbook/edit_rules.py``:
+  the rules the runner applies), ``changed`` unless the edit was already applied, failed when the
+  before text is missing;
 * file writes: ``ansible.builtin.copy``.
 
 The YAML is written by PyYAML's safe dumper: strings double-quoted or literal blocks, lists
@@ -25,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +33,7 @@ from ..bind import bind_graph
 from ..errors import UsageError
 from ..model import Action, Graph, Step, as_root
 from . import Secrets, mask_shell, phases
-from .sh import command_lines, is_conf, sql_lines
+from .sh import HELPER, command_lines, shell_path, sql_lines
 
 _JINJA = re.compile(r"\{\{|\{%|\{#")
 
@@ -83,31 +82,6 @@ def dump_yaml(value: Any) -> str:
     text: str = yaml.dump(value, Dumper=_Dumper, explicit_start=True, sort_keys=False, allow_unicode=True,
                           default_flow_style=False, width=1 << 30)
     return text
-
-
-# -- edits as regular expressions -----------------------------------------------------------------
-
-
-def _line_regex(line: str, conf: bool) -> str:
-    words = line.split()
-    body = r"[ \t]+".join(re.escape(w) for w in words)
-    tail = r"(?:[ \t]+#.*)?" if conf and not (len(words) == 1 and words[0].startswith("#")) else ""
-    return r"[ \t]*" + body + tail + r"[ \t]*"
-
-
-def edit_regex(action: Action) -> tuple[str, str]:
-    """(regexp, replace) for ``ansible.builtin.replace`` (Python ``re``, MULTILINE)."""
-    conf = is_conf(action)
-    before = [ln for ln in (action.before or "").split("\n") if ln.strip()]
-    after = [ln for ln in (action.after or "").split("\n") if ln.strip()]
-    norm = [" ".join(ln.split()) for ln in before]
-    match = r"\n".join(_line_regex(ln, conf) for ln in before)
-    if len(after) > len(before) and [" ".join(ln.split()) for ln in after[: len(before)]] == norm:
-        added = after[len(before) :]
-        guard = r"\n".join(_line_regex(ln, conf) for ln in added)
-        replacement = "\\g<1>\n" + "\n".join(added).replace("\\", "\\\\")
-        return f"^({match})$(?!\\n{guard}$)", replacement
-    return f"^{match}$", "\n".join(after).replace("\\", "\\\\")
 
 
 # -- tasks --------------------------------------------------------------------------------------
@@ -173,44 +147,57 @@ def _expect_task(graph: Graph, action: Action, secrets: Secrets) -> dict[str, An
     return task
 
 
-def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
-    envs: list[str] = []
+HELPER_FILE = "runbook-edit.py"
+"""Written next to the playbook: the file helper (:data:`runbook.export.sh.HELPER`), run by the edit tasks."""
 
-    def sub(text: str) -> str:
-        found = secrets.used_in(text)
-        if not found:
-            return text
-        envs.extend(e for e in found if e not in envs)
-        for v in secrets.variables:
-            text = text.replace(v.value, _env_lookup(secrets.env[v.name]))
-        return Template(text)
 
-    if (action.path or "").startswith("{server:"):
-        raise UsageError(f"{action.span}: the guide names no path for this file (the runner and the shell export "
-                         "ask the server, SHOW config_file): write a file path paragraph before it for Ansible")
-    lines = [ln.strip() for ln in (action.after or "").split("\n") if ln.strip()]
+def _edit_task(action: Action, secrets: Secrets) -> dict[str, Any]:
+    """A file edit: the helper (the rules the runner applies) as a ``script`` task on the host, the
+    texts in its environment (``--env``: the helper reads them there); ``changed`` unless the helper
+    says the edit was already applied, failed when the before text is missing."""
+    before, after = secrets.placeholders(action.before or ""), secrets.placeholders(action.after or "")
+    envs = secrets.used_in((action.before or "") + "\n" + (action.after or ""))
+    path, lang = shell_path(action.path or ""), shlex.quote(action.lang)
     if action.edit == "settings":
-        items = [{"regexp": r"^\s*" + re.escape(ln.split("=")[0].split()[0]) + r"\s*(=|\s)", "line": sub(ln)}
-                 for ln in lines if not ln.startswith("#")]
-        task: dict[str, Any] = {"ansible.builtin.lineinfile": {"path": action.path,
-                                                               "regexp": Template("{{ item.regexp }}"),
-                                                               "line": Template("{{ item.line }}")},
-                                "loop": items}
+        args = f"settings {path} RUNBOOK_AFTER"
     elif action.edit == "append":
-        task = {"ansible.builtin.lineinfile": {"path": action.path, "line": Template("{{ item }}")},
-                "loop": [sub(ln) for ln in lines]}
-    elif action.kind == "file_edit":
-        regexp, replace = edit_regex(action)
-        task = {"ansible.builtin.replace": {"path": action.path, "regexp": regexp,
-                                                            "replace": sub(replace)}}
+        args = f"append {path} {lang} RUNBOOK_AFTER"
     else:
-        content = action.after or ""
-        task = {"ansible.builtin.copy": {"dest": action.path, "content": sub(content if content.endswith("\n")
-                                                                              else content + "\n"),
-                                         "mode": "0644"}}
-    task["become"] = True
+        args = f"edit {path} {lang} RUNBOOK_BEFORE RUNBOOK_AFTER"
+    environment: dict[str, Any] = {"RUNBOOK_BEFORE": before, "RUNBOOK_AFTER": after, **_environment(envs)}
+    task: dict[str, Any] = {
+        "ansible.builtin.script": {"cmd": " ".join([HELPER_FILE, "--env", args, *envs]), "executable": "python3"},
+        "environment": environment,
+        "register": "runbook_edit",
+        "changed_when": Template("runbook_edit.rc == 0 and 'runbook: already applied:' not in "
+                                 "(runbook_edit.stdout + runbook_edit.stderr)"),
+    }
     if envs:
         task["no_log"] = True
+    return task
+
+
+def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
+    if action.kind == "file_edit":
+        task = _edit_task(action, secrets)
+    else:
+        if (action.path or "").startswith("{server:"):
+            raise UsageError(f"{action.span}: the guide names no path for this file (the runner and the shell "
+                             "export ask the server, SHOW config_file): write a file path paragraph before it for "
+                             "Ansible")
+        envs: list[str] = []
+        content = action.after or ""
+        content = content if content.endswith("\n") else content + "\n"
+        found = secrets.used_in(content)
+        if found:
+            envs.extend(found)
+            for v in secrets.variables:
+                content = content.replace(v.value, _env_lookup(secrets.env[v.name]))
+            content = Template(content)
+        task = {"ansible.builtin.copy": {"dest": action.path, "content": content, "mode": "0644"}}
+        if envs:
+            task["no_log"] = True
+    task["become"] = True
     return task
 
 
@@ -282,4 +269,7 @@ def export_ansible(
     names = {v.name for v in secrets.variables}
     values = {k: v for k, v in (bindings or {}).items() if k not in names}
     bound = bind_graph(graph, values) if values else graph
-    return {"playbook.yml": playbook(bound, secrets), "inventory.yml": inventory(bound, addresses)}
+    files = {"playbook.yml": playbook(bound, secrets), "inventory.yml": inventory(bound, addresses)}
+    if any(a.kind == "file_edit" for s in bound.steps for a in s.actions):
+        files[HELPER_FILE] = HELPER
+    return files

@@ -13,10 +13,10 @@ What each action becomes:
   under ``setsid`` so that it has no terminal and reads them from there;
 * sql: one ``psql -X -v ON_ERROR_STOP=1`` here-document per block, in the session's database as
   the session's user (statements that the guide expects to fail run with ``ON_ERROR_STOP`` off);
-* file edit / file write: an embedded Python helper (:data:`HELPER`) that matches the before
-  lines as the runner does (``runner/edit.py``), skips an edit already applied, fails loudly when
-  the before text is missing, and replaces the file atomically after keeping a backup; settings
-  and appended lines (edits with no before text) are set and added as the runner does.
+* file edit / file write: an embedded Python helper (:data:`HELPER`), the text of
+  ``runbook/edit_rules.py`` (the rules the runner applies) and ``runbook/atomic.py``: it skips an
+  edit already applied, fails loudly when the before text is missing, and replaces the file
+  atomically after keeping a backup.
 
 A secret is never written: it is read from ``RUNBOOK_SECRET_<VARIABLE>`` (or the environment
 variable an inventory names), also where it stands literally in a command, a statement or a file.
@@ -29,193 +29,15 @@ import shlex
 from collections.abc import Mapping
 
 from ..bind import bind_graph
+from ..edit_rules import helper_source
 from ..model import Action, Command, Graph, Step, as_root
 from . import Phase, Secrets, mask_shell, phases
 
-HELPER = r'''
-import os, re, shutil, sys, tempfile
-
-
-def norm(line, conf):
-    text = line.strip()
-    if conf and len(text) > 1:
-        m = re.search(r"\s#", text[1:])
-        if m:
-            text = text[: m.start() + 1]
-    return " ".join(text.split())
-
-
-def nonblank(text):
-    return [ln for ln in text.split("\n") if ln.strip()]
-
-
-def find(lines, block, conf):
-    want = [norm(b, conf) for b in block]
-    have = [norm(f, conf) for f in lines]
-    for i in range(len(have) - len(want) + 1):
-        if have[i : i + len(want)] == want:
-            return i
-    return None
-
-
-def expand(text, names):
-    for name in names:
-        if name not in os.environ:
-            sys.exit("runbook: environment variable %s is not set" % name)
-        text = text.replace("${%s}" % name, os.environ[name])
-    return text
-
-
-def write(path, content):
-    folder = os.path.dirname(path) or "."
-    old = os.stat(path) if os.path.exists(path) else os.stat(folder)
-    if os.path.exists(path):
-        shutil.copy2(path, path + ".runbook-bak")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, old.st_mode & 0o7777 if os.path.exists(path) else 0o644)
-        os.chown(tmp, old.st_uid, old.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def edit(path, conf, before, after):
-    try:
-        with open(path, newline="") as fh:
-            content = fh.read()
-    except OSError as exc:
-        sys.exit("runbook: %s: cannot read: %s" % (path, exc.strerror))
-    newline = "\r\n" if "\r\n" in content else "\n"
-    lines = content.split(newline)
-    b, a = nonblank(before), nonblank(after)
-    insertion = len(a) > len(b) and [norm(x, conf) for x in a[: len(b)]] == [norm(x, conf) for x in b]
-    at = find(lines, b, conf) if b else None
-    if at is None:
-        if a and find(lines, a, conf) is not None:
-            print("runbook: %s: already applied (the after text is in place)" % path, file=sys.stderr)
-            return
-        sys.stderr.write("runbook: %s: the before text is not in the file (file left untouched)\n" % path)
-        sys.stderr.write("expected to find:\n" + "".join("  %s\n" % x for x in b))
-        sys.exit(1)
-    if insertion:
-        added = a[len(b) :]
-        following = lines[at + len(b) : at + len(b) + len(added)]
-        if [norm(x, conf) for x in following] == [norm(x, conf) for x in added]:
-            print("runbook: %s: already applied (the added lines are there)" % path, file=sys.stderr)
-            return
-        new = lines[: at + len(b)] + added + lines[at + len(b) :]
-    else:
-        new = lines[:at] + a + lines[at + len(b) :]
-    write(path, newline.join(new))
-    print("runbook: %s: edited line %d (backup: %s.runbook-bak)" % (path, at + 1, path), file=sys.stderr)
-
-
-def read(path):
-    try:
-        with open(path, newline="") as fh:
-            return fh.read()
-    except OSError as exc:
-        sys.exit("runbook: %s: cannot read: %s" % (path, exc.strerror))
-
-
-def setting(line):
-    text = line.strip()
-    if not text or text.startswith("#"):
-        return None
-    m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)(.*?)\s*$", norm(text, True))
-    if not m:
-        return None
-    value = m.group(2)
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        value = value[1:-1].replace("''", "'")
-    return m.group(1).lower(), value
-
-
-def append_lines(lines, added):
-    return lines[:-1] + added + [""] if lines and lines[-1] == "" else lines + added
-
-
-def settings(path, text):
-    content = read(path)
-    newline = "\r\n" if "\r\n" in content else "\n"
-    lines = content.split(newline)
-    added, changed = [], False
-    for want in [x.strip() for x in nonblank(text)]:
-        parsed = setting(want)
-        if parsed is None:
-            continue
-        active = [i for i, x in enumerate(lines) if setting(x) is not None and setting(x)[0] == parsed[0]]
-        if active:
-            if setting(lines[active[-1]]) != parsed:
-                lines[active[-1]] = want
-                changed = True
-        elif parsed not in [setting(x) for x in added]:
-            added.append(want)
-    if not added and not changed:
-        print("runbook: %s: already applied (the settings are in place)" % path, file=sys.stderr)
-        return
-    write(path, newline.join(append_lines(lines, added)))
-    print("runbook: %s: settings changed (backup: %s.runbook-bak)" % (path, path), file=sys.stderr)
-
-
-def append(path, conf, text):
-    content = read(path)
-    newline = "\r\n" if "\r\n" in content else "\n"
-    lines = content.split(newline)
-    block = nonblank(text)
-    if not block or find(lines, block, conf) is not None:
-        print("runbook: %s: already applied (the added lines are there)" % path, file=sys.stderr)
-        return
-    write(path, newline.join(append_lines(lines, block)))
-    print("runbook: %s: appended %d line(s) (backup: %s.runbook-bak)" % (path, len(block), path), file=sys.stderr)
-
-
-def put(path, content):
-    if not content.endswith("\n"):
-        content += "\n"
-    if os.path.exists(path):
-        with open(path, newline="") as fh:
-            if fh.read() == content:
-                print("runbook: %s: already written" % path, file=sys.stderr)
-                return
-    write(path, content)
-    print("runbook: %s: written" % path, file=sys.stderr)
-
-
-def main(argv):
-    op, path = argv[0], argv[1]
-    if op == "edit":
-        conf, before, after, names = argv[2] == "1", argv[3], argv[4], argv[5:]
-        edit(path, conf, expand(before, names), expand(after, names))
-    elif op == "write":
-        put(path, expand(argv[2], argv[3:]))
-    elif op == "settings":
-        settings(path, expand(argv[2], argv[3:]))
-    elif op == "append":
-        append(path, argv[2] == "1", expand(argv[3], argv[4:]))
-    else:
-        sys.exit("runbook: unknown helper operation %r" % op)
-
-
-main(sys.argv[1:])
-'''
-"""The file helper embedded in every script (run as ``python3 -c "$_RUNBOOK_PY" edit|write …``).
-
-Its matching is ``runner/edit.py``'s; ``tests/test_export.py`` checks that they agree."""
+HELPER = helper_source()
+"""The file helper embedded in every script (run as ``python3 -c "$_RUNBOOK_PY" edit|settings|append|write
+…``): built from ``runbook/edit_rules.py`` and ``runbook/atomic.py``, the rules the runner applies."""
 
 PSQL = "psql -X -v ON_ERROR_STOP=1"
-
-
-def is_conf(action: Action) -> bool:
-    """Whether a trailing ``# comment`` is ignored when matching (conf files)."""
-    return action.lang in ("conf", "ini", "properties", "") or (action.path or "").endswith(".conf")
 
 
 def heredoc(text: str, base: str) -> str:
@@ -337,9 +159,9 @@ def file_lines(action: Action, secrets: Secrets) -> list[str]:
     if action.edit == "settings":
         op = f"settings {path} {refs}"
     elif action.edit == "append":
-        op = f"append {path} {'1' if is_conf(action) else '0'} {refs}"
+        op = f"append {path} {shlex.quote(action.lang)} {refs}"
     elif action.kind == "file_edit":
-        op = f"edit {path} {'1' if is_conf(action) else '0'} {refs}"
+        op = f"edit {path} {shlex.quote(action.lang)} {refs}"
     else:
         op = f"write {path} {refs}"
     out.append(f'sudo{preserve} python3 -c "$_RUNBOOK_PY" {op}{env_args}')
@@ -388,14 +210,15 @@ def script(graph: Graph, host: str, plan: list[Phase], secrets: Secrets) -> str:
         f"#   {h.id}.sh PHASE...   (this host's phases: {numbers or 'none'})",
     ]
     envs = sorted(set(secrets.env.values()))
+    tag = heredoc(HELPER, "PY")
     if envs:
         out.append("# Secrets are read from the environment: " + ", ".join(envs))
     out += [
         "# The guide's own commands are kept as written, unquoted $(...) and ${USER} included:",
         "# shellcheck disable=SC2046,SC2086",
         "set -euo pipefail",
-        "", "# File edits and writes (see docs/export.md).", "_RUNBOOK_PY=$(cat <<'PY'"]
-    out += [HELPER.strip("\n"), "PY", ")", ""]
+        "", "# File edits and writes (see docs/export.md).", f"_RUNBOOK_PY=$(cat <<'{tag}'"]
+    out += [HELPER.strip("\n"), tag, ")", ""]
     for phase in mine:
         out += _phase_function(graph, phase, host, secrets)
         out.append("")
