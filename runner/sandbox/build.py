@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ memory limit)."""
 SOCKET_DIR_SIZE = "16m"
 """A host's /run/postgresql (a tmpfs: Unix sockets, lock and pid files)."""
 READY = "ready"
+_STATE_LOCK = threading.Lock()
 
 
 def take_over(sb: Sandbox, owner: tuple[int, int] | None, fresh: bool) -> State | None:
@@ -66,6 +68,7 @@ def take_over(sb: Sandbox, owner: tuple[int, int] | None, fresh: bool) -> State 
                                     "first")
     return old
 
+
 def create_missing(sb: Sandbox, state: State) -> None:
     assert state.uid_base is not None
     ids = hs_.host_ids(state.uid_base, sb.user)
@@ -88,9 +91,12 @@ def create_missing(sb: Sandbox, state: State) -> None:
     with ThreadPoolExecutor(1) as pool:
         key = pool.submit(templates.newest_key, machine_lang()) if template else None
         created: dict[int, tuple[int, Path, Path]] = {}
-        for i, hs in enumerate(state.hosts):  # every container starts, then they come up at once
-            if not hs.alive():
-                created[i] = create_host(sb, sb._host(hs.name), i, hs, ids, state)
+        missing = [(i, hs) for i, hs in enumerate(state.hosts) if not hs.alive()]
+        with ThreadPoolExecutor(max(1, len(missing))) as hosts_pool:  # made at once, then they come up
+            futures = {i: hosts_pool.submit(create_host, sb, sb._host(hs.name), i, hs, ids, state)
+                       for i, hs in missing}
+            for i, f in futures.items():
+                created[i] = f.result()
         for i, (pid, ready, log) in created.items():
             hs = state.hosts[i]
             hs_.wait_ready(hs.name, pid, ready, log)
@@ -107,6 +113,7 @@ def create_missing(sb: Sandbox, state: State) -> None:
             sb.template_note = templates.ensure(sb, state.hosts[min(created)].name, machine_lang(),
                                                   key.result())
 
+
 def hidden(sb: Sandbox) -> list[str]:
     """The sandboxes' root folder, if the hosts' overlays would show it."""
     root = sb.root.resolve()
@@ -114,6 +121,7 @@ def hidden(sb: Sandbox) -> list[str]:
         if root.is_relative_to(f"/{d}") and root != Path(f"/{d}"):
             return [str(root.relative_to("/"))]
     return []
+
 
 def create_host(sb: Sandbox, h: SandboxHost, index: int, hs: HostState, ids: hs_.Ids,
                  state: State) -> tuple[int, Path, Path]:
@@ -132,7 +140,8 @@ def create_host(sb: Sandbox, h: SandboxHost, index: int, hs: HostState, ids: hs_
             "(the machine's PostgreSQL with listen_addresses = '*'?); stop it or choose other addresses")
     hs.init = None
     hs.cgroups = cg.host_cgroups(sb.key, h.name)
-    write_state(sb.dir, state)  # down finds the cgroups even if what follows fails
+    with _STATE_LOCK:  # (hosts are made at once, in threads)
+        write_state(sb.dir, state)  # down finds the cgroups even if what follows fails
     cg.create(hs.cgroups)
     net = None
     if sb.network == "netns":
@@ -162,6 +171,7 @@ def create_host(sb: Sandbox, h: SandboxHost, index: int, hs: HostState, ids: hs_
     (bundle / "config.json").write_text(json.dumps(config, indent=1))
     pid = hs_.start(sb.crun_root, bundle, h.name, hs.cgroups)
     return pid, layer / "rw" / READY, bundle / "init.log"
+
 
 def check_other_sandboxes(sb: Sandbox) -> None:
     """Loopback hosts share the machine's network: two of them cannot have one address."""

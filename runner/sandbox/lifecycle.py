@@ -40,10 +40,7 @@ def down_locked(sb: Sandbox, *, fast: bool = False) -> None:
     hosts = state.hosts if state is not None else []
     if not fast:
         _stop_servers([h.cgroups for h in hosts if h.cgroups])
-    left: list[int] = []
-    for h in hosts:
-        if h.cgroups:
-            left += cg.kill_all(h.cgroups)
+    left = cg.kill_hosts([h.cgroups for h in hosts if h.cgroups])
     if left:
         raise SandboxError(f"sandbox {sb.name}: processes still running: {', '.join(map(str, left))}")
     umount_all_under(sb.run_dir)
