@@ -113,32 +113,35 @@ def _set_freezer(d: str, value: str, timeout: float = 5.0) -> bool:
 def kill_all(cgroups: dict[str, str], timeout: float = 10.0) -> list[int]:
     """SIGKILL every process of the host (frozen first, so none can fork meanwhile) and remove its
     cgroups; returns the processes still there (none, unless the kernel keeps one in D state)."""
-    freezer = cgroups.get("freezer")
-    members = {c: d for c, d in cgroups.items() if Path(d).is_dir()}
-    if freezer and Path(freezer).is_dir():
-        frozen = _set_freezer(freezer, "FROZEN")
-        for pid in _procs(freezer):
+    return kill_hosts([cgroups], timeout)
+
+
+def kill_hosts(groups: list[dict[str, str]], timeout: float = 10.0) -> list[int]:
+    """:func:`kill_all` for several hosts at once: all frozen, all killed, all thawed, then waited for."""
+    freezers = [g["freezer"] for g in groups if g.get("freezer") and Path(g["freezer"]).is_dir()]
+    frozen = [f for f in freezers if _set_freezer(f, "FROZEN")]
+    for f in freezers:
+        for pid in _procs(f):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        if frozen or _freezer_state(freezer) != "THAWED":
-            _set_freezer(freezer, "THAWED")
+    for f in freezers:
+        if f in frozen or _freezer_state(f) != "THAWED":
+            _set_freezer(f, "THAWED")
     deadline = time.monotonic() + timeout
     left: list[int] = []
-    for d in members.values():
+    for d in [d for g in groups for d in g.values() if Path(d).is_dir()]:
         while True:
             left = _procs(d)
-            if not left:
-                break
-            if time.monotonic() > deadline:
+            if not left or time.monotonic() > deadline:
                 break
             for pid in left:  # forked after the freeze (no freezer) or not yet signalled
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.01)
+            time.sleep(0.005)
         if left:
-            break
-    if not left:
-        remove(cgroups)
+            return left
+    for g in groups:
+        remove(g)
     return left
 
 

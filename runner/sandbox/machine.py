@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -211,3 +212,15 @@ def netns_unavailable() -> str | None:
                 reason = str(e)
         _NETNS_PROBE.append(reason)
     return _NETNS_PROBE[0] or None
+
+
+def machine_lang() -> str:
+    """LANG a login on this machine gets (/etc/default/locale), C.UTF-8 if unset."""
+    try:
+        for line in Path("/etc/default/locale").read_text().splitlines():
+            m = re.fullmatch(r"\s*LANG=[\"']?([^\"'\s]+)[\"']?\s*", line)
+            if m:
+                return m.group(1)
+    except OSError:
+        pass
+    return "C.UTF-8"
