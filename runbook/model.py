@@ -25,6 +25,9 @@ TargetSource = Literal["label", "prose", "heading", "single-host", "annotation"]
 ExpectedKind = Literal["table", "tag", "error", "text"]
 BlockRole = Literal["action", "before", "note", "output", "syntax", "illustration", "configuration"]
 Shape = Literal["guide", "untagged-guide", "examples", "not-executable"]
+VariableKind = Literal["address", "network", "database", "user", "password", "pg_major", "text"]
+EditKind = Literal["settings", "append"]
+"""A file edit with no before text (``Action.edit``)."""
 """What kind of page a graph was read from (docs/guide-format.md, "Page shapes")."""
 Severity = Literal["error", "warning", "hint"]
 
@@ -99,8 +102,7 @@ class Variable:
     """``replication_password``, ``pg_major``, ``primary.address`` …"""
     value: str
     """The value as the guide writes it."""
-    kind: str
-    """``address``, ``network``, ``database``, ``user``, ``password``, ``pg_major``, ``text``."""
+    kind: VariableKind
     secret: bool
     """Secrets are never printed; a run reads them from the environment."""
     span: Span | None = None
@@ -224,7 +226,7 @@ class Action:
     before_span: Span | None = None
     after: str | None = None
     after_span: Span | None = None
-    edit: str | None = field(default=None, metadata=OMIT_DEFAULT)
+    edit: EditKind | None = field(default=None, metadata=OMIT_DEFAULT)
     """File edits with no before text: ``settings`` (each ``name = value`` line of ``after``
     replaces the setting's active line, or is appended) or ``append`` (``after``'s lines are added at
     the end of the file); None for a before/after edit."""

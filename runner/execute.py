@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook.edit_rules import apply_file_edit
+from runbook.edit_rules import EditStatus, apply_file_edit
 from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
 
@@ -33,6 +33,7 @@ from .observe import Observer
 from .plan import Plan, names_other_host, variant_groups
 from .server_paths import is_server_path, server_path
 from .session import HostShell, Masker, SessionError, Transcript, Unterminated
+from .status import CheckStatus, RunStatus, Status, SubstitutionKind
 from .versions import requirement_block
 
 _LOST_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not yet "
@@ -62,7 +63,8 @@ def server_gone(output: str) -> str | None:
 READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECASE)
 
 PASSED, FAILED, BLOCKED, NOT_RUN, ALREADY, DONE_EARLIER, INTERRUPTED = (
-    "passed", "failed", "blocked", "not-run", "already-applied", "done-earlier", "interrupted")
+    Status.PASSED, Status.FAILED, Status.BLOCKED, Status.NOT_RUN, Status.ALREADY_APPLIED, Status.DONE_EARLIER,
+    Status.INTERRUPTED)
 
 
 class Interrupted(BaseException):
@@ -124,7 +126,7 @@ class SignalGuard:
 class CheckResult:
     line: int
     statement: str
-    status: str
+    status: CheckStatus
     """``passed``, ``volatile`` (passed, volatile values differed) or ``failed``."""
     expected: list[str]
     actual: list[str]
@@ -142,13 +144,15 @@ class ActionResult:
     kind: str
     host: str
     line: int
-    status: str
+    status: Status
     duration: float = 0.0
     message: str = ""
     details: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     substitutions: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    soft: bool = field(default=False, metadata={"report": False})
+    """Failed on an example page: its page goes on (not in the reports)."""
 
 
 @dataclass
@@ -158,7 +162,7 @@ class StepResult:
     title: str
     tag: str | None
     line: int
-    status: str
+    status: Status
     duration: float = 0.0
     actions: list[ActionResult] = field(default_factory=list)
     reason: str = ""
@@ -168,7 +172,7 @@ class StepResult:
 class RunResult:
     guide: str
     target: str
-    status: str
+    status: RunStatus
     started: float
     duration: float
     steps: list[StepResult]
@@ -344,8 +348,6 @@ class Runner:
         self._writers: set[str] = set()
         """Hosts that ran something other than a read-only statement (their writes may be in flight)."""
         self._hard_failure = False
-        self._soft: set[int] = set()
-        """Actions (``id``) that failed only by results that differ (``go_on``: the run goes on)."""
         self.prestart = prestart
         """Start every host's shell at once when the run begins (speed), not at its first command."""
         self.variants = variants
@@ -463,7 +465,7 @@ class Runner:
                 results.append(sr)
                 if self.selected is not None and step.id not in self.selected:
                     sr.reason = "not selected"
-                    sr.status = "skipped"
+                    sr.status = Status.SKIPPED
                     continue
                 if step.id in self.done_earlier:
                     sr.status = DONE_EARLIER
@@ -503,8 +505,8 @@ class Runner:
                 self.interrupted = self.interrupted or exc
                 self._end_now()
         statuses = {s.status for s in results}
-        status = (INTERRUPTED if self.interrupted else FAILED if FAILED in statuses
-                  else BLOCKED if BLOCKED in statuses else PASSED)
+        status = RunStatus(INTERRUPTED if self.interrupted else FAILED if FAILED in statuses
+                           else BLOCKED if BLOCKED in statuses else PASSED)
         blocked = {k: f"{v.reason}; to lift: {v.lift}" for k, v in self.plan.blocked.items()}
         target = ",".join(sorted(self.plan.inventory.kinds))
         result = RunResult(self.plan.original.source.file, target, status, started, time.monotonic() - t0, results,
@@ -599,7 +601,7 @@ class Runner:
             self._after_blocked(ar, self._blocked_at[action.example_group])
         if ar.status == BLOCKED and ar.message and self.go_on:
             self._blocked_at.setdefault(action.example_group, f"line {action.span.line}: {ar.message}")
-        if ar.status == FAILED and id(ar) not in self._soft:
+        if ar.status == FAILED and not ar.soft:
             self._hard_failure = True
         if ar.status == FAILED:
             why = self.transport.diagnose(host)
@@ -645,7 +647,7 @@ class Runner:
             if sub is not None:
                 ar.substitutions.append({"line": str(cmd.span.line), "kind": sub.kind, "command": self.mask(cmd.text),
                                          "reason": sub.reason, **({"with": self.mask(text)} if text else {})})
-                if sub.kind == "block":
+                if sub.kind == SubstitutionKind.BLOCK:
                     ar.status = BLOCKED
                     ar.message = f"{sub.reason} (to lift: {sub.lift})"
                     return
@@ -672,14 +674,14 @@ class Runner:
                 ar.notes.append(f"line {cmd.span.line}: output not compared: the command was substituted")
             elif cmd.output:
                 cmp = compare_console(cmd.output, res.output, self.volatile)
-                check = CheckResult(cmd.span.line, self.mask(text), PASSED, cmd.output,
+                check = CheckResult(cmd.span.line, self.mask(text), CheckStatus.PASSED, cmd.output,
                                     [self.mask(x) for x in res.output.splitlines()], cmp.problems, cmp.volatile)
                 if not cmp.ok:
-                    check.status = FAILED
+                    check.status = CheckStatus.FAILED
                     ar.status = FAILED
                     ar.message = f"line {cmd.span.line}: output differs: " + "; ".join(cmp.problems)
                 elif cmp.volatile:
-                    check.status = "volatile"
+                    check.status = CheckStatus.VOLATILE
                 ar.checks.append(check)
                 if not cmp.ok:
                     return
@@ -761,7 +763,7 @@ class Runner:
                 try:
                     res = sh.sql(st.sql, timeout=self.timeout)
                 except Unterminated as exc:
-                    self._soft.discard(id(ar))
+                    ar.soft = False
                     ar.status = FAILED
                     ar.message = f"line {st.span.line}: {exc.message}"
                     ar.details = self.mask(exc.last_output)
@@ -769,7 +771,7 @@ class Runner:
                 crash = server_gone(res.output)
                 if crash is not None:
                     self.lost_server = self.lost_server or crash
-                    self._soft.discard(id(ar))
+                    ar.soft = False
                     ar.status = FAILED
                     ar.message = f"line {st.span.line}: " + ("server closed the connection unexpectedly"
                                                              if crash == "crashed" else self.mask(
@@ -783,7 +785,7 @@ class Runner:
                     self._writers.add(host)
                 if st.expected is None:
                     if res.error:
-                        self._soft.discard(id(ar))
+                        ar.soft = False
                         ar.status = FAILED
                         ar.message = f"line {st.span.line}: " + self.mask(" ".join(res.output.split())[:500])
                         return
@@ -794,12 +796,12 @@ class Runner:
                     time.sleep(0.2)
                     continue
                 exp = st.expected
-                check = CheckResult(st.span.line, self.mask(st.sql), PASSED, list(exp.lines),
+                check = CheckResult(st.span.line, self.mask(st.sql), CheckStatus.PASSED, list(exp.lines),
                                     [self.mask(x) for x in res.output.rstrip("\n").split("\n")], cmp.problems,
                                     cmp.volatile, tries, (exp.span.line, exp.span.end_line),
                                     (st.span.line, st.span.end_line))
                 if not cmp.ok:
-                    check.status = FAILED
+                    check.status = CheckStatus.FAILED
                     ar.checks.append(check)
                     if self.keep_going_checks:
                         ar.notes.append(f"line {st.span.line}: result differs (kept going to update it)")
@@ -811,14 +813,14 @@ class Runner:
                         if ar.status != FAILED:
                             ar.status = FAILED
                             ar.message = message
-                            self._soft.add(id(ar))
+                            ar.soft = True
                         break
                     ar.status = FAILED
                     ar.message = message
-                    self._soft.discard(id(ar))
+                    ar.soft = False
                     return
                 if cmp.volatile:
-                    check.status = "volatile"
+                    check.status = CheckStatus.VOLATILE
                 ar.checks.append(check)
                 break
 
@@ -848,13 +850,13 @@ class Runner:
         if action.kind == "file_edit":
             result = apply_file_edit(content, action.edit, action.before, action.after or "", path=path,
                                      lang=action.lang)
-            if result.status == "before-missing":
+            if result.status == EditStatus.BEFORE_MISSING:
                 ar.status = FAILED
                 ar.message = f"line {action.before_span.line if action.before_span else action.span.line}: " \
                              f"{result.message}"
                 ar.details = result.diff
                 return
-            if result.status == "already-applied":
+            if result.status == EditStatus.ALREADY_APPLIED:
                 ar.status = ALREADY
                 ar.message = result.message
                 return

@@ -37,6 +37,8 @@ from runbook.errors import RunbookError, UsageError
 from runbook.model import Finding, Graph, Span
 from runbook.secrets import secret_env_name
 
+from .status import TargetKind
+
 KINDS = ("sandbox", "ssh", "local")
 
 
@@ -47,7 +49,7 @@ class InventoryError(RunbookError):
 @dataclass
 class Target:
     host: str
-    kind: str = "sandbox"
+    kind: TargetKind = TargetKind.SANDBOX
     address: str | None = None
     user: str | None = None
     port: int | None = None
@@ -68,7 +70,7 @@ class Inventory:
 
 
 def default_inventory(graph: Graph, kind: str = "sandbox") -> Inventory:
-    return Inventory({h.id: Target(h.id, kind) for h in graph.hosts})
+    return Inventory({h.id: Target(h.id, TargetKind(kind)) for h in graph.hosts})
 
 
 @dataclass(slots=True)
@@ -185,6 +187,11 @@ def _read(path: Path, name: str) -> tuple[str, dict[str, Any]]:
         raise InventoryError(f"{name}: not valid TOML", [finding]) from exc
 
 
+def _target_kind(value: Any) -> TargetKind:
+    """The kind a host's table names (one the schema refused: reported with the other problems)."""
+    return TargetKind(value) if value in list(TargetKind) else TargetKind.SANDBOX
+
+
 def load_inventory(path: Path | str, graph: Graph | None = None) -> Inventory:
     """The inventory at ``path``, checked against its schema (``runbook schema inventory``) and, with
     ``graph``, against the guide's hosts and variables; every problem at once, at its line and column."""
@@ -202,7 +209,8 @@ def load_inventory(path: Path | str, graph: Graph | None = None) -> Inventory:
         if not isinstance(spec, dict) or ("hosts", host_id) in bad:
             continue
         merged = {**defaults, **spec}
-        targets[host_id] = Target(host_id, merged.get("kind", default_kind), merged.get("address"), merged.get("user"),
+        kind = _target_kind(merged.get("kind", default_kind))
+        targets[host_id] = Target(host_id, kind, merged.get("address"), merged.get("user"),
                                   merged.get("port"), {k: v for k, v in merged.items()
                                                        if k not in ("kind", "address", "user", "port")})
     bindings = {str(k): str(v) for k, v in (data.get("bindings") or {}).items()} \
@@ -212,7 +220,8 @@ def load_inventory(path: Path | str, graph: Graph | None = None) -> Inventory:
     if graph is not None:
         problems += _guide_problems(graph, hosts, bindings, secrets)
         for h in graph.hosts:
-            targets.setdefault(h.id, Target(h.id, default_kind, defaults.get("address"), defaults.get("user"),
+            targets.setdefault(h.id, Target(h.id, _target_kind(default_kind), defaults.get("address"),
+                                            defaults.get("user"),
                                             defaults.get("port")))
     if problems:
         findings: list[Finding] = []
@@ -256,7 +265,7 @@ def secret_values(graph: Graph, inventory: Inventory) -> dict[str, str]:
         env = inventory.secrets.get(v.name, secret_env_name(v.name))
         if env in os.environ:
             out[v.name] = os.environ[env]
-        elif inventory.kinds <= {"sandbox"}:
+        elif inventory.kinds <= {TargetKind.SANDBOX}:
             out[v.name] = v.value
         else:
             missing.append(f"{v.name} (set ${env})")

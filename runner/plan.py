@@ -23,6 +23,7 @@ from runbook.read.commands import programs
 
 from .inventory import Inventory
 from .sandbox.state import SECURE_PATH
+from .status import SubstitutionKind
 
 _IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/\d{1,2})?(?![\d.])")
 
@@ -33,8 +34,7 @@ class UnsafeAddressError(RunbookError):
 
 @dataclass
 class Substitution:
-    kind: str
-    """``replace``, ``skip`` or ``block``."""
+    kind: SubstitutionKind
     text: str | None
     reason: str
     lift: str | None = None
@@ -63,7 +63,7 @@ class Plan:
         sub = self.substitutions.get((action_id, index))
         if sub is None:
             return text, None
-        if sub.kind == "replace":
+        if sub.kind == SubstitutionKind.REPLACE:
             return sub.text, sub
         return None, sub
 
@@ -101,8 +101,8 @@ def extension_block(name: str, version: str | None) -> Substitution | None:
     feature = FEATURES.get(name)
     if feature is not None:
         _, message, lift = feature
-        return Substitution("block", None, message.format(version=version), lift.format(version=version))
-    return Substitution("block", None, f"the {name} extension is not installed for PostgreSQL {version}",
+        return Substitution(SubstitutionKind.BLOCK, None, message.format(version=version), lift.format(version=version))
+    return Substitution(SubstitutionKind.BLOCK, None, f"the {name} extension is not installed for PostgreSQL {version}",
                         f"install the {name} extension for PostgreSQL {version} on this machine, then run again")
 
 
@@ -190,7 +190,8 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
             if action.path is not None:
                 path, reasons = _rewrite(action.path, rules, values)
                 if reasons:
-                    plan.paths[action.id] = (action.path, Substitution("replace", path, "; ".join(reasons)))
+                    plan.paths[action.id] = (action.path,
+                                             Substitution(SubstitutionKind.REPLACE, path, "; ".join(reasons)))
                     action.path = path
             for i, cmd in enumerate(action.commands):
                 sub = _substitute(cmd.text, rules, values, pg_version)
@@ -199,7 +200,7 @@ def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None
                 if sub is None:
                     continue
                 plan.substitutions[(action.id, i)] = sub
-                if sub.kind == "block":
+                if sub.kind == SubstitutionKind.BLOCK:
                     plan.blocked.setdefault(step.id, sub)
     from .settings_check import plan_warnings
 
@@ -229,16 +230,17 @@ def _substitute(text: str, rules: list[dict[str, Any]], values: dict[str, Any],
             continue
         why = "; ".join([*reasons, rule["reason"]])
         if rule["action"] == "replace":
-            return Substitution("replace", rule["with"].format(**values), why)
+            return Substitution(SubstitutionKind.REPLACE, rule["with"].format(**values), why)
         if rule["action"] == "skip":
-            return Substitution("skip", None, why)
+            return Substitution(SubstitutionKind.SKIP, None, why)
         if rule["action"] == "block":
-            return Substitution("block", None, f"{why}: {text.splitlines()[0]}", rule.get("lift"))
+            return Substitution(SubstitutionKind.BLOCK, None, f"{why}: {text.splitlines()[0]}", rule.get("lift"))
         check, message, lift = FEATURES[rule["requires"]]
         if check(pg_version):
-            return Substitution("skip", None, why)
-        return Substitution("block", None, message.format(version=pg_version), lift.format(version=pg_version))
-    return Substitution("replace", text, "; ".join(reasons), same_output=True) if reasons else None
+            return Substitution(SubstitutionKind.SKIP, None, why)
+        return Substitution(SubstitutionKind.BLOCK, None, message.format(version=pg_version),
+                            lift.format(version=pg_version))
+    return Substitution(SubstitutionKind.REPLACE, text, "; ".join(reasons), same_output=True) if reasons else None
 
 
 # -- commands a target cannot run ------------------------------------------------------------------
@@ -262,7 +264,7 @@ def _unavailable(text: str) -> Substitution | None:
         exists = Path(prog).exists() if "/" in prog else shutil.which(prog, path=SECURE_PATH) is not None
         if not exists:
             return Substitution(
-                "block", None,
+                SubstitutionKind.BLOCK, None,
                 f"`{prog}` does not exist on the sandbox hosts (Debian) and no substitution covers this command: "
                 f"{text.splitlines()[0]}",
                 "add a substitution for it to runner/data/substitutions.toml, or run the guide on a target of "
@@ -429,9 +431,9 @@ def substituted_graph(plan: Plan) -> Graph:
         kept = []
         for i, cmd in enumerate(action.commands):
             sub = plan.substitutions.get((action.id, i))
-            if sub is None or sub.kind == "block":
+            if sub is None or sub.kind == SubstitutionKind.BLOCK:
                 kept.append(cmd)
-            elif sub.kind == "replace" and sub.text:
+            elif sub.kind == SubstitutionKind.REPLACE and sub.text:
                 cmd.text = sub.text
                 kept.append(cmd)
         action.commands = kept

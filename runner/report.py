@@ -27,6 +27,7 @@ from runbook.model import Finding, Span
 from .console import clip, note_width, quiet
 from .console import console as results_console
 from .execute import ActionResult, RunResult, StepResult
+from .status import CheckStatus, RunStatus, Status
 from .untrusted import safe_line, visible
 
 _LINE_RE = re.compile(r"^line (\d+): ")
@@ -62,6 +63,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
     data["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.started))
     for s in data["steps"]:
         for a in s["actions"]:
+            del a["soft"]  # the run's own bookkeeping
             for c in a["checks"]:
                 for k in ("expected_span", "statement_span"):
                     if c[k] is not None:
@@ -394,13 +396,13 @@ def mark_updated(result: RunResult) -> None:
     and steps that failed only by them; the run fails only for what remains."""
     for s in result.steps:
         for a in s.actions:
-            rewritten = [c for c in a.checks if c.status == "failed" and a.kind == "sql" and c.expected_span
+            rewritten = [c for c in a.checks if c.status == CheckStatus.FAILED and a.kind == "sql" and c.expected_span
                          and c.statement_span]
             for c in rewritten:
-                c.status = "updated"
-            if rewritten and a.status == "failed" and not any(c.status == "failed" for c in a.checks):
-                a.status = "updated"
-        if s.status == "failed" and not any(a.status == "failed" for a in s.actions):
-            s.status = "updated"
-    if result.status == "failed" and not any(s.status == "failed" for s in result.steps):
-        result.status = "passed"
+                c.status = CheckStatus.UPDATED
+            if rewritten and a.status == Status.FAILED and not any(c.status == CheckStatus.FAILED for c in a.checks):
+                a.status = Status.UPDATED
+        if s.status == Status.FAILED and not any(a.status == Status.FAILED for a in s.actions):
+            s.status = Status.UPDATED
+    if result.status == RunStatus.FAILED and not any(s.status == Status.FAILED for s in result.steps):
+        result.status = RunStatus.PASSED

@@ -17,6 +17,7 @@ from runbook.errors import UsageError
 from .execute import ActionResult, CheckResult, RunResult, StepResult
 from .site import PageResult, SiteResult, site_status
 from .site_report import load_site_report_schema
+from .status import PageStatus, SiteStatus
 
 
 def _run_result(data: dict[str, Any]) -> RunResult:
@@ -68,7 +69,8 @@ def merge_reports(paths: list[Path]) -> SiteResult:
             if p["page"] in pages:
                 raise UsageError(f"runbook report merge: {p['page']} is in two reports (the shards overlap)")
             pages[p["page"]] = PageResult(
-                p["page"], p["rel"], p["site"], p["shape"], p["status"], p["reason"], p["duration"], p["database"],
+                p["page"], p["rel"], p["site"], p["shape"], PageStatus(p["status"]), p["reason"], p["duration"],
+                p["database"],
                 _run_result(p["report"]) if p["report"] is not None else None, list(p["findings"]), p["rewritten"])
     ordered = [pages[k] for k in sorted(pages)]
-    return SiteResult(sites, site_status(ordered), min(started), duration, ordered, server_start)
+    return SiteResult(sites, SiteStatus(site_status(ordered)), min(started), duration, ordered, server_start)

@@ -36,15 +36,17 @@ from runbook.site import (
 
 from .compare import Volatile
 from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
-from .execute import BLOCKED, FAILED, INTERRUPTED, PASSED, Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
+from .execute import Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
 from .inventory import default_inventory
 from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
 from .report import PageProgress
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
+from .status import PageStatus, SiteStatus
 from .volatility import merge_second_run
 
-SKIPPED, NOT_EXECUTABLE, INVALID = "skipped", "not-executable", "invalid"
+PASSED, FAILED, BLOCKED, INTERRUPTED = PageStatus.PASSED, PageStatus.FAILED, PageStatus.BLOCKED, PageStatus.INTERRUPTED
+SKIPPED, NOT_EXECUTABLE, INVALID = PageStatus.SKIPPED, PageStatus.NOT_EXECUTABLE, PageStatus.INVALID
 @dataclass
 class SiteOptions:
     """How to run a site (from the command line)."""
@@ -75,7 +77,7 @@ class PageResult:
     site: str
     shape: str
     """``guide``, ``untagged-guide``, ``examples``, ``not-executable`` (``""``: not read)."""
-    status: str
+    status: PageStatus
     """``passed``, ``failed``, ``blocked``, ``not-executable``, ``skipped``, ``invalid``."""
     reason: str = ""
     duration: float = 0.0
@@ -91,7 +93,7 @@ class PageResult:
 @dataclass
 class SiteResult:
     sites: list[str]
-    status: str
+    status: SiteStatus
     started: float
     duration: float
     pages: list[PageResult]
@@ -159,7 +161,7 @@ def read_page(page: Page, settings: SiteSettings, site: str, lang: str | None, p
           ) -> tuple[_Work, PageResult | None]:
     """Read one page; a result at once when it is not to be run (skipped, invalid, blocked …)."""
     work = _Work(page, settings, site)
-    pr = PageResult(str(page.path), page.rel, site, "", "")
+    pr = PageResult(str(page.path), page.rel, site, "", PASSED)  # (its status set where it is not run)
     if page.skip is not None:
         pr.status, pr.reason = SKIPPED, page.skip
         return work, pr
@@ -278,8 +280,9 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
                 results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
                                         f"not run: the run was interrupted by {interrupted}")
     pages = [results[i] for i in range(len(items))]
-    return SiteResult([str(t) for t in targets], INTERRUPTED if interrupted else site_status(pages), started,
-                      time.monotonic() - t0, pages, server_start, interrupted.signum if interrupted else None)
+    status = SiteStatus(INTERRUPTED if interrupted else site_status(pages))
+    return SiteResult([str(t) for t in targets], status, started, time.monotonic() - t0, pages, server_start,
+                      interrupted.signum if interrupted else None)
 
 
 def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageResult], lines: _Lines,
@@ -296,7 +299,7 @@ def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageRe
             results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
                                     f"interrupted by {exc} while it ran", duration=time.monotonic() - p0)
             return exc
-        pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, result.status if result else PASSED,
+        pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, PageStatus(result.status) if result else PASSED,
                         duration=time.monotonic() - p0, result=result)
         if result is not None and result.status != PASSED:
             pr.reason = _first_problem(result)
@@ -357,7 +360,7 @@ def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewri
         pr.result = result
         if options.update_expected and rewrite is not None:
             pr.rewritten = rewrite(page.path, graph, result)  # its checks rewritten are "updated"
-        pr.status = result.status
+        pr.status = PageStatus(result.status)
         if pr.status != PASSED:
             pr.reason = _first_problem(result)
     except RunbookError as exc:
@@ -393,7 +396,7 @@ def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: t
                                 (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
                             versions=server.versions.get(work.settings.root))
             pr.result = runner.run()
-            pr.status = pr.result.status
+            pr.status = PageStatus(pr.result.status)
             if pr.status != PASSED:
                 pr.reason = _first_problem(pr.result)
         except RunbookError as exc:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from runbook.model import Graph
 
 from .execute import BLOCKED, FAILED, NOT_RUN, PASSED, Runner, RunResult
+from .status import RunStatus
 
 RunOne = Callable[[set[int] | None, str], tuple[str, Runner, RunResult]]
 """Runs the page for some example groups (None: all) with a transcript label; (database, runner, result)."""
@@ -63,4 +64,4 @@ def merge(main: RunResult, others: list[tuple[set[int], RunResult]], graph: Grap
         elif statuses:
             step.status = PASSED
     steps = {s.status for s in main.steps}
-    main.status = FAILED if FAILED in steps else BLOCKED if BLOCKED in steps else PASSED
+    main.status = RunStatus(FAILED if FAILED in steps else BLOCKED if BLOCKED in steps else PASSED)

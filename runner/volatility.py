@@ -18,6 +18,7 @@ from runbook.model import Expected, Graph
 
 from .compare import Comparison, Volatile, _compare_notices, align_rows, cell_status, compare_output, has_order_by
 from .execute import BLOCKED, FAILED, PASSED, ActionResult, CheckResult, RunResult
+from .status import CheckStatus, RunStatus
 
 _TOKEN_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\w+|\s+|.", re.DOTALL)
 
@@ -119,7 +120,7 @@ def merge_second_run(first: RunResult, second: RunResult, graph: Graph, extra: V
                 cmp = compare_runs(st.expected, out1, out2, extra, ordered=has_order_by(st.sql, out1.columns))
                 found = [v for v in cmp.volatile if "differs between two runs" in v]
                 if cmp.ok:
-                    c.status, c.problems, c.volatile = "volatile", [], cmp.volatile
+                    c.status, c.problems, c.volatile = CheckStatus.VOLATILE, [], cmp.volatile
                     changed += 1
                 elif found:
                     c.problems, c.volatile = cmp.problems, cmp.volatile
@@ -129,7 +130,7 @@ def merge_second_run(first: RunResult, second: RunResult, graph: Graph, extra: V
             step.reason = next((a.message for a in step.actions if a.status == BLOCKED), "")
     statuses = {s.status for s in first.steps}
     if first.status == FAILED and FAILED not in statuses:
-        first.status = BLOCKED if BLOCKED in statuses else PASSED
+        first.status = RunStatus(BLOCKED if BLOCKED in statuses else PASSED)
     return changed
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from .. import lexicon as lexicons
 from ..lexicon import Lexicon
-from ..model import Action, Host, Span, Variable
+from ..model import Action, EditKind, Host, Span, Variable
 from .outline import Node
 from .problems import Problems
 
-EditKind = Literal["settings", "append"]
 PG_MAJOR = "{pg_major}"
 """Stands for the guide's PostgreSQL major version in a path a platform gives (``common.toml``), until
 the variables stage knows it (:func:`fill_paths`)."""

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from .. import lexicon as lexicons
 from ..lexicon import Lexicon
-from ..model import IMPLICIT_HOST, Group, Host, Span, Variable
+from ..model import IMPLICIT_HOST, Group, Host, Span, Variable, VariableKind
 from .outline import Node
 from .problems import Problems
 
-_FIELD_KINDS = {"database": "database", "replication_user": "user", "user": "user"}
+_FIELD_KINDS: dict[str, VariableKind] = {"database": "database", "replication_user": "user", "user": "user"}
 """Kind of the variable a host field gives, by field name (any other field: ``text``)."""
 
 
@@ -91,7 +91,7 @@ def _field(env: Environment, host: Host, text: str, span: Span, lex: Lexicon) ->
         host.os = value
     else:
         secret = name in lexicons.common()["secrets"]["fields"]
-        kind = "password" if secret else _FIELD_KINDS.get(name, "text")
+        kind: VariableKind = "password" if secret else _FIELD_KINDS.get(name, "text")
         vname = name if env.variable(name) is None else f"{host.id}.{name}"
         env.variables.append(Variable(vname, value, kind, secret, span, host.id))
 

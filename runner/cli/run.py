@@ -20,6 +20,7 @@ from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.plan import Plan
 from runner.report import PageProgress, ProgressPrinter, mark_updated, print_failures, print_summary, to_json, to_junit
 from runner.session import Masker
+from runner.status import RunStatus
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import folder_ready, write_atomic
@@ -307,7 +308,7 @@ def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
             printer.close()
             run.finish(runner, interrupted=guard.signum is not None)
     if guard.signum is not None and result.status != INTERRUPTED:
-        result.status = INTERRUPTED  # the signal came after the last step
+        result.status = RunStatus.INTERRUPTED  # the signal came after the last step
     with guard.shield():
         status = _reports(path, args, multiple, run, result, reports, html)
     if guard.signum is not None:
@@ -321,7 +322,7 @@ def _reports(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun
     if run.done and all(s.status == DONE_EARLIER for s in result.steps):
         progress(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
                  "earlier run on this sandbox; nothing was changed (use --fresh to run again)")
-    status = result.status
+    status: str = result.status
     if args.update_expected and status != INTERRUPTED:
         status = _update_expected(path, graph, result, status)
     print_summary(result)

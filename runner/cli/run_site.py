@@ -19,6 +19,7 @@ from runner.annotations import append_summary, emit, enabled, formatted_commands
 from runner.console import progress
 from runner.execute import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResult, SignalGuard
 from runner.report import PageProgress
+from runner.status import SiteStatus
 
 from .files import write_atomic
 
@@ -120,7 +121,7 @@ def run_site(paths: list[Path], args: argparse.Namespace) -> int:
             else:
                 from runner.site import SiteResult
 
-                result = SiteResult([], PASSED, 0.0, 0.0, [])
+                result = SiteResult([], SiteStatus.PASSED, 0.0, 0.0, [])
         finally:
             if PageProgress.active is not None:  # the run broke off: the live line goes
                 PageProgress.active.close()

@@ -18,6 +18,7 @@ from .mounts import ns_inode, rmtree, umount_all_under
 from .state import (
     DEFAULT_ROOT,
     SANDBOX_NAME_RE,
+    SANDBOX_STATE_FILE,
     AddressTaken,
     SandboxBusy,
     SandboxError,
@@ -55,7 +56,7 @@ def _kill_legacy(d: Path) -> None:
     """A sandbox of the runbook before the containers (state version 1: hosts were mount, UTS and
     network namespaces of the machine's PID space): SIGKILL every process in its namespaces."""
     try:
-        data = json.loads((d / "state.json").read_text())
+        data = json.loads((d / SANDBOX_STATE_FILE).read_text())
     except (OSError, ValueError):
         return
     if not isinstance(data, dict) or data.get("version") != 1:
