@@ -149,6 +149,8 @@ class Observer:
         sock = self.sockets.get(host)
         if sock is None or not (sock / ".s.PGSQL.5432").exists():  # no server listening: nothing to ask
             return None
+        if self.roots and host not in self.roots:  # a sandbox host without its root (not up): not from outside
+            return None
         with self._lock:
             key = host if host in self.roots else ""
             if key not in self._workers:
