@@ -19,6 +19,7 @@ from runbook.model import Finding
 
 from . import untrusted
 from .execute import FAILED, RunResult
+from .status import Status
 from .untrusted import markdown_cell, markdown_code, visible
 
 _LEVELS = {"error": "error", "warning": "warning", "hint": "notice"}
@@ -63,7 +64,7 @@ def run_commands(result: RunResult) -> list[str]:
             if a.status == FAILED and not failed:
                 out.append(command("error", result.guide, a.line, f"{a.host}: {a.message or 'failed'}",
                                    title=f"runbook: {step.id} failed"))
-        if step.status == "blocked":
+        if step.status == Status.BLOCKED:
             out.append(command("warning", result.guide, step.line, step.reason or "blocked by the environment",
                                title=f"runbook: {step.id} blocked"))
     return out

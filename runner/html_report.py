@@ -22,6 +22,7 @@ from runbook.expected import Output, parse_output
 
 from .compare import cell_status, normalize_volatile
 from .execute import ActionResult, CheckResult, RunResult, StepResult
+from .status import CheckStatus, Status
 
 Mask = Callable[[str], str]
 
@@ -80,7 +81,7 @@ class _Page:
         for s in result.steps:
             counts[s.status] = counts.get(s.status, 0) + 1
         checks = [c for s in result.steps for a in s.actions for c in a.checks]
-        failed_checks = sum(c.status == "failed" for c in checks)
+        failed_checks = sum(c.status == CheckStatus.FAILED for c in checks)
         steps = " · ".join(f"{n} {t['status_names'].get(k, k)}" for k, n in sorted(counts.items()))
         figs = [(str(len(result.steps)), t["steps"], steps, "steps", result.status),
                 (str(len(checks)), t["checks"],
@@ -100,14 +101,14 @@ class _Page:
         """A step: its heading is always shown; its actions are folded unless it failed or is blocked."""
         number = f"{s.number}. " if s.number else ""
         tag = f" <span class=\"where\">[{self.esc(s.tag)}]</span>" if s.tag else ""
-        opened = " open" if s.status in ("failed", "blocked") else ""
-        reason = f' <span class="reason">{self.esc(s.reason)}</span>' if s.reason and s.status != "passed" else ""
+        opened = " open" if s.status in (Status.FAILED, Status.BLOCKED) else ""
+        reason = f' <span class="reason">{self.esc(s.reason)}</span>' if s.reason and s.status != Status.PASSED else ""
         parts = [f'<section class="step {self.esc(s.status)}" id="step-{self.esc(s.id)}" '
                  f'data-status="{self.esc(s.status)}"><details{opened}><summary>',
                  f"<h2>{self.status(s.status)} {self.esc(number)}{self.esc(s.title)}{tag}"
                  f'<span class="where"><code>{self.esc(s.id)}</code> · {self.esc(guide)}:{s.line} · '
                  f"{s.duration:.1f}s</span>{reason}</h2></summary>"]
-        parts += [self.action(a) for a in s.actions if a.status != "not-run" or s.status == "not-run"]
+        parts += [self.action(a) for a in s.actions if a.status != Status.NOT_RUN or s.status == Status.NOT_RUN]
         parts.append("</details></section>")
         return "\n".join(parts)
 
@@ -117,11 +118,11 @@ class _Page:
                  f'<div class="action-head"><span class="mono">{self.esc(a.action)}</span>'
                  f'<span>{self.esc(t["host"])}: <b>{self.esc(a.host)}</b></span><span>{self.esc(a.kind)}</span>'
                  f'{self.status(a.status)}<span class="where">line {a.line} · {a.duration:.2f}s</span></div>']
-        if a.message and a.status != "passed":
+        if a.message and a.status != Status.PASSED:
             parts.append(f'<p class="action-message {self.esc(a.status)}">{self.esc(a.message)}</p>')
         parts += [self.check(c, a) for c in a.checks]
         if a.details:
-            opened = " open" if a.status == "failed" else ""
+            opened = " open" if a.status == Status.FAILED else ""
             parts.append(f'<details class="output"{opened}><summary>{self.esc(t["details"])}</summary>'
                          f"<pre>{self.esc(a.details)}</pre></details>")
         if a.substitutions:
@@ -134,13 +135,13 @@ class _Page:
 
     def check(self, c: CheckResult, a: ActionResult) -> str:
         t = self.t
-        self.accepted = c.status != "failed"  # what differs in a check that passed was accepted as volatile
+        self.accepted = c.status != CheckStatus.FAILED  # what differs in a check that passed was accepted as volatile
         if a.kind == "sql":
             left, right = self._sql_sides(c)
         else:
             left, right = self._console_sides(c)
         expected_line = c.expected_span[0] if c.expected_span else c.line
-        opened = " open" if c.status == "failed" else ""
+        opened = " open" if c.status == CheckStatus.FAILED else ""
         tries = " · " + t["tries"].format(n=c.tries) if c.tries > 1 else ""
         first = c.statement.strip().splitlines()[0] if c.statement.strip() else ""
         parts = [f'<details class="check {self.esc(c.status)}" data-line="{c.line}"{opened}>'

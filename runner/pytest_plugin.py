@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .status import CheckStatus, Status
+
 if TYPE_CHECKING:
     from runbook.model import Step
 
@@ -230,17 +232,17 @@ class StepItem(pytest.Item):
         if guide.feed is not None:
             guide.feed.run(self.name)
         result = guide.result(self.name)
-        if guide.error is not None and (result is None or result.status == "not-run"):
+        if guide.error is not None and (result is None or result.status == Status.NOT_RUN):
             if guide.reported:
                 _skip(f"not run: the run of {guide.path.name} broke or could not start")
             guide.reported = True
             raise guide.error
         assert result is not None
-        if result.status == "failed":
+        if result.status == Status.FAILED:
             raise StepFailed(_shown(self.path, self.config), result)
-        if result.status == "blocked":
+        if result.status == Status.BLOCKED:
             _skip(f"blocked by the environment: {result.reason}")
-        if result.status in ("not-run", "skipped"):
+        if result.status in (Status.NOT_RUN, Status.SKIPPED):
             _skip(result.reason or result.status)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -266,11 +268,11 @@ def format_failure(guide: str, step: StepResult) -> str:
     """The failure as a person reads it: the guide's file:line, what was expected, what came."""
     lines: list[str] = []
     for a in step.actions:
-        if a.status != "failed":
+        if a.status != Status.FAILED:
             continue
         lines.append(f"{guide}:{a.line}: {a.action} on {a.host}: {a.message}")
         for c in a.checks:
-            if c.status != "failed":
+            if c.status != CheckStatus.FAILED:
                 continue
             where = c.expected_span[0] if c.expected_span else c.line
             lines.append(f"  statement ({guide}:{c.line}):")

@@ -80,14 +80,14 @@ def to_junit(result: RunResult) -> str:
             n += 1
             case = ET.SubElement(suite, "testcase", classname=f"{result.guide}.{step.id}",
                                  name=f"{a.action} on {a.host} (line {a.line})", time=f"{a.duration:.3f}")
-            if a.status == "failed":
+            if a.status == Status.FAILED:
                 failures += 1
                 el = ET.SubElement(case, "failure", message=a.message or "failed")
                 el.text = "\n".join([a.details] + [p for c in a.checks for p in c.problems])
-            elif a.status in ("blocked", "not-run", "skipped", "done-earlier"):
+            elif a.status in (Status.BLOCKED, Status.NOT_RUN, Status.SKIPPED, Status.DONE_EARLIER):
                 skipped += 1
                 ET.SubElement(case, "skipped", message=f"{a.status}: {a.message or step.reason}")
-        if not step.actions and step.status in ("blocked", "skipped", "done-earlier"):
+        if not step.actions and step.status in (Status.BLOCKED, Status.SKIPPED, Status.DONE_EARLIER):
             n += 1
             skipped += 1
             case = ET.SubElement(suite, "testcase", classname=f"{result.guide}.{step.id}", name=step.id)
@@ -174,19 +174,19 @@ class ProgressPrinter:
         if event == "step-start":
             self._line(f"[{num}] {step.id} ...", "bold")
         elif event == "action" and action is not None:
-            extra = f"  {action.message}" if action.status != "passed" and action.message else ""
+            extra = f"  {action.message}" if action.status != Status.PASSED and action.message else ""
             checks = f"  {len(action.checks)} check(s)" if action.checks else ""
             subs = f"  ({len(action.substitutions)} substituted)" if action.substitutions else ""
             self._line(f"        {action.action:<40} {action.host:<12} {action.status:<15}"
                        f"{action.duration:6.2f}s{checks}{subs}{extra}", STYLE.get(action.status, ""))
-            if action.status == "failed" and action.details:
+            if action.status == Status.FAILED and action.details:
                 for ln in action.details.rstrip().splitlines()[-15:]:
                     self._line(f"          | {ln}", "red")
         elif event == "step-end":
-            shown = self.file and step.status not in ("passed", "done-earlier")
+            shown = self.file and step.status not in (Status.PASSED, Status.DONE_EARLIER)
             where = f" at {self.file}:{step.line}" if shown else ""
             self._line(f"[{num}] {step.id}: {step.status}{where} ({step.duration:.1f}s)"
-                       + (f" - {step.reason}" if step.reason and step.status != "passed" else ""),
+                       + (f" - {step.reason}" if step.reason and step.status != Status.PASSED else ""),
                        STYLE.get(step.status, ""))
 
     def _line(self, text: str, style: str) -> None:
@@ -342,7 +342,7 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
     headers = ["#", "step", "tag", "status", "checks", "time"]
     rows, notes = [], []
     for s in result.steps:
-        failed = [a for a in s.actions if a.status == "failed"]
+        failed = [a for a in s.actions if a.status == Status.FAILED]
         notes.append(failed[0].message if failed else s.reason)
         rows.append([str(s.number or "-"), s.id, s.tag or "", s.status, str(sum(len(a.checks) for a in s.actions)),
                      f"{s.duration:.1f}s"])
@@ -372,10 +372,10 @@ def failure_lines(result: RunResult, page: str) -> list[str]:
     out: list[str] = []
     for s in result.steps:
         for a in s.actions:
-            failed = [c for c in a.checks if c.status == "failed"]
+            failed = [c for c in a.checks if c.status == CheckStatus.FAILED]
             for c in failed:
                 out.append(f"{page}:{c.line}: " + ("; ".join(c.problems) or "differs from the guide"))
-            if a.status == "failed" and not failed:
+            if a.status == Status.FAILED and not failed:
                 m = _LINE_RE.match(a.message)
                 line, message = (int(m.group(1)), a.message[m.end():]) if m else (a.line, a.message)
                 out.append(f"{page}:{line}: {message or 'failed'}")

@@ -11,8 +11,10 @@ from string import Template
 from .html_report import _asset
 from .site import PageResult, SiteResult
 from .site_report import check_totals, page_totals, slowest
+from .status import PageStatus
 
-_ORDER = ("failed", "invalid", "blocked", "passed", "skipped", "not-executable")
+_ORDER = (PageStatus.FAILED, PageStatus.INVALID, PageStatus.BLOCKED, PageStatus.PASSED, PageStatus.SKIPPED,
+          PageStatus.NOT_EXECUTABLE)
 
 _INDEX_CSS = """
 .pages td, .pages th { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }

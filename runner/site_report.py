@@ -23,9 +23,11 @@ from .console import console as results_console
 from .execute import FAILED, ActionResult, CheckResult
 from .report import STYLE, checked, failure_lines, junit_text, to_json
 from .site import PageResult, SiteResult
+from .status import PageStatus, Status
 from .untrusted import safe_line
 
-PAGE_STATUSES = ("passed", "failed", "blocked", "invalid", "not-executable", "skipped")
+PAGE_STATUSES = (PageStatus.PASSED, PageStatus.FAILED, PageStatus.BLOCKED, PageStatus.INVALID,
+                 PageStatus.NOT_EXECUTABLE, PageStatus.SKIPPED)
 _LINE_RE = re.compile(r"^line (\d+): ")
 SLOWEST = 5
 
@@ -53,7 +55,7 @@ def check_totals(result: SiteResult) -> dict[str, int]:
 
 
 def page_totals(result: SiteResult) -> dict[str, int]:
-    counts = {k: 0 for k in PAGE_STATUSES}
+    counts: dict[str, int] = {k: 0 for k in PAGE_STATUSES}
     for pr in result.pages:
         counts[pr.status] = counts.get(pr.status, 0) + 1
     return counts
@@ -85,7 +87,8 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
     for pr in result.pages:
         ran = _checks(pr)
         failed = sum(1 for _, c in ran if c.status == FAILED)
-        notes.append(pr.reason if pr.status != "passed" else (f"database {pr.database}" if pr.database else ""))
+        notes.append(pr.reason if pr.status != PageStatus.PASSED
+                     else (f"database {pr.database}" if pr.database else ""))
         rows.append([pr.page, pr.shape, pr.status, str(len(ran)), str(failed) if failed else "",
                      f"{pr.duration:.1f}s" if pr.result else ""])
     for i, col in enumerate(headers):
@@ -111,9 +114,9 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
     for pr in result.pages:
         for line in _failures(pr):
             console.print(Text(safe_line(line), style="red"))
-        if pr.status in ("invalid", "blocked"):
+        if pr.status in (PageStatus.INVALID, PageStatus.BLOCKED):
             for line in pr.findings or [f"{pr.page}: {pr.reason}"]:
-                console.print(Text(safe_line(line), style="yellow" if pr.status == "blocked" else "red"))
+                console.print(Text(safe_line(line), style="yellow" if pr.status == PageStatus.BLOCKED else "red"))
 
 
 def site_to_json(result: SiteResult) -> dict[str, Any]:
@@ -149,18 +152,18 @@ def site_to_junit(result: SiteResult) -> str:
     check of its own (a statement that errored) is a test case at its line."""
     root = ET.Element("testsuites", name="runbook site", time=f"{result.duration:.3f}")
     for pr in result.pages:
-        if pr.status == "not-executable":
+        if pr.status == PageStatus.NOT_EXECUTABLE:
             continue
         suite = ET.SubElement(root, "testsuite", name=pr.page, time=f"{pr.duration:.3f}")
         n = failures = skipped = errors = 0
         if pr.result is None:
             n = 1
             case = ET.SubElement(suite, "testcase", classname=pr.rel, name=pr.page)
-            if pr.status == "invalid":
+            if pr.status == PageStatus.INVALID:
                 errors = 1
                 el = ET.SubElement(case, "error", message=pr.reason)
                 el.text = "\n".join(pr.findings)
-            elif pr.status == "failed":
+            elif pr.status == PageStatus.FAILED:
                 failures = 1
                 ET.SubElement(case, "failure", message=pr.reason)
             else:
@@ -182,7 +185,7 @@ def site_to_junit(result: SiteResult) -> str:
                     case = ET.SubElement(suite, "testcase", classname=pr.rel, name=f"{pr.page}:{line}")
                     el = ET.SubElement(case, "failure", message=message or "failed")
                     el.text = a.details
-                elif a.status in ("blocked", "not-run") and not a.checks:
+                elif a.status in (Status.BLOCKED, Status.NOT_RUN) and not a.checks:
                     n += 1
                     skipped += 1
                     case = ET.SubElement(suite, "testcase", classname=pr.rel, name=f"{pr.page}:{a.line}")

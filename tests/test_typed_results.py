@@ -5,6 +5,7 @@ compared with itself shows no drift."""
 from __future__ import annotations
 
 import json
+import re
 import typing
 from enum import StrEnum
 from pathlib import Path
@@ -123,6 +124,13 @@ def test_statuses_are_the_enums_and_read_as_their_strings() -> None:
         Status.PASSED, Status.ALREADY_APPLIED, PageStatus.NOT_EXECUTABLE)
     assert Status.DONE_EARLIER == "done-earlier" and json.dumps([CheckStatus.VOLATILE]) == '["volatile"]'
     assert f"{Status.NOT_RUN}" == "not-run" and RunStatus(Status.FAILED) is RunStatus.FAILED
+
+
+def test_no_runner_module_writes_a_status_as_a_bare_string() -> None:
+    bare = re.compile(r'\.status\s*(==|!=|=)\s*"|\.status (not )?in \("|(?<![\w-])status\s*=\s*"')  # not data-status="
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in sorted((ROOT / "runner").rglob("*.py"))
+             for n, line in enumerate(p.read_text().splitlines(), 1) if bare.search(line)]
+    assert found == []
 
 
 def test_a_soft_failure_is_a_field_and_not_in_the_report() -> None:

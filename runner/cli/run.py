@@ -20,7 +20,7 @@ from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.plan import Plan
 from runner.report import PageProgress, ProgressPrinter, mark_updated, print_failures, print_summary, to_json, to_junit
 from runner.session import Masker
-from runner.status import RunStatus
+from runner.status import CheckStatus, RunStatus
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import folder_ready, write_atomic
@@ -414,7 +414,7 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
     for step in result.steps:
         for a in step.actions:
             for c in a.checks:
-                if c.status == "failed" and c.statement_span and c.expected_span and a.kind == "sql":
+                if c.status == CheckStatus.FAILED and c.statement_span and c.expected_span and a.kind == "sql":
                     replacements.append(Replacement(
                         Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
                         Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
