@@ -71,6 +71,9 @@ def _assert_nothing_left(name: str, inodes: set[int], guide: Path) -> None:
     assert not _processes_naming(str(guide)), "runbook processes left"
     assert not (DEFAULT_ROOT / name).exists(), "state folder left"
     assert str(DEFAULT_ROOT / name) + "/" not in Path("/proc/self/mountinfo").read_text(), "mounts left"
+    hosts = Path("/run/runbook-sandbox/hosts")  # the hosts' folders and mounts (docs/sandbox.md)
+    assert f"{hosts}/{name}-" not in Path("/proc/self/mountinfo").read_text(), "mounts of its hosts left"
+    assert not list(hosts.glob(f"{name}-*")), "folders of its hosts left"
 
 
 def _start(guide: Path, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:

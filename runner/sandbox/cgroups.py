@@ -156,9 +156,16 @@ def remove(cgroups: dict[str, str]) -> None:
     """rmdir the host's cgroups and, when empty, the sandbox's folder above them."""
     for d in cgroups.values():
         p = Path(d)
-        for q in (p, p.parent):
-            with contextlib.suppress(OSError):
-                q.rmdir()
+        deadline = time.monotonic() + 2
+        while p.is_dir():  # (busy a moment while its last tasks finish exiting)
+            try:
+                p.rmdir()
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+        with contextlib.suppress(OSError):
+            p.parent.rmdir()
 
 
 def counters(cgroups: dict[str, str]) -> dict[str, int]:
