@@ -25,10 +25,10 @@ TargetSource = Literal["label", "prose", "heading", "single-host", "annotation"]
 ExpectedKind = Literal["table", "tag", "error", "text"]
 BlockRole = Literal["action", "before", "note", "output", "syntax", "illustration", "configuration"]
 Shape = Literal["guide", "untagged-guide", "examples", "not-executable"]
+"""What kind of page a graph was read from (docs/guide-format.md, "Page shapes")."""
 VariableKind = Literal["address", "network", "database", "user", "password", "pg_major", "text"]
 EditKind = Literal["settings", "append"]
 """A file edit with no before text (``Action.edit``)."""
-"""What kind of page a graph was read from (docs/guide-format.md, "Page shapes")."""
 Severity = Literal["error", "warning", "hint"]
 
 

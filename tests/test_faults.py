@@ -4,7 +4,7 @@ kind of problem, every wait bounded, errors that are not a session's turned into
 from __future__ import annotations
 
 import os
-import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -55,18 +55,41 @@ def test_the_database_queue_of_the_example_server_has_a_timeout() -> None:
         server.new_database(page, None)  # type: ignore[arg-type]
 
 
-def test_an_observer_that_gets_no_answer_stops_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chrooted", [False, True], ids=["machine", "sandbox-host"])
+def test_an_observer_that_gets_no_answer_stops_waiting(
+        chrooted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that takes the connection and never answers: the observer gives up after its timeout
+    and does not ask that server again (it gets exactly one connection, not one per query)."""
     import runner.observe as observe
 
-    monkeypatch.setattr(observe, "QUERY_TIMEOUT", 0.5)
-    (tmp_path / ".s.PGSQL.5432").touch()  # a server seems to listen there
-    obs = observe.Observer({"h": tmp_path})
+    monkeypatch.setattr(observe, "QUERY_TIMEOUT", 0.5)  # below psycopg's connect_timeout (3 s)
+    sock_dir = tmp_path / "run" / "postgresql"
+    sock_dir.mkdir(parents=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_dir / ".s.PGSQL.5432"))  # a server listens there, and never answers
+    listener.listen(8)
+    roots = {"h": (str(tmp_path), "/run/postgresql")} if chrooted else None
+    # the worker runs as this test's own user (the tuple form: a uid outside the hosts), so that it
+    # may reach pytest's private tmp_path
+    obs = observe.Observer({"h": sock_dir}, user=(os.getuid(), os.getgid()), roots=roots)
+    accepted: list[socket.socket] = []
     try:
-        os.kill(obs._proc.pid, signal.SIGSTOP)  # the worker (and so the server's answer) never comes
         assert obs.query("h", "SELECT 1") is None
-        assert obs.query("h", "SELECT 1") is None  # and it does not wait again
+        assert obs.query("h", "SELECT 1") is None
+        listener.setblocking(False)
+        while True:  # every connection made to the listener, also of a client gone since
+            try:
+                accepted.append(listener.accept()[0])
+            except BlockingIOError:
+                break
+        # one: the first query's, given up on; a second would be a worker that got an error (its own
+        # connect timeout) instead of the observer stopping to wait, then asked again
+        assert len(accepted) == 1
     finally:
         obs.close()
+        for c in accepted:
+            c.close()
+        listener.close()
 
 
 def test_a_volatile_pattern_that_backtracks_forever_is_stopped() -> None:

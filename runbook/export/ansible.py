@@ -33,7 +33,7 @@ from ..bind import bind_graph
 from ..errors import UsageError
 from ..model import Action, Graph, Step, as_root
 from . import Secrets, mask_shell, phases
-from .sh import HELPER, command_lines, shell_path, sql_lines
+from .sh import HELPER, command_lines, sql_lines
 
 _JINJA = re.compile(r"\{\{|\{%|\{#")
 
@@ -157,7 +157,7 @@ def _edit_task(action: Action, secrets: Secrets) -> dict[str, Any]:
     says the edit was already applied, failed when the before text is missing."""
     before, after = secrets.placeholders(action.before or ""), secrets.placeholders(action.after or "")
     envs = secrets.used_in((action.before or "") + "\n" + (action.after or ""))
-    path, lang = shell_path(action.path or ""), shlex.quote(action.lang)
+    path, lang = shlex.quote(action.path or ""), shlex.quote(action.lang)
     if action.edit == "settings":
         args = f"settings {path} RUNBOOK_AFTER"
     elif action.edit == "append":
@@ -178,13 +178,13 @@ def _edit_task(action: Action, secrets: Secrets) -> dict[str, Any]:
 
 
 def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
+    if (action.path or "").startswith("{server:"):
+        raise UsageError(f"{action.span}: the guide names no path for this file (the runner and the shell "
+                         "export ask the server, SHOW config_file): write a file path paragraph before it for "
+                         "Ansible")
     if action.kind == "file_edit":
         task = _edit_task(action, secrets)
     else:
-        if (action.path or "").startswith("{server:"):
-            raise UsageError(f"{action.span}: the guide names no path for this file (the runner and the shell "
-                             "export ask the server, SHOW config_file): write a file path paragraph before it for "
-                             "Ansible")
         envs: list[str] = []
         content = action.after or ""
         content = content if content.endswith("\n") else content + "\n"
