@@ -28,6 +28,7 @@ from runbook.edit_rules import EditStatus, apply_file_edit
 from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
 
+from .capture import cap_note
 from .compare import Volatile, compare_console, compare_output, has_order_by
 from .observe import Observer
 from .plan import Plan, names_other_host, variant_groups
@@ -672,6 +673,8 @@ class Runner:
                     ar.notes.append(note)
             if cmd.output and sub is not None and not sub.same_output:
                 ar.notes.append(f"line {cmd.span.line}: output not compared: the command was substituted")
+            elif res.dropped and self._over_cap(ar, cmd.span.line, res.dropped, checked=bool(cmd.output)):
+                return
             elif cmd.output:
                 cmp = compare_console(cmd.output, res.output, self.volatile)
                 check = CheckResult(cmd.span.line, self.mask(text), CheckStatus.PASSED, cmd.output,
@@ -685,6 +688,18 @@ class Runner:
                 ar.checks.append(check)
                 if not cmp.ok:
                     return
+
+    @staticmethod
+    def _over_cap(ar: ActionResult, line: int, dropped: int, *, checked: bool) -> bool:
+        """Output over the cap (runner/capture.py): a check of it fails (its middle is gone), an
+        unchecked one passes with a note. True when the action failed."""
+        if not checked:
+            ar.notes.append(f"line {line}: {cap_note(dropped)} (not checked)")
+            return False
+        ar.soft = False
+        ar.status = FAILED
+        ar.message = f"line {line}: {cap_note(dropped)}: not compared with the guide's output"
+        return True
 
     # -- SQL --------------------------------------------------------------------------------
     def _ensure_session(self, action: Action, host: str) -> HostShell:
@@ -783,6 +798,8 @@ class Runner:
                     out.error.setdefault("sqlstate", res.sqlstate)
                 if not read_only:
                     self._writers.add(host)
+                if res.dropped and self._over_cap(ar, st.span.line, res.dropped, checked=st.expected is not None):
+                    return
                 if st.expected is None:
                     if res.error:
                         ar.soft = False

@@ -21,6 +21,7 @@ import pexpect
 
 from runbook.errors import RunbookError
 from runbook.secrets import Masker
+from runner.capture import SEARCH_WINDOW, Capture, Reader
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
@@ -40,6 +41,8 @@ class CommandResult:
     status: int
     output: str
     duration: float
+    dropped: int = 0
+    """Bytes of the output dropped over the cap (runner/capture.py): ``output`` holds its head and tail."""
 
 
 @dataclass
@@ -48,6 +51,7 @@ class SqlResult:
     error: bool
     sqlstate: str | None
     duration: float
+    dropped: int = 0
 
 
 class Transcript:
@@ -77,10 +81,6 @@ class Transcript:
             self._fh = None
 
 
-SEARCH_WINDOW = 65536
-"""Characters at the end of what a program printed in which its prompt is looked for (and read at once)."""
-
-
 def _tail(text: str, n: int = 1000) -> str:
     return text[-n:]
 
@@ -106,12 +106,23 @@ class HostShell:
         ``%R`` says why."""
         self.child: pexpect.spawn | None = None
         self.psql_session: str | None = None
+        self.reader = Reader()
+
+    def _expect(self, patterns: list[re.Pattern[str]], timeout: float,
+                into: Capture | None = None) -> tuple[int, re.Match[str] | None, str]:
+        """Read until one of ``patterns`` (``len(patterns)``: end of file; ``+1``: timeout); the output
+        before it (capped; fed ``into`` a capture that spans several reads when given)."""
+        assert self.child is not None
+        capture = into if into is not None else Capture()
+        idx, m = self.reader.expect(self.child, patterns, timeout, capture)
+        return idx, m, capture.text() if into is None else ""
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        # Reading stays linear in the output's size: a prompt is looked for only in the last
-        # SEARCH_WINDOW characters (pexpect otherwise searches the whole buffer after every read:
-        # quadratic, a 50 MB line took longer than any timeout), read in large chunks.
+        # Reading stays linear in the output's size and its memory bounded: runner/capture.py reads
+        # in large chunks, looks for a prompt only near what it just read, and keeps of a command's
+        # output its head and tail (OUTPUT_CAP), never pexpect's whole buffer.
+        self.reader = Reader()
         self.child = pexpect.spawn(
             self.argv[0], self.argv[1:], encoding="utf-8", codec_errors="replace", timeout=self.timeout,
             echo=False, dimensions=(50, 400), maxread=SEARCH_WINDOW, searchwindowsize=SEARCH_WINDOW,
@@ -125,9 +136,8 @@ class HostShell:
         self.child.ptyproc.delayafterclose = 0.01
         self.child.ptyproc.delayafterterminate = 0.01
         for pattern, answer in self.login:
-            idx = self.child.expect([re.compile(pattern), pexpect.EOF, pexpect.TIMEOUT], timeout=30)
+            idx, _, before = self._expect([re.compile(pattern)], 30)
             if idx != 0:
-                before = str(self.child.before or "")
                 raise SessionError(f"{self.host}: the login prompt /{pattern}/ did not come", _tail(before))
             self.transcript.write("note", "login: answered the password prompt with ********")
             self.child.sendline(answer)
@@ -195,12 +205,16 @@ class HostShell:
 
     # -- shell commands ---------------------------------------------------------------------
     def _expect_prompt(self, timeout: float, what: str) -> tuple[int, str]:
-        assert self.child is not None
-        idx = self.child.expect([self.prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
-        before = str(self.child.before or "")
+        status, before, _ = self._expect_prompt_capped(timeout, what)
+        return status, before
+
+    def _expect_prompt_capped(self, timeout: float, what: str, into: Capture | None = None) -> tuple[int, str, int]:
+        """The status the shell's prompt shows, the output before it (capped) and the bytes dropped."""
+        capture = into or Capture()
+        idx, m, _ = self._expect([self.prompt_re], timeout, capture)
+        before = capture.text()
         if idx == 0:
-            m = self.child.match
-            return int(m.group(1)) if isinstance(m, re.Match) else 0, before
+            return int(m.group(1)) if m is not None else 0, before, capture.dropped
         if idx == 1:
             raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
         raise SessionError(f"{self.host}: no prompt after {timeout:g}s while {what}", _tail(before))
@@ -229,42 +243,35 @@ class HostShell:
         t0 = time.monotonic()
         self.transcript.write("in", display or command)
         self.child.sendline(command)
-        output = ""
+        capture = Capture()
         try:
             for prompt, answer in dialog or []:
                 pat = re.compile(re.escape(prompt.rstrip()) + r"\s*")
-                idx = self.child.expect([pat, self.prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
-                output += str(self.child.before or "")
+                idx, m, _ = self._expect([pat, self.prompt_re], timeout, capture)
                 if idx == 0:
-                    output += prompt + " \n"
+                    capture.add(prompt + " \n")
                     self.transcript.write("out", f"{prompt} ********")
                     self.child.sendline(answer)
                     continue
                 if idx == 1:
-                    m = self.child.match
-                    status = int(m.group(1)) if isinstance(m, re.Match) else 0
+                    status = int(m.group(1)) if m is not None else 0
                     raise SessionError(
-                        f"{self.host}: the prompt {prompt!r} never came (the command ended with status {status})",
-                        _tail(output))
+                        f"{self.host}: the prompt {prompt!r} never came (the command ended with status {status})")
                 if idx == 2:
-                    raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}", _tail(output))
-                raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s",
-                                   _tail(output))
-            status, before = self._expect_prompt(timeout, f"running {(display or command).splitlines()[0]!r}")
+                    raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}")
+                raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s")
+            status, output, dropped = self._expect_prompt_capped(
+                timeout, f"running {(display or command).splitlines()[0]!r}", capture)
         except SessionError as exc:
-            if not exc.last_output:
-                exc.last_output = _tail(output)
-            else:
-                exc.last_output = _tail(output + exc.last_output)
+            exc.last_output = _tail(capture.text())
             self.transcript.write("out", exc.last_output)
             self.transcript.write("note", exc.message)
             self._interrupt()
             raise
-        output += before
         output = output.replace("\r\n", "\n")
         self.transcript.write("out", output)
         self.transcript.write("note", f"exit status {status}")
-        return CommandResult(status, output, time.monotonic() - t0)
+        return CommandResult(status, output, time.monotonic() - t0, dropped)
 
     # -- psql -------------------------------------------------------------------------------
     def psql_argv_options(self) -> str:
@@ -291,9 +298,8 @@ class HostShell:
         full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)
-        idx = self.child.expect([self.sql_prompt_re, self.prompt_re, pexpect.EOF, _PASSWORD_RE, pexpect.TIMEOUT],
-                                timeout=timeout or 30)
-        before = str(self.child.before or "").replace("\r\n", "\n")
+        idx, _, before = self._expect([self.sql_prompt_re, self.prompt_re, _PASSWORD_RE], timeout or 30)
+        before = before.replace("\r\n", "\n")
         if idx == 0:
             self.psql_session = session_id
             self.transcript.write("out", before)
@@ -301,7 +307,7 @@ class HostShell:
         self.transcript.write("out", before)
         if idx == 1:
             raise SessionError(f"{self.host}: psql did not start: {before.strip()[-500:]}", _tail(before))
-        if idx == 3:  # psql waits for a password nobody gives: known at once, not after the timeout
+        if idx == 2:  # psql waits for a password nobody gives: known at once, not after the timeout
             self._interrupt()
             raise SessionError(f"{self.host}: psql did not start: it asks for a password ({command})", _tail(before))
         self._interrupt()
@@ -327,21 +333,21 @@ class HostShell:
         self.transcript.write("sql", statement)
         self.child.sendline(statement)
         lines = statement.count("\n") + 1
-        before = ""
+        capture = Capture()
         for seen in range(1, lines + 1):
-            idx = self.child.expect([self.sql_prompt_re, self.sql_more_re, self.prompt_re, pexpect.EOF,
-                                     pexpect.TIMEOUT], timeout=max(0.0, deadline - time.monotonic()))
-            before += str(self.child.before or "").replace("\r\n", "\n")
-            m = self.child.match
-            if idx == 0 and isinstance(m, re.Match) and seen == lines:
+            idx, m, _ = self._expect([self.sql_prompt_re, self.sql_more_re, self.prompt_re],
+                                     max(0.0, deadline - time.monotonic()), capture)
+            if idx in (0, 1) and m is not None and seen == lines:
+                before = capture.text().replace("\r\n", "\n")
                 self.transcript.write("out", before)
+                if idx == 1:
+                    raise self._unterminated(m.group(1), before)
                 error = m.group(1) == "true"
-                return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0)
-            if idx == 1 and isinstance(m, re.Match) and seen == lines:
-                self.transcript.write("out", before)
-                raise self._unterminated(m.group(1), before)
+                return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0,
+                                 capture.dropped)
             if idx >= 2:
                 break
+        before = capture.text().replace("\r\n", "\n")
         self.transcript.write("out", before)
         self.psql_session = None
         if idx == 2:
@@ -356,7 +362,7 @@ class HostShell:
             self.child.sendline("\\.")
         else:
             self.child.sendintr()
-        idx = self.child.expect([self.sql_prompt_re, pexpect.EOF, pexpect.TIMEOUT], timeout=5)
+        idx, _, _ = self._expect([self.sql_prompt_re], 5)
         if idx != 0:
             self.psql_session = None
             self._interrupt()

@@ -13,6 +13,7 @@ from conftest import ROOT
 
 from runbook.read.liquid import SiteConfig, render
 from runbook.read.yaml_bounded import MAX_VALUES, AliasBomb, load
+from runner.session import HostShell, Masker, Transcript
 
 PAGE = """---
 title: Page
@@ -94,18 +95,57 @@ def test_ordinary_liquid_still_renders() -> None:
     assert out == "# T\n123\n" and findings == []
 
 
-def test_reading_a_50_mb_output_is_linear(tmp_path: Path) -> None:
-    """50 MB printed on one line comes back whole within the command's own timeout (reading was
-    quadratic: 5 MB took 13 s, 50 MB far longer than any timeout)."""
-    from runner.session import HostShell, Masker, Transcript
-
+def _bash() -> HostShell:
     sh = HostShell("local", ["bash", "--noediting", "--noprofile", "--norc", "-i"], Transcript(None, Masker([])),
                    timeout=120)
     sh.start()
+    return sh
+
+
+def test_reading_a_50_mb_output_is_linear_and_capped() -> None:
+    """50 MB printed on one line is read through within the command's own timeout (reading was
+    quadratic: 5 MB took 13 s, 50 MB far longer than any timeout), and runbook keeps only its head
+    and tail (OUTPUT_CAP characters), the middle counted and dropped as it arrived."""
+    from runner.capture import OUTPUT_CAP
+
+    sh = _bash()
     try:
         res = sh.run("head -c 50000000 /dev/zero | tr '\\0' x; echo; echo done", timeout=120)
+        after = sh.run("echo still here")
     finally:
         sh.close()
+    assert res.status == 0 and after.output == "still here\n"
+    printed = 50_000_000 + len("\ndone\n")
+    half = OUTPUT_CAP // 2
+    assert res.dropped == printed - OUTPUT_CAP
+    head, marker, _ = res.output.split("\n", 2)
+    assert head == "x" * half
+    assert marker == f"[runbook: output over the 4 MB cap: {printed - OUTPUT_CAP} bytes dropped here]"
+    assert res.output.endswith("\n" + "x" * (half - len("\ndone\n")) + "\ndone\n")
+    assert len(res.output) == OUTPUT_CAP + len(marker) + 2
+
+
+def test_the_cap_counts_dropped_bytes_of_multibyte_output() -> None:
+    """Dropped output is counted in UTF-8 bytes, whatever the characters (here two bytes each)."""
+    from runner.capture import OUTPUT_CAP
+
+    sh = _bash()
+    try:
+        res = sh.run("yes 'ééééééééé' 2>/dev/null | head -n 500000", timeout=120)
+    finally:
+        sh.close()
+    printed = ("é" * 9 + "\n") * 500_000
+    half = OUTPUT_CAP // 2
     assert res.status == 0
-    lines = res.output.split("\n")
-    assert len(lines[0]) == 50_000_000 and set(lines[0]) == {"x"} and lines[1] == "done"
+    assert res.dropped == len(printed[half:-half].encode())
+    assert res.output == (printed[:half] + f"\n[runbook: output over the 4 MB cap: {res.dropped} bytes dropped here]\n"
+                          + printed[-half:])
+
+
+def test_output_under_the_cap_is_kept_whole() -> None:
+    sh = _bash()
+    try:
+        res = sh.run("seq 1 300000", timeout=120)
+    finally:
+        sh.close()
+    assert res.dropped == 0 and res.output == "".join(f"{i}\n" for i in range(1, 300_001))
