@@ -374,3 +374,26 @@ def test_per_host_variants_run_at_once_only_where_they_cannot_interfere(
                    r"```console\n$ sleep 2 && echo \1\n\1\n```", text, flags=re.S)
     step, variants = step_of("variants-at-once", local)
     assert step["duration"] < sum(a["duration"] for a in variants) - 1.2
+
+
+def test_output_over_the_cap_fails_its_check_and_passes_unchecked(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Output over runbook's cap (4 MB kept of one command's output, head and tail): a command nobody
+    checks passes with a note; a check of such output fails with a clear message, never comparing
+    what is left."""
+    from runner.capture import OUTPUT_CAP
+
+    guide = _variant(tmp_path, "over-cap", "```bash\nsudo -H systemctl restart postgresql\n```",
+                     "```bash\nsudo -H systemctl restart postgresql\nseq 1 1000000\n```\n\n"
+                     "```console\n$ seq 2 1000000\n2\n3\n```")
+    status, data, _ = _report(tmp_path, guide)
+    assert status == 1
+    unchecked = len("".join(f"{i}\n" for i in range(1, 1_000_001))) - OUTPUT_CAP
+    checked = unchecked - len("1\n")
+    failed = _failed(data)
+    assert failed["message"].endswith(f"output over the 4 MB cap: {checked} bytes dropped: not compared with the "
+                                      "guide's output"), failed["message"]
+    notes = [n for s in data["steps"] for a in s["actions"] for n in a.get("notes", [])]
+    assert any(n.endswith(f"output over the 4 MB cap: {unchecked} bytes dropped (not checked)") for n in notes), notes
+    transcript = _all_text(*(tmp_path / "t").rglob("*.log"))
+    assert f"[runbook: output over the 4 MB cap: {unchecked} bytes dropped here]" in transcript
