@@ -381,6 +381,13 @@ def leftovers(run: Run, machine: Machine) -> list[str]:
         with contextlib.suppress(OSError):
             found += [f"runtime state: {p}" for p in base.glob(f"*/{run.stem}*")]
             found += [f"runtime state: {p}" for p in base.glob(f"*/*/{run.stem}*")]
+    for top, _dirs, files in os.walk("/run/runbook-sandbox"):  # the sandbox's runtime records (id ranges …)
+        for name in files:
+            with contextlib.suppress(OSError):
+                record = Path(top, name)
+                st = record.lstat()  # regular files only: a FIFO (crun's exec.fifo) would block a read
+                if stat.S_ISREG(st.st_mode) and st.st_size < 4096 and run.stem in record.read_text(errors="replace"):
+                    found.append(f"runtime record: {record}")
     found += [f"cgroup: {p}" for p in cgroup_dirs(run.stem)]
     for controllers, path in run.cgroups():
         if path.strip("/") and own_cgroup(controllers) != path:
