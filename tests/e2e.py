@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,8 +34,14 @@ def variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
     return path
 
 
-def pids_in(inodes: set[int]) -> list[int]:
-    """Processes whose mount, UTS or network namespace is one of ``inodes``."""
+def pids_in(inodes: set[int], sandbox: str | None = None) -> list[int]:
+    """Processes whose mount, UTS or network namespace is one of ``inodes``.
+
+    With ``sandbox`` (the sandbox's name): not those of another sandbox's hosts.  The kernel gives a
+    namespace's inode number to a new namespace once the old one is gone, so after a teardown another
+    run's sandbox (one brought up since) may have the inodes recorded here; a process of this sandbox
+    cannot be in another sandbox's cgroups (every process of a host is in its host's, and the cgroup
+    file systems are not writable from a host), so such a process is not counted."""
     found = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -42,6 +49,22 @@ def pids_in(inodes: set[int]) -> list[int]:
         for kind in ("mnt", "uts", "net"):
             with contextlib.suppress(OSError):
                 if os.stat(f"/proc/{d}/ns/{kind}").st_ino in inodes:
-                    found.append(int(d))
+                    if sandbox is None or not _of_another_sandbox(int(d), sandbox):
+                        found.append(int(d))
                     break
     return found
+
+
+def _of_another_sandbox(pid: int, sandbox: str) -> bool:
+    """Whether ``pid`` is in a host's cgroup (``…/runbook/KEY/HOST``, runner/sandbox/cgroups.py) of a
+    sandbox other than ``sandbox`` (KEY: the sandbox's name, ``-``, 8 hex digits)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            m = re.search(r"/runbook/([^/]+)/[^/]+$", path)
+            return m is not None and re.fullmatch(re.escape(sandbox) + r"-[0-9a-f]{8}", m.group(1)) is None
+    return False

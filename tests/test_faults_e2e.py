@@ -94,7 +94,7 @@ def test_signal_during_a_site_run_tears_down_the_example_server_and_writes_the_r
     assert [(p["rel"], p["status"]) for p in data["pages"]] == [("sleepy.md", "interrupted")]
     for folder, inodes in owned.items():  # the example server: its sandbox removed, no process of it left
         # (a folder of this name may be another run's by now: never this run's)
-        assert not _still_owned(folder, proc.pid) and not pids_in(inodes)
+        assert not _still_owned(folder, proc.pid) and not pids_in(inodes, folder.name)
 
 
 def test_root_prompt_psql_fails_its_action_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,4 +162,4 @@ def test_signal_during_a_guide_of_a_site_writes_the_site_report(tmp_path: Path) 
     assert data["status"] == "interrupted"
     assert [(p["rel"], p["status"]) for p in data["pages"]] == [("guide.md", "interrupted")]
     for folder, inodes in owned.items():
-        assert not _still_owned(folder, proc.pid) and not pids_in(inodes)
+        assert not _still_owned(folder, proc.pid) and not pids_in(inodes, folder.name)

@@ -21,7 +21,12 @@ def test_the_first_screen_says_what_it_does_the_two_commands_and_why_status_1() 
     assert "bash scripts/setup && .venv/bin/runbook run docs/guides/ docs/site/" in top
     assert "bash scripts/test" in top
     assert "Python ≥ 3.11" in top
-    assert re.search(r"exits with status 1 on purpose\*\*: the example site's two `stale.md` pages", top)
+    why = top[top.index("exits with status 1 on purpose**"):]
+    why = why[: why.index("\n\n")]
+    # every page of the example site that fails on purpose is named where the README says why
+    for page in ("stale.md", "unterminated.md", "crash.md"):
+        assert (ROOT / "docs" / "site" / page).exists() and (ROOT / "docs" / "site" / "ja" / page).exists(), page
+        assert f"`{page}`" in why, page
     for word in ("**blocked**", "**volatile**", "**bind**"):
         assert word in top, word
 

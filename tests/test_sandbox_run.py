@@ -65,9 +65,9 @@ def _processes_naming(text: str) -> list[int]:
 def _assert_nothing_left(name: str, inodes: set[int], guide: Path) -> None:
     assert inodes
     deadline = time.monotonic() + 5  # the observer's worker ends when its pipe closes
-    while (_pids_in(inodes) or _processes_naming(str(guide))) and time.monotonic() < deadline:
+    while (_pids_in(inodes, name) or _processes_naming(str(guide))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _pids_in(inodes), "processes left in the sandbox's namespaces"
+    assert not _pids_in(inodes, name), "processes left in the sandbox's namespaces"
     assert not _processes_naming(str(guide)), "runbook processes left"
     assert not (DEFAULT_ROOT / name).exists(), "state folder left"
     assert str(DEFAULT_ROOT / name) + "/" not in Path("/proc/self/mountinfo").read_text(), "mounts left"
