@@ -397,3 +397,22 @@ def test_output_over_the_cap_fails_its_check_and_passes_unchecked(tmp_path: Path
     assert any(n.endswith(f"output over the 4 MB cap: {unchecked} bytes dropped (not checked)") for n in notes), notes
     transcript = _all_text(*(tmp_path / "t").rglob("*.log"))
     assert f"[runbook: output over the 4 MB cap: {unchecked} bytes dropped here]" in transcript
+
+
+def test_sql_output_over_the_cap_fails_its_check_and_passes_unchecked(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The same cap for one SQL statement's output (real psql): a statement whose result nobody checks
+    passes with a note, a checked one fails with the cap's message."""
+    guide = _variant(tmp_path, "over-cap-sql", "SET enable_seqscan TO off;\nSELECT name, price FROM items",
+                     "SELECT repeat('x', 3000000) AS big;\nSET enable_seqscan TO off;\n"
+                     "SELECT name, price, repeat('y', 3000000) AS pad FROM items")
+    status, data, _ = _report(tmp_path, guide)
+    assert status == 1
+    failed = _failed(data)
+    # aligned output: the header centred over 3 MB, the dashes and the values (3 MB each): over 9 MB
+    m = re.search(r"output over the 4 MB cap: (\d+) bytes dropped: not compared with the guide's output$",
+                  failed["message"])
+    assert m and int(m.group(1)) > 9_000_000 - 4 * 1024 * 1024, failed["message"]
+    notes = [n for s in data["steps"] for a in s["actions"] for n in a.get("notes", [])]
+    assert any(re.search(r"output over the 4 MB cap: \d+ bytes dropped \(not checked\)$", n) for n in notes), notes
+    assert not any(c["status"] == "failed" and c["problems"] for c in failed["checks"]), failed["checks"]
