@@ -16,6 +16,7 @@ import sys
 from typing import TextIO
 
 from rich.console import Console
+from rich.table import Table
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 verbosity = NORMAL
@@ -81,6 +82,19 @@ def clip(text: str, limit: int) -> str:
     """``text`` on one line of at most ``limit`` characters, an ellipsis where it was cut."""
     one = " ".join(text.split())
     return one if len(one) <= limit else one[: max(0, limit - 1)] + "…"
+
+
+def add_columns(table: Table, headers: list[str], rows: list[list[str]], folded: str, width: int) -> int:
+    """Add ``headers`` to a rich ``table``: the ``folded`` column folds, the others keep their
+    natural width; then a ``note`` column with what is left (:func:`note_width`), when that is 16
+    columns or more.  Returns that room (below 16: no note column)."""
+    for i, col in enumerate(headers):
+        table.add_column(col, overflow="fold", no_wrap=col != folded,
+                         min_width=None if col == folded else max([len(col)] + [len(r[i]) for r in rows]))
+    room = note_width(rows, headers, width)
+    if room >= 16:
+        table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
+    return room
 
 
 def note_width(rows: list[list[str]], headers: list[str], total: int) -> int:

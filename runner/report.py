@@ -24,7 +24,7 @@ from rich.text import Text
 from runbook.errors import SchemaError
 from runbook.model import Finding, Span
 
-from .console import clip, note_width, quiet
+from .console import add_columns, clip, quiet
 from .console import console as results_console
 from .execute import ActionResult, RunResult, StepResult
 from .status import CheckStatus, RunStatus, Status
@@ -346,12 +346,7 @@ def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
         notes.append(failed[0].message if failed else s.reason)
         rows.append([str(s.number or "-"), s.id, s.tag or "", s.status, str(sum(len(a.checks) for a in s.actions)),
                      f"{s.duration:.1f}s"])
-    for i, col in enumerate(headers):
-        table.add_column(col, overflow="fold", no_wrap=col != "step",
-                         min_width=None if col == "step" else max([len(col)] + [len(r[i]) for r in rows]))
-    room = note_width(rows, headers, console.width)
-    if room >= 16:
-        table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
+    room = add_columns(table, headers, rows, "step", console.width)
     for row, note in zip(rows, notes, strict=True):
         table.add_row(row[0], Text(safe_line(row[1])), Text(safe_line(row[2])),
                       Text(row[3], style=STYLE.get(row[3], "")), *row[4:],

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from rich.table import Table
 from rich.text import Text
 
-from .console import clip, note_width
+from .console import add_columns, clip
 from .console import console as results_console
 from .execute import FAILED, ActionResult, CheckResult
 from .report import STYLE, checked, failure_lines, junit_text, to_json
@@ -91,12 +91,7 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
                      else (f"database {pr.database}" if pr.database else ""))
         rows.append([pr.page, pr.shape, pr.status, str(len(ran)), str(failed) if failed else "",
                      f"{pr.duration:.1f}s" if pr.result else ""])
-    for i, col in enumerate(headers):
-        table.add_column(col, overflow="fold", no_wrap=col != "page",
-                         min_width=None if col == "page" else max([len(col)] + [len(r[i]) for r in rows]))
-    room = note_width(rows, headers, console.width)
-    if room >= 16:
-        table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=room)
+    room = add_columns(table, headers, rows, "page", console.width)
     for row, note in zip(rows, notes, strict=True):
         table.add_row(Text(safe_line(row[0])), row[1], Text(row[2], style=STYLE.get(row[2], "")), *row[3:],
                       *([Text(clip(safe_line(note), room))] if room >= 16 else []))

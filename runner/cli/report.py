@@ -6,10 +6,9 @@ stdout, and with ``--json``, ``--junit``, ``--html DIR`` the site's JSON, JUnit 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from .files import folder_ready, write_atomic
+from .files import folder_ready
 from .options import add_mkdir
 
 
@@ -23,11 +22,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from runner.console import progress
     from runner.report_merge import merge_reports
-    from runner.site_report import print_site_summary, site_to_json, site_to_junit
+    from runner.site_report import print_site_summary
 
-    from .run_site import SITE_STATUS, write_site_html
+    from .run_site import SITE_STATUS, write_site_html, write_site_reports
 
     for value, name in ((args.json, "--json"), (args.junit, "--junit")):
         if value:
@@ -36,12 +34,7 @@ def main(args: argparse.Namespace) -> int:
         folder_ready(Path(args.html).parent, args.mkdir, f" for --html {args.html}")
     result = merge_reports([Path(r) for r in args.reports])
     print_site_summary(result)
-    if args.json:
-        write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
-        progress(f"runbook: merged report ({len(result.pages)} pages) in {args.json}")
-    if args.junit:
-        write_atomic(Path(args.junit), site_to_junit(result))
-        progress(f"runbook: JUnit report in {args.junit}")
+    write_site_reports(result, args.json, args.junit, f"merged report ({len(result.pages)} pages)")
     if args.html:
         write_site_html(result, Path(args.html))
     return SITE_STATUS[result.status]

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
@@ -22,6 +22,9 @@ from runner.report import PageProgress
 from runner.status import SiteStatus
 
 from .files import write_atomic
+
+if TYPE_CHECKING:
+    from runner.site import SiteResult
 
 SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
                 INTERRUPTED: EXIT_FAILED}
@@ -138,7 +141,7 @@ def _site_signal(signum: int) -> str:
 
 def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> int:
     """The site's summary (stdout), annotations, --html DIR, --json and --junit; its exit status."""
-    from runner.site_report import print_site_summary, site_to_json, site_to_junit
+    from runner.site_report import print_site_summary
 
     print_site_summary(result)
     if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
@@ -147,12 +150,7 @@ def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> in
         append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
     if html is not None:
         write_site_html(result, html, args)
-    if args.json:
-        write_atomic(Path(args.json), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
-        progress(f"runbook: JSON report in {args.json}")
-    if args.junit:
-        write_atomic(Path(args.junit), site_to_junit(result))
-        progress(f"runbook: JUnit report in {args.junit}")
+    write_site_reports(result, args.json, args.junit, "JSON report")
     progress(f"runbook: transcripts in {args.transcripts}/")
     return SITE_STATUS[result.status]
 
@@ -183,3 +181,17 @@ def write_site_html(result: object, folder: Path, args: argparse.Namespace | Non
     write_atomic(index, render_index(result, folder), mkdir=True)
     progress(f"runbook: HTML report in {index} ({sum(p.result is not None for p in result.pages)} page report(s) "
              f"under {folder}/)")
+
+
+def write_site_reports(result: SiteResult, json_path: str | None, junit_path: str | None, what: str) -> None:
+    """The site's JSON report (``what`` names it in the message) and JUnit XML, each written whole or
+    not at all, and where each went said on stderr (``runbook run SITE`` and ``runbook report merge``)."""
+    from runner.site_report import site_to_json, site_to_junit
+
+    if json_path:
+        write_atomic(Path(json_path), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")
+        progress(f"runbook: {what} in {json_path}")
+    if junit_path:
+        write_atomic(Path(junit_path), site_to_junit(result))
+        progress(f"runbook: JUnit report in {junit_path}")
+
