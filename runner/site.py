@@ -35,8 +35,14 @@ from runbook.site import (
 )
 
 from .compare import Volatile
-from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
-from .execute import Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
+from .example_server import (  # noqa: F401 (SERVER_ADDRESS: re-exported)
+    SERVER_ADDRESS,
+    SERVER_HOST,
+    ExampleRunner,
+    ExampleServer,
+    SharedHostTransport,
+)
+from .execute import Interrupted, Runner, RunResult, SignalGuard
 from .inventory import default_inventory
 from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
 from .report import PageProgress
@@ -133,19 +139,6 @@ def _check_count(pr: PageResult) -> int:
     if pr.result is None:
         return 0
     return sum(len(a.checks) for s in pr.result.steps for a in s.actions)
-
-
-class SharedHostTransport(SandboxTransport):
-    """Every host of an example page is the shared server's host; no observer (nothing replicates)."""
-
-    def shell_argv(self, host: str) -> list[str]:
-        return self.sandbox.shell_argv(SERVER_HOST)
-
-    def root_argv(self, host: str, argv: list[str]) -> list[str]:
-        return self.sandbox.exec_argv(SERVER_HOST, argv)
-
-    def sockets(self) -> dict[str, Path]:
-        return {}
 
 
 @dataclass
@@ -445,8 +438,10 @@ def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Pl
     def group_database(n: int) -> str:
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
-    runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
-                    timeout=options.timeout, settle=options.settle, database=database, go_on=True,
-                    volatile=volatile, keep_going_checks=options.update_expected, group_database=group_database,
-                    versions=server.versions.get(s.root), groups=groups)
+    sql_only = all(a.kind == "sql" for a in plan.graph.actions())  # its shell runs only psql: kept for others
+    runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), secrets={},
+                           transcripts=transcripts, timeout=options.timeout, settle=options.settle, database=database,
+                           go_on=True, volatile=volatile, keep_going_checks=options.update_expected,
+                           group_database=group_database, versions=server.versions.get(s.root), groups=groups,
+                           pool=server.shells if sql_only else None)
     return database, runner, runner.run()
