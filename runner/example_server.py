@@ -39,9 +39,12 @@ _DONE = "__runbook_database_created__"
 _ENV_MARK = "__runbook_psql_environment__"
 _WRAPPER_ENV = re.compile(r"^(PG[A-Z]*|LD_PRELOAD|PATH)=(.*)$")
 """What Debian's pg_wrapper sets for the client it runs (and PATH, to put the client's folder first)."""
-EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
+EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_wal_size = '32MB'")
 """Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
-needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
+needs to survive a crash, and each page's CREATE DATABASE takes a third of the time. Each database
+created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL between checkpoints,
+the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
+replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
 """Seconds to wait for the server to accept connections again after a crash."""
 _CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"

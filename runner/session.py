@@ -204,14 +204,16 @@ class HostShell:
 
     def reuse(self, transcript: Transcript) -> None:
         """A shell put aside, for another page: its transcript, a new sentinel (a prompt of its earlier
-        use still buffered matches no more), its namespaces checked again."""
+        use still buffered matches no more). Its namespaces were checked when it started (bash never
+        leaves them: a program it runs could, not the shell itself)."""
         assert self.child is not None
         self.transcript = transcript
         self._new_sentinel()
         self.child.sendline(f"PS1='__RB_{self.nonce}_$?__> '")
         self._expect_prompt(10, "setting the shell up again")
         if self.namespaces:
-            self._check_namespaces()
+            self.transcript.write("note", "inside the host's namespaces: "
+                                  + ", ".join(f"{k}:[{self.namespaces[k]}]" for k in sorted(self.namespaces)))
         self.transcript.write("note", f"shell on {self.host} ready")
 
     def kill(self) -> None:
