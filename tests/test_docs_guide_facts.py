@@ -48,8 +48,9 @@ def _tables_match(page: str, needle: str) -> int:
     found = lines_of(path(page), needle)
     for n in found:
         shown = table_after(page, n)
+        expected = statement_at(g, n).expected
+        assert expected is not None and expected.row_count == shown.count, f"{page}:{n}"
         assert rows_of(statement_at(g, n)) == shown.rows, f"{page}:{n}"
-        assert statement_at(g, n).expected.row_count == shown.count  # type: ignore[union-attr]
     return len(found)
 
 
