@@ -25,7 +25,7 @@ from docs_pages import (
 from helpers import line_of, lines_of
 
 from runbook.drift import compare
-from runbook.site import discover, load_site_settings
+from runbook.site_pages import discover, load_site_settings
 
 PAGES = Pages()
 SITE = DOCS / "site"

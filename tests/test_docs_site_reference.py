@@ -24,7 +24,7 @@ from docs_pages import (
 from helpers import line_of, lines_of
 
 from runbook.model import Statement
-from runbook.site import load_site_settings
+from runbook.site_pages import load_site_settings
 from runner.compare import has_order_by
 
 PAGES = Pages()
