@@ -6,7 +6,7 @@ gets a database of its own, cloned from a template database that already holds t
 parallel (``jobs``). Guides (several hosts, shell steps) keep their own sandbox, one after the
 other, as ``runbook run GUIDE.md`` runs them. Skipped pages, pages with nothing to run and pages
 blocked by a missing extension are reported with their reason. Reading the site is
-``runbook/site.py``; the report is ``runner/site_report.py``.
+``runbook/site_pages.py``; the report is ``runner/site_report.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import regex
 from runbook.errors import EnvironmentLimit, RunbookError, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-from runbook.site import (
+from runbook.site_pages import (
     Page,
     SiteSettings,
     discover,
@@ -312,7 +312,7 @@ def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageRe
 
 
 def _given_exclude(config: Path) -> list[str]:
-    from runbook.site import _jekyll_exclude
+    from runbook.site_pages import _jekyll_exclude
 
     return _jekyll_exclude(config)
 

@@ -10,8 +10,8 @@ from conftest import SEED_EN, SEED_JA
 from helpers import bound_pg_version, lines_of
 
 from runbook.edit_rules import apply_edit
-from runbook.expected import parse_output
 from runbook.model import Expected, Graph, Span
+from runbook.psql_output import parse_output
 from runner.compare import compare_console, compare_output
 from runner.inventory import default_inventory, load_inventory, secret_values
 from runner.plan import build_plan, sandbox_binding, unsafe_addresses
