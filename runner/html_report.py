@@ -18,7 +18,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from runbook.expected import Output, parse_output
+from runbook.psql_output import Output, parse_output
 
 from .compare import cell_status, normalize_volatile
 from .execute import ActionResult, CheckResult, RunResult, StepResult

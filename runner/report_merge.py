@@ -34,6 +34,14 @@ def _run_result(data: dict[str, Any]) -> RunResult:
                      dict(data.get("blocked", {})))
 
 
+def _time_ms(text: str | None) -> float | None:
+    """A page's ``started`` (ISO 8601 UTC with milliseconds) as ``time.time()``; None where absent."""
+    if not text:
+        return None
+    seconds, _, ms = text.removesuffix("Z").partition(".")
+    return timegm(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S")) + int(ms or 0) / 1000
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -71,6 +79,7 @@ def merge_reports(paths: list[Path]) -> SiteResult:
             pages[p["page"]] = PageResult(
                 p["page"], p["rel"], p["site"], p["shape"], PageStatus(p["status"]), p["reason"], p["duration"],
                 p["database"],
-                _run_result(p["report"]) if p["report"] is not None else None, list(p["findings"]), p["rewritten"])
+                _run_result(p["report"]) if p["report"] is not None else None, list(p["findings"]), p["rewritten"],
+                _time_ms(p.get("started")))
     ordered = [pages[k] for k in sorted(pages)]
     return SiteResult(sites, SiteStatus(site_status(ordered)), min(started), duration, ordered, server_start)

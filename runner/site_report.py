@@ -114,6 +114,14 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
                 console.print(Text(safe_line(line), style="yellow" if pr.status == PageStatus.BLOCKED else "red"))
 
 
+def iso_ms(t: float | None) -> str | None:
+    """``time.time()`` as ISO 8601 UTC with milliseconds (``2026-12-06T09:14:29.123Z``), None as None."""
+    if t is None:
+        return None
+    ms = round(t * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
 def site_to_json(result: SiteResult) -> dict[str, Any]:
     """The site report as JSON data, checked against its schema."""
     pages = []
@@ -123,7 +131,8 @@ def site_to_json(result: SiteResult) -> dict[str, Any]:
             counts[c.status] = counts.get(c.status, 0) + 1
         pages.append({
             "page": pr.page, "rel": pr.rel, "site": pr.site, "shape": pr.shape, "status": pr.status,
-            "reason": pr.reason, "duration": round(pr.duration, 3), "database": pr.database,
+            "reason": pr.reason, "started": iso_ms(pr.started), "duration": round(pr.duration, 3),
+            "database": pr.database,
             "findings": pr.findings, "checks": counts, "rewritten": pr.rewritten,
             "report": to_json(pr.result) if pr.result is not None else None,
         })

@@ -8,8 +8,8 @@ import pytest
 from conftest import SEED_JA
 
 from runbook.edit_rules import apply_edit
-from runbook.expected import parse_output
 from runbook.model import Expected, Graph, Span
+from runbook.psql_output import parse_output
 from runner.compare import compare_console, compare_output
 from runner.inventory import default_inventory, load_inventory, secret_values
 from runner.plan import build_plan, sandbox_binding, unsafe_addresses

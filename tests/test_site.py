@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 from runbook.errors import GuideError
-from runbook.site import discover, find_site_root, load_site_settings
+from runbook.site_pages import discover, find_site_root, load_site_settings
 from runner.cli import main as run
 
 SITE = ROOT / "docs" / "site"

@@ -4,7 +4,7 @@ Statements end with ``;`` outside quotes; the ``-- `` comments between them are 
 expected output or as prose inside SQL.
 
 A comment is a statement's expected output when it follows the statement (blank lines between
-allowed, no other statement) and is shaped like psql's output (:func:`~runbook.expected.looks_like_output`):
+allowed, no other statement) and is shaped like psql's output (:func:`~runbook.psql_output.looks_like_output`):
 each output belongs to the statement before it, so a block may interleave several statements and
 their results.  Any other comment is prose: kept on the statement it is in, or on the one it comes
 before (the last statement's, at the end of the block), never checked and never dropped.
@@ -12,7 +12,7 @@ before (the last statement's, at the end of the block), never checked and never 
 Output pasted as psql prints it, without ``-- `` (a header and its rule line, rows and ``(N rows)``,
 a command tag, ``ERROR:`` with its ``DETAIL:``/``LINE n:`` lines, ``NOTICE:`` lines), right after a
 statement, is that statement's expected output (``pasted``): it is not sent to psql
-(:func:`~runbook.expected.pasted_output_end` tells its shape and its end).
+(:func:`~runbook.psql_output.pasted_output_end` tells its shape and its end).
 
 A block none of whose lines ends a statement (``column LIKE pattern``), or that writes ``${NAME}``
 placeholders outside quotes, shows a syntax: :func:`is_syntax`.
@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..expected import looks_like_output, parse_expected, parse_output, pasted_output_end
 from ..kinds import ProseRole, Severity
 from ..model import Finding, Prose, Span, Statement
+from ..psql_output import looks_like_output, parse_expected, parse_output, pasted_output_end
 
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _SPECIAL_RE = re.compile(r"--|/\*|['\"$]")

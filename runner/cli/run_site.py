@@ -58,7 +58,7 @@ def plan_site(paths: list[Path], args: argparse.Namespace) -> int:
 
 def example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
     """True when one of the pages given is an example page (it then runs as a page of its site)."""
-    from runbook.site import page_shape
+    from runbook.site_pages import page_shape
 
     return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == "examples" for p in paths)
 
@@ -70,7 +70,7 @@ def page_html(folder: Path, rel: str) -> Path:
 
 
 def _rel_in_site(path: Path) -> str:
-    from runbook.site import find_site_root
+    from runbook.site_pages import find_site_root
 
     return path.resolve().relative_to(find_site_root(path)).as_posix()
 

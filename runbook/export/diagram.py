@@ -101,7 +101,7 @@ def dot(graph: Graph) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_graph(graph: Graph, fmt: str) -> str:
+def render_diagram(graph: Graph, fmt: str) -> str:
     if fmt == "mermaid":
         return mermaid(graph)
     if fmt == "dot":

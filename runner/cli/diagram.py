@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from runbook.errors import EXIT_OK
-from runbook.export import GRAPH_FORMATS
-from runbook.export.graph import render_graph
+from runbook.export import DIAGRAM_FORMATS
+from runbook.export.diagram import render_diagram
 from runbook.load import load_graph
 
 from .files import write_atomic
@@ -20,7 +20,7 @@ from .options import add_lang, add_mkdir, add_site_config
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("guide", help="the guide (Markdown or a step graph as JSON)")
-    p.add_argument("--format", default="mermaid", choices=GRAPH_FORMATS, help="mermaid (default) or dot")
+    p.add_argument("--format", default="mermaid", choices=DIAGRAM_FORMATS, help="mermaid (default) or dot")
     p.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of standard output "
                    "(FILE.mmd: the bare Mermaid diagram; FILE.md: inside a Markdown fence)")
     add_lang(p)
@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
     from runner.console import progress
 
     graph = load_graph(Path(args.guide), args.lang, site_config=args.site_config)
-    text = render_graph(graph, args.format)
+    text = render_diagram(graph, args.format)
     if args.output:
         out = Path(args.output)
         if args.format == "mermaid" and out.suffix.lower() != ".md":
