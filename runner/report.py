@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runbook.errors import SchemaError
+from runbook.kinds import Severity
 from runbook.model import Finding, Span
 
 from .console import add_columns, clip, quiet
@@ -48,8 +49,8 @@ def checked(data: dict[str, Any], schema: dict[str, Any], what: str) -> dict[str
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if errors:
         raise SchemaError(f"{what} does not satisfy its schema",
-                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
-                           for e in errors])
+                          [Finding("schema", Severity.ERROR, f"{list(e.absolute_path)}: {e.message}",
+                                   Span("report", 1, 1)) for e in errors])
     return data
 
 
