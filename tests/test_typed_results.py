@@ -20,7 +20,7 @@ from runbook.drift import compare
 from runbook.model import Graph
 from runbook.validate import check, graph_to_json
 from runner import execute, inventory, plan, site
-from runner.report import to_json
+from runner.reports.guide import to_json
 from runner.status import (
     CheckStatus,
     PageStatus,
