@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .kinds import ExpectedKind
 from .model import Expected, Span
 
 _ROWS_RE = re.compile(r"^\((?P<n>\d+) rows?\)$")
@@ -39,7 +40,7 @@ _SQLSTATE_RE = re.compile(r"^(?P<code>[0-9A-Z]{5})$")
 class Output:
     """A parsed result: the same fields as :class:`runbook.model.Expected`, without a span."""
 
-    kind: str
+    kind: ExpectedKind
     lines: list[str]
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
@@ -138,7 +139,7 @@ def parse_output(lines: list[str]) -> Output:
         while body and _SUB_RE.match(body[0].strip()):
             notices[-1] += "\n" + " ".join(body.pop(0).split())
     if not body:
-        return Output(kind="text", lines=list(lines), notices=notices)
+        return Output(kind=ExpectedKind.TEXT, lines=list(lines), notices=notices)
 
     m = _ERROR_RE.match(body[0].strip())
     if m and m.group("sev") in ("ERROR", "FATAL", "PANIC"):
@@ -149,7 +150,7 @@ def parse_output(lines: list[str]) -> Output:
                 error[sub.group("key").lower()] = sub.group("msg").strip()
             elif _SQLSTATE_RE.match(ln.strip()):
                 error["sqlstate"] = ln.strip()
-        return Output(kind="error", lines=list(lines), error=error, notices=notices)
+        return Output(kind=ExpectedKind.ERROR, lines=list(lines), error=error, notices=notices)
 
     if body[0].strip() == PLAN_HEADER and _written_by_hand(body):
         return _plan(body, lines, notices)
@@ -158,18 +159,18 @@ def parse_output(lines: list[str]) -> Output:
         columns = split_cells(body[0])
         rows, row_count = _aligned_rows(body[2:], len(columns))
         return Output(
-            kind="table", lines=list(lines), columns=columns, rows=rows, row_count=row_count, notices=notices
+            kind=ExpectedKind.TABLE, lines=list(lines), columns=columns, rows=rows, row_count=row_count, notices=notices
         )
     # The expanded display: "-[ RECORD 1 ]----", then "key | value" lines.
     if _RECORD_RE.match(body[0].strip()) or (len(body) == 1 and body[0].strip() == "(0 rows)"):
         columns, rows, row_count = _expanded(body)
-        return Output(kind="table", lines=list(lines), columns=columns, rows=rows, row_count=row_count,
+        return Output(kind=ExpectedKind.TABLE, lines=list(lines), columns=columns, rows=rows, row_count=row_count,
                       notices=notices, expanded=bool(rows))
 
     if len(body) == 1 and _is_tag(body[0].strip()):
-        return Output(kind="tag", lines=list(lines), tag=body[0].strip(), notices=notices)
+        return Output(kind=ExpectedKind.TAG, lines=list(lines), tag=body[0].strip(), notices=notices)
 
-    return Output(kind="text", lines=list(lines), notices=notices)
+    return Output(kind=ExpectedKind.TEXT, lines=list(lines), notices=notices)
 
 
 PLAN_HEADER = "QUERY PLAN"
@@ -198,7 +199,7 @@ def _plan(body: list[str], lines: list[str], notices: list[str]) -> Output:
             elided = True
         elif ln.strip():
             rows.append([ln.strip()])
-    return Output(kind="table", lines=list(lines), columns=[PLAN_HEADER], rows=rows,
+    return Output(kind=ExpectedKind.TABLE, lines=list(lines), columns=[PLAN_HEADER], rows=rows,
                   row_count=None if elided else count, notices=notices)
 
 
@@ -206,7 +207,7 @@ def parse_expected(lines: list[str], span: Span) -> Expected:
     """Expected output of a guide's statement from its comment lines (``-- `` already removed)."""
     out = parse_output(lines)
     return Expected(
-        kind=out.kind,  # type: ignore[arg-type]
+        kind=out.kind,
         span=span,
         lines=list(lines),
         columns=out.columns,

@@ -22,6 +22,7 @@ from typing import Any
 import regex
 
 from .errors import GuideError
+from .kinds import Severity
 from .model import Finding, Graph, Span
 
 SITE_CONFIG = "runbook.toml"
@@ -169,7 +170,7 @@ class _Reader:
 
     def bad(self, table: str, index: int, key: str, message: str) -> None:
         n = self.line(table, index, key)
-        self.findings.append(Finding("site-config", "error", message, Span(self.name, n, n)))
+        self.findings.append(Finding("site-config", Severity.ERROR, message, Span(self.name, n, n)))
 
     def string(self, data: dict[str, Any], table: str, index: int, key: str, *, required: bool = False) -> str:
         value = data.get(key)
@@ -233,7 +234,7 @@ def load_site_settings(root: Path, file: Path | None = None) -> SiteSettings:
         m = re.search(r"at line (\d+)", str(exc))
         n = int(m.group(1)) if m else 1
         msg = f"not valid TOML: {exc}"
-        raise GuideError(msg, [Finding("site-config", "error", msg, Span(str(path), n, n))]) from exc
+        raise GuideError(msg, [Finding("site-config", Severity.ERROR, msg, Span(str(path), n, n))]) from exc
     r = _Reader(path, text)
     r.keys(data, _TOP_KEYS, "", 0)
     config.prelude = r.string(data, "", 0, "prelude")
@@ -285,7 +286,7 @@ def _jekyll_exclude(path: Path) -> list[str]:
         return []
     if not isinstance(exclude, list):
         msg = "exclude must be a list of names"
-        raise GuideError(f"{path}: {msg}", [Finding("site-config", "error", msg, Span(str(path), 1, 1))])
+        raise GuideError(f"{path}: {msg}", [Finding("site-config", Severity.ERROR, msg, Span(str(path), 1, 1))])
     return [str(x) for x in exclude]
 
 

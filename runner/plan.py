@@ -18,6 +18,7 @@ from typing import Any
 
 from runbook.bind import bind_graph
 from runbook.errors import EnvironmentLimit, RunbookError
+from runbook.kinds import Severity
 from runbook.model import Action, Finding, Graph, Host, Span
 from runbook.read.commands import programs
 
@@ -296,7 +297,7 @@ def unsafe_addresses(plan: Plan, hosts: list[str] | None = None) -> list[Finding
             except ValueError:
                 continue
             where = "outside 127.0.0.0/8" + (" and the sandbox's hosts" if own else "")
-            found.append(Finding("unsafe-address", "error",
+            found.append(Finding("unsafe-address", Severity.ERROR,
                                  f"{what} would reach {m.group(1)}, {where}: bind it in an inventory", span))
 
     for action in plan.graph.actions():

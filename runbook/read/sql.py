@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..kinds import ProseRole, Severity
 from ..model import Finding, Prose, Span, Statement
 from ..psql_output import looks_like_output, parse_expected, parse_output, pasted_output_end
 
@@ -178,7 +179,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
 
     def prose(lines: list[ScannedLine]) -> list[Prose]:
         text = " ".join(_COMMENT_PREFIX_RE.sub("", ln.comment or "").strip() for ln in lines).strip()
-        return [Prose(text, span(lines[0].number, lines[-1].number), "comment")] if text else []
+        return [Prose(text, span(lines[0].number, lines[-1].number), ProseRole.COMMENT)] if text else []
 
     def close_run() -> None:
         nonlocal run
@@ -189,7 +190,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
         for k, text in enumerate(body):
             if _DOUBLED_ROWS_RE.match(text):  # "-- -- (3 rows)": a second "-- " before the row count
                 body[k] = _COMMENT_PREFIX_RE.sub("", text, count=1)
-                findings.append(Finding("expected-output-malformed", "error",
+                findings.append(Finding("expected-output-malformed", Severity.ERROR,
                                         "the row count has a second '-- ' before it (read as the row count)",
                                         span(lines[k].number, lines[k].number)))
         last = found[-1] if found else None
@@ -222,7 +223,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
                 continue
             nxt = raw[k + 1].strip() if k + 1 < len(raw) else ""
             if (stripped.startswith("-") and found and found[-1].expected is None and nxt.startswith("--")):
-                findings.append(Finding("expected-output-malformed", "error",
+                findings.append(Finding("expected-output-malformed", Severity.ERROR,
                                         "expected-output line starts with '-' instead of '-- ' (read as expected "
                                         "output; typed as written it would be SQL)", span(line.number, line.number)))
                 if run is None:
@@ -252,7 +253,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
         found.append(Statement("\n".join(ln.text for ln in buf).rstrip(), span(buf[0].number, buf[-1].number),
                                comments=pending + prose(inner)))
         pending = []
-        findings.append(Finding("sql-no-semicolon", "warning", "SQL statement does not end with ';'",
+        findings.append(Finding("sql-no-semicolon", Severity.WARNING, "SQL statement does not end with ';'",
                                 span(buf[0].number, buf[0].number)))
     if pending and found:
         found[-1].comments.extend(pending)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
+from runbook.kinds import Severity
 from runbook.model import Finding, Graph
 
 from .options import add_lang, add_site_config, language_note
@@ -66,13 +67,13 @@ def main(args: argparse.Namespace) -> int:
         try:
             graph = load_graph(page, args.lang, site_config=args.site_config, allow_not_executable=True)
             if graph.shape == "not-executable":
-                findings = [Finding("not-executable", "hint", "nothing to run here (no steps): not a guide, "
+                findings = [Finding("not-executable", Severity.HINT, "nothing to run here (no steps): not a guide, "
                                     "nothing to check", Span(str(page), 1, 1))]
             else:
                 findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
                 progress(f"runbook: {page} read as {language_note(page, graph, args.lang)}")
         except GuideError as exc:
-            findings = exc.findings or [Finding("unreadable", "error", exc.message, Span(str(page), 1, 1))]
+            findings = exc.findings or [Finding("unreadable", Severity.ERROR, exc.message, Span(str(page), 1, 1))]
             status = max(status, exc.exit_status)
         all_findings.extend(findings)
         if any(f.severity == "error" for f in findings):

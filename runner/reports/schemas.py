@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from runbook.errors import SchemaError
+from runbook.kinds import Severity
 from runbook.model import Finding, Span
 
 
@@ -25,8 +26,8 @@ def checked(data: dict[str, Any], schema: dict[str, Any], what: str) -> dict[str
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if errors:
         raise SchemaError(f"{what} does not satisfy its schema",
-                          [Finding("schema", "error", f"{list(e.absolute_path)}: {e.message}", Span("report", 1, 1))
-                           for e in errors])
+                          [Finding("schema", Severity.ERROR, f"{list(e.absolute_path)}: {e.message}",
+                                   Span("report", 1, 1)) for e in errors])
     return data
 
 
