@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 from conftest import FIXTURES
+from helpers import line_of
 
 from runner.cli import main as cli
 
@@ -291,7 +292,8 @@ def test_the_plan_honours_only_and_shows_expected_output_and_how_it_is_compared(
     assert out.startswith(f"plan for {SINGLE} on the sandbox; read as Japanese (file name .ja.md)\n")
     assert "steps selected: check-data" in out
     assert "install-postgresql" not in out and "configure-primary" not in out
-    assert "       expects (line 78, compared exact):\n         |  name  | price \n" in out
+    line = line_of(SINGLE, "--  name  | price")
+    assert f"       expects (line {line}, compared exact):\n         |  name  | price \n" in out
     assert not re.search(r"\b[A-Z][a-z]+\([a-z_]+=", out)  # no Python repr
 
 
