@@ -15,7 +15,7 @@ from runbook.model import Action, Expected
 
 from .compare import normalize_volatile
 from .plan import Plan, variant_groups
-from .report import checked
+from .reports.schemas import checked
 
 Mask = Callable[[str], str]
 

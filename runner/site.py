@@ -6,7 +6,7 @@ gets a database of its own, cloned from a template database that already holds t
 parallel (``jobs``). Guides (several hosts, shell steps) keep their own sandbox, one after the
 other, as ``runbook run GUIDE.md`` runs them. Skipped pages, pages with nothing to run and pages
 blocked by a missing extension are reported with their reason. Reading the site is
-``runbook/site_pages.py``; the report is ``runner/site_report.py``.
+``runbook/site_pages.py``; the report is ``runner/reports/site.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: 
 from .execute import Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
 from .inventory import default_inventory
 from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
-from .report import PageProgress
+from .reports.progress import PageProgress
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
 from .status import PageStatus, SiteStatus
@@ -113,7 +113,7 @@ Rewriter = Callable[[Path, Graph, RunResult], int]
 
 class _Lines:
     """One line per finished page (pages finish in any order when they run in parallel), with the
-    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.report.PageProgress`,
+    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.reports.progress.PageProgress`,
     a live line on a terminal)."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:

@@ -13,10 +13,10 @@ import yaml
 from conftest import FIXTURES, GUIDES, ROOT
 from helpers import line_of
 
-from runner.annotations import append_summary, command, enabled, lint_commands, run_commands, summary_markdown
 from runner.execute import ActionResult, CheckResult, RunResult, StepResult
-from runner.html_report import render_html
-from runner.report import PageProgress
+from runner.reports.annotations import append_summary, command, enabled, lint_commands, run_commands, summary_markdown
+from runner.reports.html import render_html
+from runner.reports.progress import PageProgress
 from runner.session import Masker
 
 SECRET = "s3cr3t-pw"
@@ -122,7 +122,7 @@ def test_github_annotations_at_the_guide_lines(tmp_path: Path) -> None:
            "overview item says 'プライマリーでデータを追加する' but the heading of #insert-primary" in commands[0]
     hint = line_of(guide, "$ sudo -u postgres -H pg_basebackup")
     assert any(x.startswith(f"::notice file={guide},line={hint},") for x in commands)  # a hint
-    from runner.annotations import formatted_commands
+    from runner.reports.annotations import formatted_commands
 
     assert formatted_commands(["docs/site/x.md:12: unclosed-fence: the fence opened here is never closed",
                                "not a located message"]) == [
@@ -230,8 +230,8 @@ def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.Mon
 
 def test_site_summary_prints_every_page_status() -> None:
     """Each status a site page can have has a style: none breaks the summary table's markup."""
+    from runner.reports.site import print_site_summary
     from runner.site import PageResult, SiteResult
-    from runner.site_report import print_site_summary
 
     statuses = ["passed", "failed", "blocked", "not-executable", "skipped", "invalid"]
     pages = [PageResult(f"site/{s}.md", f"{s}.md", "site", "", s, f"because {s}") for s in statuses]

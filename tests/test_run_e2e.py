@@ -44,7 +44,7 @@ def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr()
     assert status == 0, out.err[-3000:]
     data = json.loads(report.read_text())
-    from runner.report import load_report_schema
+    from runner.reports.schemas import load_report_schema
 
     jsonschema.validate(data, load_report_schema())
     assert data["status"] == "passed" and data["summary"] == {"passed": 7}

@@ -24,7 +24,7 @@ from e2e import pids_in as _pids_in
 from e2e import variant as _variant
 from helpers import bound_pg_version
 
-from runner.report import load_report_schema
+from runner.reports.schemas import load_report_schema
 from runner.sandbox import DEFAULT_ROOT
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]

@@ -249,8 +249,7 @@ def test_stale_examples_fail_at_once_with_their_lines_and_hide_nothing(site_run:
 
 
 def test_json_and_junit_cover_the_site(site_run: dict[str, Any]) -> None:
-    from runner.report import load_report_schema
-    from runner.site_report import load_site_report_schema
+    from runner.reports.schemas import load_report_schema, load_site_report_schema
 
     data = site_run["data"]
     jsonschema.validate(data, load_site_report_schema())

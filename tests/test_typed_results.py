@@ -21,7 +21,7 @@ from runbook import kinds, model
 from runbook.errors import RunbookError
 from runbook.parse import parse_file
 from runner import execute, inventory, plan, site, status
-from runner.report import to_json
+from runner.reports.guide import to_json
 from runner.status import (
     CheckStatus,
     PageStatus,
