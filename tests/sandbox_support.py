@@ -37,17 +37,9 @@ def _skip_reason() -> str | None:
 
 
 SKIP = _skip_reason()
-
-
 needs_sandbox = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
-
-
 NO_NETNS = SKIP or netns_unavailable()
-
-
 needs_netns = pytest.mark.skipif(NO_NETNS is not None, reason=f"no network namespaces here: {NO_NETNS}")
-
-
 ADDRS = ["192.168.0.30", "192.168.0.31", "192.168.0.32"]
 
 
