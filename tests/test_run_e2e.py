@@ -19,7 +19,7 @@ from e2e import down, needs_sandbox
 from e2e import variant as _variant
 
 from runner.cli import main as run
-from runner.plan import pgroonga_installed
+from runner.planning.environment import pgroonga_installed
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 

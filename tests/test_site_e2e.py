@@ -98,7 +98,7 @@ def test_every_page_is_classified_and_reported(site_run: dict[str, Any]) -> None
 
 
 def _pg_major() -> int:
-    from runner.plan import installed_pg_versions
+    from runner.planning.environment import installed_pg_versions
 
     return int(installed_pg_versions()[-1].split(".")[0])
 

@@ -19,7 +19,9 @@ from runbook import model
 from runbook.drift import compare
 from runbook.model import Graph
 from runbook.validate import check, graph_to_json
-from runner import execute, inventory, plan, site
+from runner import execute, site
+from runner.planning import inventory
+from runner.planning.model import Substitution
 from runner.report import to_json
 from runner.status import (
     CheckStatus,
@@ -108,7 +110,7 @@ def _hint(cls: type, name: str) -> Any:
     (execute.StepResult, "status", Status), (execute.ActionResult, "status", Status),
     (execute.CheckResult, "status", CheckStatus), (execute.RunResult, "status", RunStatus),
     (site.PageResult, "status", PageStatus), (site.SiteResult, "status", SiteStatus),
-    (inventory.Target, "kind", TargetKind), (plan.Substitution, "kind", SubstitutionKind),
+    (inventory.Target, "kind", TargetKind), (Substitution, "kind", SubstitutionKind),
     (model.Variable, "kind", model.VariableKind), (model.Action, "kind", model.ActionKind),
     (model.Action, "target_source", model.TargetSource), (model.Expected, "kind", model.ExpectedKind),
     (model.Block, "role", model.BlockRole), (model.Finding, "severity", model.Severity),

@@ -17,7 +17,7 @@ from runner.console import detail, progress
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.html_report import render_html
 from runner.launch import GuideRun, RunOptions, sandbox_name
-from runner.plan import Plan
+from runner.planning.model import Plan
 from runner.report import PageProgress, ProgressPrinter, mark_updated, print_failures, print_summary, to_json, to_junit
 from runner.session import Masker
 from runner.status import CheckStatus, RunStatus
@@ -249,7 +249,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
 
 def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[str] | None) -> None:
     """``--plan``: the plan for people on stdout, or as JSON (``--json FILE``, ``-`` for stdout)."""
-    from runner.plan_view import plan_data, render_plan
+    from runner.planning.plan_view import plan_data, render_plan
 
     if run.network_note:
         progress(f"runbook: {run.network_note}")
@@ -387,7 +387,7 @@ def _print_substitutions(plan: Plan, mask: Masker) -> None:
         action = next(a for a in plan.graph.actions() if a.id == action_id)
         progress(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
                  f"      because {sub.reason}")
-    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
+    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/planning/settings_check.py)
         progress(safe_line(f"  warning: {mask(w.format())}"))
 
 

@@ -37,7 +37,7 @@ from runbook.errors import RunbookError, UsageError
 from runbook.model import Finding, Graph, Span
 from runbook.secrets import secret_env_name
 
-from .status import TargetKind
+from ..status import TargetKind
 
 KINDS = ("sandbox", "ssh", "local")
 
