@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from runbook.errors import EnvironmentLimit, RunbookError
-from runbook.site import Page, SiteSettings
+from runbook.site_pages import Page, SiteSettings
 
 from .planning.versions import VERSIONS_SQL, parse_versions
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook.edit_rules import EditStatus, apply_file_edit
-from runbook.expected import parse_output
 from runbook.model import Action, Command, Step, as_root
+from runbook.psql_output import parse_output
 
 from .capture import cap_note
 from .compare import Volatile, compare_console, compare_output, has_order_by

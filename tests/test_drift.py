@@ -156,7 +156,7 @@ def test_step_missing_from_english_copy(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_label_targeting_another_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # the first "Standby2:" label of the steps (line 341 of the published guide) becomes "Standby1:"
+    # the first "Standby2:" label of the steps (pg_basebackup's, in the published guide) becomes "Standby1:"
     en = en_copy(tmp_path, lambda t: t.replace("\nStandby2:\n", "\nStandby1:\n", 1))
     status, report = drift_json(capsys, str(SEED_JA), str(en))
     assert status == 1

@@ -24,7 +24,7 @@ from runbook.errors import UsageError
 from runbook.export import Secrets, mask_shell, phases
 from runbook.export.ansible import Template, dump_yaml, export_ansible
 from runbook.export.catalog import Catalog, parse_po
-from runbook.export.graph import render_graph
+from runbook.export.diagram import render_diagram
 from runbook.export.markdown import export_markdown, rebuild
 from runbook.export.sh import HELPER, export_sh
 from runbook.load import load_graph
@@ -444,7 +444,7 @@ def test_a_broken_po_file_is_a_usage_error_naming_its_line(text: str, line: int)
 @pytest.mark.parametrize("guide", [SEED["ja"], PLAIN["en"]], ids=GUIDE_IDS)
 def test_mermaid_draws_one_lane_per_host_with_every_step(guide: Path) -> None:
     graph = _graph(guide)
-    text = render_graph(graph, "mermaid")
+    text = render_diagram(graph, "mermaid")
     lines = text.splitlines()
     assert lines[0] == "```mermaid" and lines[1] == "flowchart TB" and lines[-1] == "```"
     assert [ln.split("[")[0].split()[1] for ln in lines if ln.strip().startswith("subgraph ")] == [
@@ -464,7 +464,7 @@ def test_mermaid_draws_one_lane_per_host_with_every_step(guide: Path) -> None:
 
 @pytest.mark.parametrize("guide", [SEED["ja"], PLAIN["en"]], ids=GUIDE_IDS)
 def test_dot_is_valid_graphviz(guide: Path) -> None:
-    text = render_graph(_graph(guide), "dot")
+    text = render_diagram(_graph(guide), "dot")
     assert text.startswith("digraph ") and text.rstrip().endswith("}")
     assert text.count("subgraph \"cluster_") == 3
     if shutil.which("dot") is None:

@@ -45,7 +45,7 @@ def test_postgresql_missing_is_an_environment_limit_everywhere(
 
 def test_the_database_queue_of_the_example_server_has_a_timeout() -> None:
     from runbook.errors import RunbookError
-    from runbook.site import Page
+    from runbook.site_pages import Page
     from runner.site import ExampleServer
 
     server = ExampleServer([], "15")

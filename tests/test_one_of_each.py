@@ -3,7 +3,6 @@ a secret's environment variable, one secure PATH, and two record files with name
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -15,10 +14,11 @@ from runbook import atomic
 from runbook.drift.context import Context
 from runbook.export import Secrets
 from runbook.model import Graph
+from runbook.parse import parse_file
 from runbook.secrets import MASK, Masker, secret_env_name
 
 ROOT = Path(__file__).resolve().parent.parent
-GRAPH = ROOT / "tests/fixtures/graphs/docs__guides__basic-streaming-replication.en.md.json"
+GUIDE = ROOT / "docs/guides/basic-streaming-replication.en.md"
 
 
 def _sources() -> dict[str, str]:
@@ -30,7 +30,7 @@ def _holding(pattern: str) -> list[str]:
 
 
 def _graph_with_secret(value: str) -> Graph:
-    g = Graph.from_dict(json.loads(GRAPH.read_text()))
+    g = parse_file(GUIDE)
     secret = next(v for v in g.variables if v.secret)
     secret.value = value
     return g

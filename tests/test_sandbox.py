@@ -37,6 +37,7 @@ from runner.sandbox import (
     list_sandboxes,
     netns_unavailable,
 )
+from runner.sandbox.state import start_time
 from runner.session import HostShell, Masker, SessionError, Transcript
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,12 +280,16 @@ def test_interactive_shell_is_the_users(three: Sandbox) -> None:
 @pytest.mark.sandbox
 @needs_sandbox
 def test_up_is_idempotent(three: Sandbox) -> None:
+    def inits() -> list[list[int]]:  # each host's init process (pid, start time), as the state records it
+        state = json.loads((three.dir / "state.json").read_text())
+        return [h["init"] for h in state["hosts"]]
+
     before = [three.run(h.name, ["readlink", "/proc/self/ns/mnt"]).stdout for h in three.hosts]
-    t = time.monotonic()
-    three.up()
-    assert time.monotonic() - t < 5
+    started = inits()
+    assert three.up() is True  # reused: every host was up
     after = [three.run(h.name, ["readlink", "/proc/self/ns/mnt"]).stdout for h in three.hosts]
-    assert before == after
+    assert before == after and inits() == started  # no host was started again
+    assert all(start_time(pid) == ticks for pid, ticks in started)  # and each still runs
     assert three.name in list_sandboxes(three.root)
     assert Sandbox.load(three.name, three.root).hosts == three.hosts
 

@@ -242,16 +242,14 @@ def test_stale_examples_fail_at_once_with_their_lines_and_hide_nothing(site_run:
         # the checks after the stale ones ran: the UUID is volatile (runbook.toml's pattern), 1 + 1 passed
         assert checks[_line(page, "SELECT gen_random_uuid()")]["status"] == "volatile"
         assert checks[_line(page, "SELECT 1 + 1 AS two;")]["status"] == "passed"
-        # a single-host page is never retried (--settle is 20 s by default)
+        # a single-host page is never retried (--settle is 20 s by default): each check tried once
         assert all(c["tries"] == 1 for c in checks.values())
-        assert site_run["pages"][rel]["duration"] < 10
         for n in stale:
             assert f"docs/site/{rel}:{n}: " in site_run["err"]
 
 
 def test_json_and_junit_cover_the_site(site_run: dict[str, Any]) -> None:
-    from runner.report import load_report_schema
-    from runner.site_report import load_site_report_schema
+    from runner.reports.schemas import load_report_schema, load_site_report_schema
 
     data = site_run["data"]
     jsonschema.validate(data, load_site_report_schema())
@@ -276,11 +274,34 @@ def test_json_and_junit_cover_the_site(site_run: dict[str, Any]) -> None:
     assert checks == sum(sum(p["checks"].values()) for p in data["pages"] if p["rel"].endswith(tuple(EXAMPLES)))
 
 
+def _most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one instant. Each is shrunk by 2 ms at both ends: a start and a
+    duration rounded to the millisecond (the report's) never make a page that began as another ended
+    look as if both ran."""
+    events = sorted([(a + 0.002, 1) for a, _ in intervals] + [(b - 0.002, -1) for _, b in intervals])
+    most = now = 0
+    for _, step in events:  # at one instant an end (-1) sorts before a start (+1)
+        now += step
+        most = max(most, now)
+    return most
+
+
 def test_pages_run_in_parallel_on_one_server(site_run: dict[str, Any]) -> None:
+    """-j 2: two pages run at the same time, never three; shown by when each page began and ended
+    (its ``started`` and ``duration``), not by how fast the machine is."""
+    from datetime import datetime
+
     data = site_run["data"]
-    examples = [p for p in data["pages"] if p["shape"] == "examples"]
-    # -j 2: the example pages took less time together than one after the other
-    assert data["duration"] - data["server_start"] < 0.85 * sum(p["duration"] for p in examples)
+    ran = [p for p in data["pages"] if p["shape"] in ("examples", "untagged-guide")]
+    assert len(ran) == 26 and all(p["started"] for p in ran)
+    assert all(p["started"] is None for p in data["pages"] if p["status"] in ("skipped", "not-executable"))
+    intervals = []
+    for p in ran:
+        start = datetime.fromisoformat(p["started"]).timestamp()
+        intervals.append((start, start + p["duration"]))
+    assert _most_at_once(intervals) == 2
+    assert _most_at_once([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]) == 1  # one after the other: never two
+    assert _most_at_once([(0.0, 2.0), (1.0, 3.0), (1.5, 4.0)]) == 3
     assert (site_run["transcripts"] / "reference" / "like" / "server.log").is_file()
 
 

@@ -15,7 +15,7 @@ from runbook.errors import EXIT_OK, EnvironmentLimit, UsageError
 from runbook.export import FORMATS, export
 from runbook.load import load_graph
 from runbook.model import Graph
-from runner.console import progress
+from runner.reports.console import progress
 
 from .files import write_files
 from .options import add_lang, add_mkdir, add_site_config

@@ -21,7 +21,7 @@ def main(args: argparse.Namespace) -> int:
 
         schema = load_schema("graph")
     elif args.which == "site-report":
-        from runner.site_report import load_site_report_schema
+        from runner.reports.schemas import load_site_report_schema
 
         schema = load_site_report_schema()
     elif args.which == "plan":
@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
 
         schema = load_inventory_schema()
     else:
-        from runner.report import load_report_schema
+        from runner.reports.schemas import load_report_schema
 
         schema = load_report_schema()
     sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")

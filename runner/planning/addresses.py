@@ -7,6 +7,7 @@ import ipaddress
 import re
 
 from runbook.errors import RunbookError
+from runbook.kinds import Severity
 from runbook.model import Finding, Span
 
 from .model import Plan
@@ -42,7 +43,7 @@ def unsafe_addresses(plan: Plan, hosts: list[str] | None = None) -> list[Finding
             except ValueError:
                 continue
             where = "outside 127.0.0.0/8" + (" and the sandbox's hosts" if own else "")
-            found.append(Finding("unsafe-address", "error",
+            found.append(Finding("unsafe-address", Severity.ERROR,
                                  f"{what} would reach {m.group(1)}, {where}: bind it in an inventory", span))
 
     for action in plan.graph.actions():

@@ -34,6 +34,7 @@ from typing import Any
 import jsonschema
 
 from runbook.errors import RunbookError, UsageError
+from runbook.kinds import Severity
 from runbook.model import Finding, Graph, Span
 from runbook.secrets import secret_env_name
 
@@ -183,7 +184,8 @@ def _read(path: Path, name: str) -> tuple[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$", str(exc))
         line, col, msg = (int(m["line"]), int(m["col"]), m["msg"]) if m else (1, 1, str(exc))
-        finding = InventoryFinding("inventory-syntax", "error", f"not valid TOML: {msg}", Span(name, line, line), col)
+        finding = InventoryFinding("inventory-syntax", Severity.ERROR, f"not valid TOML: {msg}", Span(name, line, line),
+                                   col)
         raise InventoryError(f"{name}: not valid TOML", [finding]) from exc
 
 
@@ -227,7 +229,7 @@ def load_inventory(path: Path | str, graph: Graph | None = None) -> Inventory:
         findings: list[Finding] = []
         for key, value, message in problems:
             line, col = _at(pos, key, value)
-            findings.append(InventoryFinding("inventory", "error", message, Span(name, line, line), col))
+            findings.append(InventoryFinding("inventory", Severity.ERROR, message, Span(name, line, line), col))
         findings.sort(key=lambda f: (f.span.line, getattr(f, "column", 1)))
         raise InventoryError(f"{name}: {len(findings)} problem(s)", findings)
     return Inventory(targets, bindings, secrets, name)

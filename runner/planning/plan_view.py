@@ -14,7 +14,7 @@ from typing import Any
 from runbook.model import Action, Expected
 
 from ..compare import normalize_volatile
-from ..report import checked
+from ..reports.schemas import checked
 from .model import Plan
 from .variants import variant_groups
 

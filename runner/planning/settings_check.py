@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.atomic import write_atomic
+from runbook.kinds import Severity
 from runbook.model import Action, Finding, Graph, Span
 from runbook.secrets import Masker
 
@@ -317,7 +318,7 @@ def check_graph(graph: Graph, version: str) -> tuple[list[Finding], str]:
     for name, line in files:
         gone = data["files"][name]
         if _major(version) >= _major(gone["since"]):
-            findings.append(Finding("config-file-obsolete", "warning",
+            findings.append(Finding("config-file-obsolete", Severity.WARNING,
                                     f"{name} is not read since PostgreSQL {gone['since']} (PostgreSQL {version} "
                                     f"here): use {gone['use']}", Span(file, line, line)))
     if not settings:
@@ -350,11 +351,12 @@ def _check_setting(s: Setting, known: dict[str, Parameter], version: str, file: 
     p = known.get(s.name) or next((q for n, q in known.items() if n.lower() == s.name.lower()), None)
     if p is not None:
         why = value_problem(p, s.value) if s.value is not None else None
-        return [Finding("setting-value", "warning", f"{s.name} = {s.value} ({s.where}): {why}", span)] if why else []
+        why_not = f"{s.name} = {s.value} ({s.where}): {why}"
+        return [Finding("setting-value", Severity.WARNING, why_not, span)] if why else []
     gone = _data()["removed"].get(s.name)
     if gone is not None and _major(version) >= _major(gone["since"]):
         use = f", use {gone['use']}" if gone["use"] else ""
-        return [Finding("setting-removed", "warning", f"{s.name} ({s.where}) was removed in PostgreSQL "
+        return [Finding("setting-removed", Severity.WARNING, f"{s.name} ({s.where}) was removed in PostgreSQL "
                         f"{gone['since']}{use} (PostgreSQL {version} here)", span)]
     close = difflib.get_close_matches(s.name, list(known), n=1, cutoff=0.8)
     prefix = s.name.split(".", 1)[0] + "." if "." in s.name else None
@@ -362,5 +364,5 @@ def _check_setting(s: Setting, known: dict[str, Parameter], version: str, file: 
     if prefix is not None and not defined and not close:
         return []  # a custom placeholder (myapp.x) that no loaded library claims, like no known name
     hint = f": did you mean {close[0]}?" if close else ""
-    return [Finding("setting-unknown", "warning", f"{s.name} ({s.where}) is not a parameter of PostgreSQL "
+    return [Finding("setting-unknown", Severity.WARNING, f"{s.name} ({s.where}) is not a parameter of PostgreSQL "
                     f"{version}{' or of the libraries it loads' if prefix else ''}{hint}", span)]
