@@ -39,13 +39,19 @@ def fence_after(path: Path, needle: str, nth: int = 1) -> int:
     raise AssertionError(f"no code fence after {needle!r} in {path}")
 
 
+def installed_pg_versions() -> list[str]:
+    """The PostgreSQL versions installed here, oldest first, as the runner finds them (the function
+    the runner calls: tests import it from here only, so that a move of the runner's modules is one
+    import to fix)."""
+    from runner.planning.environment import installed_pg_versions as found
+
+    return found()
+
+
 def bound_pg_version() -> str:
-    """The PostgreSQL version a sandbox run binds: the newest installed
-    (``runner.planning.environment.installed_pg_versions``, the function the runner calls).
+    """The PostgreSQL version a sandbox run binds: the newest installed (what the runner binds).
     Skips the test where none is installed."""
     import pytest
-
-    from runner.planning.environment import installed_pg_versions
 
     versions = installed_pg_versions()
     if not versions:

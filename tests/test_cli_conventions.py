@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 from conftest import FIXTURES
-from helpers import line_of
+from helpers import bound_pg_version, line_of
 
 from runner.cli import main as cli
 
@@ -302,7 +302,8 @@ def test_the_plan_shows_substitutions_with_reasons_and_no_python_repr(capsys: py
     assert cli(["run", "--plan", "--from", "configure-primary", "--until", "configure-primary", str(SINGLE)]) == 0
     out = capsys.readouterr().out
     assert "steps selected: configure-primary\n" in out
-    assert "     edit /etc/postgresql/15/main/postgresql.conf:\n       - #listen_addresses = 'localhost'\n" in out
+    conf = f"/etc/postgresql/{bound_pg_version()}/main/postgresql.conf"
+    assert f"     edit {conf}:\n       - #listen_addresses = 'localhost'\n" in out
     assert cli(["run", "--plan", str(PLAIN_JA)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"\n       substituted for `[^`]+` \(line \d+\)\n         because .{20,}", out)

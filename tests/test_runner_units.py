@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_EN, SEED_JA
-from helpers import bound_pg_version, lines_of
+from helpers import bound_pg_version, installed_pg_versions, lines_of
 
 from runbook.edit_rules import apply_edit
 from runbook.model import Expected, Graph, Span
@@ -21,8 +21,6 @@ from runner.planning.plan import build_plan
 
 def _conf() -> str:
     """Debian's postgresql.conf sample of the version a run binds (a few of its lines where none)."""
-    from runner.planning.environment import installed_pg_versions
-
     versions = installed_pg_versions()
     sample = Path(f"/usr/share/postgresql/{versions[-1]}/postgresql.conf.sample") if versions else None
     if sample is not None and sample.exists():

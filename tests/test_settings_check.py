@@ -13,12 +13,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import line_of
+from helpers import installed_pg_versions, line_of
 
 from runbook.parse import parse_file
 from runner.cli import main as cli
 from runner.planning import settings_check
-from runner.planning.environment import installed_pg_versions
 from runner.planning.settings_check import Parameter, check_graph, guide_settings, value_problem
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 from conftest import ROOT
 from e2e import needs_sandbox
+from helpers import bound_pg_version
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -98,9 +99,7 @@ def test_every_page_is_classified_and_reported(site_run: dict[str, Any]) -> None
 
 
 def _pg_major() -> int:
-    from runner.planning.environment import installed_pg_versions
-
-    return int(installed_pg_versions()[-1].split(".")[0])
+    return int(bound_pg_version().split(".")[0])
 
 
 def _checks(page: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -217,7 +216,8 @@ def test_an_example_newer_than_the_installed_postgresql_is_blocked(site_run: dic
         return
     note = "It's available since PostgreSQL 16." if not lang else "PostgreSQL 16で追加。"
     assert result["status"] == "blocked"
-    assert gated["status"] == "blocked" and gated["message"].startswith("needs PostgreSQL ≥ 16, installed 15.")
+    installed = f"installed {bound_pg_version()}."  # the server's full version: 15.20 for 15
+    assert gated["status"] == "blocked" and gated["message"].startswith(f"needs PostgreSQL ≥ 16, {installed}")
     assert gated["message"].endswith(f"(line {_line(page, note)}: “{note}”)")
     assert _checks(result)[_line(page, "SELECT '42'::integer")]["status"] == "passed"  # the rest ran
 
