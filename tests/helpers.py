@@ -43,7 +43,7 @@ def installed_pg_versions() -> list[str]:
     """The PostgreSQL versions installed here, oldest first, as the runner finds them (the function
     the runner calls: tests import it from here only, so that a move of the runner's modules is one
     import to fix)."""
-    from runner.plan import installed_pg_versions as found
+    from runner.planning.environment import installed_pg_versions as found
 
     return found()
 

@@ -315,7 +315,7 @@ def test_the_plan_as_json_is_written_and_checked_against_its_schema(tmp_path: Pa
     out = tmp_path / "plan.json"
     assert cli(["run", "--plan", "--until", "configure-primary", "--json", str(out), str(SINGLE)]) == 0
     data = json.loads(out.read_text())
-    from runner.plan_view import load_plan_schema
+    from runner.planning.plan_view import load_plan_schema
 
     jsonschema.validate(data, load_plan_schema())
     assert [s["id"] for s in data["steps"]] == ["install-postgresql", "configure-primary"]
@@ -343,7 +343,7 @@ def test_export_lang_is_the_guides_language_and_into_the_one_to_write(capsys: py
 def test_how_each_check_is_compared() -> None:
     """The plan says how each result is compared, as runner/compare.py compares it."""
     from runbook.parse import parse_text
-    from runner.plan_view import how_compared
+    from runner.planning.plan_view import how_compared
 
     extra = ("SELECT name FROM items;\n-- name\n-- -------\n-- apple\n-- pear\n-- (2 rows)\n"
              "EXPLAIN SELECT * FROM items;\n--                        QUERY PLAN\n"

@@ -19,9 +19,9 @@ from runbook.export.sh import export_sh
 
 def _sandbox_skip() -> str | None:
     try:
-        from runner import plan as _plan  # noqa: F401
+        from runner.planning import plan as _plan  # noqa: F401
     except ImportError:
-        return "runner.plan (the sandbox's bindings and substitutions) is not available"
+        return "runner.planning.plan (the sandbox's bindings and substitutions) is not available"
     if os.geteuid() != 0:
         return "the embedded sandbox needs root"
     for tool in ("unshare", "nsenter", "setpriv", "setsid"):
@@ -51,8 +51,8 @@ def _free_addresses(n: int, start: int = 170) -> list[str]:
 def test_exported_scripts_replay_the_guide_on_fresh_sandbox_hosts(tmp_path: Path) -> None:
     """Export the runnable guide with the sandbox's bindings and substitutions, run every phase on its
     hosts in run-order.tsv's order, then check the guide's SQL results on the standbys."""
-    from runner.inventory import default_inventory
-    from runner.plan import build_plan
+    from runner.planning.inventory import default_inventory
+    from runner.planning.plan import build_plan
     from runner.sandbox import Sandbox, SandboxHost
 
     graph = _graph(PLAIN["en"])

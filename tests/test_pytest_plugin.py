@@ -129,7 +129,7 @@ def test_x_stops_at_the_first_failed_step(pytester: pytest.Pytester) -> None:
 
 def test_blocked_step_is_skipped_as_blocked(pytester: pytest.Pytester) -> None:
     """PGroonga's guide: without PGroonga, install-pgroonga is blocked (an environment limit, not a failure)."""
-    from runner.plan import pgroonga_installed
+    from runner.planning.environment import pgroonga_installed
 
     _guide(pytester, "streaming-replication-wal-resource-manager.en.md")
     result = pytester.runpytest_subprocess("--runbook", "-rs", "-p", "no:cacheprovider")

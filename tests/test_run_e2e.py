@@ -20,7 +20,7 @@ from e2e import variant as _variant
 from helpers import bound_pg_version
 
 from runner.cli import main as run
-from runner.plan import pgroonga_installed
+from runner.planning.environment import pgroonga_installed
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
