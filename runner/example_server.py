@@ -18,7 +18,7 @@ from pathlib import Path
 from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.site_pages import Page, SiteSettings
 
-from .versions import VERSIONS_SQL, parse_versions
+from .planning.versions import VERSIONS_SQL, parse_versions
 
 SERVER_SANDBOX = "runbook-site"
 """The shared example server's sandbox (one host, ``server``)."""

@@ -37,8 +37,11 @@ from runbook.site_pages import (
 from .compare import Volatile
 from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
 from .execute import Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
-from .inventory import default_inventory
-from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
+from .planning.addresses import unsafe_addresses
+from .planning.environment import extension_block, installed_pg_versions
+from .planning.inventory import default_inventory
+from .planning.model import Plan
+from .planning.plan import build_plan
 from .reports.progress import PageProgress
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server

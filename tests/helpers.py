@@ -39,12 +39,19 @@ def fence_after(path: Path, needle: str, nth: int = 1) -> int:
     raise AssertionError(f"no code fence after {needle!r} in {path}")
 
 
-def bound_pg_version() -> str:
-    """The PostgreSQL version a sandbox run binds: the newest installed (``runner.plan.installed_pg_versions``,
-    the function the runner calls). Skips the test where none is installed."""
-    import pytest
+def installed_pg_versions() -> list[str]:
+    """The PostgreSQL versions installed here, oldest first, as the runner finds them (the function
+    the runner calls: tests import it from here only, so that a move of the runner's modules is one
+    import to fix)."""
+    from runner.planning.environment import installed_pg_versions as found
 
-    from runner.plan import installed_pg_versions
+    return found()
+
+
+def bound_pg_version() -> str:
+    """The PostgreSQL version a sandbox run binds: the newest installed (what the runner binds).
+    Skips the test where none is installed."""
+    import pytest
 
     versions = installed_pg_versions()
     if not versions:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 from conftest import FIXTURES
-from helpers import line_of
+from helpers import bound_pg_version, line_of
 
 from runner.cli import main as cli
 
@@ -302,7 +302,8 @@ def test_the_plan_shows_substitutions_with_reasons_and_no_python_repr(capsys: py
     assert cli(["run", "--plan", "--from", "configure-primary", "--until", "configure-primary", str(SINGLE)]) == 0
     out = capsys.readouterr().out
     assert "steps selected: configure-primary\n" in out
-    assert "     edit /etc/postgresql/15/main/postgresql.conf:\n       - #listen_addresses = 'localhost'\n" in out
+    conf = f"/etc/postgresql/{bound_pg_version()}/main/postgresql.conf"
+    assert f"     edit {conf}:\n       - #listen_addresses = 'localhost'\n" in out
     assert cli(["run", "--plan", str(PLAIN_JA)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"\n       substituted for `[^`]+` \(line \d+\)\n         because .{20,}", out)
@@ -314,7 +315,7 @@ def test_the_plan_as_json_is_written_and_checked_against_its_schema(tmp_path: Pa
     out = tmp_path / "plan.json"
     assert cli(["run", "--plan", "--until", "configure-primary", "--json", str(out), str(SINGLE)]) == 0
     data = json.loads(out.read_text())
-    from runner.plan_view import load_plan_schema
+    from runner.planning.plan_view import load_plan_schema
 
     jsonschema.validate(data, load_plan_schema())
     assert [s["id"] for s in data["steps"]] == ["install-postgresql", "configure-primary"]
@@ -342,7 +343,7 @@ def test_export_lang_is_the_guides_language_and_into_the_one_to_write(capsys: py
 def test_how_each_check_is_compared() -> None:
     """The plan says how each result is compared, as runner/compare.py compares it."""
     from runbook.parse import parse_text
-    from runner.plan_view import how_compared
+    from runner.planning.plan_view import how_compared
 
     extra = ("SELECT name FROM items;\n-- name\n-- -------\n-- apple\n-- pear\n-- (2 rows)\n"
              "EXPLAIN SELECT * FROM items;\n--                        QUERY PLAN\n"

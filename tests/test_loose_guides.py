@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import GUIDES
-from helpers import fence_after
+from helpers import fence_after, installed_pg_versions
 
 from runbook.errors import GuideError
 from runbook.lint import lint
@@ -270,7 +270,7 @@ def test_lint_names_each_unresolved_ambiguity_with_its_line_and_what_settles_it(
     assert graph.actions()[1].path == "/etc/postgresql/16/main/postgresql.conf"
 
 
-@pytest.mark.skipif(not __import__("runner.plan").plan.installed_pg_versions(),
+@pytest.mark.skipif(not installed_pg_versions(),
                     reason="the plan binds the guide's version to the installed PostgreSQL")
 def test_plan_shows_per_host_the_bound_commands_and_each_substitution_with_its_reason(
         capsys: pytest.CaptureFixture[str]) -> None:

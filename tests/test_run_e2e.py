@@ -17,9 +17,10 @@ import pytest
 from conftest import FIXTURES, GUIDES, SEED_JA
 from e2e import down, needs_sandbox
 from e2e import variant as _variant
+from helpers import bound_pg_version
 
 from runner.cli import main as run
-from runner.plan import pgroonga_installed
+from runner.planning.environment import pgroonga_installed
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -83,7 +84,8 @@ def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     data = json.loads(report.read_text())
     steps = {s["id"]: s["status"] for s in data["steps"]}
-    if pgroonga_installed("15"):
+    version = bound_pg_version()
+    if pgroonga_installed(version):
         assert status == 0, err[-3000:]
         assert set(steps.values()) == {"passed"} and len(steps) == 10
     else:
@@ -91,9 +93,9 @@ def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert steps["install-postgresql"] == "passed"
         assert steps["install-pgroonga"] == "blocked"
         assert all(v == "not-run" for k, v in steps.items() if k not in ("install-postgresql", "install-pgroonga"))
-        assert "PGroonga is not installed for PostgreSQL 15" in err
+        assert f"PGroonga is not installed for PostgreSQL {version}" in err
         assert data["status"] == "blocked"
-        assert "PGroonga is not installed for PostgreSQL 15" in data["blocked"]["install-pgroonga"]
+        assert f"PGroonga is not installed for PostgreSQL {version}" in data["blocked"]["install-pgroonga"]
     assert SECRET not in report.read_text()
 
 
@@ -159,10 +161,11 @@ def test_fault_before_text_missing_leaves_file_untouched(tmp_path: Path, capsys:
         assert "#listen_addresses = 'nowhere'" in failed["details"]
         assert "#listen_addresses = 'localhost'" in failed["details"]  # the closest line is shown
         sb = Sandbox.load(guide.stem)
-        conf = sb.run("primary", ["cat", "/etc/postgresql/15/main/postgresql.conf"]).stdout
-        sample = Path("/usr/share/postgresql/15/postgresql.conf.sample").read_text()
+        v = bound_pg_version()
+        conf = sb.run("primary", ["cat", f"/etc/postgresql/{v}/main/postgresql.conf"]).stdout
+        sample = Path(f"/usr/share/postgresql/{v}/postgresql.conf.sample").read_text()
         assert "#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;" in conf
-        assert sb.run("primary", ["ls", "/etc/postgresql/15/main/"]).stdout.count("runbook") == 0
+        assert sb.run("primary", ["ls", f"/etc/postgresql/{v}/main/"]).stdout.count("runbook") == 0
         assert len(conf.splitlines()) == len(sample.splitlines())
     finally:
         down(guide.stem)
@@ -187,7 +190,8 @@ def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest
         status, first, _ = _report(tmp_path, guide, "--keep")
         assert status == 0
         sb = Sandbox.load("rerun")
-        before = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
+        state = f"md5sum /etc/postgresql/{bound_pg_version()}/main/*.conf; "
+        before = sb.run("primary", ["bash", "-c", state +
                                     "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
         capsys.readouterr()
         status, second, _ = _report(tmp_path, guide, "--keep", fresh=False)
@@ -200,7 +204,7 @@ def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest
         assert status == 0
         edit = next(a for s in third["steps"] for a in s["actions"] if a["kind"] == "file_edit")
         assert edit["status"] == "already-applied"
-        after = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
+        after = sb.run("primary", ["bash", "-c", state +
                                    "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
         assert before == after
     finally:
@@ -226,14 +230,14 @@ def test_plan_prints_bound_commands_without_running(capsys: pytest.CaptureFixtur
     if netns_unavailable() is None:  # a network namespace per host: the guide's own addresses stay
         assert run(["run", "--plan", str(PLAIN)]) == 0
         out = capsys.readouterr().out
-        assert "--host 192.168.0.30 --pgdata /var/lib/postgresql/15/main" in out
+        assert f"--host 192.168.0.30 --pgdata /var/lib/postgresql/{bound_pg_version()}/main" in out
         assert "host    replication     all             192.168.0.0/24" in out
         assert "127.0.0.30" not in out and SECRET not in out
     monkeypatch.setenv("RUNBOOK_SANDBOX_NETWORK", "loopback")  # the fallback binds them to loopback
     assert run(["run", "--plan", str(PLAIN)]) == 0
     out, err = capsys.readouterr()
     assert "sandbox network: loopback" in err
-    assert "--host 127.0.0.30 --pgdata /var/lib/postgresql/15/main" in out
+    assert f"--host 127.0.0.30 --pgdata /var/lib/postgresql/{bound_pg_version()}/main" in out
     assert "host    replication     all             127.0.0.0/24" in out
     assert "192.168." not in out and SECRET not in out
 

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_EN, SEED_JA
-from helpers import bound_pg_version, lines_of
+from helpers import bound_pg_version, installed_pg_versions, lines_of
 
 from runbook.edit_rules import apply_edit
 from runbook.model import Expected, Graph, Span
 from runbook.psql_output import parse_output
 from runner.compare import compare_console, compare_output
-from runner.inventory import default_inventory, load_inventory, secret_values
-from runner.plan import build_plan, sandbox_binding, unsafe_addresses
+from runner.planning.addresses import unsafe_addresses
+from runner.planning.binding import sandbox_binding
+from runner.planning.inventory import default_inventory, load_inventory, secret_values
+from runner.planning.plan import build_plan
 
 
 def _conf() -> str:
     """Debian's postgresql.conf sample of the version a run binds (a few of its lines where none)."""
-    from runner.plan import installed_pg_versions
-
     versions = installed_pg_versions()
     sample = Path(f"/usr/share/postgresql/{versions[-1]}/postgresql.conf.sample") if versions else None
     if sample is not None and sample.exists():
@@ -157,7 +157,7 @@ def test_inventory_loads_and_reports_problems(tmp_path: Path, seed_ja: Graph, mo
     assert secret_values(seed_ja, inv) == {"replication_password": "s3cret"}
     bad = tmp_path / "bad.toml"
     bad.write_text('[hosts.nowhere]\nkind = "ftp"\npassword = "x"\n[bindings]\nreplication_password = "x"\n')
-    from runner.inventory import InventoryError
+    from runner.planning.inventory import InventoryError
 
     with pytest.raises(InventoryError) as info:
         load_inventory(bad, seed_ja)
@@ -191,7 +191,7 @@ def test_seed_is_the_published_guide_these_tests_read() -> None:
 
 def _groups(text: str, step: str) -> list[list[str]]:
     from runbook.parse import parse_text
-    from runner.plan import variant_groups
+    from runner.planning.variants import variant_groups
 
     graph = parse_text(text, "g.md")
     (s,) = [x for x in graph.steps if x.id == step]
@@ -224,7 +224,7 @@ def test_variants_that_reach_a_shared_host_run_in_the_guides_order() -> None:
     from conftest import FIXTURES
 
     from runbook.parse import parse_text
-    from runner.plan import names_other_host
+    from runner.planning.variants import names_other_host
 
     for lang in ("en", "ja"):
         text = (FIXTURES / "guides" / f"streaming-replication-plain.{lang}.md").read_text(encoding="utf-8")
@@ -273,7 +273,7 @@ def test_plan_says_which_variants_run_at_once() -> None:
     from conftest import FIXTURES
 
     from runbook.parse import parse_text
-    from runner.plan import format_plan
+    from runner.planning.plan_view import format_plan
 
     graph = parse_text(_local_only((FIXTURES / "guides" / "streaming-replication-plain.en.md").read_text()), "g.md")
     plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")

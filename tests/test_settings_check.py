@@ -13,13 +13,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import line_of
+from helpers import installed_pg_versions, line_of
 
 from runbook.parse import parse_file
-from runner import settings_check
 from runner.cli import main as cli
-from runner.plan import installed_pg_versions
-from runner.settings_check import Parameter, check_graph, guide_settings, value_problem
+from runner.planning import settings_check
+from runner.planning.settings_check import Parameter, check_graph, guide_settings, value_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "tests" / "fixtures" / "settings" / "wrong-settings.md"

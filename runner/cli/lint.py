@@ -27,9 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(graph: Graph, disabled: set[str]) -> list[Finding]:
-    """Settings checked against this machine's newest PostgreSQL (runner/settings_check.py)."""
-    from runner.plan import installed_pg_versions
-    from runner.settings_check import plan_warnings
+    """Settings checked against this machine's newest PostgreSQL (runner/planning/settings_check.py)."""
+    from runner.planning.environment import installed_pg_versions
+    from runner.planning.settings_check import plan_warnings
 
     versions = installed_pg_versions()
     found, _ = plan_warnings(graph, versions[-1] if versions else None)

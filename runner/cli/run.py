@@ -14,7 +14,7 @@ from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.launch import GuideRun, RunOptions, sandbox_name
-from runner.plan import Plan
+from runner.planning.model import Plan
 from runner.reports.annotations import append_summary, emit, enabled, run_commands, summary_markdown
 from runner.reports.console import detail, progress
 from runner.reports.guide import to_json, to_junit
@@ -250,7 +250,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
 
 def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[str] | None) -> None:
     """``--plan``: the plan for people on stdout, or as JSON (``--json FILE``, ``-`` for stdout)."""
-    from runner.plan_view import plan_data, render_plan
+    from runner.planning.plan_view import plan_data, render_plan
 
     if run.network_note:
         progress(f"runbook: {run.network_note}")

@@ -33,7 +33,7 @@ SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCK
 def plan_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``--plan`` on folders: every page found, as a site run would classify it; the plan of each
     page that would run, the reason for each that would not.  Exit status 4 when a page is invalid."""
-    from runner.plan import installed_pg_versions
+    from runner.planning.environment import installed_pg_versions
     from runner.site import INVALID, read_page, site_pages
 
     from .run import execute_guide

@@ -25,11 +25,11 @@ def main(args: argparse.Namespace) -> int:
 
         schema = load_site_report_schema()
     elif args.which == "plan":
-        from runner.plan_view import load_plan_schema
+        from runner.planning.plan_view import load_plan_schema
 
         schema = load_plan_schema()
     elif args.which == "inventory":
-        from runner.inventory import load_inventory_schema
+        from runner.planning.inventory import load_inventory_schema
 
         schema = load_inventory_schema()
     else:
