@@ -260,6 +260,7 @@ def choose_language(text: str, name: str | None = None, given: str | None = None
     ``lang`` of its front matter, or its text.  A guide in a language without a lexicon raises
     :class:`GuideError` naming the languages there are (never a silent misreading)."""
     from .errors import GuideError
+    from .kinds import Severity
     from .model import Finding, Span
 
     if given:
@@ -281,4 +282,4 @@ def choose_language(text: str, name: str | None = None, given: str | None = None
            "them anyway")
     if why.startswith("its text"):
         msg = msg.replace(f"from the {why}", "its text reads so")
-    raise GuideError(msg, [Finding("no-lexicon", "error", msg, Span(name or "guide.md", 1, 1))])
+    raise GuideError(msg, [Finding("no-lexicon", Severity.ERROR, msg, Span(name or "guide.md", 1, 1))])

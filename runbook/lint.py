@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterator
 
+from .kinds import Severity
 from .model import Finding, Graph
 
 Rule = Callable[[Graph], Iterator[Finding]]
@@ -28,7 +29,7 @@ def overview_title_mismatch(graph: Graph) -> Iterator[Finding]:
         if step.overview_title is not None and step.overview_span is not None and step.overview_title != step.title:
             yield Finding(
                 "overview-title-mismatch",
-                "error",
+                Severity.ERROR,
                 f"overview item says {step.overview_title!r} but the heading of #{step.id} "
                 f"({graph.source.file}:{step.span.line}) says {step.title!r}",
                 step.overview_span,
@@ -42,7 +43,7 @@ def step_not_in_overview(graph: Graph) -> Iterator[Finding]:
         return
     for step in graph.steps:
         if step.overview_span is None:
-            yield Finding("step-not-in-overview", "warning", f"step #{step.id} is missing from the overview",
+            yield Finding("step-not-in-overview", Severity.WARNING, f"step #{step.id} is missing from the overview",
                           step.span)
 
 
@@ -76,11 +77,11 @@ def unknown_setting(graph: Graph) -> Iterator[Finding]:
                     continue
                 close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
                 if close:
-                    yield Finding("unknown-setting", "error",
+                    yield Finding("unknown-setting", Severity.ERROR,
                                   f"prose mentions {name!r}, which no block sets; the blocks set {close[0]!r} "
                                   "(a typo?)", p.span)
                 elif name.split(".")[0] in {k.split(".")[0] for k in known if "." in k}:
-                    yield Finding("unknown-setting", "warning", f"prose mentions {name!r}, which no block sets",
+                    yield Finding("unknown-setting", Severity.WARNING, f"prose mentions {name!r}, which no block sets",
                                   p.span)
 
 
@@ -95,7 +96,7 @@ def basebackup_spread_checkpoint(graph: Graph) -> Iterator[Finding]:
             ):
                 yield Finding(
                     "basebackup-spread-checkpoint",
-                    "hint",
+                    Severity.HINT,
                     "pg_basebackup without --checkpoint=fast waits for a spread checkpoint on the primary "
                     "(about 50 s on an idle server, up to 90% of checkpoint_timeout on a busy one)",
                     c.span,
@@ -107,7 +108,7 @@ def edit_no_change(graph: Graph) -> Iterator[Finding]:
     """A file edit whose after text is its before text changes nothing."""
     for a in graph.actions():
         if a.kind == "file_edit" and a.before is not None and a.before.strip() == (a.after or "").strip():
-            yield Finding("edit-no-change", "warning", "the after block is the same as the before block", a.span)
+            yield Finding("edit-no-change", Severity.WARNING, "the after block is the same as the before block", a.span)
 
 
 @rule
@@ -118,7 +119,7 @@ def select_without_expected(graph: Graph) -> Iterator[Finding]:
             continue
         for st in a.statements:
             if re.match(r"^\s*SELECT\b", st.sql, re.IGNORECASE) and st.expected is None:
-                yield Finding("select-without-expected", "hint",
+                yield Finding("select-without-expected", Severity.HINT,
                               "this SELECT shows no expected output, so a run cannot check its result", st.span)
 
 

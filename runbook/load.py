@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .errors import GuideError
+from .kinds import Severity
 from .model import Finding, Graph, Span
 from .parse import parse_text, read_guide
 from .read.liquid import site_for
@@ -25,7 +26,8 @@ def load_graph(path: Path | str, lang: str | None = None, text: str | None = Non
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             msg = f"not JSON: {exc.msg}"
-            raise GuideError(msg, [Finding("not-json", "error", msg, Span(name, exc.lineno, exc.lineno))]) from exc
+            finding = Finding("not-json", Severity.ERROR, msg, Span(name, exc.lineno, exc.lineno))
+            raise GuideError(msg, [finding]) from exc
         return graph_from_json(obj, name)
     site = site_for(path, Path(site_config) if site_config is not None else None)
     return parse_text(text, name, lang, site=site, allow_not_executable=allow_not_executable)

@@ -12,7 +12,20 @@ import shlex
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from enum import Enum
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from .kinds import (
+    ActionKind,
+    BlockRole,
+    EditKind,
+    ExpectedKind,
+    ProseRole,
+    Severity,
+    Shape,
+    TargetSource,
+    VariableKind,
+)
 
 SCHEMA_VERSION = "1"
 
@@ -20,16 +33,6 @@ OMIT_DEFAULT = {"omit_default": True}
 """Field metadata: the field is left out of the JSON while it holds its default, so the graphs of
 guides that do not use it stay byte-identical."""
 
-ActionKind = Literal["shell", "console", "sql", "file_edit", "file_write", "note"]
-TargetSource = Literal["label", "prose", "heading", "single-host", "annotation"]
-ExpectedKind = Literal["table", "tag", "error", "text"]
-BlockRole = Literal["action", "before", "note", "output", "syntax", "illustration", "configuration"]
-Shape = Literal["guide", "untagged-guide", "examples", "not-executable"]
-"""What kind of page a graph was read from (docs/guide-format.md, "Page shapes")."""
-VariableKind = Literal["address", "network", "database", "user", "password", "pg_major", "text"]
-EditKind = Literal["settings", "append"]
-"""A file edit with no before text (``Action.edit``)."""
-Severity = Literal["error", "warning", "hint"]
 
 
 @dataclass(slots=True)
@@ -270,8 +273,7 @@ class Prose:
 
     text: str
     span: Span
-    role: str = "paragraph"
-    """``paragraph``, ``label``, ``scope``, ``path``, ``marker``, ``list``, ``heading``."""
+    role: ProseRole = ProseRole.PARAGRAPH
     links: list[str] = field(default_factory=list)
 
 
@@ -335,7 +337,7 @@ class Graph:
     findings: list[Finding]
     """Defects the parser recovered from (reported by ``lint``)."""
     schema_version: str = SCHEMA_VERSION
-    shape: Shape = field(default="guide", metadata=OMIT_DEFAULT)
+    shape: Shape = field(default=Shape.GUIDE, metadata=OMIT_DEFAULT)
     """``guide`` (tagged steps), ``untagged-guide`` (steps are headings holding executable blocks),
     ``examples`` (a single-host page of SQL examples), ``not-executable`` (nothing to run)."""
     example_groups: list[ExampleGroup] = field(default_factory=list, metadata=OMIT_DEFAULT)
@@ -392,6 +394,8 @@ def to_dict(obj: Any) -> Any:
         return [to_dict(x) for x in obj]
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Enum):
+        return obj.value
     return obj
 
 
@@ -431,6 +435,8 @@ def _convert(tp: Any, value: Any) -> Any:
         return {k: _convert(inner, v) for k, v in value.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_dict(tp, value)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(value)
     return value
 
 

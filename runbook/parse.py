@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import lexicon as lexicons
 from .errors import GuideError
+from .kinds import Severity
 from .lexicon import Lexicon
 from .model import Finding, Graph, Span
 from .read.decode import decode_guide, read_guide
@@ -30,7 +31,7 @@ def parse_text(text: str, file: str = "guide.md", lang: str | None = None, lex: 
     ``not-executable`` (for the pages of a site) instead of failing with ``no-steps``.
     """
     if not text.strip():
-        raise GuideError("empty", [Finding("empty-file", "error", "the file is empty", Span(file, 1, 1))])
+        raise GuideError("empty", [Finding("empty-file", Severity.ERROR, "the file is empty", Span(file, 1, 1))])
     why = "--lang"
     if lex is None:
         lang, why = lexicons.choose_language(text, file, lang)
@@ -42,7 +43,8 @@ def parse_text(text: str, file: str = "guide.md", lang: str | None = None, lex: 
         if seems != lex.language and seems in lexicons.available() and why != "--lang":
             name = lexicons.LANGUAGE_NAMES
             exc.findings.append(Finding(
-                "language", "hint", f"read as {name.get(lex.language, lex.language)} ({why}), but its text reads as "
+                "language", Severity.HINT,
+                f"read as {name.get(lex.language, lex.language)} ({why}), but its text reads as "
                 f"{name.get(seems, seems)}: give --lang {seems} if that is its language", Span(file, 1, 1)))
         raise
 

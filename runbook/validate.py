@@ -11,6 +11,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from .errors import SchemaError
+from .kinds import Severity
 from .model import Finding, Graph, Span
 
 
@@ -33,7 +34,8 @@ def errors(data: Any, name: str = "graph", file: str = "<graph>") -> list[Findin
     out = []
     for err in ordered:
         path = "$" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in err.absolute_path)
-        out.append(Finding("schema", "error", f"{path}: {err.message} (rule: {err.validator})", Span(file, 1, 1)))
+        out.append(Finding("schema", Severity.ERROR, f"{path}: {err.message} (rule: {err.validator})",
+                           Span(file, 1, 1)))
     return out
 
 

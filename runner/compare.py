@@ -24,8 +24,8 @@ from importlib import resources
 import regex
 
 from runbook.errors import RunbookError
-from runbook.expected import Output
 from runbook.model import Expected
+from runbook.psql_output import Output
 
 _NOTICE_LINE_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?:NOTICE|WARNING|INFO|DETAIL|HINT|CONTEXT):")
 

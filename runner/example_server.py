@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from runbook.errors import EnvironmentLimit, RunbookError
-from runbook.site import Page, SiteSettings
+from runbook.site_pages import Page, SiteSettings
 
 from .execute import Runner, SandboxTransport
+from .planning.versions import VERSIONS_SQL, parse_versions
 from .session import HostShell, SessionError, Transcript
-from .versions import VERSIONS_SQL, parse_versions
 
 SERVER_SANDBOX = "runbook-site"
 """The shared example server's sandbox (one host, ``server``)."""

@@ -6,7 +6,7 @@ gets a database of its own, cloned from a template database that already holds t
 parallel (``jobs``). Guides (several hosts, shell steps) keep their own sandbox, one after the
 other, as ``runbook run GUIDE.md`` runs them. Skipped pages, pages with nothing to run and pages
 blocked by a missing extension are reported with their reason. Reading the site is
-``runbook/site.py``; the report is ``runner/site_report.py``.
+``runbook/site_pages.py``; the report is ``runner/reports/site.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import regex
 from runbook.errors import EnvironmentLimit, RunbookError, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-from runbook.site import (
+from runbook.site_pages import (
     Page,
     SiteSettings,
     discover,
@@ -43,9 +43,12 @@ from .example_server import (  # noqa: F401 (SERVER_ADDRESS: re-exported)
     SharedHostTransport,
 )
 from .execute import Interrupted, Runner, RunResult, SignalGuard
-from .inventory import default_inventory
-from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
-from .report import PageProgress
+from .planning.addresses import unsafe_addresses
+from .planning.environment import extension_block, installed_pg_versions
+from .planning.inventory import default_inventory
+from .planning.model import Plan
+from .planning.plan import build_plan
+from .reports.progress import PageProgress
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
 from .status import PageStatus, SiteStatus
@@ -94,6 +97,8 @@ class PageResult:
     """Why an invalid page cannot be read (``file:line: rule: message``)."""
     rewritten: int = 0
     """Expected outputs rewritten (``--update-expected``)."""
+    started: float | None = None
+    """When the page began to run (``time.time()``); None for a page that did not run."""
 
 
 @dataclass
@@ -117,7 +122,7 @@ Rewriter = Callable[[Path, Graph, RunResult], int]
 
 class _Lines:
     """One line per finished page (pages finish in any order when they run in parallel), with the
-    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.report.PageProgress`,
+    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.reports.progress.PageProgress`,
     a live line on a terminal)."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
@@ -284,16 +289,17 @@ def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageRe
     for i in guides:
         w = works[i]
         assert w.graph is not None
-        p0 = time.monotonic()
+        p0, begun = time.monotonic(), time.time()
         lines.started(str(w.page.path))
         try:
             result = run_guide(w.page.path, w.graph)
         except Interrupted as exc:  # the guide's own report is written, its sandbox is down
             results[i] = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, INTERRUPTED,
-                                    f"interrupted by {exc} while it ran", duration=time.monotonic() - p0)
+                                    f"interrupted by {exc} while it ran", duration=time.monotonic() - p0,
+                                    started=begun)
             return exc
         pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, PageStatus(result.status) if result else PASSED,
-                        duration=time.monotonic() - p0, result=result)
+                        duration=time.monotonic() - p0, result=result, started=begun)
         if result is not None and result.status != PASSED:
             pr.reason = _first_problem(result)
         results[i] = pr
@@ -302,7 +308,7 @@ def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageRe
 
 
 def _given_exclude(config: Path) -> list[str]:
-    from runbook.site import _jekyll_exclude
+    from runbook.site_pages import _jekyll_exclude
 
     return _jekyll_exclude(config)
 
@@ -329,7 +335,7 @@ def _first_problem(result: RunResult) -> str:
 def _run_example(work: _Work, server: ExampleServer, options: SiteOptions, rewrite: Rewriter | None) -> PageResult:
     page, s, graph = work.page, work.settings, work.graph
     assert graph is not None
-    pr = PageResult(str(page.path), page.rel, work.site, work.shape, FAILED)
+    pr = PageResult(str(page.path), page.rel, work.site, work.shape, FAILED, started=time.time())
     t0 = time.monotonic()
     try:
         error = server.prelude_errors.get(s.root)
@@ -375,7 +381,7 @@ def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: t
     (:mod:`runner.site_howto`); what it created is dropped after it."""
     graph = work.graph
     assert graph is not None
-    pr = PageResult(str(work.page.path), work.page.rel, work.site, work.shape, FAILED)
+    pr = PageResult(str(work.page.path), work.page.rel, work.site, work.shape, FAILED, started=time.time())
     t0 = time.monotonic()
     psql = server.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
     with lock:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from runbook.expected import Output, parse_output
 from runbook.model import Expected, Graph
+from runbook.psql_output import Output, parse_output
 
 from .compare import Comparison, Volatile, _compare_notices, align_rows, cell_status, compare_output, has_order_by
 from .execute import BLOCKED, FAILED, PASSED, ActionResult, CheckResult, RunResult

@@ -68,8 +68,8 @@ def runbook(*args: str) -> tuple[float, int, str]:
 def psql_floor(pages: list[Path]) -> tuple[float, int]:
     """Seconds ``psql -f`` takes for every page's SQL on one database (each page in its own schema)."""
     from runbook.load import load_graph
-    from runbook.site import load_site_settings
-    from runner.plan import installed_pg_versions
+    from runbook.site_pages import load_site_settings
+    from runner.planning.environment import installed_pg_versions
     from runner.site import SERVER_HOST, ExampleServer
 
     settings = load_site_settings(pages[0].parent.parent)
@@ -86,7 +86,7 @@ def psql_floor(pages: list[Path]) -> tuple[float, int]:
     server = ExampleServer([settings], installed_pg_versions()[-1])
     server.start()
     try:
-        from runbook.site import Page
+        from runbook.site_pages import Page
 
         db = server.new_database(Page(pages[0], "floor.md"), settings)
         argv = server.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", db, "-f", "-"],

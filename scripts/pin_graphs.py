@@ -1,10 +1,13 @@
-"""Pin the step graph (or the exact findings) of every guide in docs/, tests/fixtures and ../shared/.
+"""Pin the step graph (or the exact findings) of every guide in tests/fixtures and ../shared/.
 
     .venv/bin/python scripts/pin_graphs.py          # rewrite tests/fixtures/graphs/*.json
     .venv/bin/python scripts/pin_graphs.py --check  # exit 1 and list the pins that would change
 
 Run it only when a change means to alter a graph, and say in the commit message why each changed
 pin changed (tests/test_graph_pins.py compares every pin byte for byte).
+
+The pages of docs/ are not pinned: tests/test_docs_*.py assert each one's shape and the few facts it
+exists to show, so that editing a docs page regenerates nothing (issue 19 point 5).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ PINS = ROOT / "tests" / "fixtures" / "graphs"
 
 
 def cases(root: Path = ROOT, shared: Path | None = SHARED) -> list[tuple[str, Path]]:
-    """(stable display name, path) of every pinned guide; shared/ ones are named ``shared/…``."""
+    """(stable display name, path) of every pinned guide: the fixtures' guides and bad files, and
+    shared/'s guides, seeds and corpus sample (named ``shared/…``)."""
     found: list[tuple[str, Path]] = []
-    for pattern in ("docs/**/*.md", "tests/fixtures/guides/*.md", "tests/fixtures/bad/*.md"):
+    for pattern in ("tests/fixtures/guides/*.md", "tests/fixtures/bad/*.md"):
         found += [(p.relative_to(root).as_posix(), p) for p in sorted(root.glob(pattern))]
     if shared is not None and shared.is_dir():
         for pattern in ("guides/*.md", "seeds/*.txt", "corpus-sample/**/*.md"):
@@ -37,7 +41,7 @@ def cases(root: Path = ROOT, shared: Path | None = SHARED) -> list[tuple[str, Pa
 
 
 def pin_name(display: str) -> str:
-    """File name of a guide's pin: ``docs/guides/x.md`` -> ``docs__guides__x.md.json``."""
+    """File name of a guide's pin: ``tests/fixtures/guides/x.md`` -> ``tests__fixtures__guides__x.md.json``."""
     return display.replace("/", "__") + ".json"
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import COMMANDS, main
+from runner.cli import COMMANDS, MODULES, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_every_command_is_a_module_with_configure_and_main(name: str) -> None:
-    module = importlib.import_module(f"runner.cli.{name}")
+    module = importlib.import_module(f"runner.cli.{MODULES.get(name, name)}")
     parser = argparse.ArgumentParser()
     module.configure(parser)
     assert parser._actions[1:], f"{name}: configure added no option"

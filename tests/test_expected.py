@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbook.expected import parse_output, render_table
+from runbook.psql_output import parse_output, render_table
 
 
 def test_table_alignment_does_not_matter() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.expected import looks_like_output, parse_expected, parse_output
 from runbook.model import Span
+from runbook.psql_output import looks_like_output, parse_expected, parse_output
 from runner.compare import compare_output, plan_shape
 
 SPAN = Span("page.md", 1, 1)

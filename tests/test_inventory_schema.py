@@ -10,7 +10,7 @@ from conftest import FIXTURES
 
 from runbook.parse import parse_file
 from runner.cli import main as cli
-from runner.inventory import InventoryError, key_positions, load_inventory
+from runner.planning.inventory import InventoryError, key_positions, load_inventory
 
 SINGLE = FIXTURES / "guides" / "single-host.ja.md"
 

@@ -3,7 +3,6 @@ a secret's environment variable, one secure PATH, and two record files with name
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -15,10 +14,11 @@ from runbook import atomic
 from runbook.drift.context import Context
 from runbook.export import Secrets
 from runbook.model import Graph
+from runbook.parse import parse_file
 from runbook.secrets import MASK, Masker, secret_env_name
 
 ROOT = Path(__file__).resolve().parent.parent
-GRAPH = ROOT / "tests/fixtures/graphs/docs__guides__basic-streaming-replication.en.md.json"
+GUIDE = ROOT / "docs/guides/basic-streaming-replication.en.md"
 
 
 def _sources() -> dict[str, str]:
@@ -30,7 +30,7 @@ def _holding(pattern: str) -> list[str]:
 
 
 def _graph_with_secret(value: str) -> Graph:
-    g = Graph.from_dict(json.loads(GRAPH.read_text()))
+    g = parse_file(GUIDE)
     secret = next(v for v in g.variables if v.secret)
     secret.value = value
     return g
@@ -57,10 +57,10 @@ def test_the_minimum_length_is_written_once() -> None:
 
 def test_a_secrets_environment_variable_is_named_in_one_place() -> None:
     import runbook.export
-    import runner.inventory
+    import runner.planning.inventory
 
     assert secret_env_name("replication-password") == "RUNBOOK_SECRET_REPLICATION_PASSWORD"
-    assert runner.inventory.secret_env_name is secret_env_name
+    assert runner.planning.inventory.secret_env_name is secret_env_name
     assert runbook.export.secret_env_name is secret_env_name
     assert _holding(r"def secret_env_name") == ["runbook/secrets.py"]
     assert _holding(r"\"RUNBOOK_SECRET_\" \+") == ["runbook/secrets.py"]
@@ -69,7 +69,7 @@ def test_a_secrets_environment_variable_is_named_in_one_place() -> None:
 # -- secure PATH ------------------------------------------------------------------------------------
 
 def test_the_secure_path_is_written_once() -> None:
-    from runner.plan import SECURE_PATH as plan_path
+    from runner.planning.environment import SECURE_PATH as plan_path
     from runner.sandbox.state import SECURE_PATH
 
     assert plan_path is SECURE_PATH

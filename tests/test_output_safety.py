@@ -81,7 +81,7 @@ def test_stop_commands_wrap_output_and_resume_for_own_commands() -> None:
 
 
 def test_junit_holds_control_characters_as_text() -> None:
-    from runner.report import junit_text
+    from runner.reports.guide import junit_text
 
     root = ET.Element("testsuites")
     ET.SubElement(root, "failure", message="a\x1bb").text = "x\x00y\nz"

@@ -105,8 +105,9 @@ def test_corpus_pages(page: str, starts: list[str]) -> None:
 
 
 def test_plan_shows_a_line_per_group() -> None:
-    from runner.inventory import default_inventory
-    from runner.plan import build_plan, format_plan
+    from runner.planning.inventory import default_inventory
+    from runner.planning.plan import build_plan
+    from runner.planning.plan_view import format_plan
 
     graph = parse_file(PAGES / "start-over.en.md")
     plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")

@@ -72,7 +72,7 @@ def test_example_pages_take_turns_on_one_shell_with_the_wrappers_psql(tmp_path: 
     found in PATH as /usr/lib/postgresql/VERSION/bin/psql (not Debian's /usr/bin/psql, the wrapper),
     with PGCLUSTER and PGHOST as pg_wrapper sets them for the host's one cluster; each page passes,
     the ``\\x on`` of the page before it notwithstanding."""
-    from runner.plan import installed_pg_versions
+    from runner.planning.environment import installed_pg_versions
 
     version = installed_pg_versions()[-1]
     seen, data = _run_site(tmp_path, 4, 1)

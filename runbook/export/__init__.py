@@ -24,7 +24,7 @@ from ..secrets import Masker, secret_env_name
 FORMATS = ("sh", "ansible", "markdown")
 """What ``runbook export --to`` writes."""
 
-GRAPH_FORMATS = ("mermaid", "dot")
+DIAGRAM_FORMATS = ("mermaid", "dot")
 """What ``runbook graph --format`` draws."""
 
 

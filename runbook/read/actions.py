@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from ..kinds import ActionKind, Severity
 from ..model import Action, Answer, Command, Span, Statement, Turn
 from . import sql
 from .blocks import Placed
@@ -26,7 +27,7 @@ def actions(placed: list[Placed], file: str, problems: Problems) -> list[Action]
         if action.kind == "shell":
             action.commands = shell_commands(action.code, p.first_line, file)
         elif action.kind == "console" and not has_prompt(action.code):
-            action.kind = "shell"  # a transcript without prompts: a script, as in a bash block
+            action.kind = ActionKind.SHELL  # a transcript without prompts: a script, as in a bash block
             action.commands = shell_commands(_without_prose(action.code, p.first_line, file, problems),
                                              p.first_line, file)
         elif action.kind == "console":
@@ -51,7 +52,7 @@ def _without_prose(code: str, first_line: int, file: str, problems: Problems) ->
         if hm:
             heredoc = hm.group(1)
         if not was_continued and is_prose(line):
-            problems.defect("console-prose", "hint", f"'{line.strip()}' reads as prose, not a command: not run",
+            problems.defect("console-prose", Severity.HINT, f"'{line.strip()}' reads as prose, not a command: not run",
                             Span(file, first_line + n, first_line + n))
             lines[n] = ""
     return "\n".join(lines)
@@ -136,7 +137,7 @@ def console_commands(code: str, first_line: int, file: str, problems: Problems) 
             else:
                 commands[-1].output.append(line)
         elif line.strip():
-            problems.defect("console-output-before-command", "warning",
+            problems.defect("console-output-before-command", Severity.WARNING,
                             "console block line before any '$ ' command", Span(file, lineno, lineno))
         i += 1
     return [c for c in commands if c.text.strip()]

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..model import Action, ActionKind, Block, Prose, Span, Step, TargetSource
+from ..kinds import ActionKind, BlockRole, EditKind, ProseRole, Severity, TargetSource
+from ..model import Action, Block, Prose, Span, Step
 from . import edits
 from .frame import Frame
 from .languages import CONSOLE_LANGS, EXECUTABLE, NON_EXECUTABLE, SHELL_LANGS, SQL_LANGS, has_commands, shown_role
@@ -46,7 +47,7 @@ class Blocks:
 class _StepState:
     step: Step
     scope: list[str] | None = None
-    scope_source: TargetSource = "heading"
+    scope_source: TargetSource = TargetSource.HEADING
     path: str | None = None
     path_span: Span | None = None
     edit: EditState | None = None
@@ -89,15 +90,15 @@ def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problem
             elif node.inline is None:
                 continue
             elif node.kind == "heading":
-                step.prose.append(Prose(node.inline.text, node.span, "heading", node.inline.links))
+                step.prose.append(Prose(node.inline.text, node.span, ProseRole.HEADING, node.inline.links))
             elif node.depth:
-                step.prose.append(Prose(node.inline.text, node.span, "list", node.inline.links))
+                step.prose.append(Prose(node.inline.text, node.span, ProseRole.LIST, node.inline.links))
             else:
                 cue = cues.paragraph(node)
                 state.named = edits.named(node) or state.named
                 described = edits.intro(nodes, i, section.end, cues.lex)
                 if described is not None and cue.prose is not None:
-                    cue.prose.role = described.kind
+                    cue.prose.role = ProseRole(described.kind)
                 placer.cue(state, cue)
                 if described is not None:
                     placer.described(state, described)
@@ -131,9 +132,9 @@ class _Placer:
             return
         step = state.step
         code = "\n".join(intro.settings) + "\n"
-        action = Action(id=f"{step.id}#{len(step.actions) + 1}", kind="file_edit", lang="", targets=targets,
+        action = Action(id=f"{step.id}#{len(step.actions) + 1}", kind=ActionKind.FILE_EDIT, lang="", targets=targets,
                         target_source=state.scope_source, span=intro.span, code=code, path=path, path_span=span,
-                        after=code, after_span=intro.span, edit="settings")
+                        after=code, after_span=intro.span, edit=EditKind.SETTINGS)
         step.actions.append(action)
         self.out.actions.append(Placed(action, intro.span.line))
 
@@ -188,7 +189,7 @@ class _Placer:
             return list(state.scope)
         hosts = self.cues.env.hosts
         if len(hosts) == 1:
-            state.scope_source = "single-host"
+            state.scope_source = TargetSource.SINGLE_HOST
             return [hosts[0].id]
         self.problems.fail("no-target",
                            "cannot tell which host runs this block: no host label before it, no scope phrase in the "
@@ -196,13 +197,13 @@ class _Placer:
         return []
 
     def note(self, block: Block, node: Node) -> Action:
-        note = Action(id=f"note-{len(self.out.notes) + 1}", kind="note", lang=node.lang, targets=[],
-                      target_source="heading", span=node.span, code=node.code)
+        note = Action(id=f"note-{len(self.out.notes) + 1}", kind=ActionKind.NOTE, lang=node.lang, targets=[],
+                      target_source=TargetSource.HEADING, span=node.span, code=node.code)
         block.action = note.id
         if node.lang in SQL_LANGS and is_syntax(node.code):
-            block.role = "syntax"
+            block.role = BlockRole.SYNTAX
         elif self.tagged:
-            block.role = "note"
+            block.role = BlockRole.NOTE
         else:
             block.role = shown_role(node.lang, node.span.line <= self.last_run + 2)
         self.out.notes.append(note)
@@ -210,12 +211,12 @@ class _Placer:
 
     def fence(self, state: _StepState | None, node: Node) -> None:
         lang, code, span = node.lang, node.code, node.span
-        block = Block(line=span.line, end_line=span.end_line, lang=lang, role="action", action=None)
+        block = Block(line=span.line, end_line=span.end_line, lang=lang, role=BlockRole.ACTION, action=None)
         self.out.inventory.append(block)
         if state is None:
             self.note(block, node)
             if runs(node):
-                self.problems.defect("block-outside-step", "warning",
+                self.problems.defect("block-outside-step", Severity.WARNING,
                                      "this code block is outside any step; it is not run", span)
             return
         if state.append is not None:
@@ -224,51 +225,53 @@ class _Placer:
             if lang in edits.APPEND_LANGS:
                 step = state.step
                 aid = f"{step.id}#{len(step.actions) + 1}"
-                action = Action(id=aid, kind="file_edit", lang=lang, targets=self.targets(state, span),
+                action = Action(id=aid, kind=ActionKind.FILE_EDIT, lang=lang, targets=self.targets(state, span),
                                 target_source=state.scope_source, span=span, code=code, path=path,
-                                path_span=path_span, after=code, after_span=span, edit="append")
+                                path_span=path_span, after=code, after_span=span, edit=EditKind.APPEND)
                 block.action = aid
                 step.actions.append(action)
                 self.out.actions.append(Placed(action, node.first_line))
                 return
         if state.edit == "expect-before":
             state.before, state.before_span, state.before_block = code, span, block
-            block.role = "before"
+            block.role = BlockRole.BEFORE
             state.edit = "have-before"
             return
         if state.edit == "have-before":
             self.dangling(state)
         if state.edit is None and lang in EXECUTABLE and not _runnable(lang, code):
             self.note(block, node)
-            self.problems.defect("empty-block", "warning", f"this {lang} block has nothing to run; it is kept but "
-                                 "not run", span)
+            self.problems.defect("empty-block", Severity.WARNING,
+                                 f"this {lang} block has nothing to run; it is kept but not run", span)
             return
         targets = self.targets(state, span)
         step = state.step
         aid = f"{step.id}#{len(step.actions) + 1}"
         if state.edit == "expect-after":
-            action = Action(id=aid, kind="file_edit", lang=lang, targets=targets, target_source=state.scope_source,
-                            span=span, code=code, path=state.path, path_span=state.path_span, before=state.before,
-                            before_span=state.before_span, after=code, after_span=span)
+            action = Action(id=aid, kind=ActionKind.FILE_EDIT, lang=lang, targets=targets,
+                            target_source=state.scope_source, span=span, code=code, path=state.path,
+                            path_span=state.path_span, before=state.before, before_span=state.before_span, after=code,
+                            after_span=span)
             if state.before_block is not None:
                 state.before_block.action = aid
             state.edit, state.marker_span, state.path, state.before, state.before_block = None, None, None, None, None
         elif state.path is not None and lang not in EXECUTABLE | NON_EXECUTABLE:
-            action = Action(id=aid, kind="file_write", lang=lang, targets=targets, target_source=state.scope_source,
-                            span=span, code=code, path=state.path, path_span=state.path_span, after=code,
-                            after_span=span)
+            action = Action(id=aid, kind=ActionKind.FILE_WRITE, lang=lang, targets=targets,
+                            target_source=state.scope_source, span=span, code=code, path=state.path,
+                            path_span=state.path_span, after=code, after_span=span)
             state.path = None
         elif lang not in EXECUTABLE or not runs(node):
             self.note(block, node)
-            if lang in EXECUTABLE and block.role != "syntax":
-                self.problems.defect("block-not-run", "warning",
+            if lang in EXECUTABLE and block.role != BlockRole.SYNTAX:
+                self.problems.defect("block-not-run", Severity.WARNING,
                                      f"this {lang} block has no command to run; it is kept but not run", span)
             if lang not in NON_EXECUTABLE:
-                self.problems.defect("block-not-run", "warning",
+                self.problems.defect("block-not-run", Severity.WARNING,
                                      f"a {lang or 'plain'} block with no file path before it is kept but not run", span)
             return
         else:
-            kind: ActionKind = "shell" if lang in SHELL_LANGS else "console" if lang in CONSOLE_LANGS else "sql"
+            kind = (ActionKind.SHELL if lang in SHELL_LANGS else ActionKind.CONSOLE if lang in CONSOLE_LANGS
+                    else ActionKind.SQL)
             action = Action(id=aid, kind=kind, lang=lang, targets=targets, target_source=state.scope_source,
                             span=span, code=code)
         block.action = aid

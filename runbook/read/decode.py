@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GuideError, UsageError
+from ..kinds import Severity
 from ..model import Finding, Span
 
 
@@ -42,7 +43,7 @@ def decode_guide(data: bytes, name: str) -> str:
     """UTF-8 text without a byte-order mark; empty, binary and non-UTF-8 files fail with their line."""
 
     def fail(line: int, rule: str, message: str) -> GuideError:
-        return GuideError(message, [Finding(rule, "error", message, Span(name, line, line))])
+        return GuideError(message, [Finding(rule, Severity.ERROR, message, Span(name, line, line))])
 
     if not data.strip():
         raise fail(1, "empty-file", "the file is empty: a guide needs a title, an overview and steps")

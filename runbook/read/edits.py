@@ -13,8 +13,9 @@ from functools import cache
 from typing import Any
 
 from .. import lexicon as lexicons
+from ..kinds import EditKind, Severity
 from ..lexicon import Lexicon
-from ..model import Action, EditKind, Host, Span, Variable
+from ..model import Action, Host, Span, Variable
 from .outline import Node
 from .problems import Problems
 
@@ -148,9 +149,9 @@ def intro(nodes: list[Node], i: int, end: int, lex: Lexicon) -> Intro | None:
     if settings:
         if _shown_later(settings, nodes[i + 1:end]):
             return None
-        return Intro("settings", found, settings, span)
+        return Intro(EditKind.SETTINGS, found, settings, span)
     if (nxt is not None and nxt.kind == "fence" and nxt.lang in APPEND_LANGS and lex.says_append(inline.plain)):
-        return Intro("append", found, [], span)
+        return Intro(EditKind.APPEND, found, [], span)
     return None
 
 
@@ -158,7 +159,7 @@ def named(node: Node) -> Intro | None:
     """The file a heading or paragraph names (``マスターの`postgresql.con`に…``, a typo resolved later):
     the file a before/after edit with no path paragraph edits."""
     found = mention(node.inline.raw) if node.inline is not None else None
-    return Intro("settings", found, [], node.span) if found is not None else None
+    return Intro(EditKind.SETTINGS, found, [], node.span) if found is not None else None
 
 
 def _list_settings(nodes: list[Node], j: int, end: int) -> tuple[list[str], int] | None:
@@ -224,7 +225,7 @@ def resolve(intro_: Intro, hosts: list[Host], targets: list[str], known_paths: d
                       f"(`/…/{example}`:) before the settings or lines to add", first)
         return None
     if m.name != m.written.rsplit("/", 1)[-1]:
-        problems.defect("file-name-typo", "warning",
+        problems.defect("file-name-typo", Severity.WARNING,
                         f"`{m.written}` is read as `{m.name}` (a typo?): write `{m.name}`", first)
     if m.directory:
         return m.directory + m.name
@@ -242,7 +243,7 @@ def resolve(intro_: Intro, hosts: list[Host], targets: list[str], known_paths: d
                       f"(`/…/{m.name}`:) before the settings or lines to add", first)
         return None
     path = str(default["files"][m.name])
-    problems.defect("edit-path-assumed", "warning",
+    problems.defect("edit-path-assumed", Severity.WARNING,
                     f"no host's OS field names a known platform: `{m.name}` is read as {default['name']}'s "
                     f"{path.replace(PG_MAJOR, 'VERSION')}; add the OS to the environment or write a file path "
                     "paragraph before it", first)
@@ -274,7 +275,7 @@ def fill_paths(actions: list[Action], variables: list[Variable], problems: Probl
                               "before it", where)
                 continue
             query = server.split("}", 1)[0].removeprefix("{server:")
-            problems.defect("edit-path-unknown", "warning",
+            problems.defect("edit-path-unknown", Severity.WARNING,
                             f"the prose names `{name}` without its path and no command of the guide names the "
                             f"PostgreSQL version: the path is asked from the server when the edit runs "
                             f"(SHOW {query}); write a file path paragraph (`{a.path.replace(PG_MAJOR, '16')}`:) "

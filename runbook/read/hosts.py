@@ -9,12 +9,14 @@ import re
 from dataclasses import dataclass, field
 
 from .. import lexicon as lexicons
+from ..kinds import Severity, VariableKind
 from ..lexicon import Lexicon
-from ..model import IMPLICIT_HOST, Group, Host, Span, Variable, VariableKind
+from ..model import IMPLICIT_HOST, Group, Host, Span, Variable
 from .outline import Node
 from .problems import Problems
 
-_FIELD_KINDS: dict[str, VariableKind] = {"database": "database", "replication_user": "user", "user": "user"}
+_FIELD_KINDS: dict[str, VariableKind] = {
+    "database": VariableKind.DATABASE, "replication_user": VariableKind.USER, "user": VariableKind.USER}
 """Kind of the variable a host field gives, by field name (any other field: ``text``)."""
 
 
@@ -61,7 +63,7 @@ def _host(env: Environment, text: str, span: Span, lex: Lexicon, problems: Probl
     if parsed is None and lex.norm(label) in {lex.norm(w) for w in lex.raw.get("single_host", {}).get("words", [])}:
         parsed = (IMPLICIT_HOST, None, label)  # "Server:", "サーバー：": the usual words for the one machine
     if parsed is None:
-        problems.defect("environment-unknown-host", "warning",
+        problems.defect("environment-unknown-host", Severity.WARNING,
                         f"environment entry {label!r} is not a known host role", span)
         return None
     role, number, _ = parsed
@@ -86,12 +88,12 @@ def _field(env: Environment, host: Host, text: str, span: Span, lex: Lexicon) ->
     host.fields[name] = value
     if name == "address":
         host.address = value
-        env.variables.append(Variable(f"{host.id}.address", value, "address", False, span, host.id))
+        env.variables.append(Variable(f"{host.id}.address", value, VariableKind.ADDRESS, False, span, host.id))
     elif name == "os":
         host.os = value
     else:
         secret = name in lexicons.common()["secrets"]["fields"]
-        kind: VariableKind = "password" if secret else _FIELD_KINDS.get(name, "text")
+        kind = VariableKind.PASSWORD if secret else _FIELD_KINDS.get(name, VariableKind.TEXT)
         vname = name if env.variable(name) is None else f"{host.id}.{name}"
         env.variables.append(Variable(vname, value, kind, secret, span, host.id))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..model import BlockRole
+from ..kinds import BlockRole
 
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh"})
 CONSOLE_LANGS = frozenset({"console", "shell-session", "terminal"})
@@ -52,7 +52,7 @@ def has_commands(lang: str, code: str) -> bool:
 def shown_role(lang: str, after_executable: bool) -> BlockRole:
     """Why a block that is not run is on the page (pages other than tagged guides say so)."""
     if after_executable and lang in OUTPUT_LANGS:
-        return "output"
+        return BlockRole.OUTPUT
     if lang in CONFIGURATION_LANGS:
-        return "configuration"
-    return "illustration"
+        return BlockRole.CONFIGURATION
+    return BlockRole.ILLUSTRATION

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import GuideError, UsageError
+from ..kinds import Severity
 from ..model import Finding, Span
 from . import yaml_bounded
 
@@ -83,13 +84,13 @@ def load_site_config(path: Path) -> SiteConfig:
         mark = getattr(exc, "problem_mark", None)
         line = exc.line if isinstance(exc, yaml_bounded.AliasBomb) else mark.line + 1 if mark is not None else 1
         msg = f"not YAML: {getattr(exc, 'problem', None) or exc}"
-        raise GuideError(f"{path}:{line}: {msg}", [Finding("site-config", "error", msg, Span(str(path), line, line))]
-                         ) from exc
+        finding = Finding("site-config", Severity.ERROR, msg, Span(str(path), line, line))
+        raise GuideError(f"{path}:{line}: {msg}", [finding]) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
         msg = "the site configuration is not a mapping of keys to values"
-        raise GuideError(f"{path}: {msg}", [Finding("site-config", "error", msg, Span(str(path), 1, 1))])
+        raise GuideError(f"{path}: {msg}", [Finding("site-config", Severity.ERROR, msg, Span(str(path), 1, 1))])
     return SiteConfig(path, data)
 
 
@@ -156,7 +157,7 @@ def render(text: str, file: str, site: SiteConfig | None) -> tuple[str, list[Fin
     except LiquidError as exc:
         line = _error_line(text, exc)
         msg = f"Liquid cannot read this: {getattr(exc, 'message', None) or exc}; the page is read unrendered"
-        return text, [Finding("liquid-syntax", "error", msg, Span(file, line, line))]
+        return text, [Finding("liquid-syntax", Severity.ERROR, msg, Span(file, line, line))]
     context = {"site": _one_line(site.data), "page": _one_line(_front_matter(text))}
     where = f" in {site.path}" if site.path is not None else ""
     for name, refs in analysis.globals.items():
@@ -169,17 +170,17 @@ def render(text: str, file: str, site: SiteConfig | None) -> tuple[str, list[Fin
                 hint = f"no such key{where}" if name == "site" else (
                     "no such key in the page's front matter" if name == "page" else "only site.* and page.* are known")
                 message = f"{{{{ {dotted} }}}} is not defined ({hint}); it renders empty"
-                findings.append(Finding("liquid-unknown-variable", "error", message, Span(file, line, line)))
+                findings.append(Finding("liquid-unknown-variable", Severity.ERROR, message, Span(file, line, line)))
     try:
         out = template.render(**context)
     except LiquidError as exc:
         line = _error_line(text, exc)
         msg = f"Liquid cannot render this: {getattr(exc, 'message', None) or exc}; the page is read unrendered"
-        return text, [*findings, Finding("liquid-syntax", "error", msg, Span(file, line, line))]
+        return text, [*findings, Finding("liquid-syntax", Severity.ERROR, msg, Span(file, line, line))]
     if out.count("\n") != text.count("\n"):
         msg = ("rendering Liquid would move lines (a tag with whitespace control, or a multi-line value); "
                "the page is read unrendered")
-        return text, [*findings, Finding("liquid-lines", "error", msg, Span(file, 1, 1))]
+        return text, [*findings, Finding("liquid-lines", Severity.ERROR, msg, Span(file, 1, 1))]
     return out, sorted(findings, key=lambda f: f.span.line)
 
 

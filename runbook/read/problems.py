@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model import Finding, Severity, Span
+from ..kinds import Severity
+from ..model import Finding, Span
 
 
 @dataclass(slots=True)
@@ -17,7 +18,7 @@ class Problems:
     """Problems the reader recovered from (the graph's ``findings``, reported by ``lint``)."""
 
     def fail(self, rule: str, message: str, span: Span) -> None:
-        self.fatal.append(Finding(rule, "error", message, span))
+        self.fatal.append(Finding(rule, Severity.ERROR, message, span))
 
     def defect(self, rule: str, severity: Severity, message: str, span: Span) -> None:
         self.defects.append(Finding(rule, severity, message, span))

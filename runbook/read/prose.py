@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..kinds import ProseRole, Severity, TargetSource
 from ..lexicon import Lexicon
-from ..model import Prose, Span, TargetSource
+from ..model import Prose, Span
 from .frame import Frame
 from .hosts import Environment
 from .outline import Node, Outline
@@ -37,14 +38,15 @@ def page_prose(doc: Outline, frame: Frame, page: Page) -> list[Prose]:
                 continue
             if frame.owns(node):
                 if frame.lists[node.list] == "environment":  # type: ignore[index]
-                    out.append(Prose(inline.text, node.span, "environment", inline.links))
+                    out.append(Prose(inline.text, node.span, ProseRole.ENVIRONMENT, inline.links))
                 elif node.depth == 1:
                     first = inline.links[0] if inline.links else None
-                    out.append(Prose(inline.text, node.span, "overview", [first] if first else []))
+                    out.append(Prose(inline.text, node.span, ProseRole.OVERVIEW, [first] if first else []))
             elif i in frame.intros:
-                out.append(Prose(inline.text, node.span, "environment", inline.links))
+                out.append(Prose(inline.text, node.span, ProseRole.ENVIRONMENT, inline.links))
             elif not in_step:
-                role = "heading" if node.kind == "heading" else "list" if node.depth else "paragraph"
+                role = (ProseRole.HEADING if node.kind == "heading" else ProseRole.LIST if node.depth
+                        else ProseRole.PARAGRAPH)
                 out.append(Prose(inline.text, node.span, role, inline.links))
     return out
 
@@ -59,7 +61,7 @@ class Cue:
     """``before``/``after``: an edit marker; ``path``: a file path; ``hosts``: where the next blocks run."""
     hosts: list[str] = field(default_factory=list)
     """For ``hosts``: where the next blocks run; for ``text``: hosts it seems to name (a suggestion)."""
-    source: TargetSource = "prose"
+    source: TargetSource = TargetSource.PROSE
     """For ``hosts``: a ``label``, a scope phrase (``prose``) or an ``annotation``."""
     path: str | None = None
 
@@ -119,29 +121,29 @@ class Cues:
         text, span, lex = inline.text, node.span, self.lex
         marker = lex.marker(text)
         if marker is not None:
-            return Cue(Prose(text, span, "marker"), marker)
+            return Cue(Prose(text, span, ProseRole.MARKER), marker)
         pm = lex.path_re.match(inline.raw.strip())
         if pm:
-            return Cue(Prose(text, span, "path"), "path", path=pm.group("path"))
+            return Cue(Prose(text, span, ProseRole.PATH), "path", path=pm.group("path"))
         lm = lex.label_re.match(inline.plain.strip())
         if lm and not inline.links:
             label = lm.group("label")
             named = self.named(label)
             if named:
-                return Cue(Prose(text, span, "label"), "hosts", self._ordered(named), "label")
+                return Cue(Prose(text, span, ProseRole.LABEL), "hosts", self._ordered(named), TargetSource.LABEL)
             if lex.host_role(label) is not None:
                 known = ", ".join(h.label for h in self.env.hosts) or "none"
                 self.problems.fail("unknown-host-label",
                                    f"label {label!r} names no host of the environment (hosts: {known})", span)
-                return Cue(Prose(text, span, "label"))
+                return Cue(Prose(text, span, ProseRole.LABEL))
         names = None if inline.links or "`" in inline.raw else self.label(inline.plain, span)
         if names is not None and names.kind == "hosts":
-            return Cue(Prose(text, span, "label"), "hosts", names.hosts, "label")
+            return Cue(Prose(text, span, ProseRole.LABEL), "hosts", names.hosts, TargetSource.LABEL)
         hint = names.hosts if names is not None else []
         hosts = self.scope(inline.plain)
         if hosts:
-            return Cue(Prose(text, span, "scope", inline.links), "hosts", hosts, "prose")
-        return Cue(Prose(text, span, "paragraph", inline.links), hosts=hint)
+            return Cue(Prose(text, span, ProseRole.SCOPE, inline.links), "hosts", hosts, TargetSource.PROSE)
+        return Cue(Prose(text, span, ProseRole.PARAGRAPH, inline.links), hosts=hint)
 
     def named(self, label: str) -> list[str] | None:
         """The hosts a label names, spaces aside (``Standby 1`` = ``Standby1``)."""
@@ -165,7 +167,7 @@ class Cues:
             else:
                 hosts.update(named)
         if not unknown:
-            return Cue(None, "hosts", self._ordered(hosts), "label")
+            return Cue(None, "hosts", self._ordered(hosts), TargetSource.LABEL)
         known = ", ".join(h.label for h in self.env.hosts) or "none"
         roles = [u for u in unknown if lex.host_role(u) is not None]
         if roles and (hosts or len(parts) == 1):
@@ -173,7 +175,7 @@ class Cues:
                                f"label {text!r} names no host of the environment as {roles[0]!r} (hosts: {known})",
                                span)
         elif hosts:
-            self.problems.defect("unclear-label", "warning",
+            self.problems.defect("unclear-label", Severity.WARNING,
                                  f"{text!r} names {', '.join(self._ordered(hosts))} but also {unknown[0]!r}, which is "
                                  f"no host of the environment (hosts: {known}); {self.suggestion(hosts)}", span)
             return Cue(None, hosts=self._ordered(hosts))
@@ -197,7 +199,7 @@ class Cues:
         content = node.code.strip()
         m = _ANNOTATION_RE.match(content)
         if not m:
-            return Cue(Prose(content, node.span, "html"))
+            return Cue(Prose(content, node.span, ProseRole.HTML))
         names = [n.strip() for n in m.group("hosts").split(",") if n.strip()]
         known = {h.id for h in self.env.hosts} | {g.id for g in self.env.groups}
         unknown = [n for n in names if n not in known]
@@ -210,4 +212,5 @@ class Cues:
         for n in names:
             group = next((g for g in self.env.groups if g.id == n), None)
             hosts.update(group.members if group else [n])
-        return Cue(Prose(content, node.span, "annotation"), "hosts", self._ordered(hosts), "annotation")
+        return Cue(Prose(content, node.span, ProseRole.ANNOTATION), "hosts", self._ordered(hosts),
+                   TargetSource.ANNOTATION)

@@ -10,8 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..kinds import Severity, Shape
 from ..lexicon import Lexicon
-from ..model import Shape, Span, Step
+from ..model import Span, Step
 from .frame import Entry, Frame
 from .languages import EXECUTABLE, SQL_LANGS, has_commands
 from .outline import Node, Outline
@@ -160,10 +161,10 @@ def no_steps(doc: Outline, lex: Lexicon, problems: Problems) -> None:
 _BRACKET_RE = re.compile(r"^\[[^\]]+\]\s")
 
 SHAPES: list[tuple[Shape, ShapeRule]] = [
-    ("guide", tagged_guide),
-    ("examples", examples),
-    ("untagged-guide", untagged_guide),
-    ("not-executable", not_executable),
+    (Shape.GUIDE, tagged_guide),
+    (Shape.EXAMPLES, examples),
+    (Shape.UNTAGGED_GUIDE, untagged_guide),
+    (Shape.NOT_EXECUTABLE, not_executable),
 ]
 
 
@@ -192,7 +193,7 @@ def _tagged_step(node: Node, anchors: set[str], steps: list[Step], lex: Lexicon,
     title = rest if tag else inline.text
     if hid is None:
         hid = re.sub(r"[^\w]+", "-", title.casefold()).strip("-") or f"step-{len(steps) + 1}"
-        problems.defect("step-without-id", "warning", f"step heading has no {{#id}}; using {hid!r}", node.span)
+        problems.defect("step-without-id", Severity.WARNING, f"step heading has no {{#id}}; using {hid!r}", node.span)
     if any(s.id == hid for s in steps):
         problems.fail("duplicate-step-id", f"step id {hid!r} is used twice", node.span)
     step = Step(id=hid, number=None, tag=tag, title=title.strip(), overview_title=None, span=node.span)
@@ -236,6 +237,6 @@ def _number(steps: list[Step], overview: list[Entry], problems: Problems) -> Non
         step.overview_title = entry.title
         step.overview_span = entry.span
         if entry.tag is not None and step.tag is not None and entry.tag != step.tag:
-            problems.defect("overview-tag-mismatch", "error",
+            problems.defect("overview-tag-mismatch", Severity.ERROR,
                             f"overview tags step #{entry.anchor} as {entry.tag}, its heading as {step.tag}",
                             entry.span)

@@ -4,7 +4,7 @@ Statements end with ``;`` outside quotes; the ``-- `` comments between them are 
 expected output or as prose inside SQL.
 
 A comment is a statement's expected output when it follows the statement (blank lines between
-allowed, no other statement) and is shaped like psql's output (:func:`~runbook.expected.looks_like_output`):
+allowed, no other statement) and is shaped like psql's output (:func:`~runbook.psql_output.looks_like_output`):
 each output belongs to the statement before it, so a block may interleave several statements and
 their results.  Any other comment is prose: kept on the statement it is in, or on the one it comes
 before (the last statement's, at the end of the block), never checked and never dropped.
@@ -12,7 +12,7 @@ before (the last statement's, at the end of the block), never checked and never 
 Output pasted as psql prints it, without ``-- `` (a header and its rule line, rows and ``(N rows)``,
 a command tag, ``ERROR:`` with its ``DETAIL:``/``LINE n:`` lines, ``NOTICE:`` lines), right after a
 statement, is that statement's expected output (``pasted``): it is not sent to psql
-(:func:`~runbook.expected.pasted_output_end` tells its shape and its end).
+(:func:`~runbook.psql_output.pasted_output_end` tells its shape and its end).
 
 A block none of whose lines ends a statement (``column LIKE pattern``), or that writes ``${NAME}``
 placeholders outside quotes, shows a syntax: :func:`is_syntax`.
@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..expected import looks_like_output, parse_expected, parse_output, pasted_output_end
+from ..kinds import ProseRole, Severity
 from ..model import Finding, Prose, Span, Statement
+from ..psql_output import looks_like_output, parse_expected, parse_output, pasted_output_end
 
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _SPECIAL_RE = re.compile(r"--|/\*|['\"$]")
@@ -178,7 +179,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
 
     def prose(lines: list[ScannedLine]) -> list[Prose]:
         text = " ".join(_COMMENT_PREFIX_RE.sub("", ln.comment or "").strip() for ln in lines).strip()
-        return [Prose(text, span(lines[0].number, lines[-1].number), "comment")] if text else []
+        return [Prose(text, span(lines[0].number, lines[-1].number), ProseRole.COMMENT)] if text else []
 
     def close_run() -> None:
         nonlocal run
@@ -189,7 +190,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
         for k, text in enumerate(body):
             if _DOUBLED_ROWS_RE.match(text):  # "-- -- (3 rows)": a second "-- " before the row count
                 body[k] = _COMMENT_PREFIX_RE.sub("", text, count=1)
-                findings.append(Finding("expected-output-malformed", "error",
+                findings.append(Finding("expected-output-malformed", Severity.ERROR,
                                         "the row count has a second '-- ' before it (read as the row count)",
                                         span(lines[k].number, lines[k].number)))
         last = found[-1] if found else None
@@ -222,7 +223,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
                 continue
             nxt = raw[k + 1].strip() if k + 1 < len(raw) else ""
             if (stripped.startswith("-") and found and found[-1].expected is None and nxt.startswith("--")):
-                findings.append(Finding("expected-output-malformed", "error",
+                findings.append(Finding("expected-output-malformed", Severity.ERROR,
                                         "expected-output line starts with '-' instead of '-- ' (read as expected "
                                         "output; typed as written it would be SQL)", span(line.number, line.number)))
                 if run is None:
@@ -252,7 +253,7 @@ def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], 
         found.append(Statement("\n".join(ln.text for ln in buf).rstrip(), span(buf[0].number, buf[-1].number),
                                comments=pending + prose(inner)))
         pending = []
-        findings.append(Finding("sql-no-semicolon", "warning", "SQL statement does not end with ';'",
+        findings.append(Finding("sql-no-semicolon", Severity.WARNING, "SQL statement does not end with ';'",
                                 span(buf[0].number, buf[0].number)))
     if pending and found:
         found[-1].comments.extend(pending)

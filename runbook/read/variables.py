@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from .. import lexicon as lexicons
+from ..kinds import Severity, VariableKind
 from ..model import Action, Answer, Host, Span, Variable
 from .problems import Problems
 
@@ -44,17 +45,17 @@ def code_variables(actions: list[Action], hosts: list[Host], problems: Problems)
     for name, (spec, found, used) in values.items():
         if len(found) > 1:
             where = ", ".join(f"{v} ({s})" for v, s in found.items())
-            problems.defect("inconsistent-value", "warning", f"{name} has several values: {where}",
+            problems.defect("inconsistent-value", Severity.WARNING, f"{name} has several values: {where}",
                             next(iter(found.values())))
         value, span = next(iter(found.items()))
-        found_vars.append(Variable(name, value, spec["kind"], False, span, None, used))
+        found_vars.append(Variable(name, value, VariableKind(spec["kind"]), False, span, None, used))
     addresses = []
     for h in hosts:
         try:
             if h.address:
                 addresses.append(ipaddress.ip_address(h.address))
         except ValueError:
-            problems.defect("bad-address", "warning", f"{h.label}: {h.address!r} is not an IP address", h.span)
+            problems.defect("bad-address", Severity.WARNING, f"{h.label}: {h.address!r} is not an IP address", h.span)
     seen: set[str] = set()
     for text, span in texts:
         if "/" not in text:
@@ -68,7 +69,7 @@ def code_variables(actions: list[Action], hosts: list[Host], problems: Problems)
                 continue
             seen.add(m.group("net"))
             name = "network" if len(seen) == 1 else f"network{len(seen)}"
-            found_vars.append(Variable(name, m.group("net"), "network", False, span))
+            found_vars.append(Variable(name, m.group("net"), VariableKind.NETWORK, False, span))
     return found_vars
 
 

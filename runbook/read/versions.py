@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..kinds import Severity
 from ..lexicon import Lexicon, common
 from ..model import Action, Requirement, Span
 from .outline import Node, Outline
@@ -197,7 +198,7 @@ def version_notes(doc: Outline, actions: list[Action], lex: Lexicon, site_title:
     for note in notes:
         software = note.software or fallback
         if software is None:
-            problems.defect("version-note-software", "hint",
+            problems.defect("version-note-software", Severity.HINT,
                             f"'{note.text}': cannot tell which software the version note is about (no product "
                             "named, no one-word site title, no CREATE EXTENSION on the page); it blocks nothing",
                             note.span)

@@ -56,7 +56,10 @@ COMMANDS: dict[str, str] = {
     "graph": "draw a guide's steps against its hosts (Mermaid or DOT)",
     "report": "merge the JSON reports of a site's shards into one report (JSON, JUnit, HTML)",
 }
-"""Sub-command -> its one-line help; the module ``runner.cli.<name>`` implements it."""
+"""Sub-command -> its one-line help; the module ``runner.cli.<name>`` implements it (see :data:`MODULES`)."""
+
+MODULES: dict[str, str] = {"graph": "diagram"}
+"""Sub-commands whose module is named otherwise: ``runbook graph`` draws a diagram, not the step graph."""
 
 
 _CHOICE_RE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)")
@@ -131,7 +134,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if name != only:
             sub.add_parser(name, help=help_text)
             continue
-        module = importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(f"{__name__}.{MODULES.get(name, name)}")
         p = sub.add_parser(name, help=help_text, description=help_text,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.configure(p)
@@ -154,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        from runner.console import set_verbosity
+        from runner.reports.console import set_verbosity
 
         set_verbosity(bool(args.quiet), args.verbose or 0)
         status: int = args.handler(args)

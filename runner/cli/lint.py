@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
+from runbook.kinds import Severity
 from runbook.model import Finding, Graph
 
 from .options import add_lang, add_site_config, language_note
@@ -26,9 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(graph: Graph, disabled: set[str]) -> list[Finding]:
-    """Settings checked against this machine's newest PostgreSQL (runner/settings_check.py)."""
-    from runner.plan import installed_pg_versions
-    from runner.settings_check import plan_warnings
+    """Settings checked against this machine's newest PostgreSQL (runner/planning/settings_check.py)."""
+    from runner.planning.environment import installed_pg_versions
+    from runner.planning.settings_check import plan_warnings
 
     versions = installed_pg_versions()
     found, _ = plan_warnings(graph, versions[-1] if versions else None)
@@ -57,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     from runbook.lint import lint
     from runbook.load import load_graph
     from runbook.model import Span, to_dict
-    from runner.console import progress
+    from runner.reports.console import progress
 
     status = EXIT_OK
     all_findings = []
@@ -66,18 +67,18 @@ def main(args: argparse.Namespace) -> int:
         try:
             graph = load_graph(page, args.lang, site_config=args.site_config, allow_not_executable=True)
             if graph.shape == "not-executable":
-                findings = [Finding("not-executable", "hint", "nothing to run here (no steps): not a guide, "
+                findings = [Finding("not-executable", Severity.HINT, "nothing to run here (no steps): not a guide, "
                                     "nothing to check", Span(str(page), 1, 1))]
             else:
                 findings = lint(graph, set(args.disable)) + _settings(graph, set(args.disable))
                 progress(f"runbook: {page} read as {language_note(page, graph, args.lang)}")
         except GuideError as exc:
-            findings = exc.findings or [Finding("unreadable", "error", exc.message, Span(str(page), 1, 1))]
+            findings = exc.findings or [Finding("unreadable", Severity.ERROR, exc.message, Span(str(page), 1, 1))]
             status = max(status, exc.exit_status)
         all_findings.extend(findings)
         if any(f.severity == "error" for f in findings):
             status = max(status, EXIT_FAILED)
-    from runner.annotations import emit, enabled, lint_commands
+    from runner.reports.annotations import emit, enabled, lint_commands
     from runner.untrusted import safe_line
 
     if enabled():  # GitHub Actions: a workflow command per finding, at its line (docs/ci.md)

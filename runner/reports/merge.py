@@ -1,0 +1,85 @@
+"""``runbook report merge``: the JSON reports of a site's shards (``runbook run SITE --shard K/N --json``)
+read back into one :class:`SiteResult`, from which the site's JSON, JUnit and HTML index are made as
+for a run on one machine."""
+
+from __future__ import annotations
+
+import json
+import time
+from calendar import timegm
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from runbook.errors import UsageError
+
+from ..execute import ActionResult, CheckResult, RunResult, StepResult
+from ..site import PageResult, SiteResult, site_status
+from ..status import PageStatus, SiteStatus
+from .schemas import load_site_report_schema
+
+
+def _run_result(data: dict[str, Any]) -> RunResult:
+    steps = []
+    for s in data["steps"]:
+        actions = []
+        for a in s["actions"]:
+            checks = [CheckResult(**{**c, **{k: tuple(c[k]) if c.get(k) else None
+                                             for k in ("expected_span", "statement_span")}}) for c in a["checks"]]
+            actions.append(ActionResult(**{**a, "checks": checks}))
+        steps.append(StepResult(**{**s, "actions": actions}))
+    started = timegm(time.strptime(data["started"], "%Y-%m-%dT%H:%M:%SZ"))
+    return RunResult(data["guide"], data["target"], data["status"], float(started), data["duration"], steps,
+                     dict(data.get("blocked", {})))
+
+
+def _time_ms(text: str | None) -> float | None:
+    """A page's ``started`` (ISO 8601 UTC with milliseconds) as ``time.time()``; None where absent."""
+    if not text:
+        return None
+    seconds, _, ms = text.removesuffix("Z").partition(".")
+    return timegm(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S")) + int(ms or 0) / 1000
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"runbook report merge: {path}: no such file") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"runbook report merge: {path}: not a JSON report ({exc})") from exc
+    errors = sorted(jsonschema.Draft202012Validator(load_site_report_schema()).iter_errors(data), key=str)
+    if errors:
+        where = "/".join(str(x) for x in errors[0].absolute_path) or "the top"
+        raise UsageError(f"runbook report merge: {path}: not a site report (runbook schema site-report): at "
+                         f"{where}: {errors[0].message}")
+    result: dict[str, Any] = data
+    return result
+
+
+def merge_reports(paths: list[Path]) -> SiteResult:
+    """One site result from the shards' site reports: every page once (a page in two shards is an
+    error), in page order; the status, totals and slowest pages computed again."""
+    if not paths:
+        raise UsageError("runbook report merge: give the shards' JSON reports")
+    pages: dict[str, PageResult] = {}
+    sites: list[str] = []
+    started: list[float] = []
+    duration = server_start = 0.0
+    for path in paths:
+        data = _read(path)
+        sites += [s for s in data["sites"] if s not in sites]
+        started.append(float(timegm(time.strptime(data["started"], "%Y-%m-%dT%H:%M:%SZ"))))
+        duration = max(duration, data["duration"])
+        server_start = max(server_start, data["server_start"])
+        for p in data["pages"]:
+            if p["page"] in pages:
+                raise UsageError(f"runbook report merge: {p['page']} is in two reports (the shards overlap)")
+            pages[p["page"]] = PageResult(
+                p["page"], p["rel"], p["site"], p["shape"], PageStatus(p["status"]), p["reason"], p["duration"],
+                p["database"],
+                _run_result(p["report"]) if p["report"] is not None else None, list(p["findings"]), p["rewritten"],
+                _time_ms(p.get("started")))
+    ordered = [pages[k] for k in sorted(pages)]
+    return SiteResult(sites, SiteStatus(site_status(ordered)), min(started), duration, ordered, server_start)
