@@ -25,24 +25,16 @@ from runbook.errors import EnvironmentLimit, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 
-from .execute import (
-    ALREADY,
-    DONE_EARLIER,
-    PASSED,
-    LocalTransport,
-    Progress,
-    Runner,
-    SandboxTransport,
-    SshTransport,
-    Transport,
-)
 from .planning.addresses import UnsafeAddressError, unsafe_addresses
 from .planning.binding import sandbox_binding, sandbox_hosts
 from .planning.environment import installed_pg_versions
 from .planning.inventory import Inventory, default_inventory, load_inventory, secret_values
 from .planning.model import Plan
 from .planning.plan import build_plan
-from .session import Masker
+from .running.results import ALREADY, DONE_EARLIER, PASSED, Progress
+from .running.session import Masker
+from .running.steps import Runner, RunnerOptions
+from .running.transport import LocalTransport, SandboxTransport, SshTransport, Transport
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -139,11 +131,12 @@ class GuideRun:
     def start(self, selected: list[str] | None, progress: Progress | None = None) -> Runner:
         """Bring the hosts up and return the runner (call :meth:`finish` after it ran, or failed)."""
         transport = self._transport(selected)
-        return Runner(self.plan, transport, secrets=self.secrets, transcripts=self.transcripts, progress=progress,
-                      timeout=self.options.timeout, settle=self.options.settle, steps=selected,
-                      done_earlier=self.done, keep_going_checks=self.options.keep_going_checks,
-                      prestart=self.sandbox is not None and self.options.speed,
-                      variants=max(2, os.cpu_count() or 1) if self.options.speed else 1)
+        options = RunnerOptions(timeout=self.options.timeout, settle=self.options.settle, steps=selected,
+                                done_earlier=self.done, keep_going_checks=self.options.keep_going_checks,
+                                prestart=self.sandbox is not None and self.options.speed,
+                                variants=max(2, os.cpu_count() or 1) if self.options.speed else 1)
+        return Runner(self.plan, transport, options, secrets=self.secrets, transcripts=self.transcripts,
+                      progress=progress)
 
     def _transport(self, selected: list[str] | None) -> Transport:
         if self.sandbox is not None:

@@ -30,8 +30,9 @@ from .status import CheckStatus, Status
 if TYPE_CHECKING:
     from runbook.model import Step
 
-    from .execute import ActionResult, Runner, StepResult
     from .launch import GuideRun
+    from .running.results import ActionResult, StepResult
+    from .running.steps import Runner
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

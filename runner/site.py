@@ -34,15 +34,18 @@ from runbook.site_pages import (
     page_shape,
 )
 
-from .compare import Volatile
 from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
-from .execute import Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
 from .planning.addresses import unsafe_addresses
 from .planning.environment import extension_block, installed_pg_versions
 from .planning.inventory import default_inventory
 from .planning.model import Plan
 from .planning.plan import build_plan
 from .reports.progress import PageProgress
+from .running.compare import Volatile
+from .running.results import RunResult
+from .running.signals import Interrupted, SignalGuard
+from .running.steps import Runner, RunnerOptions
+from .running.transport import SandboxTransport
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
 from .status import PageStatus, SiteStatus
@@ -397,10 +400,10 @@ def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: t
             plan = build_plan(graph, default_inventory(graph), pg_version=server.pg_version)
             transcripts = options.transcripts / Path(work.page.rel).with_suffix("")
             server.ready.wait()
-            runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
-                            timeout=options.timeout, settle=options.settle, volatile=[
-                                (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
-                            versions=server.versions.get(work.settings.root))
+            runner = Runner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
+                timeout=options.timeout, settle=options.settle, volatile=[
+                    (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
+                versions=server.versions.get(work.settings.root)), secrets={}, transcripts=transcripts)
             pr.result = runner.run()
             pr.status = PageStatus(pr.result.status)
             if pr.status != PASSED:
@@ -451,8 +454,8 @@ def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Pl
     def group_database(n: int) -> str:
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
-    runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
-                    timeout=options.timeout, settle=options.settle, database=database, go_on=True,
-                    volatile=volatile, keep_going_checks=options.update_expected, group_database=group_database,
-                    versions=server.versions.get(s.root), groups=groups)
+    runner = Runner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
+        timeout=options.timeout, settle=options.settle, database=database, go_on=True, volatile=volatile,
+        keep_going_checks=options.update_expected, group_database=group_database,
+        versions=server.versions.get(s.root), groups=groups), secrets={}, transcripts=transcripts)
     return database, runner, runner.run()

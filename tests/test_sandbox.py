@@ -27,6 +27,7 @@ import pytest
 from e2e import pids_in as _pids_in
 
 from runner.cli import sandbox as sandbox_cli
+from runner.running.session import HostShell, Masker, SessionError, Transcript
 from runner.sandbox import (
     SPEED_CONF_NAME,
     SPEED_SETTINGS,
@@ -38,7 +39,6 @@ from runner.sandbox import (
     netns_unavailable,
 )
 from runner.sandbox.state import start_time
-from runner.session import HostShell, Masker, SessionError, Transcript
 
 REPO = Path(__file__).resolve().parents[1]
 

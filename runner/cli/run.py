@@ -12,7 +12,6 @@ from typing import Any
 from runbook import atomic
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
-from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
 from runner.launch import GuideRun, RunOptions, sandbox_name
 from runner.planning.model import Plan
 from runner.reports.annotations import append_summary, emit, enabled, run_commands, summary_markdown
@@ -21,7 +20,9 @@ from runner.reports.guide import to_json, to_junit
 from runner.reports.html import render_html
 from runner.reports.progress import PageProgress, ProgressPrinter
 from runner.reports.summary import mark_updated, print_failures, print_summary
-from runner.session import Masker
+from runner.running.results import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, RunResult
+from runner.running.session import Masker
+from runner.running.signals import Interrupted, SignalGuard
 from runner.status import CheckStatus, RunStatus
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
