@@ -1,6 +1,6 @@
-"""Launch a guide's run and land it: graph, inventory, plan, hosts (the sandbox up), runner, tear-down.
+"""Launch a guide's run and land its hosts: graph, inventory, plan, hosts (the sandbox up), runner, tear-down.
 
-Both ``runbook run`` and the pytest plugin go through :class:`GuideRun`::
+:func:`runner.orchestrate.run_guide` runs a guide from here (``runbook run`` and the pytest plugin)::
 
     run = GuideRun(path, RunOptions())      # reads and binds; starts nothing (``run.plan`` can be shown)
     runner = run.start(selected, progress)  # hosts up (the sandbox), a Runner ready to run
@@ -127,6 +127,7 @@ class GuideRun:
         self.transcripts = Path(options.transcripts) / path.name.removesuffix(".md")
         self.done: set[str] = set()
         """Steps completed by an earlier run on a kept sandbox (skipped as done-earlier)."""
+        self.finished = False
 
     def start(self, selected: list[str] | None, progress: Progress | None = None) -> Runner:
         """Bring the hosts up and return the runner (call :meth:`finish` after it ran, or failed)."""
@@ -191,8 +192,9 @@ class GuideRun:
         """Record what was completed (for a later run on a kept sandbox) and tear the sandbox down
         (a discarded sandbox's servers are killed with the speed settings); with ``keep`` the sandbox
         is left up, owned by nobody (a later run may reuse it)."""
-        if self.sandbox is None or self.sandbox.reused is None:  # never came up
+        if self.sandbox is None or self.sandbox.reused is None or self.finished:  # never came up, or down
             return
+        self.finished = True
         if runner is not None:
             completed = set(self.done)
             completed.update(s.id for s in runner.last_results if s.status in (PASSED, ALREADY, DONE_EARLIER))

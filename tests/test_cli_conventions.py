@@ -268,17 +268,17 @@ def test_rewritten_checks_are_updated_not_passed() -> None:
 
 def test_only_on_a_new_sandbox_says_the_earlier_steps_never_ran(capsys: pytest.CaptureFixture[str]) -> None:
     from runbook.parse import parse_file
-    from runner.cli.run import _selection_hint
+    from runner.orchestrate import _selection_hint
 
     graph = parse_file(SINGLE)
     run = SimpleNamespace(graph=graph, done=set(), sandbox=object(), path=SINGLE)
-    args = SimpleNamespace(only=["check-data"], from_step=None)
-    _selection_hint(args, run, SimpleNamespace(status="failed"))  # type: ignore[arg-type]
+    chosen = ["check-data"]  # --only check-data
+    _selection_hint(run, SimpleNamespace(status="failed"), chosen)  # type: ignore[arg-type]
     err = capsys.readouterr().err
     assert "the steps before check-data (install-postgresql, configure-primary) never ran on this sandbox" in err
     assert "--until configure-primary --keep" in err
-    _selection_hint(args, SimpleNamespace(**{**vars(run), "done": {"install-postgresql", "configure-primary"}}),
-                    SimpleNamespace(status="failed"))  # type: ignore[arg-type]
+    _selection_hint(SimpleNamespace(**{**vars(run), "done": {"install-postgresql", "configure-primary"}}),
+                    SimpleNamespace(status="failed"), chosen)  # type: ignore[arg-type]
     assert capsys.readouterr().err == ""
 
 

@@ -93,10 +93,11 @@ def _targets(paths: list[Path], args: argparse.Namespace) -> list[Path]:
 
 def run_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
+    from runner.orchestrate import rewrite_expected
     from runner.site import SiteOptions
     from runner.site import run_site as run
 
-    from .run import execute_guide, rewrite_expected
+    from .run import execute_guide
 
     for given, name in ((args.inventory, "--inventory"), (args.keep, "--keep"), (args.from_step, "--from"),
                         (args.until, "--until"), (args.only, "--only")):
