@@ -32,6 +32,7 @@ from .reports.summary import mark_updated, print_failures, print_summary
 from .running.results import DONE_EARLIER, FAILED, INTERRUPTED, Progress, RunResult
 from .running.session import Masker
 from .running.signals import Interrupted, SignalGuard
+from .running.steps import Runner
 from .status import CheckStatus, RunStatus
 from .untrusted import safe_line
 
@@ -61,14 +62,16 @@ class GuideReports:
 
 
 def run_guide(run: GuideRun, selected: list[str] | None, reports: GuideReports | None, *,
-              progress: Progress | None = None, signals: bool = True) -> tuple[str, RunResult]:
+              progress: Progress | None = None, signals: bool = True, runner: Runner | None = None
+              ) -> tuple[str, RunResult]:
     """Run the guide (``selected`` steps; None: all) and land it: its status and result. With
     ``reports`` the run is shown on the console as it goes and its reports are written, even when a
     signal ends it (``signals``: SIGINT/SIGTERM stop it cleanly, then :class:`Interrupted` is raised);
-    ``progress`` replaces the console's live progress."""
+    ``progress`` replaces the console's live progress. ``runner``: the hosts are up already
+    (``run.start``: the pytest plugin brings them up when the guide's file is set up)."""
     guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
     with guard if signals else contextlib.nullcontext(guard):
-        result = _run(run, selected, reports, progress, guard)
+        result = _run(run, selected, reports, progress, guard, runner)
         status: str = result.status
         if reports is not None:
             with guard.shield():
@@ -79,13 +82,13 @@ def run_guide(run: GuideRun, selected: list[str] | None, reports: GuideReports |
 
 
 def _run(run: GuideRun, selected: list[str] | None, reports: GuideReports | None, progress: Progress | None,
-         guard: SignalGuard) -> RunResult:
+         guard: SignalGuard, runner: Runner | None) -> RunResult:
     """Hosts up, the runner's run, hosts down (and the completed steps recorded) whatever happens."""
     printer = ProgressPrinter(total=len(run.graph.steps), file=str(run.path)) if progress is None else None
     if reports is not None and run.network_note:
         console.progress(f"runbook: {run.network_note}")
     try:
-        runner = run.start(selected, progress or printer)
+        runner = runner or run.start(selected, progress or printer)
     except BaseException:  # nothing ran: a kept sandbox stays as it was
         if printer is not None:
             printer.close()

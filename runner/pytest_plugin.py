@@ -7,7 +7,7 @@ Installed with the package (entry point ``pytest11``); it collects nothing unles
 
 The plugin only maps steps to items and results to outcomes; the run is ``runbook run``'s
 (:func:`runner.orchestrate.run_guide`, without reports). The guide's hosts (the embedded sandbox by
-default) come up once, when its file is set up, and go down after its last step. A step runs when
+default) come up once, when its first selected step runs, and go down after its last item. A step runs when
 pytest reaches its item (the runner waits for it), so ``-x`` stops the guide where pytest stops. A
 failed step fails with the guide's ``file:line``, the expected-versus-actual diff and the output (no
 Python traceback); the steps after it are skipped with the reason; a step the environment cannot run (PGroonga is not
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .launch import GuideRun
     from .running.results import ActionResult, RunResult, StepResult
+    from .running.steps import Runner
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,7 +87,6 @@ class GuideFile(pytest.File):
     selected item's set-up to the file's tear-down."""
 
     guide_run: GuideRun | None = None
-    selected: list[str] | None = None
     run_result: RunResult | None = None
     feed: _Feed | None = None
     error: BaseException | None = None
@@ -116,27 +116,34 @@ class GuideFile(pytest.File):
 
         config = self.config
         items = [i.name for i in self.session.items if isinstance(i, StepItem) and i.parent is self]
-        self.selected = None if items == self.step_ids else items
+        selected = None if items == self.step_ids else items
         options = RunOptions(inventory=config.getoption("runbook_inventory"), fresh=True, keep=False,
                              transcripts=config.getoption("runbook_transcripts"),
                              timeout=config.getoption("runbook_timeout"), settle=config.getoption("runbook_settle"))
+        feed = _Feed()
         try:
             self.guide_run = GuideRun(self.path, options)
+            runner = self.guide_run.start(selected, feed)
         except RunbookError as exc:  # reported by the first item, without a traceback
             self.error = exc
+            if self.guide_run is not None:
+                self.guide_run.finish(None)
+            self.guide_run = None
             return
-        self.feed = _Feed()
-        self.thread = threading.Thread(target=self._run, name=f"runbook {self.path.name}", daemon=True)
+        self.feed = feed
+        self.thread = threading.Thread(target=self._run, args=(selected, runner), name=f"runbook {self.path.name}",
+                                       daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
+    def _run(self, selected: list[str] | None, runner: Runner) -> None:
         """The guide's run (:func:`runner.orchestrate.run_guide`, as ``runbook run`` runs it, without
-        reports), its steps let through by the items."""
+        reports) on the hosts :meth:`setup` brought up, its steps let through by the items."""
         from .orchestrate import run_guide
 
         assert self.guide_run is not None and self.feed is not None
         try:
-            self.run_result = run_guide(self.guide_run, self.selected, None, progress=self.feed, signals=False)[1]
+            self.run_result = run_guide(self.guide_run, selected, None, progress=self.feed, signals=False,
+                                        runner=runner)[1]
         except _Stopped:
             pass
         except BaseException as exc:  # shown by the items still waiting
@@ -149,7 +156,7 @@ class GuideFile(pytest.File):
             self.feed.stop()
             self.thread.join()
         if self.guide_run is not None:
-            self.guide_run.finish(None)  # (run_guide brought the hosts down; here only if it never could)
+            self.guide_run.finish(None)  # (run_guide brought the hosts down; here only if it never ran)
         self.guide_run = self.feed = None
 
     def result(self, step_id: str) -> StepResult | None:
