@@ -2,9 +2,15 @@
 
 One sandbox host and one PostgreSQL server for every example page of a run: a template database per
 site holding its prelude, a database per page (and per example group of a page) cloned from it,
-created ahead over one psql session while earlier pages run. When a page crashes the server, the
-server recovers (PostgreSQL restarts its processes; else the cluster is restarted) and pages wait
-for it before they go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
+created ahead over one psql session while earlier pages run (the others, a second run's or an
+example group's, over another kept session). When a page crashes the server, the server recovers
+(PostgreSQL restarts its processes; else the cluster is restarted) and pages wait for it before they
+go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
+
+Speed (docs/site.md): the example pages' shells are kept from page to page (:class:`ShellPool`), and
+psql is the client program Debian's ``pg_wrapper`` would run, started directly with the environment
+the wrapper would give it (:meth:`ExampleServer.psql_env`): the wrapper, a Perl program, takes about
+as long again as psql's own start.
 """
 
 from __future__ import annotations
@@ -13,12 +19,17 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.site_pages import Page, SiteSettings
 
 from .planning.versions import VERSIONS_SQL, parse_versions
+from .running.session import HostShell, SessionError, Transcript
+from .running.steps import Runner
+from .running.transport import SandboxTransport
 
 SERVER_SANDBOX = "runbook-site"
 """The shared example server's sandbox (one host, ``server``)."""
@@ -26,9 +37,15 @@ SERVER_HOST = "server"
 SERVER_ADDRESS = "127.0.0.250"
 TEMPLATE_DB = "runbook_template"
 _DONE = "__runbook_database_created__"
-EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
+_ENV_MARK = "__runbook_psql_environment__"
+_WRAPPER_ENV = re.compile(r"^(PG[A-Z]*|LD_PRELOAD|PATH)=(.*)$")
+"""What Debian's pg_wrapper sets for the client it runs (and PATH, to put the client's folder first)."""
+EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_wal_size = '32MB'")
 """Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
-needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
+needs to survive a crash, and each page's CREATE DATABASE takes a third of the time. Each database
+created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL between checkpoints,
+the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
+replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
 """Seconds to wait for the server to accept connections again after a crash."""
 _CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"
@@ -65,16 +82,51 @@ class ExampleServer:
         self._results: dict[Path, tuple[str, str]] = {}
         self._creator: threading.Thread | None = None
         self._proc: subprocess.Popen[str] | None = None
+        self._kept: subprocess.Popen[str] | None = None
+        """The session creating databases on demand (a second run's, an example group's)."""
+        self._kept_lock = threading.Lock()
+        self.client: tuple[str, dict[str, str]] | None = None
+        """psql as pg_wrapper runs it in the host (its path, the environment the wrapper sets); None: not known."""
+        self.shells = ShellPool()
+        """The example pages' shells, kept from page to page."""
         self._up = False
         self.create_timeout = 300.0
         """Seconds a page waits for its database (the queue of CREATE DATABASE)."""
 
     def _psql(self, database: str, sql: str, *, single: bool = False,
               options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
+        argv = [*self._client(), "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
         argv += ["-c", sql] if single else ["-f", "-"]
         return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
                               capture_output=True, text=True, timeout=300, check=False)
+
+    def _client(self) -> list[str]:
+        """argv of psql in the host: the client itself with the wrapper's environment, once known."""
+        if self.client is None:
+            return ["psql"]
+        path, env = self.client
+        return ["env", *(f"{k}={v}" for k, v in env.items() if k != "PATH"), path]
+
+    def shell_argv(self) -> list[str]:
+        """The example pages' shell: the user's, with the wrapper's environment and the client's folder
+        first in PATH, so that the page's ``psql`` is the program the wrapper would run."""
+        argv = self.sandbox.shell_argv(SERVER_HOST)
+        if self.client is None or "bash" not in argv:
+            return argv
+        path, env = self.client
+        i = len(argv) - 1 - argv[::-1].index("bash")
+        extra = {**env, "PATH": str(Path(path).parent) + ":" + env.get("PATH", "/usr/local/bin:/bin:/usr/bin")}
+        return [*argv[:i], *(f"{k}={v}" for k, v in extra.items()), *argv[i:]]
+
+    @staticmethod
+    def _read_client(stdout: str) -> tuple[str, dict[str, str]] | None:
+        """The client and the wrapper's environment, from what psql's ``\\!`` printed after the mark."""
+        _, mark, after = stdout.partition(_ENV_MARK)
+        lines = [x.strip() for x in after.splitlines() if x.strip()]
+        if not mark or not lines or not lines[-1].startswith("/") or not lines[-1].endswith("/psql"):
+            return None
+        env = {m.group(1): m.group(2) for x in lines[:-1] if (m := _WRAPPER_ENV.match(x))}
+        return lines[-1], env
 
     def start(self) -> None:
         """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
@@ -99,9 +151,12 @@ class ExampleServer:
         setup.append(f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN;")
         names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
         setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
+        # psql's environment as the wrapper sets it and the client it runs (psql's parent process)
+        setup += [f"\\echo {_ENV_MARK}", "\\! env; readlink /proc/$PPID/exe"]
         cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
         if cp.returncode != 0:
             raise EnvironmentLimit(f"the example server: cannot set it up: {cp.stderr.strip()}")
+        self.client = self._read_client(cp.stdout)
         for name, s in zip(names, self.settings, strict=True):
             self.templates[s.root] = name
             if s.prelude.strip() and s.prelude_template:
@@ -145,10 +200,26 @@ class ExampleServer:
         self._creator.start()
 
     def _creator_session(self) -> subprocess.Popen[str]:
-        argv = self.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True, bufsize=1)
+        self._proc = self._session()
         return self._proc
+
+    def _session(self) -> subprocess.Popen[str]:
+        argv = self.sandbox.exec_argv(SERVER_HOST, [*self._client(), "-X", "-q", "-d", "postgres"], user="postgres")
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+
+    def _create_now(self, sql: str) -> str:
+        """Run one CREATE DATABASE over the kept session of databases made on demand; its error."""
+        with self._kept_lock:
+            if self._stopping.is_set():
+                return "psql ended: the example server is being stopped"
+            if self._kept is None or self._kept.poll() is not None:
+                self._kept = self._session()
+            error = self._create_one(self._kept, sql)
+            if error and _CRASH_RE.search(error):  # the server's crash ended this session: a new one next time
+                self._end(self._kept)
+                self._kept = None
+            return error
 
     def _create_one(self, proc: subprocess.Popen[str], sql: str) -> str:
         """Run one CREATE DATABASE over the creator's session; its error ("" if none)."""
@@ -217,8 +288,7 @@ class ExampleServer:
             for _ in range(3):
                 self.ready.wait()
                 name, sql = self._create_statement(page, s, suffix)
-                cp = self._psql("postgres", sql, single=True)
-                error = cp.stderr.strip() if cp.returncode != 0 else ""
+                error = self._create_now(sql)
                 if not error or not _CRASH_RE.search(error):
                     break
                 self.recover()
@@ -262,10 +332,15 @@ class ExampleServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        for proc in (self._proc, self._kept):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
         if self._creator is not None:
             self._creator.join(timeout=30)
+        with self._kept_lock:
+            if self._kept is not None:
+                self._end(self._kept)
+        self.shells.close_all()
         if self._up:  # (never another run's server: only the sandbox this one brought up)
             self.sandbox.down(fast=self.sandbox.speed)
             self._up = False
@@ -287,3 +362,94 @@ def _free_address(n: int) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class SharedHostTransport(SandboxTransport):
+    """Every host of an example page is the shared server's host; no observer (nothing replicates).
+    ``argv``: the shell to start there (:meth:`ExampleServer.shell_argv`), else the user's."""
+
+    def __init__(self, sandbox: object, argv: list[str] | None = None) -> None:
+        super().__init__(sandbox)
+        self.argv = argv
+
+    def shell_argv(self, host: str) -> list[str]:
+        return self.argv or self.sandbox.shell_argv(SERVER_HOST)
+
+    def root_argv(self, host: str, argv: list[str]) -> list[str]:
+        return self.sandbox.exec_argv(SERVER_HOST, argv)
+
+    def sockets(self) -> dict[str, Path]:
+        return {}
+
+
+class ShellPool:
+    """The example pages' shells on the server's host, kept from one page to the next: a page (SQL
+    only: its shell runs nothing but psql) takes one an earlier page put aside, or starts its own, and
+    puts it aside when it ends. Starting a shell in the host and closing it cost about 45 ms a page."""
+
+    def __init__(self) -> None:
+        self._idle: list[HostShell] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self, transcript: Callable[[], Transcript]) -> HostShell | None:
+        """A shell put aside, set up again with a new transcript; None when there is none."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                sh = self._idle.pop()
+            t = transcript()
+            try:
+                sh.reuse(t)
+                return sh
+            except SessionError:  # it did not come back as it should: a page starts a shell of its own
+                sh.close()
+                t.close()
+
+    def put_aside(self, sh: HostShell) -> bool:
+        """Keep ``sh`` for another page (its transcript closed); False when it cannot be kept."""
+        with self._lock:
+            if self._closed:
+                return False
+        if not sh.put_aside():
+            return False
+        sh.transcript.close()
+        sh.transcript = Transcript(None, sh.transcript.mask)
+        with self._lock:
+            if not self._closed:
+                self._idle.append(sh)
+                return True
+        return False
+
+    def close_all(self) -> None:
+        with self._lock:
+            self._closed = True
+            shells, self._idle = self._idle, []
+        for sh in shells:
+            sh.close()
+
+
+class ExampleRunner(Runner):
+    """The runner of an example page whose shell comes from ``pool`` and goes back to it (None: as
+    any runner's). A page that lost its server or was interrupted closes its shell."""
+
+    def __init__(self, *args: Any, pool: ShellPool | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool = pool
+
+    def shell(self, host: str) -> HostShell:
+        hosts = self.hosts
+        if self.pool is not None and host not in hosts.shells and host not in hosts.start_errors:
+            path = hosts.transcripts / f"{host}.log" if hosts.transcripts else None
+            sh = self.pool.take(lambda: Transcript(path, self.mask))
+            if sh is not None:
+                hosts.shells[host] = sh
+        return super().shell(host)
+
+    def close(self) -> None:
+        if self.pool is not None and self.interrupted is None and self.lost_server is None:
+            for host, sh in list(self.hosts.shells.items()):
+                if self.pool.put_aside(sh):
+                    del self.hosts.shells[host]
+        super().close()

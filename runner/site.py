@@ -34,7 +34,13 @@ from runbook.site_pages import (
     page_shape,
 )
 
-from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
+from .example_server import (  # noqa: F401 (SERVER_ADDRESS: re-exported)
+    SERVER_ADDRESS,
+    SERVER_HOST,
+    ExampleRunner,
+    ExampleServer,
+    SharedHostTransport,
+)
 from .planning.addresses import unsafe_addresses
 from .planning.environment import extension_block, installed_pg_versions
 from .planning.inventory import default_inventory
@@ -45,7 +51,6 @@ from .running.compare import Volatile
 from .running.results import RunResult
 from .running.signals import Interrupted, SignalGuard
 from .running.steps import Runner, RunnerOptions
-from .running.transport import SandboxTransport
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
 from .status import PageStatus, SiteStatus
@@ -141,19 +146,6 @@ def _check_count(pr: PageResult) -> int:
     if pr.result is None:
         return 0
     return sum(len(a.checks) for s in pr.result.steps for a in s.actions)
-
-
-class SharedHostTransport(SandboxTransport):
-    """Every host of an example page is the shared server's host; no observer (nothing replicates)."""
-
-    def shell_argv(self, host: str) -> list[str]:
-        return self.sandbox.shell_argv(SERVER_HOST)
-
-    def root_argv(self, host: str, argv: list[str]) -> list[str]:
-        return self.sandbox.exec_argv(SERVER_HOST, argv)
-
-    def sockets(self) -> dict[str, Path]:
-        return {}
 
 
 @dataclass
@@ -454,8 +446,10 @@ def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Pl
     def group_database(n: int) -> str:
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
-    runner = Runner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
+    sql_only = all(a.kind == "sql" for a in plan.graph.actions())  # its shell runs only psql: kept for others
+    runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), RunnerOptions(
         timeout=options.timeout, settle=options.settle, database=database, go_on=True, volatile=volatile,
         keep_going_checks=options.update_expected, group_database=group_database,
-        versions=server.versions.get(s.root), groups=groups), secrets={}, transcripts=transcripts)
+        versions=server.versions.get(s.root), groups=groups), secrets={}, transcripts=transcripts,
+        pool=server.shells if sql_only else None)
     return database, runner, runner.run()

@@ -4,6 +4,7 @@ once (speed), closed together at the end, killed at once when a signal cut the r
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,12 +22,13 @@ class HostShells:
         """Folder of the transcripts (``HOST.log``); None: none written."""
         self.timeout = timeout
         self.shells: dict[str, HostShell] = {}
-        self._start_errors: dict[str, SessionError] = {}
+        self.start_errors: dict[str, SessionError] = {}
+        """Hosts whose shell failed to start in :meth:`start_all` (raised at the host's first use)."""
 
     def get(self, host: str) -> HostShell:
         """The host's shell, started at its first use (a start that failed in :meth:`start_all` raises here)."""
-        if host in self._start_errors:
-            raise self._start_errors.pop(host)
+        if host in self.start_errors:
+            raise self.start_errors.pop(host)
         if host not in self.shells:
             path = self.transcripts / f"{host}.log" if self.transcripts else None
             sh = HostShell(host, self.transport.shell_argv(host), Transcript(path, self.mask), timeout=self.timeout,
@@ -35,14 +37,15 @@ class HostShells:
             self.shells[host] = sh
         return self.shells[host]
 
-    def start_all(self, hosts: list[str]) -> None:
-        """Start the shells of ``hosts`` in parallel; a failure is reported by the first action on its host."""
+    def start_all(self, hosts: list[str], get: Callable[[str], HostShell] | None = None) -> None:
+        """Start the shells of ``hosts`` in parallel (each with ``get``, the runner's way to a host's shell;
+        None: :meth:`get`); a failure is reported by the first action on its host."""
 
         def one(host: str) -> None:
             try:
-                self.get(host)
+                (get or self.get)(host)
             except SessionError as exc:
-                self._start_errors[host] = exc
+                self.start_errors[host] = exc
 
         if hosts:
             pool = ThreadPoolExecutor(max_workers=len(hosts))

@@ -190,7 +190,7 @@ class Runner:
         try:
             if self.options.prestart:  # every host's shell at once (speed)
                 self.hosts.start_all(sorted({h for step in self.graph.steps if selected is None or step.id in selected
-                                             for a in step.actions for h in a.targets}))
+                                             for a in step.actions for h in a.targets}), self.shell)
             for step in self.graph.steps:
                 sr = StepResult(step.id, step.number, step.title, step.tag, step.span.line, NOT_RUN)
                 results.append(sr)
