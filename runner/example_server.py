@@ -7,7 +7,8 @@ example group's, over another kept session). When a page crashes the server, the
 (PostgreSQL restarts its processes; else the cluster is restarted) and pages wait for it before they
 go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
 
-Speed (docs/site.md): the example pages' shells are kept from page to page (:class:`ShellPool`), and
+Speed (docs/site.md): the host and its cluster come up while the pages are read (:class:`EarlyServer`);
+the example pages' shells are kept from page to page (:class:`runner.site_shells.ShellPool`), and
 psql is the client program Debian's ``pg_wrapper`` would run, started directly with the environment
 the wrapper would give it (:meth:`ExampleServer.psql_env`): the wrapper, a Perl program, takes about
 as long again as psql's own start.
@@ -19,17 +20,16 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.site_pages import Page, SiteSettings
 
 from .planning.versions import VERSIONS_SQL, parse_versions
-from .running.session import HostShell, SessionError, Transcript
-from .running.steps import Runner
-from .running.transport import SandboxTransport
+
+if TYPE_CHECKING:
+    from .site_shells import ShellPool
 
 SERVER_SANDBOX = "runbook-site"
 """The shared example server's sandbox (one host, ``server``)."""
@@ -87,7 +87,9 @@ class ExampleServer:
         self._kept_lock = threading.Lock()
         self.client: tuple[str, dict[str, str]] | None = None
         """psql as pg_wrapper runs it in the host (its path, the environment the wrapper sets); None: not known."""
-        self.shells = ShellPool()
+        from .site_shells import ShellPool
+
+        self.shells: ShellPool = ShellPool()
         """The example pages' shells, kept from page to page."""
         self._up = False
         self.create_timeout = 300.0
@@ -129,10 +131,14 @@ class ExampleServer:
         return lines[-1], env
 
     def start(self) -> None:
-        """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
-        while other runs use the first ones (each owned by its run; one left by a run that died is
-        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N), or the next address
-        down where nothing outside listens on PostgreSQL's port (another program's server)."""
+        self.boot()
+        self.setup()
+
+    def boot(self) -> None:
+        """Bring the host and its cluster up in a sandbox of this run's own: ``runbook-site``, or
+        ``runbook-site-N`` while other runs use the first ones (each owned by its run; one left by a
+        run that died is removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N), or
+        the next address down where nothing outside listens on PostgreSQL's port (another program's server)."""
         from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
 
         netns = self.sandbox.network == "netns"
@@ -144,6 +150,9 @@ class ExampleServer:
             self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
         except SandboxError as exc:
             raise EnvironmentLimit(f"the example server: {exc}") from exc
+
+    def setup(self) -> None:
+        """The server's settings, the user's role, a template database per site (``settings``)."""
         user = self.sandbox.user
         setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
         if setup:
@@ -364,92 +373,55 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SharedHostTransport(SandboxTransport):
-    """Every host of an example page is the shared server's host; no observer (nothing replicates).
-    ``argv``: the shell to start there (:meth:`ExampleServer.shell_argv`), else the user's."""
+class EarlyServer:
+    """The example server's host and cluster brought up in a thread of their own from the first page
+    read that needs them, while the other pages are read (their sites' templates come after: :meth:`finish`)."""
 
-    def __init__(self, sandbox: object, argv: list[str] | None = None) -> None:
-        super().__init__(sandbox)
-        self.argv = argv
+    def __init__(self, pg_version: str | None, speed: bool) -> None:
+        self.pg_version = pg_version
+        self.speed = speed
+        self.server: ExampleServer | None = None
+        self.took = 0.0
+        """Seconds spent starting the server (host, cluster, then templates)."""
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
-    def shell_argv(self, host: str) -> list[str]:
-        return self.argv or self.sandbox.shell_argv(SERVER_HOST)
+    def begin(self) -> None:
+        if self.server is not None or self.pg_version is None:
+            return
+        self.server = ExampleServer([], self.pg_version, speed=self.speed)
+        self._thread = threading.Thread(target=self._boot, daemon=True)
+        self._thread.start()
 
-    def root_argv(self, host: str, argv: list[str]) -> list[str]:
-        return self.sandbox.exec_argv(SERVER_HOST, argv)
+    def _boot(self) -> None:
+        assert self.server is not None
+        t0 = time.monotonic()
+        try:
+            self.server.boot()
+        except BaseException as exc:  # raised again where the run waits for the server
+            self._error = exc
+        self.took += time.monotonic() - t0
 
-    def sockets(self) -> dict[str, Path]:
-        return {}
+    def wait(self) -> None:
+        """The host and cluster are up (or their error is raised)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
+    def finish(self, settings: list[SiteSettings]) -> None:
+        """Once the host is up: the templates of ``settings`` (the sites whose pages use the server)."""
+        assert self.server is not None
+        self.wait()
+        t0 = time.monotonic()
+        self.server.settings = settings
+        self.server.setup()
+        self.took += time.monotonic() - t0
 
-class ShellPool:
-    """The example pages' shells on the server's host, kept from one page to the next: a page (SQL
-    only: its shell runs nothing but psql) takes one an earlier page put aside, or starts its own, and
-    puts it aside when it ends. Starting a shell in the host and closing it cost about 45 ms a page."""
-
-    def __init__(self) -> None:
-        self._idle: list[HostShell] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def take(self, transcript: Callable[[], Transcript]) -> HostShell | None:
-        """A shell put aside, set up again with a new transcript; None when there is none."""
-        while True:
-            with self._lock:
-                if not self._idle:
-                    return None
-                sh = self._idle.pop()
-            t = transcript()
-            try:
-                sh.reuse(t)
-                return sh
-            except SessionError:  # it did not come back as it should: a page starts a shell of its own
-                sh.close()
-                t.close()
-
-    def put_aside(self, sh: HostShell) -> bool:
-        """Keep ``sh`` for another page (its transcript closed); False when it cannot be kept."""
-        with self._lock:
-            if self._closed:
-                return False
-        if not sh.put_aside():
-            return False
-        sh.transcript.close()
-        sh.transcript = Transcript(None, sh.transcript.mask)
-        with self._lock:
-            if not self._closed:
-                self._idle.append(sh)
-                return True
-        return False
-
-    def close_all(self) -> None:
-        with self._lock:
-            self._closed = True
-            shells, self._idle = self._idle, []
-        for sh in shells:
-            sh.close()
-
-
-class ExampleRunner(Runner):
-    """The runner of an example page whose shell comes from ``pool`` and goes back to it (None: as
-    any runner's). A page that lost its server or was interrupted closes its shell."""
-
-    def __init__(self, *args: Any, pool: ShellPool | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pool = pool
-
-    def shell(self, host: str) -> HostShell:
-        hosts = self.hosts
-        if self.pool is not None and host not in hosts.shells and host not in hosts.start_errors:
-            path = hosts.transcripts / f"{host}.log" if hosts.transcripts else None
-            sh = self.pool.take(lambda: Transcript(path, self.mask))
-            if sh is not None:
-                hosts.shells[host] = sh
-        return super().shell(host)
-
-    def close(self) -> None:
-        if self.pool is not None and self.interrupted is None and self.lost_server is None:
-            for host, sh in list(self.hosts.shells.items()):
-                if self.pool.put_aside(sh):
-                    del self.hosts.shells[host]
-        super().close()
+    def abandon(self) -> None:
+        """The run ends before it used the server (an error, a signal): the server is stopped whole."""
+        if self.server is None:
+            return
+        if self._thread is not None:
+            self._thread.join()
+        self.server.stop()

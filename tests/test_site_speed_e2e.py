@@ -94,3 +94,35 @@ def test_pages_at_the_same_time_have_shells_of_their_own(tmp_path: Path) -> None
     for n in range(1, 7):
         head = (tmp_path / "t" / f"p{n}" / "server.log").read_text(encoding="utf-8").splitlines()[:2]
         assert "# inside the host's namespaces: " in head[0] and head[1].endswith("# shell on server ready"), head
+
+
+def test_a_run_that_ends_while_its_pages_are_read_stops_the_server_coming_up() -> None:
+    """The example server's host comes up while the pages are read; a run that ends meanwhile (an
+    invalid site, a signal) stops it whole: no sandbox of this process is left."""
+    import os
+
+    from runner.example_server import EarlyServer
+    from runner.planning.environment import installed_pg_versions
+    from runner.sandbox import DEFAULT_ROOT, list_sandboxes
+
+    def owned() -> list[str]:
+        names = []
+        for name in list_sandboxes(DEFAULT_ROOT):
+            try:
+                owner = json.loads((DEFAULT_ROOT / name / "state.json").read_text()).get("owner")
+            except (OSError, ValueError):
+                continue
+            if owner and owner[0] == os.getpid():
+                names.append(name)
+        return names
+
+    early = EarlyServer(installed_pg_versions()[-1], speed=True)
+    early.begin()
+    early.wait()  # the host and its cluster are up, owned by this process
+    assert early.server is not None and early.server.sandbox.name in owned()
+    early.abandon()
+    assert owned() == []
+    early = EarlyServer(installed_pg_versions()[-1], speed=True)
+    early.begin()
+    early.abandon()  # while it is still coming up
+    assert owned() == []
