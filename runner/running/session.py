@@ -392,14 +392,39 @@ class HostShell:
         assert self.child is not None
         if state == "C":  # COPY … FROM stdin waits for its data: end it
             self.child.sendline("\\.")
-        else:
-            self.child.sendintr()
-        idx, _, _ = self._expect([self.sql_prompt_re], 5)
+            idx, _, _ = self._expect([self.sql_prompt_re], 5)
+        else:  # a Ctrl-C that comes after psql printed its prompt but before it reads again is lost: again
+            sent = 0
+            while True:
+                sent += 1
+                self.child.sendintr()
+                idx, _, _ = self._expect([self.sql_prompt_re], 1)
+                if idx != 2 or sent == 5:  # (the prompt, or the end of the session)
+                    break
+            if idx == 0 and sent > 1:  # each Ctrl-C psql got printed a prompt: read up to a mark of its own
+                idx = self._resync()
         if idx != 0:
             self.psql_session = None
             self._interrupt()
         why = _OPEN.get(state, "no ';' ends it")
         return Unterminated(f"statement not terminated: psql waits for more input ({why})", _tail(before))
+
+
+    def _resync(self) -> int:
+        """After Ctrl-Cs some of which psql may have printed a prompt for (a line typed as one arrives
+        may be lost with it): echo numbered marks until one comes back, and read up to the prompt
+        after it, so that no prompt of before is taken for the next statement's. 0 when in step."""
+        for k in range(5):
+            mark = f"__RBS_{self.nonce}_{k}__"
+            assert self.child is not None
+            self.child.sendline(f"\\echo {mark}")
+            idx, _, _ = self._expect([re.compile(re.escape(mark) + r"\r?\n")], 1)
+            if idx == 0:
+                idx, _, _ = self._expect([self.sql_prompt_re], 5)
+                return idx
+            if idx == 1:
+                return idx
+        return 2
 
 
 _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
