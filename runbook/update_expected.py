@@ -17,6 +17,7 @@ from .errors import RunbookError
 from .model import Span
 
 _COMMENT_RE = re.compile(r"^(?P<indent>[ \t]*)-")
+_FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?:`{3,}|~{3,})")
 
 
 @dataclass
@@ -71,8 +72,9 @@ def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, st
         m = _COMMENT_RE.match(model) if r.expected_span is not None else re.match(r"^(?P<indent>[ \t]*)", model)
         indent = m.group("indent") if m else ""
         cr = "\r" if eol_model.endswith("\r") else ""
-        if r.pasted:
-            edits.append((start, end, [ln + cr for ln in _trim(r.actual_lines)]))
+        if r.pasted:  # psql's lines as printed, indented as the code block is (a block in a list item)
+            fence = _fence_indent(lines, r.statement_span.line)
+            edits.append((start, end, [(fence + ln if ln else ln) + cr for ln in _trim(r.actual_lines)]))
         else:
             edits.append((start, end, [_comment(indent, ln) + cr for ln in _trim(r.actual_lines)]))
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -90,6 +92,16 @@ def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, st
                              f"a/{name}", f"b/{name}", lineterm="")
     )
     return new_text, diff + ("\n" if diff else "")
+
+
+def _fence_indent(lines: list[str], line: int) -> str:
+    """The indent of the code fence that opens the block holding ``line`` (1-based): the nearest fence
+    line above it."""
+    for k in range(line - 2, -1, -1):
+        m = _FENCE_RE.match(lines[k])
+        if m:
+            return m.group("indent")
+    return ""
 
 
 def _trim(actual: list[str]) -> list[str]:
