@@ -2,9 +2,16 @@
 
 One sandbox host and one PostgreSQL server for every example page of a run: a template database per
 site holding its prelude, a database per page (and per example group of a page) cloned from it,
-created ahead over one psql session while earlier pages run. When a page crashes the server, the
-server recovers (PostgreSQL restarts its processes; else the cluster is restarted) and pages wait
-for it before they go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
+created ahead over one psql session while earlier pages run (the others, a second run's or an
+example group's, over another kept session). When a page crashes the server, the server recovers
+(PostgreSQL restarts its processes; else the cluster is restarted) and pages wait for it before they
+go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
+
+Speed (docs/site.md): the host and its cluster come up while the pages are read (:class:`EarlyServer`);
+the example pages' shells are kept from page to page (:class:`runner.site_shells.ShellPool`), and
+psql is the client program Debian's ``pg_wrapper`` would run, started directly with the environment
+the wrapper would give it (:meth:`ExampleServer.psql_env`): the wrapper, a Perl program, takes about
+as long again as psql's own start.
 """
 
 from __future__ import annotations
@@ -14,11 +21,15 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.site_pages import Page, SiteSettings
 
-from .versions import VERSIONS_SQL, parse_versions
+from .planning.versions import VERSIONS_SQL, parse_versions
+
+if TYPE_CHECKING:
+    from .site_shells import ShellPool
 
 SERVER_SANDBOX = "runbook-site"
 """The shared example server's sandbox (one host, ``server``)."""
@@ -26,9 +37,15 @@ SERVER_HOST = "server"
 SERVER_ADDRESS = "127.0.0.250"
 TEMPLATE_DB = "runbook_template"
 _DONE = "__runbook_database_created__"
-EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
+_ENV_MARK = "__runbook_psql_environment__"
+_WRAPPER_ENV = re.compile(r"^(PG[A-Z]*|LD_PRELOAD|PATH)=(.*)$")
+"""What Debian's pg_wrapper sets for the client it runs (and PATH, to put the client's folder first)."""
+EXAMPLE_SPEED = ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_wal_size = '32MB'")
 """Settings of the example server (reloadable; a page sees them only through SHOW): nothing on it
-needs to survive a crash, and each page's CREATE DATABASE takes a third of the time."""
+needs to survive a crash, and each page's CREATE DATABASE takes a third of the time. Each database
+created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL between checkpoints,
+the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
+replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
 """Seconds to wait for the server to accept connections again after a crash."""
 _CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"
@@ -65,22 +82,63 @@ class ExampleServer:
         self._results: dict[Path, tuple[str, str]] = {}
         self._creator: threading.Thread | None = None
         self._proc: subprocess.Popen[str] | None = None
+        self._kept: subprocess.Popen[str] | None = None
+        """The session creating databases on demand (a second run's, an example group's)."""
+        self._kept_lock = threading.Lock()
+        self.client: tuple[str, dict[str, str]] | None = None
+        """psql as pg_wrapper runs it in the host (its path, the environment the wrapper sets); None: not known."""
+        from .site_shells import ShellPool
+
+        self.shells: ShellPool = ShellPool()
+        """The example pages' shells, kept from page to page."""
         self._up = False
         self.create_timeout = 300.0
         """Seconds a page waits for its database (the queue of CREATE DATABASE)."""
 
     def _psql(self, database: str, sql: str, *, single: bool = False,
               options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
+        argv = [*self._client(), "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
         argv += ["-c", sql] if single else ["-f", "-"]
         return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
                               capture_output=True, text=True, timeout=300, check=False)
 
+    def _client(self) -> list[str]:
+        """argv of psql in the host: the client itself with the wrapper's environment, once known."""
+        if self.client is None:
+            return ["psql"]
+        path, env = self.client
+        return ["env", *(f"{k}={v}" for k, v in env.items() if k != "PATH"), path]
+
+    def shell_argv(self) -> list[str]:
+        """The example pages' shell: the user's, with the wrapper's environment and the client's folder
+        first in PATH, so that the page's ``psql`` is the program the wrapper would run."""
+        argv = self.sandbox.shell_argv(SERVER_HOST)
+        if self.client is None or "bash" not in argv:
+            return argv
+        path, env = self.client
+        i = len(argv) - 1 - argv[::-1].index("bash")
+        extra = {**env, "PATH": str(Path(path).parent) + ":" + env.get("PATH", "/usr/local/bin:/bin:/usr/bin")}
+        return [*argv[:i], *(f"{k}={v}" for k, v in extra.items()), *argv[i:]]
+
+    @staticmethod
+    def _read_client(stdout: str) -> tuple[str, dict[str, str]] | None:
+        """The client and the wrapper's environment, from what psql's ``\\!`` printed after the mark."""
+        _, mark, after = stdout.partition(_ENV_MARK)
+        lines = [x.strip() for x in after.splitlines() if x.strip()]
+        if not mark or not lines or not lines[-1].startswith("/") or not lines[-1].endswith("/psql"):
+            return None
+        env = {m.group(1): m.group(2) for x in lines[:-1] if (m := _WRAPPER_ENV.match(x))}
+        return lines[-1], env
+
     def start(self) -> None:
-        """Bring the server up in a sandbox of this run's own: ``runbook-site``, or ``runbook-site-N``
-        while other runs use the first ones (each owned by its run; one left by a run that died is
-        removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N), or the next address
-        down where nothing outside listens on PostgreSQL's port (another program's server)."""
+        self.boot()
+        self.setup()
+
+    def boot(self) -> None:
+        """Bring the host and its cluster up in a sandbox of this run's own: ``runbook-site``, or
+        ``runbook-site-N`` while other runs use the first ones (each owned by its run; one left by a
+        run that died is removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N), or
+        the next address down where nothing outside listens on PostgreSQL's port (another program's server)."""
         from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
 
         netns = self.sandbox.network == "netns"
@@ -92,6 +150,9 @@ class ExampleServer:
             self.sandbox.create_cluster(SERVER_HOST, self.pg_version)
         except SandboxError as exc:
             raise EnvironmentLimit(f"the example server: {exc}") from exc
+
+    def setup(self) -> None:
+        """The server's settings, the user's role, a template database per site (``settings``)."""
         user = self.sandbox.user
         setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
         if setup:
@@ -99,9 +160,12 @@ class ExampleServer:
         setup.append(f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN;")
         names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
         setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
+        # psql's environment as the wrapper sets it and the client it runs (psql's parent process)
+        setup += [f"\\echo {_ENV_MARK}", "\\! env; readlink /proc/$PPID/exe"]
         cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
         if cp.returncode != 0:
             raise EnvironmentLimit(f"the example server: cannot set it up: {cp.stderr.strip()}")
+        self.client = self._read_client(cp.stdout)
         for name, s in zip(names, self.settings, strict=True):
             self.templates[s.root] = name
             if s.prelude.strip() and s.prelude_template:
@@ -145,10 +209,26 @@ class ExampleServer:
         self._creator.start()
 
     def _creator_session(self) -> subprocess.Popen[str]:
-        argv = self.sandbox.exec_argv(SERVER_HOST, ["psql", "-X", "-q", "-d", "postgres"], user="postgres")
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True, bufsize=1)
+        self._proc = self._session()
         return self._proc
+
+    def _session(self) -> subprocess.Popen[str]:
+        argv = self.sandbox.exec_argv(SERVER_HOST, [*self._client(), "-X", "-q", "-d", "postgres"], user="postgres")
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+
+    def _create_now(self, sql: str) -> str:
+        """Run one CREATE DATABASE over the kept session of databases made on demand; its error."""
+        with self._kept_lock:
+            if self._stopping.is_set():
+                return "psql ended: the example server is being stopped"
+            if self._kept is None or self._kept.poll() is not None:
+                self._kept = self._session()
+            error = self._create_one(self._kept, sql)
+            if error and _CRASH_RE.search(error):  # the server's crash ended this session: a new one next time
+                self._end(self._kept)
+                self._kept = None
+            return error
 
     def _create_one(self, proc: subprocess.Popen[str], sql: str) -> str:
         """Run one CREATE DATABASE over the creator's session; its error ("" if none)."""
@@ -217,8 +297,7 @@ class ExampleServer:
             for _ in range(3):
                 self.ready.wait()
                 name, sql = self._create_statement(page, s, suffix)
-                cp = self._psql("postgres", sql, single=True)
-                error = cp.stderr.strip() if cp.returncode != 0 else ""
+                error = self._create_now(sql)
                 if not error or not _CRASH_RE.search(error):
                     break
                 self.recover()
@@ -262,10 +341,15 @@ class ExampleServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        for proc in (self._proc, self._kept):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
         if self._creator is not None:
             self._creator.join(timeout=30)
+        with self._kept_lock:
+            if self._kept is not None:
+                self._end(self._kept)
+        self.shells.close_all()
         if self._up:  # (never another run's server: only the sandbox this one brought up)
             self.sandbox.down(fast=self.sandbox.speed)
             self._up = False
@@ -287,3 +371,57 @@ def _free_address(n: int) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class EarlyServer:
+    """The example server's host and cluster brought up in a thread of their own from the first page
+    read that needs them, while the other pages are read (their sites' templates come after: :meth:`finish`)."""
+
+    def __init__(self, pg_version: str | None, speed: bool) -> None:
+        self.pg_version = pg_version
+        self.speed = speed
+        self.server: ExampleServer | None = None
+        self.took = 0.0
+        """Seconds spent starting the server (host, cluster, then templates)."""
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def begin(self) -> None:
+        if self.server is not None or self.pg_version is None:
+            return
+        self.server = ExampleServer([], self.pg_version, speed=self.speed)
+        self._thread = threading.Thread(target=self._boot, daemon=True)
+        self._thread.start()
+
+    def _boot(self) -> None:
+        assert self.server is not None
+        t0 = time.monotonic()
+        try:
+            self.server.boot()
+        except BaseException as exc:  # raised again where the run waits for the server
+            self._error = exc
+        self.took += time.monotonic() - t0
+
+    def wait(self) -> None:
+        """The host and cluster are up (or their error is raised)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def finish(self, settings: list[SiteSettings]) -> None:
+        """Once the host is up: the templates of ``settings`` (the sites whose pages use the server)."""
+        assert self.server is not None
+        self.wait()
+        t0 = time.monotonic()
+        self.server.settings = settings
+        self.server.setup()
+        self.took += time.monotonic() - t0
+
+    def abandon(self) -> None:
+        """The run ends before it used the server (an error, a signal): the server is stopped whole."""
+        if self.server is None:
+            return
+        if self._thread is not None:
+            self._thread.join()
+        self.server.stop()

@@ -31,11 +31,12 @@ from runbook.psql_output import parse_output
 from .capture import cap_note
 from .compare import Volatile, compare_console, compare_output, has_order_by
 from .observe import Observer
-from .plan import Plan, names_other_host, variant_groups
-from .server_paths import is_server_path, server_path
+from .planning.model import Plan
+from .planning.server_paths import is_server_path, server_path
+from .planning.variants import names_other_host, variant_groups
+from .planning.versions import requirement_block
 from .session import HostShell, Masker, SessionError, Transcript, Unterminated
 from .status import CheckStatus, RunStatus, Status, SubstitutionKind
-from .versions import requirement_block
 
 _LOST_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not yet "
                       r"accepting connections|shutting down|starting up)|no connection to the server|"
@@ -846,7 +847,7 @@ class Runner:
     # -- files ------------------------------------------------------------------------------
     def _file(self, action: Action, host: str, ar: ActionResult) -> None:
         path = action.path or ""
-        if is_server_path(path):  # the guide names no path: the host's server says (runner/server_paths.py)
+        if is_server_path(path):  # the guide names no path: the host's server says (runner/planning/server_paths.py)
             found, why = server_path(self.transport, host, path, self.timeout)
             if found is None:
                 ar.status, ar.message = FAILED, f"line {action.span.line}: {why}"

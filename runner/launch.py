@@ -36,16 +36,12 @@ from .execute import (
     SshTransport,
     Transport,
 )
-from .inventory import Inventory, default_inventory, load_inventory, secret_values
-from .plan import (
-    Plan,
-    UnsafeAddressError,
-    build_plan,
-    installed_pg_versions,
-    sandbox_binding,
-    sandbox_hosts,
-    unsafe_addresses,
-)
+from .planning.addresses import UnsafeAddressError, unsafe_addresses
+from .planning.binding import sandbox_binding, sandbox_hosts
+from .planning.environment import installed_pg_versions
+from .planning.inventory import Inventory, default_inventory, load_inventory, secret_values
+from .planning.model import Plan
+from .planning.plan import build_plan
 from .session import Masker
 
 if TYPE_CHECKING:

@@ -98,15 +98,18 @@ class HostShell:
         self.argv = argv
         self.transcript = transcript
         self.timeout = timeout
+        self._new_sentinel()
+        self.child: pexpect.spawn | None = None
+        self.psql_session: str | None = None
+        self.reader = Reader()
+
+    def _new_sentinel(self) -> None:
         self.nonce = _secrets.token_hex(6)
         self.prompt_re = re.compile(rf"__RB_{self.nonce}_(\d+)__> ")
         self.sql_prompt_re = re.compile(rf"__RBQ_{self.nonce}_(true|false|)_([0-9A-Z]*)__> ")
         self.sql_more_re = re.compile(rf"__RBC_{self.nonce}_(.)__> ")
         """psql's continuation prompt (PROMPT2; PROMPT3 for COPY data, ``C``): it waits for more input;
         ``%R`` says why."""
-        self.child: pexpect.spawn | None = None
-        self.psql_session: str | None = None
-        self.reader = Reader()
 
     def _expect(self, patterns: list[re.Pattern[str]], timeout: float,
                 into: Capture | None = None) -> tuple[int, re.Match[str] | None, str]:
@@ -183,6 +186,35 @@ class HostShell:
             if self.child.isalive():
                 self.child.terminate(force=True)
             self.child = None
+
+    def put_aside(self) -> bool:
+        """Leave psql (if open) and check that the shell is at its own prompt, not psql's, so that
+        another page may use it (:meth:`reuse`). False when it is not (the caller closes it)."""
+        if self.child is None or not self.child.isalive():
+            return False
+        try:
+            if self.psql_session:
+                self.child.sendline("\\q")
+                self.psql_session = None
+            self.child.sendline("")  # bash prints its prompt again; a psql still reading, its own
+            idx, _, _ = self._expect([self.prompt_re, self.sql_prompt_re, self.sql_more_re], 5)
+        except (OSError, pexpect.ExceptionPexpect):
+            return False
+        return idx == 0
+
+    def reuse(self, transcript: Transcript) -> None:
+        """A shell put aside, for another page: its transcript, a new sentinel (a prompt of its earlier
+        use still buffered matches no more). Its namespaces were checked when it started (bash never
+        leaves them: a program it runs could, not the shell itself)."""
+        assert self.child is not None
+        self.transcript = transcript
+        self._new_sentinel()
+        self.child.sendline(f"PS1='__RB_{self.nonce}_$?__> '")
+        self._expect_prompt(10, "setting the shell up again")
+        if self.namespaces:
+            self.transcript.write("note", "inside the host's namespaces: "
+                                  + ", ".join(f"{k}:[{self.namespaces[k]}]" for k in sorted(self.namespaces)))
+        self.transcript.write("note", f"shell on {self.host} ready")
 
     def kill(self) -> None:
         """End the session at once (after an interruption): the shell and what runs in it."""

@@ -6,7 +6,7 @@ gets a database of its own, cloned from a template database that already holds t
 parallel (``jobs``). Guides (several hosts, shell steps) keep their own sandbox, one after the
 other, as ``runbook run GUIDE.md`` runs them. Skipped pages, pages with nothing to run and pages
 blocked by a missing extension are reported with their reason. Reading the site is
-``runbook/site_pages.py``; the report is ``runner/site_report.py``.
+``runbook/site_pages.py``; the report is ``runner/reports/site.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from runbook.model import Graph
 from runbook.site_pages import (
     Page,
     SiteSettings,
+    _jekyll_exclude,
     discover,
     find_site_root,
     load_site_settings,
@@ -35,13 +36,17 @@ from runbook.site_pages import (
 )
 
 from .compare import Volatile
-from .example_server import SERVER_ADDRESS, SERVER_HOST, ExampleServer  # noqa: F401 (SERVER_ADDRESS: re-exported)
-from .execute import Interrupted, Runner, RunResult, SandboxTransport, SignalGuard
-from .inventory import default_inventory
-from .plan import Plan, build_plan, extension_block, installed_pg_versions, unsafe_addresses
-from .report import PageProgress
+from .example_server import SERVER_ADDRESS, SERVER_HOST, EarlyServer, ExampleServer  # noqa: F401 (re-exported)
+from .execute import Interrupted, Runner, RunResult, SignalGuard
+from .planning.addresses import unsafe_addresses
+from .planning.environment import extension_block, installed_pg_versions
+from .planning.inventory import default_inventory
+from .planning.model import Plan
+from .planning.plan import build_plan
+from .reports.progress import PageProgress
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
+from .site_shells import ExampleRunner, SharedHostTransport
 from .status import PageStatus, SiteStatus
 from .volatility import merge_second_run
 
@@ -113,7 +118,7 @@ Rewriter = Callable[[Path, Graph, RunResult], int]
 
 class _Lines:
     """One line per finished page (pages finish in any order when they run in parallel), with the
-    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.report.PageProgress`,
+    run's overall progress: pages done, elapsed time, an estimate (:class:`runner.reports.progress.PageProgress`,
     a live line on a terminal)."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
@@ -135,19 +140,6 @@ def _check_count(pr: PageResult) -> int:
     if pr.result is None:
         return 0
     return sum(len(a.checks) for s in pr.result.steps for a in s.actions)
-
-
-class SharedHostTransport(SandboxTransport):
-    """Every host of an example page is the shared server's host; no observer (nothing replicates)."""
-
-    def shell_argv(self, host: str) -> list[str]:
-        return self.sandbox.shell_argv(SERVER_HOST)
-
-    def root_argv(self, host: str, argv: list[str]) -> list[str]:
-        return self.sandbox.exec_argv(SERVER_HOST, argv)
-
-    def sockets(self) -> dict[str, Path]:
-        return {}
 
 
 @dataclass
@@ -202,7 +194,7 @@ def site_pages(targets: list[Path], site_config: Path | None = None
         if root not in settings_of:
             settings_of[root] = load_site_settings(root)
             if site_config is not None:
-                settings_of[root].exclude = _given_exclude(site_config)
+                settings_of[root].exclude = _jekyll_exclude(site_config)
         s = settings_of[root]
         if target.is_dir():
             nested: list[Path] = []
@@ -227,13 +219,13 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     versions = installed_pg_versions()
     pg_version = versions[-1] if versions else None
     items, settings_of = site_pages(targets, options.site_config)
-    results: dict[int, PageResult] = {}
-    works: list[_Work] = []
-    for i, (page, s, site) in enumerate(items):
-        work, pr = read_page(page, s, site, options.lang, pg_version)
-        works.append(work)
-        if pr is not None:
-            results[i] = pr
+    early = EarlyServer(pg_version, options.speed)  # the server's host comes up while the pages are read
+    try:
+        works, results = _read_pages(items, options.lang, pg_version, early)
+    except BaseException:
+        with guard.shield() if guard is not None else contextlib.nullcontext():
+            early.abandon()
+        raise
     lines = _Lines(len(items), stream)
     for pr in results.values():
         lines.page(pr, timed=False)
@@ -247,15 +239,16 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
         if pg_version is None:
             raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
         sites = list(dict.fromkeys(works[i].settings.root for i in examples + howtos))
-        server = ExampleServer([settings_of[r] for r in sites], pg_version, speed=options.speed)
-        s0 = time.monotonic()
+        early.begin()  # (begun at the first page read that needs it)
+        server = early.server
+        assert server is not None
         pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         try:
             with guard.shield() if guard is not None else contextlib.nullcontext():
-                server.start()  # (a signal meanwhile: the server is up, so that it is stopped whole)
+                early.finish([settings_of[r] for r in sites])  # (a signal meanwhile: up, then stopped whole)
             if guard is not None and guard.signum is not None:
                 raise Interrupted(guard.signum)
-            server_start = time.monotonic() - s0
+            server_start = early.took
             server.slots = threading.Semaphore(max(1, options.jobs))  # pages and example groups running at once
             server.prepare([(works[i].page, works[i].settings) for i in examples
                             if works[i].settings.root not in server.prelude_errors])
@@ -287,6 +280,22 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
                       interrupted.signum if interrupted else None)
 
 
+def _read_pages(items: list[tuple[Page, SiteSettings, str]], lang: str | None, pg_version: str | None,
+                early: EarlyServer) -> tuple[list[_Work], dict[int, PageResult]]:
+    """Read every page (a result at once for those not to run); the example server's host starts
+    coming up at the first page that will use it."""
+    results: dict[int, PageResult] = {}
+    works: list[_Work] = []
+    for i, (page, s, site) in enumerate(items):
+        work, pr = read_page(page, s, site, lang, pg_version)
+        works.append(work)
+        if pr is not None:
+            results[i] = pr
+        elif work.shape == "examples" or uses_running_server(work.graph, work.shape):
+            early.begin()
+    return works, results
+
+
 def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageResult], lines: _Lines,
                 run_guide: GuideRunner) -> Interrupted | None:
     """The guide pages, one after the other, each on its own sandbox; the signal that stopped them."""
@@ -309,12 +318,6 @@ def _run_guides(guides: list[int], works: list[_Work], results: dict[int, PageRe
         results[i] = pr
         lines.page(pr)
     return None
-
-
-def _given_exclude(config: Path) -> list[str]:
-    from runbook.site_pages import _jekyll_exclude
-
-    return _jekyll_exclude(config)
 
 
 def site_status(pages: list[PageResult]) -> str:
@@ -448,8 +451,10 @@ def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Pl
     def group_database(n: int) -> str:
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
-    runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
-                    timeout=options.timeout, settle=options.settle, database=database, go_on=True,
-                    volatile=volatile, keep_going_checks=options.update_expected, group_database=group_database,
-                    versions=server.versions.get(s.root), groups=groups)
+    sql_only = all(a.kind == "sql" for a in plan.graph.actions())  # its shell runs only psql: kept for others
+    runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), secrets={},
+                           transcripts=transcripts, timeout=options.timeout, settle=options.settle, database=database,
+                           go_on=True, volatile=volatile, keep_going_checks=options.update_expected,
+                           group_database=group_database, versions=server.versions.get(s.root), groups=groups,
+                           pool=server.shells if sql_only else None)
     return database, runner, runner.run()

@@ -30,8 +30,10 @@ import time
 from pathlib import Path
 
 from runbook.load import load_graph
-from runner.inventory import default_inventory, secret_values
-from runner.plan import build_plan, installed_pg_versions, pgroonga_installed, sandbox_binding, sandbox_hosts
+from runner.planning.binding import sandbox_binding, sandbox_hosts
+from runner.planning.environment import installed_pg_versions, pgroonga_installed
+from runner.planning.inventory import default_inventory, secret_values
+from runner.planning.plan import build_plan
 from runner.sandbox import Sandbox, SandboxHost, network_mode
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -94,7 +94,8 @@ def _script_once(guide: Path) -> float:
     from bench_run import plain_script
 
     from runbook.load import load_graph
-    from runner.plan import installed_pg_versions, sandbox_binding, sandbox_hosts
+    from runner.planning.binding import sandbox_binding, sandbox_hosts
+    from runner.planning.environment import installed_pg_versions
     from runner.sandbox import Sandbox, SandboxHost, network_mode
 
     pg_version = installed_pg_versions()[-1]

@@ -69,7 +69,7 @@ def psql_floor(pages: list[Path]) -> tuple[float, int]:
     """Seconds ``psql -f`` takes for every page's SQL on one database (each page in its own schema)."""
     from runbook.load import load_graph
     from runbook.site_pages import load_site_settings
-    from runner.plan import installed_pg_versions
+    from runner.planning.environment import installed_pg_versions
     from runner.site import SERVER_HOST, ExampleServer
 
     settings = load_site_settings(pages[0].parent.parent)

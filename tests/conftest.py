@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,21 @@ def seed_en():  # type: ignore[no-untyped-def]
     from runbook.parse import parse_file
 
     return parse_file(SEED_EN)
+
+
+@pytest.fixture(scope="module")
+def sb_root() -> Iterator[Path]:
+    """A sandbox root of the module's own (a temporary folder), every sandbox in it torn down after."""
+    import os
+    import shutil
+    import tempfile
+
+    from runner.sandbox import cleanup_all
+
+    root = Path(tempfile.mkdtemp(prefix="runbook-sandbox-test-"))
+    try:
+        yield root
+    finally:
+        if os.geteuid() == 0:
+            cleanup_all(root)
+        shutil.rmtree(root, ignore_errors=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 from e2e import needs_sandbox
+from helpers import bound_pg_version
 
 from runbook.export import export
 from runbook.load import load_graph
@@ -100,7 +101,7 @@ def test_playbook_runs_on_sandbox_hosts(tmp_path: Path) -> None:
                 time.sleep(0.3)
             assert lines == ["PGroonga and replication", "PostgreSQL 15 and replication"], out
         # the edits were made by ansible.builtin.replace on the real files
-        conf = box.run("primary", ["cat", "/etc/postgresql/15/main/postgresql.conf"]).stdout
+        conf = box.run("primary", ["cat", f"/etc/postgresql/{bound_pg_version()}/main/postgresql.conf"]).stdout
         assert f"listen_addresses = 'localhost,{addresses['primary']}'" in conf
     finally:
         box.down()

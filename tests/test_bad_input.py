@@ -100,22 +100,27 @@ def test_no_traceback_from_a_subprocess() -> None:
 ALPHABET = list("#`-*[]{}():：$ \n\tabc1変更前後スタンバイプライマリー通常|~>")
 
 
+def _parsed_or_refused(text: str) -> None:
+    """The reader gives a step graph of the text, or refuses it with a runbook error that says why
+    (any other exception fails the test)."""
+    try:
+        graph = parse_text(text, "fuzz.md")
+    except RunbookError as exc:
+        assert str(exc).strip()
+    else:
+        assert graph.source.file == "fuzz.md"
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=st.sampled_from(ALPHABET), max_size=400))
 def test_arbitrary_markdown_raises_only_runbook_errors(text: str) -> None:
-    try:
-        parse_text(text, "fuzz.md")
-    except RunbookError:
-        pass
+    _parsed_or_refused(text)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_raises_only_runbook_errors(text: str) -> None:
-    try:
-        parse_text(text, "fuzz.md")
-    except RunbookError:
-        pass
+    _parsed_or_refused(text)
 
 
 @settings(max_examples=100, deadline=None)
@@ -124,7 +129,4 @@ def test_arbitrary_text_raises_only_runbook_errors(text: str) -> None:
 def test_seed_cut_or_spliced_raises_only_runbook_errors(cut: int, insert: str) -> None:
     lines = SEED_JA.read_text(encoding="utf-8").split("\n")
     text = "\n".join(lines[:cut] + [insert] + lines[cut:])
-    try:
-        parse_text(text, "fuzz.md")
-    except RunbookError:
-        pass
+    _parsed_or_refused(text)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT
+from helpers import line_of
 
 from runbook.read.liquid import SiteConfig, render
 from runbook.read.yaml_bounded import MAX_VALUES, AliasBomb, load
@@ -48,7 +49,7 @@ def test_a_yaml_alias_bomb_in_config_is_a_clear_error(tmp_path: Path) -> None:
                         capture_output=True, text=True, timeout=60, preexec_fn=_limited, check=False)
     assert cp.returncode == 4, cp.stderr[-2000:]
     # the first value that stands for more than MAX_VALUES: 9**6 at line 7 (the line of f:)
-    where = f"{tmp_path / '_config.yml'}:7: "
+    where = f"{tmp_path / '_config.yml'}:{line_of(_bomb(), 'f: &f [')}: "
     assert where + "site-config: not YAML: its aliases make this value stand for more than" in cp.stderr
     assert "Traceback" not in cp.stderr
 

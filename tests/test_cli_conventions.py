@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 from conftest import FIXTURES
+from helpers import bound_pg_version, line_of
 
 from runner.cli import main as cli
 
@@ -102,7 +103,8 @@ def test_lint_says_which_lexicon_read_each_guide() -> None:
 
 def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     from runner.execute import ActionResult, RunResult, StepResult
-    from runner.report import ProgressPrinter, print_summary
+    from runner.reports.progress import ProgressPrinter
+    from runner.reports.summary import print_summary
 
     step = StepResult("s", 1, "S", None, 3, "passed", actions=[ActionResult("s#1", "s", "shell", "h", 4, "passed")])
     printer = ProgressPrinter(total=1)
@@ -115,7 +117,7 @@ def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.Captur
 
 def test_a_failed_steps_line_names_the_guide_and_line(capsys: pytest.CaptureFixture[str]) -> None:
     from runner.execute import StepResult
-    from runner.report import ProgressPrinter
+    from runner.reports.progress import ProgressPrinter
 
     step = StepResult("check-data", 3, "Check", None, 59, "failed", reason="primary: result differs")
     ProgressPrinter(total=3, file="g.ja.md")("step-end", step, None)
@@ -123,9 +125,9 @@ def test_a_failed_steps_line_names_the_guide_and_line(capsys: pytest.CaptureFixt
 
 
 def test_quiet_silences_the_progress(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner import console
     from runner.execute import StepResult
-    from runner.report import ProgressPrinter
+    from runner.reports import console
+    from runner.reports.progress import ProgressPrinter
 
     monkeypatch.setattr(console, "verbosity", console.QUIET)
     ProgressPrinter(total=1)("step-start", StepResult("s", 1, "S", None, 3, "running"), None)
@@ -161,7 +163,7 @@ def test_the_summary_fits_the_terminal_and_cuts_notes_with_an_ellipsis(
         columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """COLUMNS is the width (the table was 160 wide on an 80-column terminal); a note too long for
     the line ends in an ellipsis (it was cut at 90 characters without one); no step name is lost."""
-    from runner.report import print_summary
+    from runner.reports.summary import print_summary
 
     monkeypatch.setenv("COLUMNS", str(columns))
     out = io.StringIO()
@@ -176,7 +178,7 @@ def test_the_summary_fits_the_terminal_and_cuts_notes_with_an_ellipsis(
 
 
 def test_a_guides_run_ends_with_a_closing_list_of_file_line_expected_got() -> None:
-    from runner.report import print_failures
+    from runner.reports.summary import print_failures
 
     out = io.StringIO()
     print_failures(_long_result(), "docs/guides/g.md", stream=out)  # type: ignore[arg-type]
@@ -251,7 +253,8 @@ def test_an_unclosed_fence_in_the_middle_is_reported_at_its_line(tmp_path: Path,
 
 def test_rewritten_checks_are_updated_not_passed() -> None:
     from runner.execute import ActionResult, CheckResult, RunResult, StepResult
-    from runner.report import mark_updated, to_json
+    from runner.reports.guide import to_json
+    from runner.reports.summary import mark_updated
 
     check = CheckResult(9, "SELECT 1;", "failed", ["2"], ["1"], ["differs"], expected_span=(9, 10),
                         statement_span=(8, 8))
@@ -289,7 +292,8 @@ def test_the_plan_honours_only_and_shows_expected_output_and_how_it_is_compared(
     assert out.startswith(f"plan for {SINGLE} on the sandbox; read as Japanese (file name .ja.md)\n")
     assert "steps selected: check-data" in out
     assert "install-postgresql" not in out and "configure-primary" not in out
-    assert "       expects (line 78, compared exact):\n         |  name  | price \n" in out
+    line = line_of(SINGLE, "--  name  | price")
+    assert f"       expects (line {line}, compared exact):\n         |  name  | price \n" in out
     assert not re.search(r"\b[A-Z][a-z]+\([a-z_]+=", out)  # no Python repr
 
 
@@ -298,7 +302,8 @@ def test_the_plan_shows_substitutions_with_reasons_and_no_python_repr(capsys: py
     assert cli(["run", "--plan", "--from", "configure-primary", "--until", "configure-primary", str(SINGLE)]) == 0
     out = capsys.readouterr().out
     assert "steps selected: configure-primary\n" in out
-    assert "     edit /etc/postgresql/15/main/postgresql.conf:\n       - #listen_addresses = 'localhost'\n" in out
+    conf = f"/etc/postgresql/{bound_pg_version()}/main/postgresql.conf"
+    assert f"     edit {conf}:\n       - #listen_addresses = 'localhost'\n" in out
     assert cli(["run", "--plan", str(PLAIN_JA)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"\n       substituted for `[^`]+` \(line \d+\)\n         because .{20,}", out)
@@ -310,7 +315,7 @@ def test_the_plan_as_json_is_written_and_checked_against_its_schema(tmp_path: Pa
     out = tmp_path / "plan.json"
     assert cli(["run", "--plan", "--until", "configure-primary", "--json", str(out), str(SINGLE)]) == 0
     data = json.loads(out.read_text())
-    from runner.plan_view import load_plan_schema
+    from runner.planning.plan_view import load_plan_schema
 
     jsonschema.validate(data, load_plan_schema())
     assert [s["id"] for s in data["steps"]] == ["install-postgresql", "configure-primary"]
@@ -338,7 +343,7 @@ def test_export_lang_is_the_guides_language_and_into_the_one_to_write(capsys: py
 def test_how_each_check_is_compared() -> None:
     """The plan says how each result is compared, as runner/compare.py compares it."""
     from runbook.parse import parse_text
-    from runner.plan_view import how_compared
+    from runner.planning.plan_view import how_compared
 
     extra = ("SELECT name FROM items;\n-- name\n-- -------\n-- apple\n-- pear\n-- (2 rows)\n"
              "EXPLAIN SELECT * FROM items;\n--                        QUERY PLAN\n"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import installed_pg_versions
 
 from runbook.edit_rules import apply_append, apply_file_edit, apply_settings, parse_setting
 from runbook.errors import SchemaError
@@ -20,8 +21,9 @@ from runbook.export.sh import HELPER
 from runbook.model import Action, Graph, Span
 from runbook.validate import check
 
-SAMPLE = Path("/usr/share/postgresql/15/postgresql.conf.sample")
-pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="Debian's postgresql-15 is not installed")
+SAMPLE = Path(f"/usr/share/postgresql/{(installed_pg_versions() or ['none'])[-1]}/postgresql.conf.sample")
+"""Debian's sample of the PostgreSQL a run binds (the newest installed)."""
+pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="Debian's postgresql is not installed")
 
 SETTINGS = "listen_addresses = 'localhost,192.168.0.40'\nwal_level = logical\nmax_wal_senders = 10\n"
 HBA_LINE = "host    blog            replicator      192.168.0.41/32         scram-sha-256\n"

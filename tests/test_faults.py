@@ -21,10 +21,11 @@ SINGLE = FIXTURES / "guides" / "single-host.ja.md"
 def no_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     """This machine as one without PostgreSQL (nothing under /usr/lib/postgresql)."""
     import runner.launch
-    import runner.plan
+    import runner.planning.environment
+    import runner.planning.plan
     import runner.site
 
-    for module in (runner.plan, runner.launch, runner.site):
+    for module in (runner.planning.environment, runner.planning.plan, runner.launch, runner.site):
         if hasattr(module, "installed_pg_versions"):
             monkeypatch.setattr(module, "installed_pg_versions", lambda: [])
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import ROOT
 from e2e import needs_sandbox, pids_in
 from e2e import variant as _variant
+from helpers import bound_pg_version
 
 from runner.cli import main as run
 
@@ -112,7 +113,7 @@ def test_root_prompt_psql_fails_its_action_with_a_message(tmp_path: Path, capsys
 def test_a_helper_that_does_not_finish_fails_its_action(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The file the guide edits is a FIFO nobody writes: reading it never ends; the edit fails after
     --timeout with a message, the run goes on to its report."""
-    conf = "/etc/postgresql/15/main/postgresql.conf"
+    conf = f"/etc/postgresql/{bound_pg_version()}/main/postgresql.conf"
     guide = _variant(tmp_path, "fifo-edit", "sudo apt install -y postgresql-16",
                      f"sudo apt install -y postgresql-16\nsudo rm {conf} && sudo mkfifo {conf}")
     report = tmp_path / "r.json"

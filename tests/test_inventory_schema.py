@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
+from helpers import line_of
 
 from runbook.parse import parse_file
 from runner.cli import main as cli
-from runner.inventory import InventoryError, key_positions, load_inventory
+from runner.planning.inventory import InventoryError, key_positions, load_inventory
 
 SINGLE = FIXTURES / "guides" / "single-host.ja.md"
 
@@ -23,34 +24,46 @@ def _problems(tmp_path: Path, text: str, graph: bool = True) -> list[str]:
     return [f.format().removeprefix(f"{inv}:") for f in info.value.findings]
 
 
+def _at(text: str, line: str, what: str, after: int = 0) -> str:
+    """``LINE:COLUMN`` (1-based) of ``what`` (``after`` characters further) on the line of ``text``
+    that holds ``line``."""
+    n = line_of(text, line)
+    return f"{n}:{text.split(chr(10))[n - 1].index(what) + 1 + after}"
+
+
 def test_every_problem_at_its_line_and_column_with_the_closest_key(tmp_path: Path) -> None:
-    found = _problems(tmp_path, '[defaults]\nkind = "sandbox"\n\n[hosts.primary]\nkind = "shh"\n'
-                                'adress = "db1"\n  port = "twenty-two"\ncolour = "red"\n')
+    text = ('[defaults]\nkind = "sandbox"\n\n[hosts.primary]\nkind = "shh"\n'
+            'adress = "db1"\n  port = "twenty-two"\ncolour = "red"\n')
+    found = _problems(tmp_path, text)
+    kind, adress = _at(text, 'kind = "shh"', '"shh"'), _at(text, "adress", "adress")
+    port, colour = _at(text, "port =", '"twenty-two"'), _at(text, "colour", "colour")
     assert found == [
-        "5:8: inventory: kind = 'shh': expected one of sandbox, ssh, local (did you mean 'ssh'?)",
-        "6:1: inventory: unknown key 'adress' in [hosts.primary] (did you mean 'address'?)",
-        "7:10: inventory: hosts.primary.port = 'twenty-two': expected a whole number (port = 22)",
-        "8:1: inventory: unknown key 'colour' in [hosts.primary] (known: address, kind, password_env, port, "
+        f"{kind}: inventory: kind = 'shh': expected one of sandbox, ssh, local (did you mean 'ssh'?)",
+        f"{adress}: inventory: unknown key 'adress' in [hosts.primary] (did you mean 'address'?)",
+        f"{port}: inventory: hosts.primary.port = 'twenty-two': expected a whole number (port = 22)",
+        f"{colour}: inventory: unknown key 'colour' in [hosts.primary] (known: address, kind, password_env, port, "
         "ssh_options, user)",
     ]
 
 
 def test_unknown_tables_hosts_and_variables_with_their_closest(tmp_path: Path) -> None:
-    found = _problems(tmp_path, '[host.primary]\nkind = "ssh"\n[hosts.primery]\nkind = "ssh"\n'
-                                '[bindings]\npg_majr = "15"\n')
+    text = '[host.primary]\nkind = "ssh"\n[hosts.primery]\nkind = "ssh"\n[bindings]\npg_majr = "15"\n'
+    found = _problems(tmp_path, text)
+    host, primery, majr = _at(text, "[host.", "host"), _at(text, "primery", "hosts"), _at(text, "pg_majr", "pg_majr")
     assert found == [
-        "1:2: inventory: unknown key 'host' in the inventory (did you mean 'hosts'?)",
-        "3:2: inventory: [hosts.primery]: the guide has no such host (did you mean 'primary'?)",
-        "6:1: inventory: 'pg_majr': the guide has no such variable (did you mean 'pg_major'?)",
+        f"{host}: inventory: unknown key 'host' in the inventory (did you mean 'hosts'?)",
+        f"{primery}: inventory: [hosts.primery]: the guide has no such host (did you mean 'primary'?)",
+        f"{majr}: inventory: 'pg_majr': the guide has no such variable (did you mean 'pg_major'?)",
     ]
 
 
 def test_a_toml_syntax_error_at_its_line_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     inv = tmp_path / "hosts4.toml"
-    inv.write_text('[defaults]\nkind = "ssh"\n\n[hosts.primary]\naddress = "db1"\nport = 22 22\n')
+    text = '[defaults]\nkind = "ssh"\n\n[hosts.primary]\naddress = "db1"\nport = 22 22\n'
+    inv.write_text(text)
     assert cli(["run", "--plan", "--inventory", str(inv), str(SINGLE)]) == 4
     err = capsys.readouterr().err
-    assert err.startswith(f"{inv}:6:11: inventory-syntax: not valid TOML: ")
+    assert err.startswith(f"{inv}:{_at(text, 'port = 22 22', '22 22', after=3)}: inventory-syntax: not valid TOML: ")
     assert ":1:" not in err
 
 

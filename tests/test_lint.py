@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SEED_JA
+from conftest import SEED_EN, SEED_JA
+from helpers import line_of, lines_of
 
 from runbook.lint import lint
 from runbook.model import Graph
@@ -23,17 +24,17 @@ def test_seed_findings(seed_ja: Graph) -> None:
     findings = lint(seed_ja)
     rules = _by_rule(seed_ja)
     # overview items 5, 6 and 7 differ from their headings
-    assert rules["overview-title-mismatch"] == [47, 49, 51]
+    assert rules["overview-title-mismatch"] == [line_of(SEED_JA, f"  {n}. [") for n in (5, 6, 7)]
     # "-              title" instead of "--"
-    assert rules["expected-output-malformed"] == [419]
+    assert rules["expected-output-malformed"] == [line_of(SEED_JA, "-              title")]
     # pgronga.enable_wal_resource_manager: no conf block sets it (the block says pgroonga.)
     (typo,) = [f for f in findings if f.rule == "unknown-setting"]
-    assert typo.severity == "error" and typo.span.line == 179
+    assert typo.severity == "error" and typo.span.line == line_of(SEED_JA, "`pgronga.enable_wal_resource_manager")
     assert "pgronga.enable_wal_resource_manager" in typo.message
     assert "pgroonga.enable_wal_resource_manager" in typo.message
     # both pg_basebackup commands: a hint, not an error
     hints = [f for f in findings if f.rule == "basebackup-spread-checkpoint"]
-    assert [f.span.line for f in hints] == [335, 352]
+    assert [f.span.line for f in hints] == lines_of(SEED_JA, "$ sudo -u postgres -H pg_basebackup")
     assert {f.severity for f in hints} == {"hint"}
     assert "--checkpoint=fast" in hints[0].message
 
@@ -41,15 +42,15 @@ def test_seed_findings(seed_ja: Graph) -> None:
 def test_english_findings_match(seed_en: Graph) -> None:
     rules = _by_rule(seed_en)
     assert "overview-title-mismatch" not in rules  # the English overview matches its headings
-    assert rules["expected-output-malformed"] == [419]
-    assert rules["unknown-setting"] == [179]
+    assert rules["expected-output-malformed"] == [line_of(SEED_EN, "-              title")]
+    assert rules["unknown-setting"] == [line_of(SEED_EN, "`pgronga.enable_wal_resource_manager")]
 
 
 def test_cli_text_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["lint", str(SEED_JA)]) == 1
     out = capsys.readouterr().out
-    assert f"{SEED_JA}:47: overview-title-mismatch: " in out
-    assert f"{SEED_JA}:335: basebackup-spread-checkpoint: " in out
+    assert f"{SEED_JA}:{line_of(SEED_JA, '  5. [')}: overview-title-mismatch: " in out
+    assert f"{SEED_JA}:{line_of(SEED_JA, '$ sudo -u postgres -H pg_basebackup')}: basebackup-spread-checkpoint: " in out
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import line_of
 
 from runbook.errors import GuideError, UsageError
 from runbook.read.liquid import SiteConfig, find_site_config, load_site_config, render, site_for
@@ -118,7 +119,7 @@ def test_commands_take_site_config_and_lint_names_the_line(tmp_path: Path, capsy
     assert "SELECT 'hello' AS w;" in out
     assert main(["lint", str(page), "--site-config", str(config)]) == 1
     out = capsys.readouterr().out
-    assert f"{page}:9: liquid-unknown-variable:" in out and "site.nope" in out
+    assert f"{page}:{line_of(page, '{{ site.nope }}')}: liquid-unknown-variable:" in out and "site.nope" in out
     # without a configuration (none above tmp_path), the page is read as written
     assert main(["parse", str(page)]) == 0
     assert "{{ site.word }}" in capsys.readouterr().out

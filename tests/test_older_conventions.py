@@ -16,10 +16,10 @@ from e2e import needs_sandbox
 
 from runbook.errors import GuideError
 from runbook.parse import parse_file, parse_text
-from runner import plan as plan_module
 from runner.cli import main as cli
-from runner.inventory import default_inventory
-from runner.plan import build_plan
+from runner.planning import environment as plan_module
+from runner.planning.inventory import default_inventory
+from runner.planning.plan import build_plan
 
 MASTER_SLAVE = {lang: GUIDES / f"master-slave-replication.{lang}.md" for lang in ("ja", "en")}
 SLOW_LOG = {lang: GUIDES / f"slow-query-log.{lang}.md" for lang in ("ja", "en")}

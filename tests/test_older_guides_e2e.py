@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import GUIDES
 from e2e import needs_sandbox
+from helpers import bound_pg_version
 
 from runner.cli import main as run
 
@@ -40,24 +41,25 @@ def test_rhel_guide_runs_on_debian_clusters_with_every_substitution_reported(
     data = _run(GUIDES / f"rhel-logical-replication.{lang}.md", tmp_path)
     err = capsys.readouterr().err
     # the speed settings create clusters from a cached template (runbook-createcluster), else pg_createcluster
-    assert re.search(r"postgresql-15-setup initdb -> sudo (runbook-|pg_)createcluster", err)
-    assert ": /var/lib/pgsql/15/data/pg_hba.conf -> /etc/postgresql/15/main/pg_hba.conf\n      because " in err
+    v = bound_pg_version()  # the guide's version, bound to the newest installed
+    assert re.search(rf"postgresql-{v}-setup initdb -> sudo (runbook-|pg_)createcluster", err)
+    assert f": /var/lib/pgsql/{v}/data/pg_hba.conf -> /etc/postgresql/{v}/main/pg_hba.conf\n      because " in err
     actions = _actions(data)
     install = actions[("install-postgresql#1", "subscriber")]
     subs = install["substitutions"]
     assert [s["kind"] for s in subs] == ["skip", "skip", "skip", "replace"]
     assert all(s["reason"] for s in subs)
-    assert "initdb" in subs[3]["command"] and "createcluster 15 main" in subs[3]["with"]
+    assert "initdb" in subs[3]["command"] and f"createcluster {v} main" in subs[3]["with"]
     # The settings and the pg_hba.conf line went into Debian's files, named by the prose alone.
     settings = actions[("configure-publisher#1", "publisher")]
-    assert settings["substitutions"][0]["with"] == "/etc/postgresql/15/main/postgresql.conf"
+    assert settings["substitutions"][0]["with"] == f"/etc/postgresql/{v}/main/postgresql.conf"
     assert "wal_level = logical" in settings["details"]
     hba = actions[("configure-publisher#2", "publisher")]
-    assert hba["substitutions"][0]["with"] == "/etc/postgresql/15/main/pg_hba.conf"
+    assert hba["substitutions"][0]["with"] == f"/etc/postgresql/{v}/main/pg_hba.conf"
     # Root commands ran, and the service name was rewritten but its output still compared.
     start = actions[("start-subscriber#1", "subscriber")]
     assert [c["status"] for c in start["checks"]] == ["passed"]
-    assert start["substitutions"][0]["with"].startswith("systemctl enable --now postgresql@15-main")
+    assert start["substitutions"][0]["with"].startswith(f"systemctl enable --now postgresql@{v}-main")
     # wal_level = logical took effect: the subscription copied and keeps receiving rows.
     assert actions[("check-replication#2", "subscriber")]["status"] == "passed"
 

@@ -57,10 +57,10 @@ def test_the_minimum_length_is_written_once() -> None:
 
 def test_a_secrets_environment_variable_is_named_in_one_place() -> None:
     import runbook.export
-    import runner.inventory
+    import runner.planning.inventory
 
     assert secret_env_name("replication-password") == "RUNBOOK_SECRET_REPLICATION_PASSWORD"
-    assert runner.inventory.secret_env_name is secret_env_name
+    assert runner.planning.inventory.secret_env_name is secret_env_name
     assert runbook.export.secret_env_name is secret_env_name
     assert _holding(r"def secret_env_name") == ["runbook/secrets.py"]
     assert _holding(r"\"RUNBOOK_SECRET_\" \+") == ["runbook/secrets.py"]
@@ -69,7 +69,7 @@ def test_a_secrets_environment_variable_is_named_in_one_place() -> None:
 # -- secure PATH ------------------------------------------------------------------------------------
 
 def test_the_secure_path_is_written_once() -> None:
-    from runner.plan import SECURE_PATH as plan_path
+    from runner.planning.environment import SECURE_PATH as plan_path
     from runner.sandbox.state import SECURE_PATH
 
     assert plan_path is SECURE_PATH

@@ -81,11 +81,13 @@ def test_stop_commands_wrap_output_and_resume_for_own_commands() -> None:
 
 
 def test_junit_holds_control_characters_as_text() -> None:
-    from runner.report import junit_text
+    from runner.reports.guide import junit_text
 
     root = ET.Element("testsuites")
     ET.SubElement(root, "failure", message="a\x1bb").text = "x\x00y\nz"
-    ET.fromstring(junit_text(root).split("\n", 1)[1])
+    failure = ET.fromstring(junit_text(root).split("\n", 1)[1]).find("failure")  # well-formed XML 1.0
+    assert failure is not None  # the control characters are written as visible text, the rest kept
+    assert (failure.get("message"), failure.text) == ("a\\x1bb", "x\\x00y\nz")
 
 
 def test_plan_masks_secrets_and_shows_no_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import SEED_JA
+from helpers import fence_after, line_of
 
 from runbook.model import Graph
 
@@ -30,7 +31,7 @@ def test_hosts_from_environment_list(seed_ja: Graph) -> None:
     assert (hosts["standby1"].label, hosts["standby1"].address) == ("スタンバイ1", "192.168.0.31")
     assert (hosts["standby2"].label, hosts["standby2"].address) == ("スタンバイ2", "192.168.0.32")
     assert all(h.os == "Ubuntu 24.04" for h in seed_ja.hosts)
-    assert hosts["primary"].span.line == 61
+    assert hosts["primary"].span.line == line_of(SEED_JA, "  * プライマリー：")
     (group,) = seed_ja.groups
     assert group.label == "スタンバイ" and group.members == STANDBYS
 
@@ -60,7 +61,7 @@ def test_all_32_blocks_accounted_for(seed_ja: Graph) -> None:
     assert len(fences) == 32
     assert sorted(b.line for b in seed_ja.blocks) == fences
     (mermaid,) = seed_ja.notes
-    assert mermaid.kind == "note" and mermaid.lang == "mermaid" and mermaid.span.line == 13
+    assert mermaid.kind == "note" and mermaid.lang == "mermaid" and mermaid.span.line == line_of(SEED_JA, "```mermaid")
     action_ids = {a.id for a in seed_ja.actions()}
     for block in seed_ja.blocks:
         if block.role == "note":
@@ -112,8 +113,9 @@ def test_file_edits(seed_ja: Graph) -> None:
         ("/etc/postgresql/16/main/postgresql.conf", "#shared_preload_libraries = ''\n",
          "shared_preload_libraries = 'pgroonga_wal_resource_manager'\n"),
     ]
-    assert edits[0].path_span is not None and edits[0].path_span.line == 128
-    assert edits[0].before_span is not None and edits[0].before_span.line == 132
+    conf = "`/etc/postgresql/16/main/postgresql.conf`:"
+    assert edits[0].path_span is not None and edits[0].path_span.line == line_of(SEED_JA, conf)
+    assert edits[0].before_span is not None and edits[0].before_span.line == fence_after(SEED_JA, conf)
     (write,) = [a for a in seed_ja.actions() if a.kind == "file_write"]
     assert write.path == "/etc/postgresql/16/main/conf.d/pgroonga.conf"
     assert write.after == "pgroonga.enable_wal_resource_manager = on\npgroonga.enable_crash_safe = on\n"

@@ -8,8 +8,11 @@ import pytest
 
 from runbook.model import Graph
 from runbook.parse import parse_text
-from runner.inventory import default_inventory
-from runner.plan import Plan, build_plan, format_plan, pgroonga_installed, programs
+from runner.planning.environment import pgroonga_installed, programs
+from runner.planning.inventory import default_inventory
+from runner.planning.model import Plan
+from runner.planning.plan import build_plan
+from runner.planning.plan_view import format_plan
 
 CREATE = "CREATE-CLUSTER"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import GUIDES
 from e2e import needs_sandbox
+from helpers import bound_pg_version
 
 pytest_plugins = ["pytester"]
 
@@ -128,17 +129,18 @@ def test_x_stops_at_the_first_failed_step(pytester: pytest.Pytester) -> None:
 
 def test_blocked_step_is_skipped_as_blocked(pytester: pytest.Pytester) -> None:
     """PGroonga's guide: without PGroonga, install-pgroonga is blocked (an environment limit, not a failure)."""
-    from runner.plan import pgroonga_installed
+    from runner.planning.environment import pgroonga_installed
 
     _guide(pytester, "streaming-replication-wal-resource-manager.en.md")
     result = pytester.runpytest_subprocess("--runbook", "-rs", "-p", "no:cacheprovider")
-    if pgroonga_installed("15"):
+    version = bound_pg_version()
+    if pgroonga_installed(version):
         result.assert_outcomes(passed=10)
         return
     result.assert_outcomes(passed=1, skipped=9)
     result.stdout.fnmatch_lines([
         "SKIPPED [[]1[]] streaming-replication-wal-resource-manager.en.md:*: blocked by the environment: "
-        "PGroonga is not installed for PostgreSQL 15*",
+        f"PGroonga is not installed for PostgreSQL {version}*",
         "SKIPPED [[]1[]] streaming-replication-wal-resource-manager.en.md:*: not run: step install-pgroonga is blocked",
     ])
     assert result.ret == pytest.ExitCode.OK

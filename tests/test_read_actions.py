@@ -3,6 +3,7 @@ expected results), each with its lines."""
 
 from __future__ import annotations
 
+from helpers import line_of
 from read_helpers import FILE, span
 
 from runbook.model import Action
@@ -54,14 +55,18 @@ SELECT *
 """
     problems = Problems()
     meta, insert, select = sql_statements(code, 20, FILE, problems)
+
+    def at(needle: str) -> int:  # the block starts at line 20 of its page
+        return line_of(code, needle) + 19
+
     assert (meta.sql, meta.span.line, meta.expected) == ("\\x off", 20, None)
     assert (insert.sql, insert.expected.kind, insert.expected.tag) == (  # type: ignore[union-attr]
         "INSERT INTO t VALUES ('a;b');", "tag", "INSERT 0 1")
-    assert (select.span.line, select.span.end_line) == (23, 24)
+    assert (select.span.line, select.span.end_line) == (at("SELECT *"), at("  FROM t;"))
     assert select.expected is not None
     assert (select.expected.kind, select.expected.columns, select.expected.rows, select.expected.row_count) == (
         "table", ["v"], [["a;b"]], 1)
-    assert (select.expected.span.line, select.expected.span.end_line) == (25, 28)
+    assert (select.expected.span.line, select.expected.span.end_line) == (at("--  v"), at("-- (1 row)"))
     assert problems.defects == []
 
 

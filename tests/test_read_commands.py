@@ -24,7 +24,7 @@ def test_redirections_are_not_programs(line: str, found: list[str]) -> None:
 
 
 def test_the_runner_reads_commands_as_the_reader_does() -> None:
-    from runner.plan import programs as runner_programs
+    from runner.planning.environment import programs as runner_programs
 
     assert runner_programs is programs
 

@@ -73,10 +73,11 @@ def test_an_example_begins_with_the_blocks_it_needs() -> None:
     graph = parse_text(text, "p.en.md", "en")
     lines = text.split("\n")
     names = lines.index("CREATE TABLE names (name text);")  # 0-based: the fence's 1-based line
-    assert [g.span.line for g in graph.example_groups] == [5, names]
+    first = lines.index("CREATE TABLE groups (synonyms text[]);")  # 0-based: the first fence's 1-based line
+    assert [g.span.line for g in graph.example_groups] == [first, names]
     again = lines.index("CREATE TABLE groups (synonyms text[]);", names)  # the fence's 1-based line
     assert graph.example_groups[1].reason == (f"the example whose block at line {again} creates groups again "
-                                              "(first created at line 5)")
+                                              f"(first created at line {first})")
     assert [a.example_group for a in graph.actions()] == [1, 1, 2, 2, 2]
 
 
@@ -105,8 +106,9 @@ def test_corpus_pages(page: str, starts: list[str]) -> None:
 
 
 def test_plan_shows_a_line_per_group() -> None:
-    from runner.inventory import default_inventory
-    from runner.plan import build_plan, format_plan
+    from runner.planning.inventory import default_inventory
+    from runner.planning.plan import build_plan
+    from runner.planning.plan_view import format_plan
 
     graph = parse_file(PAGES / "start-over.en.md")
     plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from helpers import line_of
+
 from runbook.read.outline import Node, outline
 from runbook.read.problems import Problems
 
@@ -50,7 +52,7 @@ def test_front_matter_title_wins_over_the_first_heading() -> None:
 def test_heading_id_and_inline_forms() -> None:
     nodes, _, _ = _nodes()
     step = nodes[2]
-    assert (step.level, step.anchor, step.span.line) == (2, "step-one", 6)
+    assert (step.level, step.anchor, step.span.line) == (2, "step-one", line_of(TEXT, "## [通常] Step"))
     assert step.inline is not None
     assert step.inline.text == "[通常] Step `one`"
     assert step.inline.plain == "[通常] Step one"
@@ -76,9 +78,11 @@ def test_list_marker_and_depths() -> None:
 def test_fences_keep_lang_code_and_first_code_line() -> None:
     nodes, _, _ = _nodes()
     fence, indented = nodes[8], nodes[9]
-    assert (fence.lang, fence.code, fence.first_line) == ("sql", "SELECT 1;\n", 15)
-    assert (fence.span.line, fence.span.end_line) == (14, 16)
-    assert (indented.lang, indented.code.strip(), indented.first_line) == ("", "indented code", 18)
+    opening = line_of(TEXT, "```SQL extra")
+    assert (fence.lang, fence.code, fence.first_line) == ("sql", "SELECT 1;\n", line_of(TEXT, "SELECT 1;"))
+    assert (fence.span.line, fence.span.end_line) == (opening, line_of(TEXT, "```", 2))
+    assert (indented.lang, indented.code.strip(), indented.first_line) == ("", "indented code",
+                                                                            line_of(TEXT, "    indented code"))
 
 
 def test_html_block_keeps_its_source() -> None:
@@ -87,7 +91,8 @@ def test_html_block_keeps_its_source() -> None:
 
 def test_unclosed_fence_is_fatal_at_its_opening_line() -> None:
     problems = Problems()
-    doc = outline("# T\n\ntext\n\n~~~bash\nls\n", "t.md", problems)
-    assert [(f.rule, f.span.line) for f in problems.fatal] == [("unclosed-fence", 5)]
+    text = "# T\n\ntext\n\n~~~bash\nls\n"
+    doc = outline(text, "t.md", problems)
+    assert [(f.rule, f.span.line) for f in problems.fatal] == [("unclosed-fence", line_of(text, "~~~bash"))]
     assert "'~~~'" in problems.fatal[0].message
     assert doc.lines == 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from helpers import line_of
+
 from runbook.read.sql import is_syntax, statements
 
 INTERLEAVED = """\
@@ -28,15 +30,21 @@ EXPLAIN SELECT 1;
 
 def test_each_output_belongs_to_the_statement_before_it() -> None:
     found, findings = statements(INTERLEAVED, 10, "page.md")
+
+    def at(needle: str, nth: int = 1) -> int:  # the block starts at line 10 of its page
+        return line_of(INTERLEAVED, needle, nth) + 9
+
     assert findings == []
-    assert [s.span.line for s in found] == [10, 16, 23]
-    assert [s.expected.span.line if s.expected else None for s in found] == [12, 17, 24]
+    assert [s.span.line for s in found] == [at("SELECT pgroonga_query_expand"), at("SELECT 2 AS two;"),
+                                            at("EXPLAIN SELECT 1;")]
+    assert [s.expected.span.line if s.expected else None for s in found] == [
+        at("--                  query_expand"), at("--  two"), at("--  QUERY PLAN")]
     assert found[0].expected is not None
     assert found[0].expected.rows == [["((PGroonga) OR (Groonga PostgreSQL)) OR Mroonga"]]
     assert found[1].expected is not None and found[1].expected.row_count == 1  # "--(1 row)" without a space
     # the prose before EXPLAIN is the EXPLAIN's comment, not the SELECT's output
     assert [(c.span.line, c.text) for c in found[2].comments] == [
-        (22, "Without type casting varchar (it uses sequential scan):")]
+        (at("-- Without type casting"), "Without type casting varchar (it uses sequential scan):")]
     assert found[1].comments == [] and found[2].expected is not None
 
 
@@ -63,16 +71,19 @@ SELECT *
 
 def test_prose_comments_are_kept_on_their_statement_and_output_may_follow_a_blank_line() -> None:
     found, _ = statements(PROSE, 1, "page.md")
-    assert [s.span.line for s in found] == [1, 6, 9]
+    assert [s.span.line for s in found] == [line_of(PROSE, x) for x in ("CREATE TABLE", "CREATE INDEX", "SELECT *")]
     create_table, create_index, select = found
     assert create_table.expected is None and create_table.comments == []
-    assert [(c.span.line, c.text) for c in create_index.comments] == [(5, "Create PGroonga Index")]
+    assert [(c.span.line, c.text) for c in create_index.comments] == [
+        (line_of(PROSE, "-- Create PGroonga Index"), "Create PGroonga Index")]
     assert create_index.expected is None
     # a comment inside a statement stays in its SQL (as written) and is its prose; its odd quote
     # does not open a string
     assert "-- it's the first post" in select.sql
-    assert [(c.span.line, c.text) for c in select.comments] == [(11, "the id column must be 1, it's the first post")]
-    assert select.expected is not None and select.expected.span.line == 15 and select.expected.row_count == 0
+    assert [(c.span.line, c.text) for c in select.comments] == [
+        (line_of(PROSE, "-- the id column"), "the id column must be 1, it's the first post")]
+    assert select.expected is not None and select.expected.span.line == line_of(PROSE, "--  id")
+    assert select.expected.row_count == 0
 
 
 def test_dollar_quotes_and_trailing_comments() -> None:
@@ -165,7 +176,7 @@ def test_pasted_error_keeps_its_detail_and_caret_lines() -> None:
     found, _ = statements(code, 1, "page.md")
     assert len(found) == 1
     assert found[0].expected is not None and found[0].expected.kind == "error"
-    assert found[0].expected.span.end_line == 4
+    assert found[0].expected.span.end_line == line_of(code, "^")
 
 
 def test_a_pasted_tag_is_the_statements_own() -> None:

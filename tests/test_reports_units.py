@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import FIXTURES, GUIDES, ROOT
+from helpers import line_of
 
-from runner.annotations import append_summary, command, enabled, lint_commands, run_commands, summary_markdown
 from runner.execute import ActionResult, CheckResult, RunResult, StepResult
-from runner.html_report import render_html
-from runner.report import PageProgress
+from runner.reports.annotations import append_summary, command, enabled, lint_commands, run_commands, summary_markdown
+from runner.reports.html import render_html
+from runner.reports.progress import PageProgress
 from runner.session import Masker
 
 SECRET = "s3cr3t-pw"
@@ -116,10 +117,12 @@ def test_github_annotations_at_the_guide_lines(tmp_path: Path) -> None:
 
     guide = GUIDES / "streaming-replication-wal-resource-manager.ja.md"
     commands = lint_commands(lint(load_graph(guide)))
-    assert f"::error file={guide},line=47,title=runbook lint%3A overview-title-mismatch::overview-title-mismatch: " \
+    n = line_of(guide, "  5. [")
+    assert f"::error file={guide},line={n},title=runbook lint%3A overview-title-mismatch::overview-title-mismatch: " \
            "overview item says 'プライマリーでデータを追加する' but the heading of #insert-primary" in commands[0]
-    assert any(x.startswith(f"::notice file={guide},line=335,") for x in commands)  # a hint
-    from runner.annotations import formatted_commands
+    hint = line_of(guide, "$ sudo -u postgres -H pg_basebackup")
+    assert any(x.startswith(f"::notice file={guide},line={hint},") for x in commands)  # a hint
+    from runner.reports.annotations import formatted_commands
 
     assert formatted_commands(["docs/site/x.md:12: unclosed-fence: the fence opened here is never closed",
                                "not a located message"]) == [
@@ -205,7 +208,8 @@ def test_pre_commit_hook_runs_lint(tmp_path: Path) -> None:
     assert good.returncode == 0, good.stdout + good.stderr
     bad = subprocess.run([exe, *argv[1:], str(GUIDES / "logical-replication.en.md"),
                           str(FIXTURES / "bad" / "missing-anchor.md")], capture_output=True, text=True)
-    assert bad.returncode == 4 and "missing-anchor.md:47: missing-anchor:" in bad.stdout
+    where = line_of(FIXTURES / "bad" / "missing-anchor.md", "(#insert-primry)")
+    assert bad.returncode == 4 and f"missing-anchor.md:{where}: missing-anchor:" in bad.stdout
 
 
 def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.MonkeyPatch,
@@ -219,14 +223,15 @@ def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.Mon
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert run(["lint", str(guide)]) == 4
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"::error file={guide},line=47,title=runbook lint%3A missing-anchor::missing-anchor: ")
-    assert out[1].startswith(f"{guide}:47: missing-anchor: ")
+    n = line_of(guide, "(#insert-primry)")
+    assert out[0].startswith(f"::error file={guide},line={n},title=runbook lint%3A missing-anchor::missing-anchor: ")
+    assert out[1].startswith(f"{guide}:{n}: missing-anchor: ")
 
 
 def test_site_summary_prints_every_page_status() -> None:
     """Each status a site page can have has a style: none breaks the summary table's markup."""
+    from runner.reports.site import print_site_summary
     from runner.site import PageResult, SiteResult
-    from runner.site_report import print_site_summary
 
     statuses = ["passed", "failed", "blocked", "not-executable", "skipped", "invalid"]
     pages = [PageResult(f"site/{s}.md", f"{s}.md", "site", "", s, f"because {s}") for s in statuses]

@@ -1,4 +1,5 @@
-"""`runbook run` end to end on the embedded sandbox: real servers, real psql, real files."""
+"""`runbook run` end to end on the embedded sandbox: real servers, real psql, real files. Guides that
+pass, a kept sandbox run again, the plan, --update-expected, --until/--from, live progress."""
 
 from __future__ import annotations
 
@@ -14,26 +15,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import FIXTURES, GUIDES, SEED_JA
+from conftest import GUIDES, SEED_JA
 from e2e import down, needs_sandbox
 from e2e import variant as _variant
+from helpers import bound_pg_version
+from run_support import PLAIN, SECRET, SINGLE, _all_text, _report
 
 from runner.cli import main as run
-from runner.plan import pgroonga_installed
+from runner.planning.environment import pgroonga_installed
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
-
-PLAIN = FIXTURES / "guides" / "streaming-replication-plain.ja.md"
-SINGLE = FIXTURES / "guides" / "single-host.ja.md"
-SECRET = "passw0rd"
-
-
-def _all_text(*paths: Path) -> str:
-    out = []
-    for p in paths:
-        files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
-        out += [f.read_text(encoding="utf-8", errors="replace") for f in files]
-    return "\n".join(out)
 
 
 def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,7 +34,7 @@ def test_fixture_guide_runs_fully(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr()
     assert status == 0, out.err[-3000:]
     data = json.loads(report.read_text())
-    from runner.report import load_report_schema
+    from runner.reports.schemas import load_report_schema
 
     jsonschema.validate(data, load_report_schema())
     assert data["status"] == "passed" and data["summary"] == {"passed": 7}
@@ -83,7 +74,8 @@ def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     data = json.loads(report.read_text())
     steps = {s["id"]: s["status"] for s in data["steps"]}
-    if pgroonga_installed("15"):
+    version = bound_pg_version()
+    if pgroonga_installed(version):
         assert status == 0, err[-3000:]
         assert set(steps.values()) == {"passed"} and len(steps) == 10
     else:
@@ -91,9 +83,9 @@ def test_seed_guide_blocks_or_passes(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert steps["install-postgresql"] == "passed"
         assert steps["install-pgroonga"] == "blocked"
         assert all(v == "not-run" for k, v in steps.items() if k not in ("install-postgresql", "install-pgroonga"))
-        assert "PGroonga is not installed for PostgreSQL 15" in err
+        assert f"PGroonga is not installed for PostgreSQL {version}" in err
         assert data["status"] == "blocked"
-        assert "PGroonga is not installed for PostgreSQL 15" in data["blocked"]["install-pgroonga"]
+        assert f"PGroonga is not installed for PostgreSQL {version}" in data["blocked"]["install-pgroonga"]
     assert SECRET not in report.read_text()
 
 
@@ -111,73 +103,6 @@ def test_documented_guides_pass(guide: str, tmp_path: Path, capsys: pytest.Captu
     assert SECRET not in _all_text(report, tmp_path / "t") + err
 
 
-def _report(tmp_path: Path, guide: Path, *extra: str, fresh: bool = True) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    """Run ``guide`` (on a fresh sandbox unless ``fresh`` is False: a kept one is then reused)."""
-    report = tmp_path / f"{guide.stem}.json"
-    status = run(["run", str(guide), "--json", str(report), "--transcripts", str(tmp_path / "t"), *extra,
-                  *(["--fresh"] if fresh else [])])
-    return status, json.loads(report.read_text()), ""
-
-
-def _failed(data: dict) -> dict:  # type: ignore[type-arg]
-    return next(a for s in data["steps"] for a in s["actions"] if a["status"] == "failed")
-
-
-def test_fault_failing_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    guide = _variant(tmp_path, "fault-command", "sudo -H systemctl restart postgresql",
-                     "sudo -H systemctl restart postgresql\nls /no/such/dir")
-    status, data, _ = _report(tmp_path, guide)
-    assert status == 1
-    failed = _failed(data)
-    assert failed["step"] == "configure-primary" and "status 2" in failed["message"]
-    assert "ls /no/such/dir" in failed["message"] and "No such file" in failed["details"]
-    steps = {s["id"]: s["status"] for s in data["steps"]}
-    assert steps == {"install-postgresql": "passed", "configure-primary": "failed", "check-data": "not-run"}
-
-
-def test_fault_check_does_not_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    guide = _variant(tmp_path, "fault-check", "--  pear  |   150", "--  pear  |   170")
-    status, data, _ = _report(tmp_path, guide)
-    assert status == 1
-    failed = _failed(data)
-    (check,) = [c for c in failed["checks"] if c["status"] == "failed"]
-    assert check["problems"] == ["row 2, price: expected '170', got '150'"]
-    text = guide.read_text().split("\n")
-    assert text[check["line"] - 1].startswith("SELECT name, price")
-    assert "expected at line" in failed["message"]
-
-
-def test_fault_before_text_missing_leaves_file_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from runner.sandbox import Sandbox
-
-    guide = _variant(tmp_path, "fault-before", "#listen_addresses = 'localhost'", "#listen_addresses = 'nowhere'")
-    try:
-        status, data, _ = _report(tmp_path, guide, "--keep")
-        assert status == 1
-        failed = _failed(data)
-        assert "before text is not in the file" in failed["message"] and "file left untouched" in failed["message"]
-        assert "#listen_addresses = 'nowhere'" in failed["details"]
-        assert "#listen_addresses = 'localhost'" in failed["details"]  # the closest line is shown
-        sb = Sandbox.load(guide.stem)
-        conf = sb.run("primary", ["cat", "/etc/postgresql/15/main/postgresql.conf"]).stdout
-        sample = Path("/usr/share/postgresql/15/postgresql.conf.sample").read_text()
-        assert "#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;" in conf
-        assert sb.run("primary", ["ls", "/etc/postgresql/15/main/"]).stdout.count("runbook") == 0
-        assert len(conf.splitlines()) == len(sample.splitlines())
-    finally:
-        down(guide.stem)
-
-
-def test_fault_hanging_command_times_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    guide = _variant(tmp_path, "fault-hang", "sudo -H systemctl restart postgresql",
-                     "echo waiting-for-godot; sleep 600")
-    status, data, _ = _report(tmp_path, guide, "--timeout", "15")
-    assert status == 1
-    failed = _failed(data)
-    assert "no prompt after 15s" in failed["message"]
-    assert "waiting-for-godot" in failed["details"]
-
-
 def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from runner.sandbox import Sandbox
 
@@ -187,7 +112,8 @@ def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest
         status, first, _ = _report(tmp_path, guide, "--keep")
         assert status == 0
         sb = Sandbox.load("rerun")
-        before = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
+        state = f"md5sum /etc/postgresql/{bound_pg_version()}/main/*.conf; "
+        before = sb.run("primary", ["bash", "-c", state +
                                     "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
         capsys.readouterr()
         status, second, _ = _report(tmp_path, guide, "--keep", fresh=False)
@@ -200,23 +126,11 @@ def test_rerun_of_completed_guide_changes_nothing(tmp_path: Path, capsys: pytest
         assert status == 0
         edit = next(a for s in third["steps"] for a in s["actions"] if a["kind"] == "file_edit")
         assert edit["status"] == "already-applied"
-        after = sb.run("primary", ["bash", "-c", "md5sum /etc/postgresql/15/main/*.conf; "
+        after = sb.run("primary", ["bash", "-c", state +
                                    "sudo -u postgres psql -XAtc 'select count(*) from pg_roles' postgres"]).stdout
         assert before == after
     finally:
         down("rerun")
-
-
-def test_sandbox_refuses_addresses_outside_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from runner.sandbox import DEFAULT_ROOT
-
-    guide = _variant(tmp_path, "unsafe", "sudo -H systemctl restart postgresql",
-                     "sudo -H systemctl restart postgresql\npsql --host 10.20.30.40 --command 'SELECT 1' blog")
-    status = run(["run", str(guide)])
-    err = capsys.readouterr().err
-    assert status == 4
-    assert re.search(r"unsafe\.md:\d+: unsafe-address: command would reach 10\.20\.30\.40", err)
-    assert not (DEFAULT_ROOT / "unsafe").exists()
 
 
 def test_plan_prints_bound_commands_without_running(capsys: pytest.CaptureFixture[str],
@@ -226,14 +140,14 @@ def test_plan_prints_bound_commands_without_running(capsys: pytest.CaptureFixtur
     if netns_unavailable() is None:  # a network namespace per host: the guide's own addresses stay
         assert run(["run", "--plan", str(PLAIN)]) == 0
         out = capsys.readouterr().out
-        assert "--host 192.168.0.30 --pgdata /var/lib/postgresql/15/main" in out
+        assert f"--host 192.168.0.30 --pgdata /var/lib/postgresql/{bound_pg_version()}/main" in out
         assert "host    replication     all             192.168.0.0/24" in out
         assert "127.0.0.30" not in out and SECRET not in out
     monkeypatch.setenv("RUNBOOK_SANDBOX_NETWORK", "loopback")  # the fallback binds them to loopback
     assert run(["run", "--plan", str(PLAIN)]) == 0
     out, err = capsys.readouterr()
     assert "sandbox network: loopback" in err
-    assert "--host 127.0.0.30 --pgdata /var/lib/postgresql/15/main" in out
+    assert f"--host 127.0.0.30 --pgdata /var/lib/postgresql/{bound_pg_version()}/main" in out
     assert "host    replication     all             127.0.0.0/24" in out
     assert "192.168." not in out and SECRET not in out
 
@@ -242,16 +156,6 @@ def test_no_traceback_for_unknown_step() -> None:
     proc = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(SINGLE), "--only", "nope"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "no step 'nope'" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_fault_prompt_that_never_comes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    guide = _variant(tmp_path, "fault-prompt", "```bash\nsudo -H systemctl restart postgresql\n```",
-                     "```console\n$ echo no-prompt-here\nPassword: (secret)\n```")
-    status, data, _ = _report(tmp_path, guide, "--timeout", "5")
-    assert status == 1
-    failed = _failed(data)
-    assert "the prompt 'Password:' never came" in failed["message"]
-    assert "no-prompt-here" in failed["details"]
 
 
 def test_set_carries_over_within_a_psql_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -338,112 +242,3 @@ def test_live_progress_on_a_terminal(tmp_path: Path) -> None:
         assert "PASSED" in pane and "┃ step" in pane
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
-
-
-def test_a_block_for_several_hosts_runs_on_them_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The install block of the plain guide is for the primary and both standbys: it runs on the
-    three at the same time. The block prints when it begins and ends on each host (the hosts share
-    the machine's clock): every host began before any ended."""
-    text = PLAIN.read_text(encoding="utf-8")
-    block = "```bash\nsudo apt install -y gpg lsb-release wget\n"
-    assert text.count(block) == 1
-    guide = tmp_path / "block-at-once.ja.md"
-    guide.write_text(text.replace(block, "```bash\necho rbt-begin $(date +%s%N); sleep 1; echo rbt-end $(date +%s%N)\n"
-                                  + block.removeprefix("```bash\n")), encoding="utf-8")
-    transcripts = tmp_path / "t"
-    status = run(["run", str(guide), "--fresh", "--until", "install-postgresql", "--transcripts", str(transcripts)])
-    assert status == 0, capsys.readouterr().err[-3000:]
-    seen = {}
-    for host in ("primary", "standby1", "standby2"):
-        log = (transcripts / "block-at-once.ja" / f"{host}.log").read_text(errors="replace")
-        begin, end = (re.findall(rf"^(?:[\d:]+ )?rbt-{what} (\d+)\s*$", log, re.M) for what in ("begin", "end"))
-        assert len(begin) == len(end) == 1, log[-2000:]
-        seen[host] = (int(begin[0]), int(end[0]))
-    assert max(b for b, _ in seen.values()) < min(e for _, e in seen.values()), seen
-
-
-def test_per_host_variants_run_at_once_only_where_they_cannot_interfere(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The `Standby1:` / `Standby2:` pg_basebackup blocks (the same block, each with its own slot
-    name) both copy from the primary: they run one after the other, as a person runs them (at once,
-    one's checkpoint can remove WAL the other still needs). Blocks that reach no other host run on
-    their hosts at the same time. The report keeps the guide's order either way. Each block prints
-    when it begins and ends (the hosts share the machine's clock), so the test compares the order of
-    those events, not durations."""
-    text = PLAIN.read_text(encoding="utf-8")
-    block = "```console\n$ sudo -u postgres -H pg_basebackup"
-    assert text.count(block) == 2
-    ids = ("pg-basebackup-standbys#2", "pg-basebackup-standbys#3")
-    mark = "$ echo rbt-begin $(date +%s%N); sleep {s}; echo rbt-end $(date +%s%N)\n"
-
-    def events(name: str, guide_text: str) -> dict[str, tuple[int, int]]:
-        guide = tmp_path / f"{name}.ja.md"
-        guide.write_text(guide_text, encoding="utf-8")
-        report = tmp_path / f"{name}.json"
-        transcripts = tmp_path / f"t-{name}"
-        status = run(["run", str(guide), "--fresh", "--json", str(report), "--transcripts", str(transcripts),
-                      "--until", "pg-basebackup-standbys"])
-        assert status == 0, capsys.readouterr().err[-3000:]
-        (step,) = [s for s in json.loads(report.read_text())["steps"] if s["id"] == "pg-basebackup-standbys"]
-        variants = [a for a in step["actions"] if a["action"] in ids]
-        assert [(a["action"], a["host"], a["status"]) for a in variants] == [
-            (ids[0], "standby1", "passed"), (ids[1], "standby2", "passed")]
-        seen = {}
-        for host in ("standby1", "standby2"):
-            log = "\n".join(p.read_text(errors="replace") for p in transcripts.rglob(f"{host}*.log"))
-            begin, end = (re.findall(rf"^(?:[\d:]+ )?rbt-{what} (\d+)\s*$", log, re.M) for what in ("begin", "end"))
-            assert len(begin) == len(end) == 1, log[-2000:]
-            seen[host] = (int(begin[0]), int(end[0]))
-        return seen
-
-    # copying from the primary: one after the other
-    seen = events("variants-in-order", text.replace(block, "```console\n" + mark.format(s=1) +
-                                                    "$ sudo -u postgres -H pg_basebackup"))
-    assert seen["standby1"][1] <= seen["standby2"][0]  # standby2's block began after standby1's ended
-    # blocks that reach only their own host: at once
-    local = re.sub(r"```console\n\$ sudo -u postgres -H pg_basebackup --create-slot --slot (standby\d) .*?```",
-                   "```console\n" + mark.format(s=2).replace("\\", "\\\\") + "```", text, flags=re.S)
-    seen = events("variants-at-once", local)
-    assert seen["standby2"][0] < seen["standby1"][1] and seen["standby1"][0] < seen["standby2"][1]  # overlapping
-
-
-def test_output_over_the_cap_fails_its_check_and_passes_unchecked(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """Output over runbook's cap (4 MB kept of one command's output, head and tail): a command nobody
-    checks passes with a note; a check of such output fails with a clear message, never comparing
-    what is left."""
-    from runner.capture import OUTPUT_CAP
-
-    guide = _variant(tmp_path, "over-cap", "```bash\nsudo -H systemctl restart postgresql\n```",
-                     "```bash\nsudo -H systemctl restart postgresql\nseq 1 1000000\n```\n\n"
-                     "```console\n$ seq 2 1000000\n2\n3\n```")
-    status, data, _ = _report(tmp_path, guide)
-    assert status == 1
-    unchecked = len("".join(f"{i}\n" for i in range(1, 1_000_001))) - OUTPUT_CAP
-    checked = unchecked - len("1\n")
-    failed = _failed(data)
-    assert failed["message"].endswith(f"output over the 4 MB cap: {checked} bytes dropped: not compared with the "
-                                      "guide's output"), failed["message"]
-    notes = [n for s in data["steps"] for a in s["actions"] for n in a.get("notes", [])]
-    assert any(n.endswith(f"output over the 4 MB cap: {unchecked} bytes dropped (not checked)") for n in notes), notes
-    transcript = _all_text(*(tmp_path / "t").rglob("*.log"))
-    assert f"[runbook: output over the 4 MB cap: {unchecked} bytes dropped here]" in transcript
-
-
-def test_sql_output_over_the_cap_fails_its_check_and_passes_unchecked(tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    """The same cap for one SQL statement's output (real psql): a statement whose result nobody checks
-    passes with a note, a checked one fails with the cap's message."""
-    guide = _variant(tmp_path, "over-cap-sql", "SET enable_seqscan TO off;\nSELECT name, price FROM items",
-                     "SELECT repeat('x', 3000000) AS big;\nSET enable_seqscan TO off;\n"
-                     "SELECT name, price, repeat('y', 3000000) AS pad FROM items")
-    status, data, _ = _report(tmp_path, guide)
-    assert status == 1
-    failed = _failed(data)
-    # aligned output: the header centred over 3 MB, the dashes and the values (3 MB each): over 9 MB
-    m = re.search(r"output over the 4 MB cap: (\d+) bytes dropped: not compared with the guide's output$",
-                  failed["message"])
-    assert m and int(m.group(1)) > 9_000_000 - 4 * 1024 * 1024, failed["message"]
-    notes = [n for s in data["steps"] for a in s["actions"] for n in a.get("notes", [])]
-    assert any(re.search(r"output over the 4 MB cap: \d+ bytes dropped \(not checked\)$", n) for n in notes), notes
-    assert not any(c["status"] == "failed" and c["problems"] for c in failed["checks"]), failed["checks"]

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from conftest import SEED_JA
+from conftest import SEED_EN, SEED_JA
+from helpers import bound_pg_version, installed_pg_versions, lines_of
 
 from runbook.edit_rules import apply_edit
 from runbook.model import Expected, Graph, Span
 from runbook.psql_output import parse_output
 from runner.compare import compare_console, compare_output
-from runner.inventory import default_inventory, load_inventory, secret_values
-from runner.plan import build_plan, sandbox_binding, unsafe_addresses
-
-DEBIAN_CONF = Path("/usr/share/postgresql/15/postgresql.conf.sample")
+from runner.planning.addresses import unsafe_addresses
+from runner.planning.binding import sandbox_binding
+from runner.planning.inventory import default_inventory, load_inventory, secret_values
+from runner.planning.plan import build_plan
 
 
 def _conf() -> str:
-    if DEBIAN_CONF.exists():
-        return DEBIAN_CONF.read_text()
+    """Debian's postgresql.conf sample of the version a run binds (a few of its lines where none)."""
+    versions = installed_pg_versions()
+    sample = Path(f"/usr/share/postgresql/{versions[-1]}/postgresql.conf.sample") if versions else None
+    if sample is not None and sample.exists():
+        return sample.read_text()
     return ("#listen_addresses = 'localhost'\t\t# what IP address(es) to listen on;\n"
             "#port = 5432\n#shared_preload_libraries = ''\t# (change requires restart)\n")
 
@@ -114,17 +119,18 @@ def test_sandbox_binding_of_the_seed(seed_ja: Graph) -> None:
 
 
 def test_plan_binds_and_substitutes(seed_ja: Graph) -> None:
-    plan = build_plan(seed_ja, default_inventory(seed_ja), create_cluster="CREATE-CLUSTER", pg_version="15")
+    version = bound_pg_version()
+    plan = build_plan(seed_ja, default_inventory(seed_ja), create_cluster="CREATE-CLUSTER", pg_version=version)
     cmds = {c.text for a in plan.graph.actions() for c in a.commands}
-    assert "sudo -u postgres -H rm -rf /var/lib/postgresql/15/main" in cmds
+    assert f"sudo -u postgres -H rm -rf /var/lib/postgresql/{version}/main" in cmds
     inserts = [st.sql for a in plan.graph.actions() for st in a.statements if "PostgreSQL 15 and" in st.sql]
     assert inserts  # the data "PostgreSQL 15" is not a version to bind
     install = plan.graph.step("install-postgresql").actions[0]
     assert plan.command_text(install.id, 4, install.commands[4].text)[0] == "CREATE-CLUSTER"
     assert plan.command_text(install.id, 0, install.commands[0].text)[0] is None
     assert unsafe_addresses(plan) == []
-    if not Path("/usr/share/postgresql/15/extension/pgroonga.control").exists():
-        assert plan.blocked["install-pgroonga"].reason == "PGroonga is not installed for PostgreSQL 15"
+    if not Path(f"/usr/share/postgresql/{version}/extension/pgroonga.control").exists():
+        assert plan.blocked["install-pgroonga"].reason == f"PGroonga is not installed for PostgreSQL {version}"
         assert list(plan.blocked) == ["install-pgroonga"]
 
 
@@ -134,7 +140,7 @@ def test_unbound_addresses_are_refused(seed_ja: Graph) -> None:
     plan = build_plan(seed_ja, inv, create_cluster="x", pg_version="15")
     found = unsafe_addresses(plan)
     assert found and all("10.1.2.3" in f.message for f in found)
-    assert {f.span.line for f in found} >= {335, 352}
+    assert {f.span.line for f in found} >= set(lines_of(SEED_JA, "$ sudo -u postgres -H pg_basebackup"))
 
 
 def test_inventory_loads_and_reports_problems(tmp_path: Path, seed_ja: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +157,7 @@ def test_inventory_loads_and_reports_problems(tmp_path: Path, seed_ja: Graph, mo
     assert secret_values(seed_ja, inv) == {"replication_password": "s3cret"}
     bad = tmp_path / "bad.toml"
     bad.write_text('[hosts.nowhere]\nkind = "ftp"\npassword = "x"\n[bindings]\nreplication_password = "x"\n')
-    from runner.inventory import InventoryError
+    from runner.planning.inventory import InventoryError
 
     with pytest.raises(InventoryError) as info:
         load_inventory(bad, seed_ja)
@@ -165,13 +171,27 @@ def test_inventory_loads_and_reports_problems(tmp_path: Path, seed_ja: Graph, mo
     assert info2.value.findings[0].span.line == 1
 
 
-def test_seed_is_the_seed() -> None:
-    assert SEED_JA.exists()
+def test_seed_is_the_published_guide_these_tests_read() -> None:
+    """The seed (``seed_ja``, the guide most unit tests read) is PGroonga's published guide in both
+    languages: the same ten steps, each overview item linking to its heading, and three hosts at the
+    addresses the bindings above replace."""
+    anchors = []
+    for path in (SEED_JA, SEED_EN):
+        text = path.read_text(encoding="utf-8")
+        title = text.split("\n")[1].removeprefix("title: ")
+        assert text.startswith("---\ntitle: ") and f"\n# {title}\n" in text
+        links = re.findall(r"^  \d+\. \[[^]]+\] \[.+\]\(#([a-z0-9-]+)\)$", text, re.M)
+        headings = re.findall(r"^## \[[^]]+\] .+ \{#([a-z0-9-]+)\}$", text, re.M)
+        assert len(links) == 10 and links == headings
+        hosts = text[text.index("\n  * "):text.index("\n## [", text.index("192.168.0.32"))]  # the environment list
+        assert re.findall(r"^    \* IP.+?(192\.168\.0\.\d+)$", hosts, re.M) == [f"192.168.0.{n}" for n in (30, 31, 32)]
+        anchors.append(links)
+    assert anchors[0] == anchors[1] and "pg-basebackup-standbys" in anchors[0]
 
 
 def _groups(text: str, step: str) -> list[list[str]]:
     from runbook.parse import parse_text
-    from runner.plan import variant_groups
+    from runner.planning.variants import variant_groups
 
     graph = parse_text(text, "g.md")
     (s,) = [x for x in graph.steps if x.id == step]
@@ -204,7 +224,7 @@ def test_variants_that_reach_a_shared_host_run_in_the_guides_order() -> None:
     from conftest import FIXTURES
 
     from runbook.parse import parse_text
-    from runner.plan import names_other_host
+    from runner.planning.variants import names_other_host
 
     for lang in ("en", "ja"):
         text = (FIXTURES / "guides" / f"streaming-replication-plain.{lang}.md").read_text(encoding="utf-8")
@@ -253,7 +273,7 @@ def test_plan_says_which_variants_run_at_once() -> None:
     from conftest import FIXTURES
 
     from runbook.parse import parse_text
-    from runner.plan import format_plan
+    from runner.planning.plan_view import format_plan
 
     graph = parse_text(_local_only((FIXTURES / "guides" / "streaming-replication-plain.en.md").read_text()), "g.md")
     plan = build_plan(graph, default_inventory(graph), create_cluster="x", pg_version="15")

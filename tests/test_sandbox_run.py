@@ -22,8 +22,9 @@ from conftest import FIXTURES
 from e2e import needs_sandbox
 from e2e import pids_in as _pids_in
 from e2e import variant as _variant
+from helpers import bound_pg_version
 
-from runner.report import load_report_schema
+from runner.reports.schemas import load_report_schema
 from runner.sandbox import DEFAULT_ROOT
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
@@ -213,13 +214,14 @@ def test_postmaster_killed_mid_step(tmp_path: Path) -> None:
     name = f"pmkill-{os.getpid()}"
     guide = _after_createdb(tmp_path, name, "psql shop -c 'select pg_sleep(60)'")
     proc, inodes = _running(guide, tmp_path, "pg_sleep(60)")
-    pidfile = DEFAULT_ROOT / name / "hosts" / "primary" / "lib-postgresql" / "15" / "main" / "postmaster.pid"
+    version = bound_pg_version()
+    pidfile = DEFAULT_ROOT / name / "hosts" / "primary" / "lib-postgresql" / version / "main" / "postmaster.pid"
     time.sleep(0.3)
     os.kill(_outside_pid(name, "primary", int(pidfile.read_text().split()[0])), signal.SIGKILL)
     _, err = proc.communicate(timeout=60)  # (pg_sleep(60) on a dead server: a hang would time out here)
     assert proc.returncode == 1, err
     failed = _failed(tmp_path)
-    assert "the PostgreSQL server 15/main of primary died" in failed["message"]
+    assert f"the PostgreSQL server {version}/main of primary died" in failed["message"]
     assert "server closed the connection unexpectedly" in failed["details"]
     assert "Traceback" not in err
     _assert_nothing_left(name, inodes, guide)
@@ -227,10 +229,11 @@ def test_postmaster_killed_mid_step(tmp_path: Path) -> None:
 
 def test_data_directory_out_of_space(tmp_path: Path) -> None:
     name = f"full-{os.getpid()}"
-    guide = _after_createdb(tmp_path, name, """
+    data = f"/var/lib/postgresql/{bound_pg_version()}/main"
+    guide = _after_createdb(tmp_path, name, f"""
 sudo -H systemctl stop postgresql
 mkdir /tmp/small && sudo mount -t tmpfs -o size=56m tmpfs /tmp/small
-sudo cp -a /var/lib/postgresql/15/main /tmp/small/ && sudo mount --bind /tmp/small/main /var/lib/postgresql/15/main
+sudo cp -a {data} /tmp/small/ && sudo mount --bind /tmp/small/main {data}
 sudo -H systemctl start postgresql
 psql shop -c "CREATE TABLE big AS SELECT repeat('x', 1000) AS x FROM generate_series(1, 100000)"
 """)

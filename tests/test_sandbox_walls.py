@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import bound_pg_version
 
 from runner.cli import sandbox as sandbox_cli
 from runner.sandbox import (
@@ -241,7 +242,7 @@ def test_users_mistakes_are_usage_errors(root: Path, box: Sandbox, capsys: pytes
 
 
 def test_pgroonga_of_the_machine_is_visible_in_hosts(box: Sandbox) -> None:
-    control = Path("/usr/share/postgresql/15/extension/pgroonga.control")
+    control = Path(f"/usr/share/postgresql/{bound_pg_version()}/extension/pgroonga.control")
     if not control.exists():
         pytest.skip("PGroonga is not installed on this machine")
     assert _root(box, f"cat {control}") == control.read_text()

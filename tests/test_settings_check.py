@@ -1,8 +1,9 @@
 """Settings a guide writes, checked against the installed PostgreSQL (issue 20, point 3).
 
 The fixture guide (tests/fixtures/settings/wrong-settings.md) writes one wrong thing per line; the
-expected findings below are what PostgreSQL 15's documentation says of each (the closest names, the
-version of the removals, the enum values, the range), not the module's output copied.
+expected findings below are what PostgreSQL's documentation (15 and later) says of each (the closest names,
+the version of the removals, the enum values, the range), not the module's output copied. They are
+checked against the PostgreSQL a run binds (the newest installed), found by their text in the guide.
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import installed_pg_versions, line_of
 
 from runbook.parse import parse_file
-from runner import settings_check
 from runner.cli import main as cli
-from runner.settings_check import Parameter, check_graph, guide_settings, value_problem
+from runner.planning import settings_check
+from runner.planning.settings_check import Parameter, check_graph, guide_settings, value_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "tests" / "fixtures" / "settings" / "wrong-settings.md"
-PG = "15"
+PG = (installed_pg_versions() or ["15"])[-1]
+"""The version a run binds (the newest installed; 15, Debian's, only names a missing one below)."""
 needs_pg = pytest.mark.skipif(not Path(f"/usr/lib/postgresql/{PG}/bin/postgres").exists(),
                               reason=f"PostgreSQL {PG} is not installed (scripts/setup)")
 needs_pgroonga = pytest.mark.skipif(not Path(f"/usr/share/postgresql/{PG}/extension/pgroonga.control").exists(),
-                                    reason="PGroonga is not installed for PostgreSQL 15 (/work/shared/pgroonga)")
+                                    reason=f"PGroonga is not installed for PostgreSQL {PG} (/work/shared/pgroonga)")
 
 
 SHELL_ALTER = 'sudo -u postgres psql --command "ALTER SYSTEM SET wal_levl = \'logical\';"'
@@ -32,6 +35,11 @@ SHELL_ALTER = 'sudo -u postgres psql --command "ALTER SYSTEM SET wal_levl = \'lo
 
 def _line(text: str) -> int:
     return GUIDE.read_text(encoding="utf-8").split("\n").index(text) + 1
+
+
+def _at(text: str) -> int:
+    """The line of the guide that holds ``text``."""
+    return line_of(GUIDE, text)
 
 
 def test_values_by_type() -> None:
@@ -57,11 +65,15 @@ def test_values_by_type() -> None:
 def test_what_a_guide_writes() -> None:
     settings, files, libraries = guide_settings(parse_file(GUIDE))
     assert [(s.name, s.line, s.where) for s in settings] == [
-        ("shared_preload_libraries", 8, "postgresql.conf"), ("pgronga.enable_wal", 9, "postgresql.conf"),
-        ("wal_keep_segments", 10, "postgresql.conf"), ("wal_level", 11, "postgresql.conf"),
-        ("max_wal_senders", 12, "postgresql.conf"), ("shared_buffers", 13, "postgresql.conf"),
-        ("pgroonga.enable_wal", 24, "ALTER SYSTEM"), ("enable_seqscan", 25, "SET"),
-        ("pgroonga.log_level", 26, "SET"),
+        ("shared_preload_libraries", _at("shared_preload_libraries = "), "postgresql.conf"),
+        ("pgronga.enable_wal", _at("pgronga.enable_wal = "), "postgresql.conf"),
+        ("wal_keep_segments", _at("wal_keep_segments = "), "postgresql.conf"),
+        ("wal_level", _at("wal_level = "), "postgresql.conf"),
+        ("max_wal_senders", _at("max_wal_senders = "), "postgresql.conf"),
+        ("shared_buffers", _at("shared_buffers = "), "postgresql.conf"),
+        ("pgroonga.enable_wal", _at("ALTER SYSTEM SET pgroonga.enable_wal"), "ALTER SYSTEM"),
+        ("enable_seqscan", _at("SET enable_seqscan"), "SET"),
+        ("pgroonga.log_level", _at("SET pgroonga.log_level"), "SET"),
         ("wal_levl", _line(SHELL_ALTER), "ALTER SYSTEM")]
     assert files == [("recovery.conf", _line("`/var/lib/postgresql/15/main/recovery.conf`:"))]
     assert libraries == ("pgroonga",)  # shared_preload_libraries and CREATE EXTENSION
@@ -79,19 +91,23 @@ def test_core_settings_against_postgresql(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(settings_check, "CACHE", tmp_path / "cache")
     findings, note = check_graph(parse_file(GUIDE), PG)
     by_line = {f.span.line: f for f in findings}
-    assert by_line[10].rule == "setting-removed" and "PostgreSQL 13" in by_line[10].message \
-        and "wal_keep_size" in by_line[10].message
-    assert by_line[11].rule == "setting-value" and "minimal, replica, logical" in by_line[11].message
-    assert by_line[12].rule == "setting-value" and "0 .. 262143" in by_line[12].message
-    assert by_line[13].rule == "setting-value" and "'XB'" in by_line[13].message
+    removed = by_line[_at("wal_keep_segments = ")]
+    assert removed.rule == "setting-removed" and "PostgreSQL 13" in removed.message
+    assert "wal_keep_size" in removed.message
+    level = by_line[_at("wal_level = ")]
+    assert level.rule == "setting-value" and "minimal, replica, logical" in level.message
+    senders = by_line[_at("max_wal_senders = ")]
+    assert senders.rule == "setting-value" and "0 .. 262143" in senders.message
+    buffers = by_line[_at("shared_buffers = ")]
+    assert buffers.rule == "setting-value" and "'XB'" in buffers.message
     recovery = _line("`/var/lib/postgresql/15/main/recovery.conf`:")
     assert by_line[recovery].rule == "config-file-obsolete" and "since PostgreSQL 12" in by_line[recovery].message
-    assert 8 not in by_line and 25 not in by_line  # shared_preload_libraries, SET enable_seqscan: fine
+    assert _at("shared_preload_libraries = ") not in by_line and _at("SET enable_seqscan") not in by_line  # fine
     shell = by_line[_line(SHELL_ALTER)]
     assert shell.rule == "setting-unknown" and shell.message.endswith("did you mean wal_level?")
     assert all(f.span.file == str(GUIDE) for f in findings)
     # The answer is cached: a second check starts no scratch cluster.
-    assert list((tmp_path / "cache").glob("15-*.json"))
+    assert list((tmp_path / "cache").glob(f"{PG}-*.json"))
     monkeypatch.setattr(settings_check, "scratch_settings", lambda *a: pytest.fail("not cached"))
     again, _ = check_graph(parse_file(GUIDE), PG)
     assert [f.format() for f in again] == [f.format() for f in findings]
@@ -102,23 +118,25 @@ def test_core_settings_against_postgresql(tmp_path: Path, monkeypatch: pytest.Mo
 def test_extension_settings_come_from_the_loaded_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings_check, "CACHE", tmp_path / "cache")
     findings, note = check_graph(parse_file(GUIDE), PG)
-    assert note == "settings checked against PostgreSQL 15 with pgroonga loaded"
+    assert note == f"settings checked against PostgreSQL {PG} with pgroonga loaded"
     by_line = {f.span.line: f for f in findings}
-    assert by_line[9].rule == "setting-unknown" and by_line[9].message.endswith("did you mean pgroonga.enable_wal?")
-    assert by_line[24].rule == "setting-value" and "'maybe' is not a boolean" in by_line[24].message
-    assert 26 not in by_line  # pgroonga.log_level = debug is one of its enum values
+    typo = by_line[_at("pgronga.enable_wal = ")]
+    assert typo.rule == "setting-unknown" and typo.message.endswith("did you mean pgroonga.enable_wal?")
+    maybe = by_line[_at("ALTER SYSTEM SET pgroonga.enable_wal")]
+    assert maybe.rule == "setting-value" and "'maybe' is not a boolean" in maybe.message
+    assert _at("SET pgroonga.log_level") not in by_line  # pgroonga.log_level = debug is one of its enum values
 
 
 @needs_pg
 def test_plan_and_lint_name_the_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["run", str(GUIDE), "--plan"]) == 0
     out = capsys.readouterr().out
-    assert "wrong-settings.md:10: setting-removed: wal_keep_segments" in out  # a warning line of the plan
-    assert "wrong-settings.md:11: setting-value: wal_level = logcal" in out
-    assert "settings checked against PostgreSQL 15" in out
+    assert f"wrong-settings.md:{_at('wal_keep_segments = ')}: setting-removed: wal_keep_segments" in out  # a warning
+    assert f"wrong-settings.md:{_at('wal_level = ')}: setting-value: wal_level = logcal" in out
+    assert f"settings checked against PostgreSQL {PG}" in out
     assert cli(["lint", str(GUIDE)]) == 0  # warnings only
     out = capsys.readouterr().out
-    assert f"{GUIDE}:12: setting-value: max_wal_senders = 1000000" in out
+    assert f"{GUIDE}:{_at('max_wal_senders = ')}: setting-value: max_wal_senders = 1000000" in out
 
 
 @needs_pg
@@ -133,7 +151,7 @@ def test_the_project_guides_write_only_settings_postgresql_takes(guide: Path) ->
 def test_no_postgresql_no_check(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings_check, "_bin", lambda v: Path("/nonexistent"))
     findings, note = check_graph(parse_file(GUIDE), PG)
-    assert note == "settings not checked: PostgreSQL 15 is not installed here"
+    assert note == f"settings not checked: PostgreSQL {PG} is not installed here"
     assert [f.rule for f in findings] == ["config-file-obsolete"]  # a file needs no server to be named
 
 
@@ -149,7 +167,8 @@ def test_a_run_warns_before_its_first_step(tmp_path: Path, capsys: pytest.Captur
     guide.write_text(source.replace("`log_min_duration_statement = 250`", "`log_min_duraton_statement = 250`"))
     cli(["run", str(guide), "--fresh", "--transcripts", str(tmp_path / "t")])
     err = capsys.readouterr().err
-    warning = err.index(f"{guide}:17: setting-unknown: log_min_duraton_statement")
+    warning = err.index(f"{guide}:{line_of(guide, 'log_min_duraton_statement')}: setting-unknown: "
+                        "log_min_duraton_statement")
     assert "did you mean log_min_duration_statement?" in err
     assert warning < err.index("install#1")  # printed with the substitutions, before the first step runs
 

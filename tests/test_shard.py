@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 from e2e import needs_sandbox
+from helpers import line_of
 
 from runbook.errors import UsageError
 from runner.shard import parse_shard, shard_pages
@@ -84,7 +85,8 @@ def test_two_shards_merged_are_one_site_report(tmp_path: Path) -> None:
     assert {p["rel"]: p["started"] for p in data["pages"]} == began
     assert all(p["started"] for p in data["pages"])
     assert data["summary"]["pages"]["failed"] == 2 and data["status"] == "failed"
-    assert "site/stale.md:24: row 1, length: expected '8', got '7'" in merged.stdout
+    stale = line_of(site / "stale.md", "SELECT length('runbook');")
+    assert f"site/stale.md:{stale}: row 1, length: expected '8', got '7'" in merged.stdout
     suites = ET.parse(tmp_path / "site.xml").getroot().findall("testsuite")
     assert sorted(s.get("name") or "" for s in suites) == ["site/ja/stale.md", "site/stale.md", "site/tutorial.md"]
     index = (tmp_path / "report" / "index.html").read_text()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from helpers import line_of, lines_of
 
 from runbook.errors import GuideError
 from runbook.site_pages import discover, find_site_root, load_site_settings
@@ -29,8 +30,10 @@ def test_example_site_settings() -> None:
     lines = (SITE / "runbook.toml").read_text().split("\n")
     assert lines[s.prelude_line - 1] == "CREATE EXTENSION pg_trgm;"  # the prelude's own line, for its errors
     assert s.prelude_template and s.extensions == ["pg_trgm"]
-    assert [(r.paths, r.line) for r in s.skip] == [(["install.md"], 18), (["ja/install.md"], 22)]
-    assert lines[17] == "[[skip]]" and lines[21] == "[[skip]]"
+    toml = SITE / "runbook.toml"
+    skips = lines_of(toml, "[[skip]]")
+    assert [(r.paths, r.line) for r in s.skip] == [(["install.md"], skips[0]), (["ja/install.md"], skips[1])]
+    assert [lines[n] for n in skips] == ['path = "install.md"', 'path = "ja/install.md"']  # the line after each
     assert [v.name for v in s.volatile] == ["uuid"]
     assert s.exclude == ["README.md", "drafts"]
 
@@ -47,7 +50,7 @@ def test_example_site_pages_and_skips() -> None:
     skipped = {p.rel: p.skip for p in pages if p.skip}
     assert set(skipped) == {"install.md", "ja/install.md"}
     assert skipped["install.md"] == ("installs PostgreSQL packages on the machine; the sandbox has them already "
-                                     "(runbook.toml:18)")
+                                     f"(runbook.toml:{line_of(SITE / 'runbook.toml', '[[skip]]')})")
     # a sub-folder of the site: same root, same rules, paths relative to the root
     assert find_site_root(SITE / "ja") == SITE.resolve()
     assert [p.rel for p in discover(SITE / "ja", s)] == [f"ja/{p}" for p in sorted(own)]
@@ -115,17 +118,18 @@ def test_bad_runbook_toml_names_every_line(tmp_path: Path, capsys: pytest.Captur
     with pytest.raises(GuideError) as info:
         load_site_settings(tmp_path)
     found = [(f.span.line, f.message.split(":")[0]) for f in info.value.findings]
-    assert found == [(4, "unknown key 'extension' at the top level (known"),
-                     (5, "prelude_template must be true or false"),
-                     (7, '[[skip]] needs reason = "..."'),
-                     (11, "path must be a string or a list of non-empty strings"),
-                     (13, "unknown key 'foo' in [[skip]] (known"),
-                     (17, "pattern is not a regular expression")]
+    assert found == [(line_of(BAD, "extension ="), "unknown key 'extension' at the top level (known"),
+                     (line_of(BAD, "prelude_template ="), "prelude_template must be true or false"),
+                     (line_of(BAD, "[[skip]]"), '[[skip]] needs reason = "..."'),
+                     (line_of(BAD, "path = 3"), "path must be a string or a list of non-empty strings"),
+                     (line_of(BAD, "foo = 1"), "unknown key 'foo' in [[skip]] (known"),
+                     (line_of(BAD, 'pattern = "("'), "pattern is not a regular expression")]
     # the command line: exit status 4, every problem as file:line, before anything runs
     assert run(["run", str(tmp_path)]) == 4
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'runbook.toml'}:4: site-config: unknown key 'extension'" in err
-    assert f"{tmp_path / 'runbook.toml'}:17: site-config: pattern is not a regular expression" in err
+    toml = tmp_path / "runbook.toml"
+    assert f"{toml}:{line_of(BAD, 'extension =')}: site-config: unknown key 'extension'" in err
+    assert f"{toml}:{line_of(BAD, 'pattern = ')}: site-config: pattern is not a regular expression" in err
     assert "Traceback" not in err
 
 

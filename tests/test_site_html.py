@@ -15,8 +15,8 @@ from e2e import needs_sandbox
 from test_report_browser import CHROMIUM, _browser, _Dom
 
 from runner.execute import ActionResult, CheckResult, RunResult, StepResult
+from runner.reports.site_html import render_index
 from runner.site import PageResult, SiteResult
-from runner.site_html import render_index
 
 ROOT = Path(__file__).resolve().parent.parent
 

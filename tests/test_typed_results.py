@@ -20,8 +20,10 @@ import pytest
 from runbook import kinds, model
 from runbook.errors import RunbookError
 from runbook.parse import parse_file
-from runner import execute, inventory, plan, site, status
-from runner.report import to_json
+from runner import execute, site, status
+from runner.planning import inventory
+from runner.planning.model import Substitution
+from runner.reports.guide import to_json
 from runner.status import (
     CheckStatus,
     PageStatus,
@@ -147,7 +149,7 @@ def test_graph_fields_the_schema_enumerates_have_the_enumerations_type() -> None
     (execute.StepResult, "status", Status), (execute.ActionResult, "status", Status),
     (execute.CheckResult, "status", CheckStatus), (execute.RunResult, "status", RunStatus),
     (site.PageResult, "status", PageStatus), (site.SiteResult, "status", SiteStatus),
-    (inventory.Target, "kind", TargetKind), (plan.Substitution, "kind", SubstitutionKind),
+    (inventory.Target, "kind", TargetKind), (Substitution, "kind", SubstitutionKind),
 ])
 def test_result_fields_the_schemas_enumerate_have_the_enumerations_type(cls: type, name: str, expected: Any) -> None:
     assert typing.get_type_hints(cls)[name] == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import SEED_EN, SEED_JA
+from helpers import line_of
 
 from runbook.errors import RunbookError
 from runbook.model import Graph, Span, Statement
@@ -144,17 +145,22 @@ def test_no_replacement_no_change() -> None:
     assert update_expected(text, []) == (text, "")
 
 
+FLUSH = "SELECT pgroonga_command('io_flush') AS command;"
+AT = line_of(SEED_EN, FLUSH)
+"""The line of a statement of the seed followed by its expected output (found in the text)."""
+
+
 @pytest.mark.parametrize(
     "statement_span,expected_span,message",
     [
-        (Span("g.md", 302, 302), Span("g.md", 301, 303), "do not follow the statement"),
-        (Span("g.md", 302, 302), Span("g.md", 303, 307), "not an expected-output comment line"),
+        (Span("g.md", AT, AT), Span("g.md", AT - 1, AT + 1), "do not follow the statement"),
+        (Span("g.md", AT, AT), Span("g.md", AT + 1, AT + 5), "not an expected-output comment line"),
         (Span("g.md", 9000, 9000), None, "outside the file"),
     ],
 )
 def test_bad_spans_are_refused(statement_span: Span, expected_span: Span | None, message: str) -> None:
     text = SEED_EN.read_text(encoding="utf-8")
-    assert text.split("\n")[301] == "SELECT pgroonga_command('io_flush') AS command;"  # line 302
+    assert text.split("\n")[AT - 1] == FLUSH and len(text.split("\n")) < 9000
     with pytest.raises(RunbookError, match=message):
         update_expected(text, [Replacement(statement_span, expected_span, ["x"])])
 

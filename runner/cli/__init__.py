@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        from runner.console import set_verbosity
+        from runner.reports.console import set_verbosity
 
         set_verbosity(bool(args.quiet), args.verbose or 0)
         status: int = args.handler(args)

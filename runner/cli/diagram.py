@@ -37,7 +37,7 @@ def unfenced(text: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from runner.console import progress
+    from runner.reports.console import progress
 
     graph = load_graph(Path(args.guide), args.lang, site_config=args.site_config)
     text = render_diagram(graph, args.format)

@@ -75,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         _write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
-        from runner.console import color
+        from runner.reports.console import color
 
         _write(render(report, color=color(sys.stdout)))
     return EXIT_FAILED if report.executable else EXIT_OK

@@ -15,7 +15,7 @@ from runbook.errors import EXIT_OK, EnvironmentLimit, UsageError
 from runbook.export import FORMATS, export
 from runbook.load import load_graph
 from runbook.model import Graph
-from runner.console import progress
+from runner.reports.console import progress
 
 from .files import write_files
 from .options import add_lang, add_mkdir, add_site_config
@@ -45,7 +45,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
     if path is None:
         return {}
-    from runner.inventory import load_inventory
+    from runner.planning.inventory import load_inventory
 
     inv = load_inventory(path, graph)
     options: dict[str, object] = {"bindings": dict(inv.bindings), "secret_env": dict(inv.secrets)}
@@ -57,8 +57,10 @@ def _inventory_options(path: str | None, graph: Graph) -> dict[str, object]:
 
 def sandbox_graph(graph: Graph, addresses: dict[str, str] | None = None) -> Graph:
     """``graph`` bound and substituted as a sandbox run would do it (``addresses`` override the hosts')."""
-    from runner.inventory import default_inventory
-    from runner.plan import build_plan, installed_pg_versions, sandbox_binding, substituted_graph
+    from runner.planning.binding import sandbox_binding
+    from runner.planning.environment import installed_pg_versions
+    from runner.planning.inventory import default_inventory
+    from runner.planning.plan import build_plan, substituted_graph
     from runner.sandbox import Sandbox, SandboxHost
 
     versions = installed_pg_versions()

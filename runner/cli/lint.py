@@ -27,9 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(graph: Graph, disabled: set[str]) -> list[Finding]:
-    """Settings checked against this machine's newest PostgreSQL (runner/settings_check.py)."""
-    from runner.plan import installed_pg_versions
-    from runner.settings_check import plan_warnings
+    """Settings checked against this machine's newest PostgreSQL (runner/planning/settings_check.py)."""
+    from runner.planning.environment import installed_pg_versions
+    from runner.planning.settings_check import plan_warnings
 
     versions = installed_pg_versions()
     found, _ = plan_warnings(graph, versions[-1] if versions else None)
@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     from runbook.lint import lint
     from runbook.load import load_graph
     from runbook.model import Span, to_dict
-    from runner.console import progress
+    from runner.reports.console import progress
 
     status = EXIT_OK
     all_findings = []
@@ -78,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         all_findings.extend(findings)
         if any(f.severity == "error" for f in findings):
             status = max(status, EXIT_FAILED)
-    from runner.annotations import emit, enabled, lint_commands
+    from runner.reports.annotations import emit, enabled, lint_commands
     from runner.untrusted import safe_line
 
     if enabled():  # GitHub Actions: a workflow command per finding, at its line (docs/ci.md)

@@ -22,8 +22,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from runner.report_merge import merge_reports
-    from runner.site_report import print_site_summary
+    from runner.reports.merge import merge_reports
+    from runner.reports.site import print_site_summary
 
     from .run_site import SITE_STATUS, write_site_html, write_site_reports
 

@@ -12,13 +12,15 @@ from typing import Any
 from runbook import atomic
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
-from runner.annotations import append_summary, emit, enabled, run_commands, summary_markdown
-from runner.console import detail, progress
 from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
-from runner.html_report import render_html
 from runner.launch import GuideRun, RunOptions, sandbox_name
-from runner.plan import Plan
-from runner.report import PageProgress, ProgressPrinter, mark_updated, print_failures, print_summary, to_json, to_junit
+from runner.planning.model import Plan
+from runner.reports.annotations import append_summary, emit, enabled, run_commands, summary_markdown
+from runner.reports.console import detail, progress
+from runner.reports.guide import to_json, to_junit
+from runner.reports.html import render_html
+from runner.reports.progress import PageProgress, ProgressPrinter
+from runner.reports.summary import mark_updated, print_failures, print_summary
 from runner.session import Masker
 from runner.status import CheckStatus, RunStatus
 from runner.untrusted import commands_stopped, safe_line, safe_lines
@@ -205,8 +207,7 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from runner.console import console
-    from runner.report import STYLE
+    from runner.reports.console import STYLE, console
 
     table = Table(title="all guides")
     table.add_column("guide")
@@ -249,7 +250,7 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
 
 def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[str] | None) -> None:
     """``--plan``: the plan for people on stdout, or as JSON (``--json FILE``, ``-`` for stdout)."""
-    from runner.plan_view import plan_data, render_plan
+    from runner.planning.plan_view import plan_data, render_plan
 
     if run.network_note:
         progress(f"runbook: {run.network_note}")

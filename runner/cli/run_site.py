@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-from runner.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
-from runner.console import progress
 from runner.execute import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResult, SignalGuard
-from runner.report import PageProgress
+from runner.reports.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
+from runner.reports.console import progress
+from runner.reports.progress import PageProgress
 from runner.status import SiteStatus
 
 from .files import write_atomic
@@ -33,7 +33,7 @@ SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCK
 def plan_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``--plan`` on folders: every page found, as a site run would classify it; the plan of each
     page that would run, the reason for each that would not.  Exit status 4 when a page is invalid."""
-    from runner.plan import installed_pg_versions
+    from runner.planning.environment import installed_pg_versions
     from runner.site import INVALID, read_page, site_pages
 
     from .run import execute_guide
@@ -141,7 +141,7 @@ def _site_signal(signum: int) -> str:
 
 def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> int:
     """The site's summary (stdout), annotations, --html DIR, --json and --junit; its exit status."""
-    from runner.site_report import print_site_summary
+    from runner.reports.site import print_site_summary
 
     print_site_summary(result)
     if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
@@ -157,10 +157,10 @@ def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> in
 
 def write_site_html(result: object, folder: Path, args: argparse.Namespace | None = None) -> None:
     """The example pages' HTML reports (the guides' were written as they ended) and the index page."""
-    from runner.html_report import render_html
+    from runner.reports.html import render_html
+    from runner.reports.site_html import render_index
     from runner.session import Masker
     from runner.site import SiteResult
-    from runner.site_html import render_index
 
     assert isinstance(result, SiteResult)
     lang = args.lang if args is not None else None
@@ -186,7 +186,7 @@ def write_site_html(result: object, folder: Path, args: argparse.Namespace | Non
 def write_site_reports(result: SiteResult, json_path: str | None, junit_path: str | None, what: str) -> None:
     """The site's JSON report (``what`` names it in the message) and JUnit XML, each written whole or
     not at all, and where each went said on stderr (``runbook run SITE`` and ``runbook report merge``)."""
-    from runner.site_report import site_to_json, site_to_junit
+    from runner.reports.site import site_to_json, site_to_junit
 
     if json_path:
         write_atomic(Path(json_path), json.dumps(site_to_json(result), indent=2, ensure_ascii=False) + "\n")

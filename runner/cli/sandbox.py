@@ -187,7 +187,8 @@ def main(args: argparse.Namespace) -> int:
     from runbook.errors import UsageError
     from runbook.load import load_graph
     from runner.launch import sandbox_name
-    from runner.plan import installed_pg_versions, sandbox_binding, sandbox_hosts
+    from runner.planning.binding import sandbox_binding, sandbox_hosts
+    from runner.planning.environment import installed_pg_versions
     from runner.sandbox import network_mode
 
     if args.action == "setup":

@@ -21,19 +21,19 @@ def main(args: argparse.Namespace) -> int:
 
         schema = load_schema("graph")
     elif args.which == "site-report":
-        from runner.site_report import load_site_report_schema
+        from runner.reports.schemas import load_site_report_schema
 
         schema = load_site_report_schema()
     elif args.which == "plan":
-        from runner.plan_view import load_plan_schema
+        from runner.planning.plan_view import load_plan_schema
 
         schema = load_plan_schema()
     elif args.which == "inventory":
-        from runner.inventory import load_inventory_schema
+        from runner.planning.inventory import load_inventory_schema
 
         schema = load_inventory_schema()
     else:
-        from runner.report import load_report_schema
+        from runner.reports.schemas import load_report_schema
 
         schema = load_report_schema()
     sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")

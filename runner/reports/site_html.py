@@ -8,10 +8,10 @@ import html
 from pathlib import Path
 from string import Template
 
-from .html_report import _asset
-from .site import PageResult, SiteResult
-from .site_report import check_totals, page_totals, slowest
-from .status import PageStatus
+from ..site import PageResult, SiteResult
+from ..status import PageStatus
+from .html import asset
+from .site import check_totals, page_totals, slowest
 
 _ORDER = (PageStatus.FAILED, PageStatus.INVALID, PageStatus.BLOCKED, PageStatus.PASSED, PageStatus.SKIPPED,
           PageStatus.NOT_EXECUTABLE)
@@ -69,6 +69,6 @@ def render_index(result: SiteResult, folder: Path) -> str:
         items = "".join(f"<li>{_link(folder, p.rel, True, p.page)} {p.duration:.1f}s</li>" for p in slow)
         parts.append(f'<section class="slowest"><h2>slowest</h2><ol>{items}</ol></section>')
     parts.append("<footer>runbook</footer>")
-    return Template(_asset("report.html")).substitute(
+    return Template(asset("report.html")).substitute(
         lang="en", title=_e(f"{', '.join(result.sites) or 'site'} — runbook site report"), status=_e(result.status),
-        css=_asset("report.css") + _INDEX_CSS, js="", body="\n".join(parts))
+        css=asset("report.css") + _INDEX_CSS, js="", body="\n".join(parts))

@@ -38,7 +38,7 @@ from runbook.kinds import Severity
 from runbook.model import Finding, Graph, Span
 from runbook.secrets import secret_env_name
 
-from .status import TargetKind
+from ..status import TargetKind
 
 KINDS = ("sandbox", "ssh", "local")
 

@@ -1,61 +1,22 @@
-"""`runbook run DIR` on a documentation site, end to end: the project's example site (docs/site/) on
-one shared PostgreSQL server (real psql 15), and a few small sites written by the tests."""
+"""`runbook run docs/site -j 2` end to end: the project's example site on one shared PostgreSQL
+server (real psql), run once for the module; every page classified and reported, each broken page
+failing for its own reason only, the example shapes of issue 17, JSON and JUnit, two pages at a time."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from conftest import ROOT
 from e2e import needs_sandbox
+from helpers import bound_pg_version
+from site_support import BROKEN, EXAMPLES, SITE, _actions, _checks, _line, _pg_major, _runbook
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
-
-SITE = ROOT / "docs" / "site"
-EXAMPLES = ["tutorial.md", "reference/full-text-search.md", "reference/jsonb.md", "reference/like.md",
-            "reference/example-groups.md", "reference/psql-output.md", "reference/row-order.md",
-            "reference/volatile-values.md"]
-"""Example pages that pass (the new shapes of issue 17 among them)."""
-BROKEN = ["stale.md", "unterminated.md", "crash.md"]
-"""Pages broken on purpose (docs/site/README.md): each fails, for its own reason only."""
-
-
-def _runbook(*args: str) -> tuple[int, str]:
-    """Exit status, and what runbook printed: its results (stdout) and its progress (stderr)."""
-    cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", *args], capture_output=True, text=True,
-                        check=False, cwd=ROOT)
-    return cp.returncode, cp.stdout + cp.stderr
-
-
-def _left_by(pids: set[int]) -> list[str]:
-    """Sandboxes still recorded whose owner is one of ``pids`` (runs of this test, now ended): other
-    engineers' and CI jobs' sandboxes may come and go meanwhile, so the test looks at its own only."""
-    from runner.sandbox import DEFAULT_ROOT, list_sandboxes
-
-    left = []
-    for name in list_sandboxes(DEFAULT_ROOT):
-        try:
-            owner = json.loads((DEFAULT_ROOT / name / "state.json").read_text()).get("owner")
-        except (OSError, ValueError):
-            continue
-        if owner and owner[0] in pids:
-            left.append(name)
-    return left
-
-
-def _line(page: Path, text: str) -> int:
-    """The line of ``page`` that starts with ``text`` (found in the Markdown, not in runbook's output)."""
-    lines = page.read_text(encoding="utf-8").split("\n")
-    (n,) = [i for i, x in enumerate(lines, start=1) if x.startswith(text)]
-    return n
 
 
 @pytest.fixture(scope="module")
@@ -95,20 +56,6 @@ def test_every_page_is_classified_and_reported(site_run: dict[str, Any]) -> None
                                                     "invalid": 0, "not-executable": 2, "skipped": 2}
     err = site_run["err"]
     assert "checks: " in err and "slowest: " in err and "example server started in" in err
-
-
-def _pg_major() -> int:
-    from runner.plan import installed_pg_versions
-
-    return int(installed_pg_versions()[-1].split(".")[0])
-
-
-def _checks(page: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    return {c["line"]: c for s in page["report"]["steps"] for a in s["actions"] for c in a["checks"]}
-
-
-def _actions(page: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    return {a["line"]: a for s in page["report"]["steps"] for a in s["actions"]}
 
 
 @pytest.mark.parametrize("lang", ["", "ja/"])
@@ -217,7 +164,8 @@ def test_an_example_newer_than_the_installed_postgresql_is_blocked(site_run: dic
         return
     note = "It's available since PostgreSQL 16." if not lang else "PostgreSQL 16で追加。"
     assert result["status"] == "blocked"
-    assert gated["status"] == "blocked" and gated["message"].startswith("needs PostgreSQL ≥ 16, installed 15.")
+    installed = f"installed {bound_pg_version()}."  # the server's full version: 15.20 for 15
+    assert gated["status"] == "blocked" and gated["message"].startswith(f"needs PostgreSQL ≥ 16, {installed}")
     assert gated["message"].endswith(f"(line {_line(page, note)}: “{note}”)")
     assert _checks(result)[_line(page, "SELECT '42'::integer")]["status"] == "passed"  # the rest ran
 
@@ -249,8 +197,7 @@ def test_stale_examples_fail_at_once_with_their_lines_and_hide_nothing(site_run:
 
 
 def test_json_and_junit_cover_the_site(site_run: dict[str, Any]) -> None:
-    from runner.report import load_report_schema
-    from runner.site_report import load_site_report_schema
+    from runner.reports.schemas import load_report_schema, load_site_report_schema
 
     data = site_run["data"]
     jsonschema.validate(data, load_site_report_schema())
@@ -304,254 +251,3 @@ def test_pages_run_in_parallel_on_one_server(site_run: dict[str, Any]) -> None:
     assert _most_at_once([(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]) == 1  # one after the other: never two
     assert _most_at_once([(0.0, 2.0), (1.0, 3.0), (1.5, 4.0)]) == 3
     assert (site_run["transcripts"] / "reference" / "like" / "server.log").is_file()
-
-
-ERR_PAGE = """---
-title: An error
----
-
-# An error
-
-## Usage {#usage}
-
-```sql
-SELECT no_such_function();
-```
-
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-""".replace(" @@", " ")
-
-
-def _site(folder: Path, toml: str, pages: dict[str, str]) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "runbook.toml").write_text(toml, encoding="utf-8")
-    for name, text in pages.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
-
-
-def test_update_expected_prelude_errors_missing_extensions(tmp_path: Path) -> None:
-    stale_text = (SITE / "stale.md").read_text(encoding="utf-8")
-    a = _site(tmp_path / "a", (SITE / "runbook.toml").read_text(), {"stale.md": stale_text, "err.md": ERR_PAGE})
-    shutil.copy(SITE / "_config.yml", a / "_config.yml")
-    b = _site(tmp_path / "b", 'prelude = """\nCREATE EXTENSION no_such_extension;\n"""\n',
-              {"p.md": ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")})
-    c = _site(tmp_path / "c", 'extensions = ["no_such_extension"]\n', {"p.md": ERR_PAGE})
-    report = tmp_path / "r.json"
-    status, err = _runbook(str(a), str(b), str(c), "--update-expected", "--json", str(report),
-                           "--transcripts", str(tmp_path / "t"))
-    assert status == 1, err[-3000:]
-    pages = {p["page"]: p for p in json.loads(report.read_text())["pages"]}
-    # a: the stale page is rewritten where it differed, and only there
-    updated = (a / "stale.md").read_text(encoding="utf-8")
-    changed = [(x, y) for x, y in zip(stale_text.split("\n"), updated.split("\n"), strict=True) if x != y]
-    assert changed == [("--       8", "--       7"), ("--  f", "--  t")]
-    assert pages[str(a / "stale.md")]["rewritten"] == 2
-    # a: a statement that errors where the page expects no error stops the page
-    stopped = pages[str(a / "err.md")]
-    assert stopped["status"] == "failed"
-    assert stopped["reason"].startswith(f"line {_line(a / 'err.md', 'SELECT no_such_function();')}: ERROR:")
-    steps = stopped["report"]["steps"]
-    assert [s["status"] for s in steps] == ["failed", "not-run"] or steps[-1]["actions"][-1]["status"] == "not-run"
-    # b: the prelude fails, naming its line in runbook.toml
-    assert pages[str(b / "p.md")]["status"] == "failed"
-    assert pages[str(b / "p.md")]["reason"].startswith(f"{b / 'runbook.toml'}:2: the prelude failed: ERROR:")
-    # c: a missing extension blocks the page, it does not fail it
-    assert pages[str(c / "p.md")]["status"] == "blocked"
-    assert "the no_such_extension extension is not installed for PostgreSQL" in pages[str(c / "p.md")]["reason"]
-    # the rewritten page now passes
-    status, err = _runbook(str(a / "stale.md"), "--transcripts", str(tmp_path / "t2"))
-    assert status == 0, err[-3000:]
-
-
-SLOW_PAGE = """---
-title: Slow
----
-
-# Slow
-
-## Usage {#usage}
-
-```sql
-SELECT 1 AS slept FROM pg_sleep(1.5);
---  slept @@
--- -------
---      1
--- (1 row)
-```
-""".replace(" @@", " ")
-
-
-def test_two_site_runs_at_once_each_have_their_own_server(tmp_path: Path) -> None:
-    """Two runs of example pages at the same time: neither replaces the other's server, both pass,
-    and nothing is left after them."""
-    sites = [_site(tmp_path / n, "", {"slow.md": SLOW_PAGE, "p.md": ERR_PAGE.replace(
-        "SELECT no_such_function();", "SELECT 2;")}) for n in ("a", "b")]
-    procs = [subprocess.Popen([sys.executable, "-m", "runner.cli", "run", str(s), "--json", str(s / "r.json"),
-                               "--transcripts", str(s / "t")], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for s in sites]
-    outs = [p.communicate(timeout=120) for p in procs]
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err[-3000:]
-    for s in sites:
-        pages = json.loads((s / "r.json").read_text())["pages"]
-        assert sorted((p["rel"], p["status"]) for p in pages) == [("p.md", "passed"), ("slow.md", "passed")]
-    assert _left_by({p.pid for p in procs}) == []
-
-
-def test_example_server_passes_over_an_address_taken_outside(tmp_path: Path) -> None:
-    """On the loopback fallback, something outside the sandbox listening on the server's address
-    (another program's PostgreSQL): the server takes the next address down, the page passes, and no
-    sandbox is left."""
-    import os
-    import socket
-
-    from runner.example_server import _free_address
-
-    site = _site(tmp_path / "a", "", {"p.md": ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")})
-    taken = _free_address(1)  # the address the first server would take (127.0.0.250 on a quiet machine)
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((taken, 5432))
-        s.listen()
-        proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "run", str(site), "--transcripts",
-                                 str(tmp_path / "t")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=ROOT, env={**os.environ, "RUNBOOK_SANDBOX_NETWORK": "loopback"})
-        _, err = proc.communicate(timeout=300)
-        assert _free_address(1) != taken
-    assert proc.returncode == 0, err[-3000:]
-    assert "Traceback" not in err
-    assert _left_by({proc.pid}) == []
-
-
-DOWNLOAD_PAGE = """---
-title: Load sample data
----
-
-# Load sample data
-
-## Download {#download}
-
-```console
-$ wget https://example.com/memos.sql
-$ psql -f memos.sql
-```
-
-## Search {#search}
-
-```console
-$ psql
-```
-
-```sql
-SELECT count(*) FROM memos;
---  count @@
--- -------
---    100
--- (1 row)
-```
-""".replace(" @@", " ")
-
-
-def test_examples_that_need_a_download_are_blocked(tmp_path: Path) -> None:
-    """A how-to whose data comes from a download the sandbox cannot make: blocked with that reason,
-    its query not failed on `relation "memos" does not exist` (nothing is sent to example.com)."""
-    site = _site(tmp_path / "a", "", {"load.md": DOWNLOAD_PAGE})
-    status, out = _runbook(str(site), "--json", str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t"))
-    assert status == 3, out[-3000:]
-    (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
-    assert page["status"] == "blocked"
-    assert page["reason"].startswith("downloads from the network, which the sandbox hosts do not reach: "
-                                     "wget https://example.com/memos.sql")
-    actions = [a for s in page["report"]["steps"] for a in s["actions"]]
-    assert [a["status"] for a in actions] == ["blocked", "not-run", "not-run"]
-    assert "does not exist" not in out
-
-
-def test_a_psql_that_asks_for_a_password_fails_at_once(tmp_path: Path) -> None:
-    """psql waiting for a password nobody gives is psql waiting for input: the page fails with that
-    reason at once, not after --timeout."""
-    text = (ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")
-            .replace("## Usage {#usage}\n", "## Usage {#usage}\n\n```console\n$ psql -h localhost postgres\n```\n"))
-    site = _site(tmp_path / "a", "", {"tcp.md": text})
-    status, out = _runbook(str(site), "--timeout", "60", "--json", str(tmp_path / "r.json"),
-                           "--transcripts", str(tmp_path / "t"))
-    assert status == 1, out[-3000:]
-    (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
-    # (after the timeout, the reason would be "psql gave no prompt")
-    assert page["reason"] == "server: psql did not start: it asks for a password (psql -h localhost postgres)"
-
-
-CRASH_PAGE = (SITE / "crash.md").read_text(encoding="utf-8").replace(
-    "```sql\nDO $$", "```sql\nSELECT pg_sleep(0.5);\nDO $$")
-SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(3)")
-
-
-def test_a_page_that_lost_its_connection_to_a_crash_runs_again(tmp_path: Path) -> None:
-    """-j 2: one page crashes the server while the other sleeps in a statement; the sleeper loses its
-    connection ("crash of another server process"), waits for the server's recovery, runs again in
-    a fresh database and passes; only the crashing page fails."""
-    site = _site(tmp_path / "a", "", {"a-crash.md": CRASH_PAGE, "b-sleeper.md": SLEEPER_PAGE})
-    status, out = _runbook(str(site), "-j", "2", "--json", str(tmp_path / "r.json"), "--transcripts",
-                           str(tmp_path / "t"))
-    assert status == 1, out[-3000:]
-    pages = {p["rel"]: p for p in json.loads((tmp_path / "r.json").read_text())["pages"]}
-    line = _line(site / "a-crash.md", "DO $$")
-    assert pages["a-crash.md"]["reason"] == f"line {line}: server closed the connection unexpectedly"
-    assert pages["b-sleeper.md"]["status"] == "passed", pages["b-sleeper.md"]["reason"]
-    first = (tmp_path / "t" / "b-sleeper" / "server.log").read_text()
-    assert "crash of another server process" in first
-    again = (tmp_path / "t" / "b-sleeper" / "run-2" / "server.log").read_text()
-    assert "(1 row)" in again
-
-
-PLAN_PAGE = """---
-title: Plans
----
-
-# Plans
-
-## Usage {#usage}
-
-```sql
-CREATE TABLE memos (id integer, content text);
-CREATE INDEX memos_content_index ON memos USING gin (content gin_trgm_ops);
-SET enable_seqscan = off;
-```
-
-```sql
-EXPLAIN (COSTS OFF) SELECT * FROM memos WHERE content LIKE '%groonga%' ORDER BY id;
--- QUERY PLAN
--- Sort
---   ->  Bitmap Heap Scan on memos
---         ->  Bitmap Index Scan on memos_content_index
-```
-
-```sql
-EXPLAIN SELECT * FROM memos WHERE content LIKE '%groonga%';
---                     QUERY PLAN
--- ...
---   ->  Bitmap Index Scan on memos_content_index
--- ...
-```
-"""
-
-
-def test_plans_written_by_hand_compare_by_shape_end_to_end(tmp_path: Path) -> None:
-    """EXPLAIN output written by hand (no rule line) and abbreviated (``...``) as the reader reads
-    them, against PostgreSQL's real plans: both pass, by the plan's shape."""
-    page = PLAN_PAGE
-    site = _site(tmp_path / "a", (SITE / "runbook.toml").read_text(encoding="utf-8"), {"plan.md": page})
-    status, out = _runbook(str(site), "--json", str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t"))
-    assert status == 0, out[-3000:]
-    (result,) = json.loads((tmp_path / "r.json").read_text())["pages"]
-    checks = {c["line"]: c for s in result["report"]["steps"] for a in s["actions"] for c in a["checks"]}
-    assert checks[_line(site / "plan.md", "EXPLAIN (COSTS OFF)")]["status"] in ("passed", "volatile")
-    abbreviated = checks[_line(site / "plan.md", "EXPLAIN SELECT")]
-    assert abbreviated["volatile"] == ["plan: abbreviated on the page (its nodes appear in the plan, in order)"]

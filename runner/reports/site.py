@@ -6,37 +6,29 @@ per check, named by page and line (``docs/site/stale.md:24``).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
 import xml.etree.ElementTree as ET
-from functools import cache
-from importlib import resources
 from typing import Any, TextIO
 
 from rich.table import Table
 from rich.text import Text
 
-from .console import add_columns, clip
+from ..execute import FAILED, ActionResult, CheckResult
+from ..site import PageResult, SiteResult
+from ..status import PageStatus, Status
+from ..untrusted import safe_line
+from .console import STYLE, add_columns, clip
 from .console import console as results_console
-from .execute import FAILED, ActionResult, CheckResult
-from .report import STYLE, checked, failure_lines, junit_text, to_json
-from .site import PageResult, SiteResult
-from .status import PageStatus, Status
-from .untrusted import safe_line
+from .guide import junit_text, to_json
+from .schemas import checked, load_site_report_schema
+from .summary import failure_lines
 
 PAGE_STATUSES = (PageStatus.PASSED, PageStatus.FAILED, PageStatus.BLOCKED, PageStatus.INVALID,
                  PageStatus.NOT_EXECUTABLE, PageStatus.SKIPPED)
 _LINE_RE = re.compile(r"^line (\d+): ")
 SLOWEST = 5
-
-
-@cache
-def load_site_report_schema() -> dict[str, Any]:
-    text = (resources.files("runner") / "schema" / "site-report.schema.json").read_text()
-    data: dict[str, Any] = json.loads(text)
-    return data
 
 
 def _checks(pr: PageResult) -> list[tuple[ActionResult, CheckResult]]:

@@ -13,9 +13,10 @@ from typing import Any
 
 from runbook.model import Action, Expected
 
-from .compare import normalize_volatile
-from .plan import Plan, variant_groups
-from .report import checked
+from ..compare import normalize_volatile
+from ..reports.schemas import checked
+from .model import Plan
+from .variants import variant_groups
 
 Mask = Callable[[str], str]
 
@@ -31,7 +32,7 @@ def how_compared(expected: Expected, sql: str) -> str:
     (an EXPLAIN plan: its nodes, not its costs), ``multiset`` (rows of a query without ORDER BY, in
     any order), ``exact`` (the rest; rows in order); and the volatile values it accepts (timestamps,
     LSNs, sizes …) as ``, volatile: NAME``."""
-    from .compare import _is_plan, has_order_by
+    from ..compare import _is_plan, has_order_by
 
     if _is_plan(expected):
         how = "shape"
@@ -156,3 +157,59 @@ def render_plan(data: dict[str, Any]) -> str:
                     out.append(f"       path substituted for {e['substituted']['guide']}: {e['substituted']['reason']}")
                 out += [f"       - {x}" for x in e["before"]] + [f"       + {x}" for x in e["after"] if x.strip()]
     return "\n".join(out) + "\n"
+
+
+def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
+    """The bound commands per host, step by step (``runbook run --plan``); with ``variants`` (the
+    speed settings) per-host variants of one block say that they run at once."""
+    m = mask or (lambda s: s)
+    hosts_of = {h.id: h for h in plan.graph.hosts}
+    lines = [f"# plan for {plan.original.source.file}",
+             "# bindings: " + ", ".join(f"{k} = {v}" for k, v in sorted(plan.binding.items()))]
+    if plan.settings_note:
+        lines.append(f"# {plan.settings_note}")
+    lines += [f"# warning: {m(w.format())}" for w in plan.warnings]
+    begins = {g.span.line: g for g in plan.graph.example_groups}  # examples that start over: a line each
+    for step in plan.graph.steps:
+        lines.append("")
+        lines.append(f"## {step.number or '-'}. [{step.tag or '-'}] {step.id}  ({step.span})")
+        if step.id in plan.blocked:
+            b = plan.blocked[step.id]
+            lines.append(f"#   BLOCKED: {b.reason}; to lift: {b.lift}")
+        together = {a.id: [o.id for o in g if o is not a] for g in variant_groups(step.actions, hosts_of)
+                    if len(g) > 1 for a in g} if variants else {}
+        for action in step.actions:
+            hosts = ", ".join(action.targets)
+            lines.append(f"### {action.id} {action.kind} on {hosts}  ({action.span})")
+            if (g := begins.pop(action.span.line, None)) is not None:
+                lines.append(f"#   example group {g.number} begins (a fresh database): {g.reason}")
+            if action.id in together:
+                lines.append(f"#   at once with {', '.join(together[action.id])} (per-host variants of one block)")
+            for i, cmd in enumerate(action.commands):
+                text, sub = plan.command_text(action.id, i, cmd.text)
+                if sub is not None:
+                    lines.append(f"#   substituted ({sub.kind}): {m(cmd.text)}")
+                    lines.append(f"#     reason: {sub.reason}")
+                if text:
+                    lines.append(("# as root: " if cmd.root else "") + m(text))
+                for t in cmd.dialog:
+                    answer = f"${{{t.answer.var}}}" if t.answer.var else "<literal>"
+                    lines.append(f"#   answer {t.prompt!r} with {answer}")
+            for st in action.statements:
+                lines.append(m(st.sql))
+            if action.id in plan.paths:
+                old, sub = plan.paths[action.id]
+                lines.append(f"#   substituted path: {old} -> {sub.text}")
+                lines.append(f"#     reason: {sub.reason}")
+            if action.kind == "file_edit" and action.edit is not None:
+                how = "set in" if action.edit == "settings" else "append to"
+                lines.append(f"# {how} {action.path}:")
+                lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines() if x.strip()]
+            elif action.kind == "file_edit":
+                lines.append(f"# edit {action.path}:")
+                lines += [f"#   - {x}" for x in (action.before or "").splitlines()]
+                lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines()]
+            if action.kind == "file_write":
+                lines.append(f"# write {action.path}:")
+                lines += [f"#   {m(x)}" for x in (action.after or "").splitlines()]
+    return "\n".join(lines) + "\n"

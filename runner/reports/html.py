@@ -20,22 +20,22 @@ from typing import Any
 
 from runbook.psql_output import Output, parse_output
 
-from .compare import cell_status, normalize_volatile
-from .execute import ActionResult, CheckResult, RunResult, StepResult
-from .status import CheckStatus, Status
+from ..compare import cell_status, normalize_volatile
+from ..execute import ActionResult, CheckResult, RunResult, StepResult
+from ..status import CheckStatus, Status
 
 Mask = Callable[[str], str]
 
 
 @cache
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
     return (resources.files("runner") / "data" / "html" / name).read_text(encoding="utf-8")
 
 
 @cache
 def strings(lang: str) -> dict[str, Any]:
     """The report's words in ``lang`` (English when the language has no table)."""
-    tables: dict[str, dict[str, Any]] = tomllib.loads(_asset("strings.toml"))
+    tables: dict[str, dict[str, Any]] = tomllib.loads(asset("strings.toml"))
     return tables.get(lang) or tables["en"]
 
 
@@ -248,11 +248,11 @@ def render_html(result: RunResult, *, lang: str = "en", title: str = "", transcr
     """The whole page for ``result``; ``transcripts`` is the run's folder of ``HOST.log`` files."""
     page = _Page(lang, mask)
     t = page.t
-    return Template(_asset("report.html")).substitute(
+    return Template(asset("report.html")).substitute(
         lang=html.escape(lang),
         title=page.esc(f"{title or result.guide} — {t['report']}"),
         status=html.escape(result.status),
-        css=_asset("report.css"),
-        js=_asset("report.js"),
+        css=asset("report.css"),
+        js=asset("report.js"),
         body=page.body(result, title, transcripts),
     )

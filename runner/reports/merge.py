@@ -14,10 +14,10 @@ import jsonschema
 
 from runbook.errors import UsageError
 
-from .execute import ActionResult, CheckResult, RunResult, StepResult
-from .site import PageResult, SiteResult, site_status
-from .site_report import load_site_report_schema
-from .status import PageStatus, SiteStatus
+from ..execute import ActionResult, CheckResult, RunResult, StepResult
+from ..site import PageResult, SiteResult, site_status
+from ..status import PageStatus, SiteStatus
+from .schemas import load_site_report_schema
 
 
 def _run_result(data: dict[str, Any]) -> RunResult:

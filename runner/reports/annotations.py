@@ -17,10 +17,10 @@ from typing import TextIO
 
 from runbook.model import Finding
 
-from . import untrusted
-from .execute import FAILED, RunResult
-from .status import Status
-from .untrusted import markdown_cell, markdown_code, visible
+from .. import untrusted
+from ..execute import FAILED, RunResult
+from ..status import Status
+from ..untrusted import markdown_cell, markdown_code, visible
 
 _LEVELS = {"error": "error", "warning": "warning", "hint": "notice"}
 

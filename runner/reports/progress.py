@@ -1,116 +1,22 @@
-"""Reports of a run: live progress (per step, and over many pages), the summary table, JSON (with its
-schema), JUnit XML."""
+"""Live progress of a run on stderr: per step and host (:class:`ProgressPrinter`, fed by the step
+loop's events), and over many pages (:class:`PageProgress`: done/total, elapsed, an estimate)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
 import sys
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from functools import cache
-from importlib import resources
-from typing import Any, ClassVar, TextIO
+from typing import ClassVar, TextIO
 
-import jsonschema
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
-from runbook.errors import SchemaError
-from runbook.kinds import Severity
-from runbook.model import Finding, Span
-
-from .console import add_columns, clip, quiet
-from .console import console as results_console
-from .execute import ActionResult, RunResult, StepResult
-from .status import CheckStatus, RunStatus, Status
-from .untrusted import safe_line, visible
-
-_LINE_RE = re.compile(r"^line (\d+): ")
-
-STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
-         "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green", "invalid": "bold red",
-         "not-executable": "dim", "interrupted": "bold yellow", "updated": "cyan"}
-
-
-@cache
-def load_report_schema() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((resources.files("runner") / "schema" / "report.schema.json").read_text())
-    return data
-
-
-def checked(data: dict[str, Any], schema: dict[str, Any], what: str) -> dict[str, Any]:
-    """``data`` if it satisfies ``schema``; else a :class:`SchemaError` with every error and its JSON path."""
-    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if errors:
-        raise SchemaError(f"{what} does not satisfy its schema",
-                          [Finding("schema", Severity.ERROR, f"{list(e.absolute_path)}: {e.message}",
-                                   Span("report", 1, 1)) for e in errors])
-    return data
-
-
-def to_json(result: RunResult) -> dict[str, Any]:
-    data = dataclasses.asdict(result)
-    data["schema_version"] = "1"
-    counts: dict[str, int] = {}
-    for s in result.steps:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    data["summary"] = counts
-    data["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.started))
-    for s in data["steps"]:
-        for a in s["actions"]:
-            del a["soft"]  # the run's own bookkeeping
-            for c in a["checks"]:
-                for k in ("expected_span", "statement_span"):
-                    if c[k] is not None:
-                        c[k] = list(c[k])
-    return checked(data, load_report_schema(), "the run report")
-
-
-def to_junit(result: RunResult) -> str:
-    suite = ET.Element("testsuite", name=result.guide, tests="0", failures="0", skipped="0",
-                       time=f"{result.duration:.3f}")
-    n = failures = skipped = 0
-    for step in result.steps:
-        for a in step.actions or []:
-            n += 1
-            case = ET.SubElement(suite, "testcase", classname=f"{result.guide}.{step.id}",
-                                 name=f"{a.action} on {a.host} (line {a.line})", time=f"{a.duration:.3f}")
-            if a.status == Status.FAILED:
-                failures += 1
-                el = ET.SubElement(case, "failure", message=a.message or "failed")
-                el.text = "\n".join([a.details] + [p for c in a.checks for p in c.problems])
-            elif a.status in (Status.BLOCKED, Status.NOT_RUN, Status.SKIPPED, Status.DONE_EARLIER):
-                skipped += 1
-                ET.SubElement(case, "skipped", message=f"{a.status}: {a.message or step.reason}")
-        if not step.actions and step.status in (Status.BLOCKED, Status.SKIPPED, Status.DONE_EARLIER):
-            n += 1
-            skipped += 1
-            case = ET.SubElement(suite, "testcase", classname=f"{result.guide}.{step.id}", name=step.id)
-            ET.SubElement(case, "skipped", message=f"{step.status}: {step.reason}")
-    suite.set("tests", str(n))
-    suite.set("failures", str(failures))
-    suite.set("skipped", str(skipped))
-    root = ET.Element("testsuites")
-    root.append(suite)
-    return junit_text(root)
-
-
-def junit_text(root: ET.Element) -> str:
-    """The XML of ``root``, every text and attribute with its control characters made visible (XML
-    1.0 cannot hold them; a CI's JUnit reader would refuse the file)."""
-    for el in root.iter():
-        if el.text:
-            el.text = visible(el.text, lines=True)
-        for k, v in el.attrib.items():
-            el.set(k, visible(v, lines=True))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+from ..execute import ActionResult, StepResult
+from ..status import Status
+from ..untrusted import safe_line
+from .console import STYLE, quiet
 
 
 class _Running:
@@ -324,81 +230,3 @@ class PageProgress:
             self.live.stop()
             self.live = None
             PageProgress.active = None
-
-
-def _results_console(stream: TextIO | None) -> Console:
-    """Where results go: ``stream``, else stdout (through the live page progress's console while one
-    is on and stdout is the same terminal: printed above it)."""
-    live = PageProgress.active
-    if stream is None and live is not None and live.live is not None and sys.stdout.isatty():
-        return live.console
-    return results_console(stream or sys.stdout)
-
-
-def print_summary(result: RunResult, stream: TextIO | None = None) -> None:
-    """The summary table on stdout, as wide as the terminal (``COLUMNS``); long notes end in ``…``."""
-    console = _results_console(stream)
-    table = Table(title=Text(safe_line(f"{result.guide} on {result.target}: {result.status.upper()} "
-                                       f"({result.duration:.1f}s)")))
-    headers = ["#", "step", "tag", "status", "checks", "time"]
-    rows, notes = [], []
-    for s in result.steps:
-        failed = [a for a in s.actions if a.status == Status.FAILED]
-        notes.append(failed[0].message if failed else s.reason)
-        rows.append([str(s.number or "-"), s.id, s.tag or "", s.status, str(sum(len(a.checks) for a in s.actions)),
-                     f"{s.duration:.1f}s"])
-    room = add_columns(table, headers, rows, "step", console.width)
-    for row, note in zip(rows, notes, strict=True):
-        table.add_row(row[0], Text(safe_line(row[1])), Text(safe_line(row[2])),
-                      Text(row[3], style=STYLE.get(row[3], "")), *row[4:],
-                      *([Text(clip(safe_line(note), room))] if room >= 16 else []))
-    console.print(table)
-    counts: dict[str, int] = {}
-    for s in result.steps:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    steps = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    console.print(Text(safe_line(f"{result.guide}: steps: {steps}")))
-    for step_id, why in result.blocked.items():
-        console.print(Text(safe_line(f"blocked at {step_id}: {why}"), style="yellow"))
-
-
-def failure_lines(result: RunResult, page: str) -> list[str]:
-    """``page:line: what differs`` for every failed check, and every action that failed otherwise
-    (at the line its message names)."""
-    out: list[str] = []
-    for s in result.steps:
-        for a in s.actions:
-            failed = [c for c in a.checks if c.status == CheckStatus.FAILED]
-            for c in failed:
-                out.append(f"{page}:{c.line}: " + ("; ".join(c.problems) or "differs from the guide"))
-            if a.status == Status.FAILED and not failed:
-                m = _LINE_RE.match(a.message)
-                line, message = (int(m.group(1)), a.message[m.end():]) if m else (a.line, a.message)
-                out.append(f"{page}:{line}: {message or 'failed'}")
-    return out
-
-
-def print_failures(result: RunResult, page: str, stream: TextIO | None = None) -> None:
-    """The closing list of a guide's run: one ``file:line: expected X, got Y`` per failure."""
-    lines = failure_lines(result, page)
-    if lines:
-        console = _results_console(stream)
-        for line in lines:
-            console.print(Text(safe_line(line), style="red"), overflow="ignore", crop=False, soft_wrap=True)
-
-
-def mark_updated(result: RunResult) -> None:
-    """``--update-expected`` rewrote the failed SQL checks: they are ``updated``, and so are the actions
-    and steps that failed only by them; the run fails only for what remains."""
-    for s in result.steps:
-        for a in s.actions:
-            rewritten = [c for c in a.checks if c.status == CheckStatus.FAILED and a.kind == "sql" and c.expected_span
-                         and c.statement_span]
-            for c in rewritten:
-                c.status = CheckStatus.UPDATED
-            if rewritten and a.status == Status.FAILED and not any(c.status == CheckStatus.FAILED for c in a.checks):
-                a.status = Status.UPDATED
-        if s.status == Status.FAILED and not any(a.status == Status.FAILED for a in s.actions):
-            s.status = Status.UPDATED
-    if result.status == RunStatus.FAILED and not any(s.status == Status.FAILED for s in result.steps):
-        result.status = RunStatus.PASSED

@@ -18,6 +18,11 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+STYLE = {"passed": "green", "failed": "bold red", "blocked": "yellow", "not-run": "dim", "skipped": "dim",
+         "already-applied": "cyan", "done-earlier": "cyan", "volatile": "green", "invalid": "bold red",
+         "not-executable": "dim", "interrupted": "bold yellow", "updated": "cyan"}
+"""The colour of each status, wherever one is printed (progress, summaries)."""
+
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 verbosity = NORMAL
 """Set once by the command line from ``-q`` / ``-v``."""
