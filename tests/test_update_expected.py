@@ -205,3 +205,22 @@ def test_pasted_output_in_an_indented_block_keeps_the_blocks_indent() -> None:
     assert again.findings == [] and [s.sql for s in again.actions()[0].statements] == ["SELECT 1 AS a;", "SELECT 2;"]
     expected = again.actions()[0].statements[0].expected
     assert expected is not None and expected.rows == [["1"]]
+
+
+def test_pasted_expanded_output_is_followed_by_a_blank_line_before_the_next_statement() -> None:
+    """psql's expanded display has no ``(N rows)``: pasted, it ends at a blank line, so one is written
+    between it and the next statement (else the reader takes the statement for a row of the output;
+    found by tests/test_properties_update_expected.py)."""
+    text = "# P\n\n## A\n\n```sql\nSELECT 1 AS a;\n a\n---\n 5\n(1 row)\nSELECT 2;\n```\n"
+    st = parse_text(text, "p.en.md", "en").actions()[0].statements[0]
+    assert st.expected is not None and st.expected.pasted
+    new, _ = update_expected(text, [Replacement(st.span, st.expected.span, ["-[ RECORD 1 ]", "a | 1", ""],
+                                                pasted=True)])
+    assert new == "# P\n\n## A\n\n```sql\nSELECT 1 AS a;\n-[ RECORD 1 ]\na | 1\n\nSELECT 2;\n```\n"
+    again = parse_text(new, "p.en.md", "en").actions()[0].statements
+    assert [s.sql for s in again] == ["SELECT 1 AS a;", "SELECT 2;"]
+    assert again[0].expected is not None and again[0].expected.expanded and again[0].expected.rows == [["1"]]
+    # an aligned table ends at its "(N rows)": nothing is added
+    new, _ = update_expected(text, [Replacement(st.span, st.expected.span, [" a ", "---", " 1", "(1 row)"],
+                                                pasted=True)])
+    assert new == text.replace(" 5\n", " 1\n").replace(" a\n", " a \n")
