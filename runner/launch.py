@@ -1,6 +1,6 @@
-"""Launch a guide's run and land it: graph, inventory, plan, hosts (the sandbox up), runner, tear-down.
+"""Launch a guide's run and land its hosts: graph, inventory, plan, hosts (the sandbox up), runner, tear-down.
 
-Both ``runbook run`` and the pytest plugin go through :class:`GuideRun`::
+:func:`runner.orchestrate.run_guide` runs a guide from here (``runbook run`` and the pytest plugin)::
 
     run = GuideRun(path, RunOptions())      # reads and binds; starts nothing (``run.plan`` can be shown)
     runner = run.start(selected, progress)  # hosts up (the sandbox), a Runner ready to run
@@ -25,24 +25,16 @@ from runbook.errors import EnvironmentLimit, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
 
-from .execute import (
-    ALREADY,
-    DONE_EARLIER,
-    PASSED,
-    LocalTransport,
-    Progress,
-    Runner,
-    SandboxTransport,
-    SshTransport,
-    Transport,
-)
 from .planning.addresses import UnsafeAddressError, unsafe_addresses
 from .planning.binding import sandbox_binding, sandbox_hosts
 from .planning.environment import installed_pg_versions
 from .planning.inventory import Inventory, default_inventory, load_inventory, secret_values
 from .planning.model import Plan
 from .planning.plan import build_plan
-from .session import Masker
+from .running.results import ALREADY, DONE_EARLIER, PASSED, Progress
+from .running.session import Masker
+from .running.steps import Runner, RunnerOptions
+from .running.transport import LocalTransport, SandboxTransport, SshTransport, Transport
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -135,15 +127,17 @@ class GuideRun:
         self.transcripts = Path(options.transcripts) / path.name.removesuffix(".md")
         self.done: set[str] = set()
         """Steps completed by an earlier run on a kept sandbox (skipped as done-earlier)."""
+        self.finished = False
 
     def start(self, selected: list[str] | None, progress: Progress | None = None) -> Runner:
         """Bring the hosts up and return the runner (call :meth:`finish` after it ran, or failed)."""
         transport = self._transport(selected)
-        return Runner(self.plan, transport, secrets=self.secrets, transcripts=self.transcripts, progress=progress,
-                      timeout=self.options.timeout, settle=self.options.settle, steps=selected,
-                      done_earlier=self.done, keep_going_checks=self.options.keep_going_checks,
-                      prestart=self.sandbox is not None and self.options.speed,
-                      variants=max(2, os.cpu_count() or 1) if self.options.speed else 1)
+        options = RunnerOptions(timeout=self.options.timeout, settle=self.options.settle, steps=selected,
+                                done_earlier=self.done, keep_going_checks=self.options.keep_going_checks,
+                                prestart=self.sandbox is not None and self.options.speed,
+                                variants=max(2, os.cpu_count() or 1) if self.options.speed else 1)
+        return Runner(self.plan, transport, options, secrets=self.secrets, transcripts=self.transcripts,
+                      progress=progress)
 
     def _transport(self, selected: list[str] | None) -> Transport:
         if self.sandbox is not None:
@@ -198,8 +192,9 @@ class GuideRun:
         """Record what was completed (for a later run on a kept sandbox) and tear the sandbox down
         (a discarded sandbox's servers are killed with the speed settings); with ``keep`` the sandbox
         is left up, owned by nobody (a later run may reuse it)."""
-        if self.sandbox is None or self.sandbox.reused is None:  # never came up
+        if self.sandbox is None or self.sandbox.reused is None or self.finished:  # never came up, or down
             return
+        self.finished = True
         if runner is not None:
             completed = set(self.done)
             completed.update(s.id for s in runner.last_results if s.status in (PASSED, ALREADY, DONE_EARLIER))

@@ -5,12 +5,12 @@ Installed with the package (entry point ``pytest11``); it collects nothing unles
     pytest --runbook docs/guides/            # every *.md guide (README.md aside) under the paths given
     # or, in pytest.ini / pyproject.toml:  runbook_paths = docs/guides
 
-The plugin only maps steps to items and results to outcomes; the runner does the work
-(:mod:`runner.launch`). The guide's hosts (the embedded sandbox by default) come up once, when its
-first selected step runs, and go down after its last item. A step runs when pytest reaches its item
-(the runner waits for it), so ``-x`` stops the guide where pytest stops. A failed step fails with the
-guide's ``file:line``, the expected-versus-actual diff and the output (no Python traceback); the
-steps after it are skipped with the reason; a step the environment cannot run (PGroonga is not
+The plugin only maps steps to items and results to outcomes; the run is ``runbook run``'s
+(:func:`runner.orchestrate.run_guide`, without reports). The guide's hosts (the embedded sandbox by
+default) come up once, when its first selected step runs, and go down after its last item. A step runs when
+pytest reaches its item (the runner waits for it), so ``-x`` stops the guide where pytest stops. A
+failed step fails with the guide's ``file:line``, the expected-versus-actual diff and the output (no
+Python traceback); the steps after it are skipped with the reason; a step the environment cannot run (PGroonga is not
 installed) is skipped as *blocked*. ``-k`` selects steps as ``runbook run --only`` does: the steps
 left out are not run at all.
 """
@@ -30,8 +30,9 @@ from .status import CheckStatus, Status
 if TYPE_CHECKING:
     from runbook.model import Step
 
-    from .execute import ActionResult, Runner, StepResult
     from .launch import GuideRun
+    from .running.results import ActionResult, RunResult, StepResult
+    from .running.steps import Runner
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,7 +87,7 @@ class GuideFile(pytest.File):
     selected item's set-up to the file's tear-down."""
 
     guide_run: GuideRun | None = None
-    runner: Runner | None = None
+    run_result: RunResult | None = None
     feed: _Feed | None = None
     error: BaseException | None = None
     """Why the run could not start or broke (the first item affected shows it, the others skip)."""
@@ -122,7 +123,7 @@ class GuideFile(pytest.File):
         feed = _Feed()
         try:
             self.guide_run = GuideRun(self.path, options)
-            self.runner = self.guide_run.start(selected, feed)
+            runner = self.guide_run.start(selected, feed)
         except RunbookError as exc:  # reported by the first item, without a traceback
             self.error = exc
             if self.guide_run is not None:
@@ -130,13 +131,19 @@ class GuideFile(pytest.File):
             self.guide_run = None
             return
         self.feed = feed
-        self.thread = threading.Thread(target=self._run, name=f"runbook {self.path.name}", daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(selected, runner), name=f"runbook {self.path.name}",
+                                       daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
-        assert self.runner is not None and self.feed is not None
+    def _run(self, selected: list[str] | None, runner: Runner) -> None:
+        """The guide's run (:func:`runner.orchestrate.run_guide`, as ``runbook run`` runs it, without
+        reports) on the hosts :meth:`setup` brought up, its steps let through by the items."""
+        from .orchestrate import run_guide
+
+        assert self.guide_run is not None and self.feed is not None
         try:
-            self.runner.run()
+            self.run_result = run_guide(self.guide_run, selected, None, progress=self.feed, signals=False,
+                                        runner=runner)[1]
         except _Stopped:
             pass
         except BaseException as exc:  # shown by the items still waiting
@@ -149,13 +156,12 @@ class GuideFile(pytest.File):
             self.feed.stop()
             self.thread.join()
         if self.guide_run is not None:
-            self.guide_run.finish(self.runner)
-        self.guide_run = self.runner = self.feed = None
+            self.guide_run.finish(None)  # (run_guide brought the hosts down; here only if it never ran)
+        self.guide_run = self.feed = None
 
     def result(self, step_id: str) -> StepResult | None:
-        if self.runner is None:
-            return None
-        return next((s for s in self.runner.last_results if s.id == step_id), None)
+        steps = self.run_result.steps if self.run_result is not None else self.feed.steps if self.feed else []
+        return next((s for s in steps if s.id == step_id), None)
 
 
 class _Stopped(Exception):
@@ -171,12 +177,15 @@ class _Feed:
         self.ended: set[str] = set()
         self.over = False
         self.stopped = False
+        self.steps: list[StepResult] = []
+        """The steps that started (their results fill in as they run)."""
 
     def __call__(self, event: str, step: StepResult | None, action: ActionResult | None) -> None:
         if step is None:
             return
         with self.cond:
             if event == "step-start":
+                self.steps.append(step)
                 while step.id not in self.allowed and not self.stopped:
                     self.cond.wait()
                 if self.stopped:

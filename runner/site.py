@@ -35,15 +35,17 @@ from runbook.site_pages import (
     page_shape,
 )
 
-from .compare import Volatile
 from .example_server import SERVER_ADDRESS, SERVER_HOST, EarlyServer, ExampleServer  # noqa: F401 (re-exported)
-from .execute import Interrupted, Runner, RunResult, SignalGuard
 from .planning.addresses import unsafe_addresses
 from .planning.environment import extension_block, installed_pg_versions
 from .planning.inventory import default_inventory
 from .planning.model import Plan
 from .planning.plan import build_plan
 from .reports.progress import PageProgress
+from .running.compare import Volatile
+from .running.results import RunResult
+from .running.signals import Interrupted, SignalGuard
+from .running.steps import Runner, RunnerOptions
 from .site_groups import run_groups
 from .site_howto import clean_up, snapshot, uses_running_server
 from .site_shells import ExampleRunner, SharedHostTransport
@@ -397,10 +399,10 @@ def _run_howto(work: _Work, server: ExampleServer, options: SiteOptions, lock: t
             plan = build_plan(graph, default_inventory(graph), pg_version=server.pg_version)
             transcripts = options.transcripts / Path(work.page.rel).with_suffix("")
             server.ready.wait()
-            runner = Runner(plan, SharedHostTransport(server.sandbox), secrets={}, transcripts=transcripts,
-                            timeout=options.timeout, settle=options.settle, volatile=[
-                                (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
-                            versions=server.versions.get(work.settings.root))
+            runner = Runner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
+                timeout=options.timeout, settle=options.settle, volatile=[
+                    (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
+                versions=server.versions.get(work.settings.root)), secrets={}, transcripts=transcripts)
             pr.result = runner.run()
             pr.status = PageStatus(pr.result.status)
             if pr.status != PASSED:
@@ -452,9 +454,9 @@ def _run_once(work: _Work, server: ExampleServer, options: SiteOptions, plan: Pl
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
     sql_only = all(a.kind == "sql" for a in plan.graph.actions())  # its shell runs only psql: kept for others
-    runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), secrets={},
-                           transcripts=transcripts, timeout=options.timeout, settle=options.settle, database=database,
-                           go_on=True, volatile=volatile, keep_going_checks=options.update_expected,
-                           group_database=group_database, versions=server.versions.get(s.root), groups=groups,
-                           pool=server.shells if sql_only else None)
+    runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), RunnerOptions(
+        timeout=options.timeout, settle=options.settle, database=database, go_on=True, volatile=volatile,
+        keep_going_checks=options.update_expected, group_database=group_database,
+        versions=server.versions.get(s.root), groups=groups), secrets={}, transcripts=transcripts,
+        pool=server.shells if sql_only else None)
     return database, runner, runner.run()

@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runbook.model import Graph
 
-from .execute import BLOCKED, FAILED, NOT_RUN, PASSED, Runner, RunResult
+from .running.results import BLOCKED, FAILED, NOT_RUN, PASSED, RunResult
+from .running.steps import Runner
 from .status import RunStatus
 
 RunOne = Callable[[set[int] | None, str], tuple[str, Runner, RunResult]]

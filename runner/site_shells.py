@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .example_server import SERVER_HOST
-from .execute import Runner, SandboxTransport
-from .session import HostShell, SessionError, Transcript
+from .running.session import HostShell, SessionError, Transcript
+from .running.steps import Runner
+from .running.transport import SandboxTransport
 
 
 class SharedHostTransport(SandboxTransport):
@@ -93,16 +94,17 @@ class ExampleRunner(Runner):
         self.pool = pool
 
     def shell(self, host: str) -> HostShell:
-        if self.pool is not None and host not in self.shells and host not in self._start_errors:
-            path = self.transcripts / f"{host}.log" if self.transcripts else None
+        hosts = self.hosts
+        if self.pool is not None and host not in hosts.shells and host not in hosts.start_errors:
+            path = hosts.transcripts / f"{host}.log" if hosts.transcripts else None
             sh = self.pool.take(lambda: Transcript(path, self.mask))
             if sh is not None:
-                self.shells[host] = sh
+                hosts.shells[host] = sh
         return super().shell(host)
 
     def close(self) -> None:
         if self.pool is not None and self.interrupted is None and self.lost_server is None:
-            for host, sh in list(self.shells.items()):
+            for host, sh in list(self.hosts.shells.items()):
                 if self.pool.put_aside(sh):
-                    del self.shells[host]
+                    del self.hosts.shells[host]
         super().close()

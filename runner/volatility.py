@@ -16,8 +16,16 @@ from difflib import SequenceMatcher
 from runbook.model import Expected, Graph
 from runbook.psql_output import Output, parse_output
 
-from .compare import Comparison, Volatile, _compare_notices, align_rows, cell_status, compare_output, has_order_by
-from .execute import BLOCKED, FAILED, PASSED, ActionResult, CheckResult, RunResult
+from .running.compare import (
+    Comparison,
+    Volatile,
+    _compare_notices,
+    align_rows,
+    cell_status,
+    compare_output,
+    has_order_by,
+)
+from .running.results import BLOCKED, FAILED, PASSED, ActionResult, CheckResult, RunResult
 from .status import CheckStatus, RunStatus
 
 _TOKEN_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\w+|\s+|.", re.DOTALL)

@@ -14,7 +14,7 @@ from helpers import line_of
 
 from runbook.read.liquid import SiteConfig, render
 from runbook.read.yaml_bounded import MAX_VALUES, AliasBomb, load
-from runner.session import HostShell, Masker, Transcript
+from runner.running.session import HostShell, Masker, Transcript
 
 PAGE = """---
 title: Page
@@ -107,7 +107,7 @@ def test_reading_a_50_mb_output_is_linear_and_capped() -> None:
     """50 MB printed on one line is read through within the command's own timeout (reading was
     quadratic: 5 MB took 13 s, 50 MB far longer than any timeout), and runbook keeps only its head
     and tail (OUTPUT_CAP characters), the middle counted and dropped as it arrived."""
-    from runner.capture import OUTPUT_CAP
+    from runner.running.capture import OUTPUT_CAP
 
     sh = _bash()
     try:
@@ -128,7 +128,7 @@ def test_reading_a_50_mb_output_is_linear_and_capped() -> None:
 
 def test_the_cap_counts_dropped_bytes_of_multibyte_output() -> None:
     """Dropped output is counted in UTF-8 bytes, whatever the characters (here two bytes each)."""
-    from runner.capture import OUTPUT_CAP
+    from runner.running.capture import OUTPUT_CAP
 
     sh = _bash()
     try:

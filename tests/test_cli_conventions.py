@@ -102,9 +102,9 @@ def test_lint_says_which_lexicon_read_each_guide() -> None:
 
 
 def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    from runner.execute import ActionResult, RunResult, StepResult
     from runner.reports.progress import ProgressPrinter
     from runner.reports.summary import print_summary
+    from runner.running.results import ActionResult, RunResult, StepResult
 
     step = StepResult("s", 1, "S", None, 3, "passed", actions=[ActionResult("s#1", "s", "shell", "h", 4, "passed")])
     printer = ProgressPrinter(total=1)
@@ -116,8 +116,8 @@ def test_the_summary_goes_to_stdout_the_progress_to_stderr(capsys: pytest.Captur
 
 
 def test_a_failed_steps_line_names_the_guide_and_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from runner.execute import StepResult
     from runner.reports.progress import ProgressPrinter
+    from runner.running.results import StepResult
 
     step = StepResult("check-data", 3, "Check", None, 59, "failed", reason="primary: result differs")
     ProgressPrinter(total=3, file="g.ja.md")("step-end", step, None)
@@ -125,9 +125,9 @@ def test_a_failed_steps_line_names_the_guide_and_line(capsys: pytest.CaptureFixt
 
 
 def test_quiet_silences_the_progress(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner.execute import StepResult
     from runner.reports import console
     from runner.reports.progress import ProgressPrinter
+    from runner.running.results import StepResult
 
     monkeypatch.setattr(console, "verbosity", console.QUIET)
     ProgressPrinter(total=1)("step-start", StepResult("s", 1, "S", None, 3, "running"), None)
@@ -145,7 +145,7 @@ def test_drift_honours_no_color_and_force_color() -> None:
 
 
 def _long_result() -> object:
-    from runner.execute import ActionResult, CheckResult, RunResult, StepResult
+    from runner.running.results import ActionResult, CheckResult, RunResult, StepResult
 
     check = CheckResult(25, "SELECT count(*) FROM memos;", "failed", ["25"], ["24"],
                         ["row 1, count: expected '25', got '24'"])
@@ -252,9 +252,9 @@ def test_an_unclosed_fence_in_the_middle_is_reported_at_its_line(tmp_path: Path,
 # -- --update-expected says updated; --only says the earlier steps never ran -------------------------
 
 def test_rewritten_checks_are_updated_not_passed() -> None:
-    from runner.execute import ActionResult, CheckResult, RunResult, StepResult
     from runner.reports.guide import to_json
     from runner.reports.summary import mark_updated
+    from runner.running.results import ActionResult, CheckResult, RunResult, StepResult
 
     check = CheckResult(9, "SELECT 1;", "failed", ["2"], ["1"], ["differs"], expected_span=(9, 10),
                         statement_span=(8, 8))
@@ -268,17 +268,17 @@ def test_rewritten_checks_are_updated_not_passed() -> None:
 
 def test_only_on_a_new_sandbox_says_the_earlier_steps_never_ran(capsys: pytest.CaptureFixture[str]) -> None:
     from runbook.parse import parse_file
-    from runner.cli.run import _selection_hint
+    from runner.orchestrate import _selection_hint
 
     graph = parse_file(SINGLE)
     run = SimpleNamespace(graph=graph, done=set(), sandbox=object(), path=SINGLE)
-    args = SimpleNamespace(only=["check-data"], from_step=None)
-    _selection_hint(args, run, SimpleNamespace(status="failed"))  # type: ignore[arg-type]
+    chosen = ["check-data"]  # --only check-data
+    _selection_hint(run, SimpleNamespace(status="failed"), chosen)  # type: ignore[arg-type]
     err = capsys.readouterr().err
     assert "the steps before check-data (install-postgresql, configure-primary) never ran on this sandbox" in err
     assert "--until configure-primary --keep" in err
-    _selection_hint(args, SimpleNamespace(**{**vars(run), "done": {"install-postgresql", "configure-primary"}}),
-                    SimpleNamespace(status="failed"))  # type: ignore[arg-type]
+    _selection_hint(SimpleNamespace(**{**vars(run), "done": {"install-postgresql", "configure-primary"}}),
+                    SimpleNamespace(status="failed"), chosen)  # type: ignore[arg-type]
     assert capsys.readouterr().err == ""
 
 
@@ -341,7 +341,7 @@ def test_export_lang_is_the_guides_language_and_into_the_one_to_write(capsys: py
 
 
 def test_how_each_check_is_compared() -> None:
-    """The plan says how each result is compared, as runner/compare.py compares it."""
+    """The plan says how each result is compared, as runner/running/compare.py compares it."""
     from runbook.parse import parse_text
     from runner.planning.plan_view import how_compared
 

@@ -25,7 +25,7 @@ from helpers import line_of, lines_of
 
 from runbook.model import Statement
 from runbook.site_pages import load_site_settings
-from runner.compare import has_order_by
+from runner.running.compare import has_order_by
 
 PAGES = Pages()
 SITE = DOCS / "site"

@@ -61,7 +61,7 @@ class Case:
     after: str
 
     def runner(self, content: str | None = None) -> EditResult:
-        """What the runner does (runner/execute.py calls this with the host's path and the block's language)."""
+        """What the runner does (runner/running/files.py calls this with the host's path and the block's language)."""
         return apply_file_edit(self.content if content is None else content, self.mode, self.before or None,
                                self.after, path=self.name, lang=self.lang)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from runbook.model import Span
 from runbook.psql_output import looks_like_output, parse_expected, parse_output
-from runner.compare import compare_output, plan_shape
+from runner.running.compare import compare_output, plan_shape
 
 SPAN = Span("page.md", 1, 1)
 

@@ -61,7 +61,7 @@ def test_an_observer_that_gets_no_answer_stops_waiting(
         chrooted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that takes the connection and never answers: the observer gives up after its timeout
     and does not ask that server again (it gets exactly one connection, not one per query)."""
-    import runner.observe as observe
+    import runner.running.observe as observe
 
     monkeypatch.setattr(observe, "QUERY_TIMEOUT", 0.5)  # below psycopg's connect_timeout (3 s)
     sock_dir = tmp_path / "run" / "postgresql"
@@ -96,15 +96,15 @@ def test_an_observer_that_gets_no_answer_stops_waiting(
 def test_a_volatile_pattern_that_backtracks_forever_is_stopped() -> None:
     import regex
 
-    from runner.compare import PatternTimeout, compare_console
+    from runner.running.compare import PatternTimeout, compare_console
 
     with pytest.raises(PatternTimeout, match=r"'slow'.*took more than 1s"):
         compare_console(["a" * 40 + "!"], "a" * 40 + "?", [("slow", regex.compile(r"(a|aa)+$"))])
 
 
 def test_errors_that_are_not_a_sessions_are_named() -> None:
-    from runner.compare import PatternTimeout
-    from runner.execute import fault_message
+    from runner.running.compare import PatternTimeout
+    from runner.running.steps import fault_message
 
     msg = fault_message(subprocess.TimeoutExpired(["nsenter", "-t", "1", "--", "cat", "--", "/etc/x"], 4))
     assert msg == "a helper (nsenter -t 1 -- cat -- /etc/x) did not finish within 4s"

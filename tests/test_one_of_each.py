@@ -42,7 +42,7 @@ def _graph_with_secret(value: str) -> Graph:
 def test_runner_drift_and_export_mask_the_same_secrets(value: str) -> None:
     g = _graph_with_secret(value)
     text = f"password={value} end"
-    runner_mask = Masker(g.secrets())  # what runner/launch.py and runner/execute.py build
+    runner_mask = Masker(g.secrets())  # what runner/launch.py and runner/running/steps.py build
     assert runner_mask(text) == f"password={MASK} end"
     assert Context.of(g, g).mask(text) == runner_mask(text)  # drift: a one-character secret too
     env = secret_env_name(next(v.name for v in g.variables if v.secret))

@@ -40,7 +40,7 @@ def test_deep_masking_reaches_every_text_of_a_result() -> None:
 def test_the_drift_and_export_maskers_are_the_one() -> None:
     import runbook.drift.context as drift
     import runbook.export as export
-    import runner.session as session
+    import runner.running.session as session
 
     assert session.Masker is Masker and drift.Masker is Masker and export.Masker is Masker
 

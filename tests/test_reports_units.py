@@ -13,11 +13,11 @@ import yaml
 from conftest import FIXTURES, GUIDES, ROOT
 from helpers import line_of
 
-from runner.execute import ActionResult, CheckResult, RunResult, StepResult
 from runner.reports.annotations import append_summary, command, enabled, lint_commands, run_commands, summary_markdown
 from runner.reports.html import render_html
 from runner.reports.progress import PageProgress
-from runner.session import Masker
+from runner.running.results import ActionResult, CheckResult, RunResult, StepResult
+from runner.running.session import Masker
 
 SECRET = "s3cr3t-pw"
 

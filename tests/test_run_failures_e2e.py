@@ -101,7 +101,7 @@ def test_output_over_the_cap_fails_its_check_and_passes_unchecked(tmp_path: Path
     """Output over runbook's cap (4 MB kept of one command's output, head and tail): a command nobody
     checks passes with a note; a check of such output fails with a clear message, never comparing
     what is left."""
-    from runner.capture import OUTPUT_CAP
+    from runner.running.capture import OUTPUT_CAP
 
     guide = _variant(tmp_path, "over-cap", "```bash\nsudo -H systemctl restart postgresql\n```",
                      "```bash\nsudo -H systemctl restart postgresql\nseq 1 1000000\n```\n\n"

@@ -12,11 +12,11 @@ from helpers import bound_pg_version, installed_pg_versions, lines_of
 from runbook.edit_rules import apply_edit
 from runbook.model import Expected, Graph, Span
 from runbook.psql_output import parse_output
-from runner.compare import compare_console, compare_output
 from runner.planning.addresses import unsafe_addresses
 from runner.planning.binding import sandbox_binding
 from runner.planning.inventory import default_inventory, load_inventory, secret_values
 from runner.planning.plan import build_plan
+from runner.running.compare import compare_console, compare_output
 
 
 def _conf() -> str:
@@ -258,7 +258,7 @@ def test_blocks_naming_another_host_or_differing_are_not_variants() -> None:
 def test_ssh_transport_removes_its_socket_folder(tmp_path: Path) -> None:
     """The folder of the shared connections' sockets is the transport's own: `stop` removes it (a
     folder given to it stays)."""
-    from runner.execute import SshTransport
+    from runner.running.transport import SshTransport
 
     own = SshTransport({"db": ("127.0.0.1", None, None)})
     assert own.control_dir.is_dir()

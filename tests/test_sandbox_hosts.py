@@ -19,9 +19,9 @@ import pytest
 from helpers import bound_pg_version
 from sandbox_support import ADDRS, NO_NETNS, _shell, _uname, needs_sandbox
 
+from runner.running.session import HostShell, Masker, SessionError, Transcript
 from runner.sandbox import Sandbox, SandboxHost, list_sandboxes
 from runner.sandbox.state import start_time
-from runner.session import HostShell, Masker, SessionError, Transcript
 
 
 @pytest.fixture(scope="module")

@@ -269,13 +269,13 @@ def test_the_machines_folders_stay_read_only(root: Path) -> None:
 
 
 def test_the_observer_stays_inside_the_host(root: Path, tmp_path: Path) -> None:
-    """The observer (runner/observe.py) reaches a host's server as the hosts' postgres, from the host's
+    """The observer (runner/running/observe.py) reaches a host's server as the hosts' postgres, from the host's
     own root: it answers; and after the guide replaces the socket by a link to a Unix socket of the
     machine, it never connects to the machine's socket."""
     import socket
     import threading
 
-    from runner.observe import Observer
+    from runner.running.observe import Observer
 
     version = sorted(p.name for p in Path("/usr/lib/postgresql").iterdir())[-1]
     sb = Sandbox(f"obs-{uuid.uuid4().hex[:6]}", [SandboxHost("h", "127.0.0.239")], root=root, network="loopback")

@@ -14,8 +14,8 @@ import pytest
 from e2e import needs_sandbox
 from test_report_browser import CHROMIUM, _browser, _Dom
 
-from runner.execute import ActionResult, CheckResult, RunResult, StepResult
 from runner.reports.site_html import render_index
+from runner.running.results import ActionResult, CheckResult, RunResult, StepResult
 from runner.site import PageResult, SiteResult
 
 ROOT = Path(__file__).resolve().parent.parent

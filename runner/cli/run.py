@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
-from runbook import atomic
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, UsageError
 from runbook.model import Graph
-from runner.execute import BLOCKED, DONE_EARLIER, FAILED, INTERRUPTED, PASSED, Interrupted, RunResult, SignalGuard
-from runner.launch import GuideRun, RunOptions, sandbox_name
-from runner.planning.model import Plan
-from runner.reports.annotations import append_summary, emit, enabled, run_commands, summary_markdown
-from runner.reports.console import detail, progress
-from runner.reports.guide import to_json, to_junit
-from runner.reports.html import render_html
-from runner.reports.progress import PageProgress, ProgressPrinter
-from runner.reports.summary import mark_updated, print_failures, print_summary
-from runner.session import Masker
-from runner.status import CheckStatus, RunStatus
+from runner.launch import GuideRun, RunOptions
+from runner.orchestrate import GuideReports, run_guide
+from runner.reports.annotations import append_summary, enabled, summary_markdown
+from runner.reports.console import progress
+from runner.reports.progress import PageProgress
+from runner.running.results import BLOCKED, FAILED, PASSED, RunResult
+from runner.running.signals import Interrupted
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
 from .files import folder_ready, write_atomic
@@ -221,13 +214,6 @@ def _overall(guides: list[Path], statuses: list[str]) -> None:
               markup=False)
 
 
-def _report_path(base: str, path: Path, multiple: bool) -> Path:
-    p = Path(base)
-    if not multiple:
-        return p
-    return p.with_name(f"{p.stem}.{path.name.removesuffix('.md')}{p.suffix}")
-
-
 def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph: Graph | None = None,
                   reports: bool = True, html: Path | None = None) -> tuple[str, RunResult | None]:
     """Run one guide on its own sandbox (or the inventory's hosts): its status and result (None with
@@ -243,9 +229,11 @@ def execute_guide(path: Path, args: argparse.Namespace, *, multiple: bool, graph
     if args.plan:
         _plan(path, args, run, selected)
         return PASSED, None
-    guard = SignalGuard(lambda sig: _first_signal(sig, run), lambda sig: _second_signal(sig, run))
-    with guard:
-        return _execute(path, args, multiple, run, selected, guard, reports, html)
+    chosen = args.only or ([args.from_step] if args.from_step else None)
+    return run_guide(run, selected, GuideReports(
+        json=args.json, junit=args.junit, html=args.html, html_at=html, mkdir=args.mkdir, multiple=multiple,
+        own=reports, update_expected=args.update_expected, chosen=chosen,
+        language=language_note(path, run.graph, args.lang)))
 
 
 def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[str] | None) -> None:
@@ -265,170 +253,3 @@ def _plan(path: Path, args: argparse.Namespace, run: GuideRun, selected: list[st
         progress(f"runbook: plan as JSON in {args.json}")
 
 
-def _first_signal(signum: int, run: GuideRun) -> str:
-    what = "stopping the servers and tearing the sandbox down" if run.sandbox is not None and not \
-        run.options.keep else "stopping"
-    return (f"runbook: interrupted by {signal.Signals(signum).name}: {what}, writing the reports "
-            "(interrupt again to stop at once)")
-
-
-def _second_signal(signum: int, run: GuideRun) -> str:
-    msg = f"runbook: interrupted again ({signal.Signals(signum).name}): stopping at once"
-    sb: Any = run.sandbox
-    if sb is not None:
-        msg += (f"; sandbox {sb.name} may be left up (servers, mounts, namespaces under {sb.dir}): "
-                f"`runbook sandbox down --name {sb.name}` or the next `runbook run` removes it")
-    return msg + "; reports may be missing"
-
-
-def _execute(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun, selected: list[str] | None,
-             guard: SignalGuard, reports: bool, html: Path | None) -> tuple[str, RunResult | None]:
-    graph, plan = run.graph, run.plan
-    printer = ProgressPrinter(total=len(graph.steps), file=str(path))
-    if run.network_note:
-        progress(f"runbook: {run.network_note}")
-    try:
-        runner = run.start(selected, printer)
-    except BaseException:  # nothing ran: a kept sandbox stays as it was
-        printer.close()
-        raise
-    try:
-        net = ""
-        if run.sandbox is not None:
-            default = run.sandbox.name == sandbox_name(path)
-            net = f", network {run.sandbox.network}" + ("" if default else f" {run.sandbox.name}")
-        progress(f"runbook: {path} on {run.target} ({len(graph.steps)} steps, hosts: "
-                 f"{', '.join(h.id for h in graph.hosts)}{net}); read as {language_note(path, graph, args.lang)}")
-        detail("runbook: bindings: " + ", ".join(f"{k} = {run.mask(v)}" for k, v in sorted(plan.binding.items())))
-        if run.sandbox is not None:
-            detail("runbook: hosts: " + ", ".join(f"{h.name} {h.address}" for h in run.sandbox.hosts))
-        _print_substitutions(plan, run.mask)
-        result = runner.run()
-    finally:
-        with guard.shield():
-            printer.close()
-            run.finish(runner, interrupted=guard.signum is not None)
-    if guard.signum is not None and result.status != INTERRUPTED:
-        result.status = RunStatus.INTERRUPTED  # the signal came after the last step
-    with guard.shield():
-        status = _reports(path, args, multiple, run, result, reports, html)
-    if guard.signum is not None:
-        raise Interrupted(guard.signum)
-    return status, result
-
-
-def _reports(path: Path, args: argparse.Namespace, multiple: bool, run: GuideRun, result: RunResult,
-             reports: bool, html: Path | None) -> str:
-    graph = run.graph
-    if run.done and all(s.status == DONE_EARLIER for s in result.steps):
-        progress(f"runbook: nothing to do: all {len(result.steps)} steps of {path} were completed by an "
-                 "earlier run on this sandbox; nothing was changed (use --fresh to run again)")
-    status: str = result.status
-    if args.update_expected and status != INTERRUPTED:
-        status = _update_expected(path, graph, result, status)
-    print_summary(result)
-    print_failures(result, str(path))
-    _selection_hint(args, run, result)
-    if enabled():
-        emit(run_commands(result))
-    if args.json and reports:
-        _write_report(args.json, path, multiple, json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n",
-                      args.mkdir, "JSON report")
-    if args.junit and reports:
-        _write_report(args.junit, path, multiple, to_junit(result), args.mkdir, "JUnit report")
-    if args.html:
-        out = html or _report_path(args.html, path, multiple)
-        write_atomic(out, render_html(result, lang=graph.source.lang, title=graph.source.title,
-                                      transcripts=run.transcripts, mask=run.mask), mkdir=args.mkdir or html is not None)
-        progress(f"runbook: HTML report in {out}")
-    progress(f"runbook: transcripts in {run.transcripts}/")
-    if run.sandbox is not None and args.keep:
-        progress(f"runbook: sandbox left up; `runbook sandbox down --name {run.sandbox.name}` removes it")
-    return status
-
-
-def _write_report(given: str, path: Path, multiple: bool, text: str, mkdir: bool, what: str) -> None:
-    if given == "-":
-        sys.stdout.write(text)
-        return
-    out = _report_path(given, path, multiple)
-    write_atomic(out, text, mkdir=mkdir)
-    progress(f"runbook: {what} in {out}")
-
-
-def _selection_hint(args: argparse.Namespace, run: GuideRun, result: RunResult) -> None:
-    """A step chosen with --only/--from failed on a sandbox where the steps before it never ran: say so."""
-    if result.status != FAILED or not (args.only or args.from_step) or run.sandbox is None:
-        return
-    ids = [s.id for s in run.graph.steps]
-    first = min(ids.index(s) for s in (args.only or [args.from_step]))
-    missing = [i for i in ids[:first] if i not in run.done]
-    if missing:
-        sys.stderr.write(
-            f"runbook: note: the steps before {ids[first]} ({', '.join(missing)}) never ran on this sandbox, so what "
-            f"{ids[first]} relies on may be missing: run them first and keep the sandbox (`runbook run {run.path} "
-            f"--until {missing[-1]} --keep`), then `--from {ids[first]}`; or run without --only/--from\n")
-
-
-def _print_substitutions(plan: Plan, mask: Masker) -> None:
-    seen: set[str] = set()
-    for (action_id, i), sub in plan.substitutions.items():
-        cmd = next(a for a in plan.graph.actions() if a.id == action_id).commands[i]
-        if sub.kind == "block":
-            continue
-        key = f"{sub.kind}:{cmd.text}"
-        if key in seen:
-            continue
-        seen.add(key)
-        first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
-        what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
-        progress(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
-                 f"      because {sub.reason}")
-    for action_id, (old, sub) in plan.paths.items():
-        action = next(a for a in plan.graph.actions() if a.id == action_id)
-        progress(safe_line(f"  substituted {action.path_span or action.span}: {old} -> {sub.text}") + "\n"
-                 f"      because {sub.reason}")
-    for w in plan.warnings:  # settings the target's PostgreSQL does not take (runner/settings_check.py)
-        progress(safe_line(f"  warning: {mask(w.format())}"))
-
-
-def _update_expected(path: Path, graph: Graph, result: RunResult, status: str) -> str:
-    """Rewrite the guide's expected output of the checks that ran and differed (volatile-only
-    differences pass, so they are never rewritten; checks a run did not reach are left alone)."""
-    rewritten = rewrite_expected(path, graph, result)
-    if not rewritten:
-        progress("runbook: --update-expected: no expected output to rewrite")
-        return status
-    return result.status
-
-
-def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
-    """Rewrite, in the page's Markdown, the expected output of the SQL checks that ran and differed;
-    how many were rewritten."""
-    from runbook.model import Span
-    from runbook.parse import decode_guide
-    from runbook.update_expected import Replacement, update_expected
-
-    replacements = []
-    pasted = {st.expected.span.line for x in graph.actions() for st in x.statements  # written without "-- "
-              if st.expected is not None and st.expected.pasted}
-    for step in result.steps:
-        for a in step.actions:
-            for c in a.checks:
-                if c.status == CheckStatus.FAILED and c.statement_span and c.expected_span and a.kind == "sql":
-                    replacements.append(Replacement(
-                        Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
-                        Span(graph.source.file, c.expected_span[0], c.expected_span[1]),
-                        list(c.actual), pasted=c.expected_span[0] in pasted))
-    if not replacements:
-        return 0
-    mark_updated(result)
-    raw = path.read_bytes()
-    text = decode_guide(raw, str(path))
-    new, diff = update_expected(text, replacements)
-    if new != text:
-        bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
-        atomic.write_atomic(path, bom + new, keep=True)
-        sys.stdout.write(diff)
-        progress(f"runbook: rewrote {len(replacements)} expected output(s) in {path}")
-    return len(replacements)

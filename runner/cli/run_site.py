@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from runbook.load import load_graph
 from runbook.model import Graph
-from runner.execute import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResult, SignalGuard
 from runner.reports.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
 from runner.reports.console import progress
 from runner.reports.progress import PageProgress
+from runner.running.results import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResult
+from runner.running.signals import SignalGuard
 from runner.status import SiteStatus
 
 from .files import write_atomic
@@ -92,10 +93,11 @@ def _targets(paths: list[Path], args: argparse.Namespace) -> list[Path]:
 
 def run_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
+    from runner.orchestrate import rewrite_expected
     from runner.site import SiteOptions
     from runner.site import run_site as run
 
-    from .run import execute_guide, rewrite_expected
+    from .run import execute_guide
 
     for given, name in ((args.inventory, "--inventory"), (args.keep, "--keep"), (args.from_step, "--from"),
                         (args.until, "--until"), (args.only, "--only")):
@@ -159,7 +161,7 @@ def write_site_html(result: object, folder: Path, args: argparse.Namespace | Non
     """The example pages' HTML reports (the guides' were written as they ended) and the index page."""
     from runner.reports.html import render_html
     from runner.reports.site_html import render_index
-    from runner.session import Masker
+    from runner.running.session import Masker
     from runner.site import SiteResult
 
     assert isinstance(result, SiteResult)

@@ -13,8 +13,8 @@ from typing import Any
 
 from runbook.model import Action, Expected
 
-from ..compare import normalize_volatile
 from ..reports.schemas import checked
+from ..running.compare import normalize_volatile
 from .model import Plan
 from .variants import variant_groups
 
@@ -28,11 +28,11 @@ def load_plan_schema() -> dict[str, Any]:
 
 
 def how_compared(expected: Expected, sql: str) -> str:
-    """How a statement's result is compared with the guide, as runner/compare.py does it: ``shape``
+    """How a statement's result is compared with the guide, as runner/running/compare.py does it: ``shape``
     (an EXPLAIN plan: its nodes, not its costs), ``multiset`` (rows of a query without ORDER BY, in
     any order), ``exact`` (the rest; rows in order); and the volatile values it accepts (timestamps,
     LSNs, sizes …) as ``, volatile: NAME``."""
-    from ..compare import _is_plan, has_order_by
+    from ..running.compare import _is_plan, has_order_by
 
     if _is_plan(expected):
         how = "shape"

@@ -18,7 +18,7 @@ from typing import TextIO
 from runbook.model import Finding
 
 from .. import untrusted
-from ..execute import FAILED, RunResult
+from ..running.results import FAILED, RunResult
 from ..status import Status
 from ..untrusted import markdown_cell, markdown_code, visible
 

@@ -8,7 +8,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ..execute import RunResult
+from ..running.results import RunResult
 from ..status import Status
 from ..untrusted import visible
 from .schemas import checked, load_report_schema

@@ -20,8 +20,8 @@ from typing import Any
 
 from runbook.psql_output import Output, parse_output
 
-from ..compare import cell_status, normalize_volatile
-from ..execute import ActionResult, CheckResult, RunResult, StepResult
+from ..running.compare import cell_status, normalize_volatile
+from ..running.results import ActionResult, CheckResult, RunResult, StepResult
 from ..status import CheckStatus, Status
 
 Mask = Callable[[str], str]

@@ -14,7 +14,7 @@ import jsonschema
 
 from runbook.errors import UsageError
 
-from ..execute import ActionResult, CheckResult, RunResult, StepResult
+from ..running.results import ActionResult, CheckResult, RunResult, StepResult
 from ..site import PageResult, SiteResult, site_status
 from ..status import PageStatus, SiteStatus
 from .schemas import load_site_report_schema

@@ -13,7 +13,7 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from ..execute import ActionResult, StepResult
+from ..running.results import ActionResult, StepResult
 from ..status import Status
 from ..untrusted import safe_line
 from .console import STYLE, quiet

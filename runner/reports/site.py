@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from rich.table import Table
 from rich.text import Text
 
-from ..execute import FAILED, ActionResult, CheckResult
+from ..running.results import FAILED, ActionResult, CheckResult
 from ..site import PageResult, SiteResult
 from ..status import PageStatus, Status
 from ..untrusted import safe_line

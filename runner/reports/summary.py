@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..execute import RunResult
+from ..running.results import RunResult
 from ..status import CheckStatus, RunStatus, Status
 from ..untrusted import safe_line
 from .console import STYLE, add_columns, clip

@@ -297,7 +297,7 @@ def test_memory_hog_fails_its_step(outcome: Outcome) -> None:
 def test_runbooks_memory_does_not_grow_with_the_output(outcome: Outcome) -> None:
     """runbook reads the host's output on the machine, outside the host's memory limit: a command
     printing FLOOD_MB must not raise runbook's peak memory by as much (the other runs, without such
-    output, give the baseline); it keeps the output's head and tail (runner/capture.py, 4 MB), and
+    output, give the baseline); it keeps the output's head and tail (runner/running/capture.py, 4 MB), and
     the transcript on the machine's disk says how much it dropped."""
     hog = outcome.runs["hog"]
     assert hog.status("flood-output") == "passed", (hog.stderr[-3000:], hog.transcript()[-2000:])

@@ -21,7 +21,7 @@ import pexpect
 
 from runbook.errors import RunbookError
 from runbook.secrets import Masker
-from runner.capture import SEARCH_WINDOW, Capture, Reader
+from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
@@ -42,7 +42,7 @@ class CommandResult:
     output: str
     duration: float
     dropped: int = 0
-    """Bytes of the output dropped over the cap (runner/capture.py): ``output`` holds its head and tail."""
+    """Bytes of the output dropped over the cap (runner/running/capture.py): ``output`` holds its head and tail."""
 
 
 @dataclass
@@ -122,7 +122,7 @@ class HostShell:
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        # Reading stays linear in the output's size and its memory bounded: runner/capture.py reads
+        # Reading stays linear in the output's size and its memory bounded: runner/running/capture.py reads
         # in large chunks, looks for a prompt only near what it just read, and keeps of a command's
         # output its head and tail (OUTPUT_CAP), never pexpect's whole buffer.
         self.reader = Reader()
