@@ -226,3 +226,18 @@ def test_a_soft_failure_is_a_field_and_not_in_the_report() -> None:
     by_id = [f"{p.relative_to(ROOT)}:{n}" for p in sorted((ROOT / "runner").rglob("*.py"))
              for n, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"(?<![\w.])id\(", line)]
     assert by_id == []
+
+
+def test_no_runbook_module_compares_a_graph_enumeration_with_a_bare_string() -> None:
+    """``action.kind == ActionKind.SQL``, not ``== "sql"`` (a misspelt string would never match)."""
+    fields = {"kind": kinds.ActionKind, "role": kinds.BlockRole, "shape": kinds.Shape, "severity": kinds.Severity,
+              "target_source": kinds.TargetSource, "edit": kinds.EditKind}
+    values = {f: {m.value for m in e} for f, e in fields.items()}
+    values["kind"] |= {m.value for m in (*kinds.ExpectedKind, *kinds.VariableKind)}
+    values["role"] |= {m.value for m in kinds.ProseRole}
+    compared = re.compile(r'\.(?P<f>kind|role|shape|severity|target_source|edit)\s*(?:==|!=|(?:not )?in)\s*\(?'
+                          r'(?P<v>(?:"[\w-]+",?\s*)+)')
+    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in sorted((ROOT / "runbook").rglob("*.py"))
+             for n, line in enumerate(p.read_text().splitlines(), 1)
+             for m in compared.finditer(line) if set(re.findall(r'"([\w-]+)"', m["v"])) & values[m["f"]]]
+    assert found == []
