@@ -336,6 +336,8 @@ class ExampleServer:
             self.ready.clear()
             self.recoveries += 1
             deadline = t0 + RECOVERY_WAIT
+            if self._wait_accepting(RECOVERY_WAIT):
+                return time.monotonic() - t0
             while time.monotonic() < deadline and not self._stopping.is_set():
                 if self._accepts():
                     break
@@ -344,6 +346,24 @@ class ExampleServer:
         finally:
             self.ready.set()
             self._recovering.release()
+
+    def _wait_accepting(self, seconds: float) -> bool:
+        """Wait until the server accepts connections, ``seconds`` at most, by one command in the host
+        asking ``pg_isready`` every 20 ms (a command in the host per try took longer than PostgreSQL's
+        recovery itself). False when it did not say so (the caller then asks with psql)."""
+        if self._stopping.is_set():
+            return False
+        isready = ["pg_isready"]
+        if self.client is not None:
+            isready = [*self._client()[:-1], str(Path(self.client[0]).with_name("pg_isready"))]
+        script = (f'end=$((SECONDS+{int(seconds) + 1})); '
+                  'until "$@" -q; do [ $SECONDS -ge $end ] && exit 1; sleep 0.02; done')
+        argv = self.sandbox.exec_argv(SERVER_HOST, ["bash", "-c", script, "-", *isready], user="postgres")
+        try:
+            cp = subprocess.run(argv, capture_output=True, timeout=seconds + 10, check=False)
+        except subprocess.TimeoutExpired:
+            return False
+        return cp.returncode == 0
 
     def _accepts(self) -> bool:
         cp = self._psql("postgres", "SELECT 1", single=True)
