@@ -10,7 +10,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterator
 
-from .kinds import Severity
+from .kinds import ActionKind, Severity
 from .model import Finding, Graph
 
 Rule = Callable[[Graph], Iterator[Finding]]
@@ -56,7 +56,7 @@ _SET_OPTION_RE = re.compile(r"(?:-c\s+|--set[= ])(?P<name>[A-Za-z_][A-Za-z0-9_.]
 def _settings_set(graph: Graph) -> set[str]:
     names: set[str] = set()
     for a in graph.actions():
-        if a.kind in ("file_edit", "file_write") and a.after:
+        if a.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE) and a.after:
             names.update(m.group("name") for m in _CONF_LINE_RE.finditer(a.after))
         for st in a.statements:
             names.update(m.group("name") for m in _ALTER_RE.finditer(st.sql))
@@ -107,7 +107,7 @@ def basebackup_spread_checkpoint(graph: Graph) -> Iterator[Finding]:
 def edit_no_change(graph: Graph) -> Iterator[Finding]:
     """A file edit whose after text is its before text changes nothing."""
     for a in graph.actions():
-        if a.kind == "file_edit" and a.before is not None and a.before.strip() == (a.after or "").strip():
+        if a.kind == ActionKind.FILE_EDIT and a.before is not None and a.before.strip() == (a.after or "").strip():
             yield Finding("edit-no-change", Severity.WARNING, "the after block is the same as the before block", a.span)
 
 
@@ -115,7 +115,7 @@ def edit_no_change(graph: Graph) -> Iterator[Finding]:
 def select_without_expected(graph: Graph) -> Iterator[Finding]:
     """A SELECT on a standby whose output the guide does not show cannot be checked."""
     for a in graph.actions():
-        if a.kind != "sql":
+        if a.kind != ActionKind.SQL:
             continue
         for st in a.statements:
             if re.match(r"^\s*SELECT\b", st.sql, re.IGNORECASE) and st.expected is None:

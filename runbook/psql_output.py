@@ -228,7 +228,7 @@ def looks_like_output(lines: list[str]) -> bool:
     if not body:
         return False
     out = parse_output(lines)
-    if out.kind in ("table", "tag", "error") or out.notices:
+    if out.kind in (ExpectedKind.TABLE, ExpectedKind.TAG, ExpectedKind.ERROR) or out.notices:
         return True
     return any(_ROWS_RE.match(ln) for ln in body)
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from .errors import RunbookError
 from .model import Span
+from .psql_output import pasted_output_end
 
 _COMMENT_RE = re.compile(r"^(?P<indent>[ \t]*)-")
+_FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?:`{3,}|~{3,})")
 
 
 @dataclass
@@ -71,8 +73,10 @@ def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, st
         m = _COMMENT_RE.match(model) if r.expected_span is not None else re.match(r"^(?P<indent>[ \t]*)", model)
         indent = m.group("indent") if m else ""
         cr = "\r" if eol_model.endswith("\r") else ""
-        if r.pasted:
-            edits.append((start, end, [ln + cr for ln in _trim(r.actual_lines)]))
+        if r.pasted:  # psql's lines as printed, indented as the code block is (a block in a list item)
+            fence = _fence_indent(lines, r.statement_span.line)
+            block = _pasted(_trim(r.actual_lines), _rest_of_block(lines, end, fence))
+            edits.append((start, end, [(fence + ln if ln else ln) + cr for ln in block]))
         else:
             edits.append((start, end, [_comment(indent, ln) + cr for ln in _trim(r.actual_lines)]))
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -90,6 +94,36 @@ def update_expected(text: str, replacements: list[Replacement]) -> tuple[str, st
                              f"a/{name}", f"b/{name}", lineterm="")
     )
     return new_text, diff + ("\n" if diff else "")
+
+
+def _fence_indent(lines: list[str], line: int) -> str:
+    """The indent of the code fence that opens the block holding ``line`` (1-based): the nearest fence
+    line above it."""
+    for k in range(line - 2, -1, -1):
+        m = _FENCE_RE.match(lines[k])
+        if m:
+            return m.group("indent")
+    return ""
+
+
+def _rest_of_block(lines: list[str], index: int, indent: str) -> list[str]:
+    """The lines of the code block from ``lines[index]`` to its closing fence, without the block's indent."""
+    rest = []
+    for ln in lines[index:]:
+        ln = ln.removesuffix("\r")
+        if _FENCE_RE.match(ln):
+            break
+        rest.append(ln.removeprefix(indent))
+    return rest
+
+
+def _pasted(block: list[str], rest: list[str]) -> list[str]:
+    """psql's lines to paste before ``rest``, followed by a blank line where the reader would otherwise
+    read ``rest`` as more of the output (the expanded display has no ``(N rows)``: it ends at a blank
+    line)."""
+    if not block or not rest or pasted_output_end(block + rest, 0) == len(block):
+        return block
+    return [*block, ""]
 
 
 def _trim(actual: list[str]) -> list[str]:

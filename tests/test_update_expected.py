@@ -188,3 +188,39 @@ def test_pasted_output_is_rewritten_as_pasted() -> None:
     assert again[1].expected is not None and again[1].expected.rows == [["0"]]
     with pytest.raises(RunbookError):  # told it is a comment block, the pasted lines are refused
         update_expected(text, [Replacement(st.span, st.expected.span, actual)])
+
+
+def test_pasted_output_in_an_indented_block_keeps_the_blocks_indent() -> None:
+    """A block in a list item: psql's lines are written at the fence's indent, so the block still
+    closes and the page reads back with the new output (found by tests/test_properties_update_expected.py)."""
+    text = ("# P\n\n## A\n\n1. Run:\n\n   ```sql\n   SELECT 1 AS a;\n    a\n   ---\n    5\n   (1 row)\n   SELECT 2;\n"
+            "   ```\n\nAfter.\n")
+    graph = parse_text(text, "p.en.md", "en")
+    st = graph.actions()[0].statements[0]
+    assert st.expected is not None and st.expected.pasted and st.expected.rows == [["5"]]
+    new, _ = update_expected(text, [Replacement(st.span, st.expected.span, [" a ", "---", " 1", "(1 row)", ""],
+                                                pasted=True)])
+    assert new == text.replace("    5\n", "    1\n").replace("    a\n", "    a \n")
+    again = parse_text(new, "p.en.md", "en")
+    assert again.findings == [] and [s.sql for s in again.actions()[0].statements] == ["SELECT 1 AS a;", "SELECT 2;"]
+    expected = again.actions()[0].statements[0].expected
+    assert expected is not None and expected.rows == [["1"]]
+
+
+def test_pasted_expanded_output_is_followed_by_a_blank_line_before_the_next_statement() -> None:
+    """psql's expanded display has no ``(N rows)``: pasted, it ends at a blank line, so one is written
+    between it and the next statement (else the reader takes the statement for a row of the output;
+    found by tests/test_properties_update_expected.py)."""
+    text = "# P\n\n## A\n\n```sql\nSELECT 1 AS a;\n a\n---\n 5\n(1 row)\nSELECT 2;\n```\n"
+    st = parse_text(text, "p.en.md", "en").actions()[0].statements[0]
+    assert st.expected is not None and st.expected.pasted
+    new, _ = update_expected(text, [Replacement(st.span, st.expected.span, ["-[ RECORD 1 ]", "a | 1", ""],
+                                                pasted=True)])
+    assert new == "# P\n\n## A\n\n```sql\nSELECT 1 AS a;\n-[ RECORD 1 ]\na | 1\n\nSELECT 2;\n```\n"
+    again = parse_text(new, "p.en.md", "en").actions()[0].statements
+    assert [s.sql for s in again] == ["SELECT 1 AS a;", "SELECT 2;"]
+    assert again[0].expected is not None and again[0].expected.expanded and again[0].expected.rows == [["1"]]
+    # an aligned table ends at its "(N rows)": nothing is added
+    new, _ = update_expected(text, [Replacement(st.span, st.expected.span, [" a ", "---", " 1", "(1 row)"],
+                                                pasted=True)])
+    assert new == text.replace(" 5\n", " 1\n").replace(" a\n", " a \n")

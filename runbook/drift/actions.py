@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..kinds import ActionKind
 from ..model import Action
 from .align import absent_line
 from .context import Context, StepPair
@@ -44,14 +45,15 @@ def _action(ctx: Context, x: Action, y: Action, sid: str) -> Iterator[Change]:
                      ctx.where_old(x.span.line), ctx.where_new(y.span.line), step=sid, action=y.id,
                      details={"old": x.targets, "new": y.targets,
                               "old_source": x.target_source, "new_source": y.target_source})
-    if x.kind in ("shell", "console") or (x.kind == "sql" and localized_statements(ctx, x, y) is None):
+    if x.kind in (ActionKind.SHELL, ActionKind.CONSOLE) or (
+            x.kind == ActionKind.SQL and localized_statements(ctx, x, y) is None):
         yield from _text_change(ctx, "command", "command(s) changed", code_lines(x), code_lines(y), x, y, sid)
-    if x.kind in ("file_edit", "file_write"):
+    if x.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
         yield from _file(ctx, x, y, sid)
 
 
 def _file(ctx: Context, x: Action, y: Action, sid: str) -> Iterator[Change]:
-    kind = "edit" if x.kind == "file_edit" else "write"
+    kind = "edit" if x.kind == ActionKind.FILE_EDIT else "write"
     if x.path != y.path:
         summary = f"file path changed: {x.path} → {y.path}"
         details: dict[str, Any] = {"field": "path", "old": x.path, "new": y.path}
@@ -64,7 +66,7 @@ def _file(ctx: Context, x: Action, y: Action, sid: str) -> Iterator[Change]:
         yield Change(kind, f"edit changed: {x.edit or 'before/after'} → {y.edit or 'before/after'}",
                      ctx.where_old(x.span.line), ctx.where_new(y.span.line), step=sid, action=y.id,
                      details={"field": "edit", "old": x.edit, "new": y.edit})
-    if x.kind == "file_edit":
+    if x.kind == ActionKind.FILE_EDIT:
         yield from _text_change(ctx, "edit", f"before text changed ({y.path})",
                                 text_lines(x.before, (x.before_span or x.span).line + 1),
                                 text_lines(y.before, (y.before_span or y.span).line + 1), x, y, sid,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..kinds import ActionKind
 from ..model import Action, Statement
 from .align import pair
 from .context import Context
@@ -24,7 +25,7 @@ def _key(st: Statement) -> str:
 def compare(ctx: Context) -> Iterator[Change]:
     for sp in ctx.steps:
         for x, y in sp.matched_actions():
-            if x.kind == "sql" and y.kind == "sql":
+            if x.kind == ActionKind.SQL and y.kind == ActionKind.SQL:
                 yield from _statements(ctx, x, y, sp.new.id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..kinds import ActionKind, ExpectedKind
 from ..model import Action, Expected
 from .align import pair
 from .context import Context
@@ -21,7 +22,7 @@ def expected_key(exp: Expected | None, same_lang: bool) -> Any:
     if error is not None and not same_lang:
         # psql messages may be shown translated; compare what does not depend on the language.
         error = {k: v for k, v in error.items() if k in ("severity", "sqlstate")}
-    if exp.kind == "text":
+    if exp.kind == ExpectedKind.TEXT:
         return ("text", tuple(ln.strip() for ln in exp.lines if ln.strip()))
     return (exp.kind, tuple(exp.columns), tuple(tuple(r) for r in exp.rows), exp.row_count, exp.tag,
             tuple(sorted((error or {}).items())))
@@ -41,7 +42,7 @@ def _first_line(text: str) -> str:
 def compare(ctx: Context) -> Iterator[Change]:
     for sp in ctx.steps:
         for x, y in sp.matched_actions():
-            if x.kind == "sql":
+            if x.kind == ActionKind.SQL:
                 yield from _statements(ctx, x, y, sp.new.id)
 
 

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..kinds import ActionKind
 from ..model import Action, Command, Statement
 from ..read.sql import scan
 
@@ -59,14 +60,14 @@ def _sql_lines(statements: Sequence[Statement]) -> list[Line]:
 
 def code_lines(action: Action) -> list[Line]:
     """What an action types, line by line (shell, console, SQL; comments excluded)."""
-    if action.kind == "sql":
+    if action.kind == ActionKind.SQL:
         return _sql_lines(action.statements)
-    return _command_lines(action.commands, action.kind == "console")
+    return _command_lines(action.commands, action.kind == ActionKind.CONSOLE)
 
 
 def action_lines(action: Action) -> list[Line]:
     """What an action does, line by line: its code, or the text a file edit or write leaves."""
-    if action.kind in ("file_edit", "file_write"):
+    if action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
         return text_lines(action.after or action.code, action.span.line + 1)
     return code_lines(action)
 

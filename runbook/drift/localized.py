@@ -18,6 +18,7 @@ from functools import cache
 
 from .. import lexicon as lexicons
 from ..errors import RunbookError
+from ..kinds import ActionKind, ExpectedKind
 from ..model import Action, Expected, Statement
 from .context import Context
 from .lines import Line, sql_code, unified
@@ -76,7 +77,7 @@ def statement_localized(ctx: Context, a: Statement, b: Statement) -> bool:
 def localized_statements(ctx: Context, x: Action, y: Action) -> list[tuple[Statement, Statement]] | None:
     """The statement pairs of two SQL actions that differ by localized data, when that is all they
     differ by (the same number of statements, each the same or localized); else None."""
-    if x.kind != "sql" or y.kind != "sql" or len(x.statements) != len(y.statements) or ctx.same_lang:
+    if x.kind != ActionKind.SQL or y.kind != ActionKind.SQL or len(x.statements) != len(y.statements) or ctx.same_lang:
         return None
     found: list[tuple[Statement, Statement]] = []
     for a, b in zip(x.statements, y.statements, strict=True):
@@ -94,7 +95,7 @@ def _cells(exp: Expected) -> list[str]:
 
 def localized_output(ctx: Context, a: Expected | None, b: Expected | None) -> bool:
     """Two expected outputs of the same statement that differ only in cells of localized data."""
-    if a is None or b is None or ctx.same_lang or a.kind != "table" or b.kind != "table":
+    if a is None or b is None or ctx.same_lang or a.kind != ExpectedKind.TABLE or b.kind != ExpectedKind.TABLE:
         return False
     if a.columns != b.columns or len(a.rows) != len(b.rows) or a.row_count != b.row_count:
         return False
@@ -124,7 +125,7 @@ def _expected_lines(exp: Expected) -> list[Line]:
 def compare(ctx: Context) -> Iterator[Change]:
     for sp in ctx.steps:
         for x, y in sp.matched_actions():
-            if x.kind != "sql" or y.kind != "sql":
+            if x.kind != ActionKind.SQL or y.kind != ActionKind.SQL:
                 continue
             for a, b in localized_statements(ctx, x, y) or []:
                 old, new = sql_code(a), sql_code(b)

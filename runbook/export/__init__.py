@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..kinds import ActionKind
 from ..model import Action, Graph, Step, Variable
 from ..secrets import Masker, secret_env_name
 
@@ -53,7 +54,7 @@ def phases(graph: Graph) -> list[Phase]:
     out: list[Phase] = []
     for step in graph.steps:
         for action in step.actions:
-            if action.kind == "note" or not action.targets:
+            if action.kind == ActionKind.NOTE or not action.targets:
                 continue
             hosts = sorted(set(action.targets), key=lambda h: order.get(h, len(order)))
             if not out or out[-1].hosts != hosts:

@@ -31,6 +31,7 @@ import yaml
 
 from ..bind import bind_graph
 from ..errors import UsageError
+from ..kinds import ActionKind, EditKind
 from ..model import Action, Graph, Step, as_root
 from . import Secrets, mask_shell, phases
 from .sh import HELPER, command_lines, sql_lines
@@ -158,9 +159,9 @@ def _edit_task(action: Action, secrets: Secrets) -> dict[str, Any]:
     before, after = secrets.placeholders(action.before or ""), secrets.placeholders(action.after or "")
     envs = secrets.used_in((action.before or "") + "\n" + (action.after or ""))
     path, lang = shlex.quote(action.path or ""), shlex.quote(action.lang)
-    if action.edit == "settings":
+    if action.edit == EditKind.SETTINGS:
         args = f"settings {path} RUNBOOK_AFTER"
-    elif action.edit == "append":
+    elif action.edit == EditKind.APPEND:
         args = f"append {path} {lang} RUNBOOK_AFTER"
     else:
         args = f"edit {path} {lang} RUNBOOK_BEFORE RUNBOOK_AFTER"
@@ -182,7 +183,7 @@ def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
         raise UsageError(f"{action.span}: the guide names no path for this file (the runner and the shell "
                          "export ask the server, SHOW config_file): write a file path paragraph before it for "
                          "Ansible")
-    if action.kind == "file_edit":
+    if action.kind == ActionKind.FILE_EDIT:
         task = _edit_task(action, secrets)
     else:
         envs: list[str] = []
@@ -203,13 +204,13 @@ def _file_task(action: Action, secrets: Secrets) -> dict[str, Any]:
 
 def task(graph: Graph, step: Step, action: Action, host: str, secrets: Secrets) -> dict[str, Any]:
     body: dict[str, Any] | None
-    if action.kind in ("file_edit", "file_write"):
+    if action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
         body = _file_task(action, secrets)
-    elif action.kind == "sql":
+    elif action.kind == ActionKind.SQL:
         lines = sql_lines(graph, action, host, secrets)
         body = _shell_task(lines, secrets.used_in("\n".join(st.sql for st in action.statements)))
     else:
-        body = _expect_task(graph, action, secrets) if action.kind == "console" else None
+        body = _expect_task(graph, action, secrets) if action.kind == ActionKind.CONSOLE else None
         if body is None and all(c.opens_session is not None for c in action.commands):
             opened = "; ".join(c.text for c in action.commands)
             body = {"ansible.builtin.debug": {"msg": f"{opened}: opens the psql session that the next SQL tasks "
@@ -270,6 +271,6 @@ def export_ansible(
     values = {k: v for k, v in (bindings or {}).items() if k not in names}
     bound = bind_graph(graph, values) if values else graph
     files = {"playbook.yml": playbook(bound, secrets), "inventory.yml": inventory(bound, addresses)}
-    if any(a.kind == "file_edit" for s in bound.steps for a in s.actions):
+    if any(a.kind == ActionKind.FILE_EDIT for s in bound.steps for a in s.actions):
         files[HELPER_FILE] = HELPER
     return files

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from .. import lexicon as lexicons
 from ..errors import GuideError, UsageError
+from ..kinds import ProseRole, Shape
 from ..lexicon import Lexicon
 from ..model import Action, Graph, Prose, Step
 from ..read.edits import mention
@@ -219,9 +220,9 @@ class _Rebuild:
         raw = self.raw(p.span.line, p.span.end_line)
         prefix = self.prefix(p.span.line)
         body = _MARKER_RE.match(raw).group("body")  # type: ignore[union-attr]
-        if p.role in ("html", "path"):
+        if p.role in (ProseRole.HTML, ProseRole.PATH):
             return
-        if p.role == "heading":
+        if p.role == ProseRole.HEADING:
             self._heading(p)
             return
         new = self._translate(p, step, raw, body)
@@ -230,7 +231,7 @@ class _Rebuild:
 
     def _translate(self, p: Prose, step: Step | None, raw: str, body: str) -> str | None:
         src, dst = self.src, self.dst
-        if p.role == "label":
+        if p.role == ProseRole.LABEL:
             labels = _labels(self.graph, src)
             parts = src.label_parts(p.text) or []
             named = [labels.get(src.norm(part)) for part in parts]
@@ -238,22 +239,22 @@ class _Rebuild:
                 hosts = [h for names in named for h in names or []]
                 colon = str(dst.text["label_suffix"]) if re.search(r"[：:]\s*$", p.text) or len(parts) == 1 else ""
                 return str(dst.text["and"]).join(hosts_label(self.graph, hosts, dst)) + colon
-        if p.role == "marker":
+        if p.role == ProseRole.MARKER:
             which = dst.before[0] if src.is_marker(p.text, "before") else dst.after[0]
             return which + str(dst.text["label_suffix"])
-        if p.role == "environment":
+        if p.role == ProseRole.ENVIRONMENT:
             return self._environment(p, raw, body)
-        if p.role == "overview":
+        if p.role == ProseRole.OVERVIEW:
             return self._overview(body)
         found = self.tr(raw)
         if found is not None:
             return found
         if step is not None and step.tag and p.text == src.text.get("step_intro", {}).get(step.tag):
             return str(dst.text["step_intro"][step.tag])
-        if p.role in ("scope", "settings", "append"):
+        if p.role in (ProseRole.SCOPE, ProseRole.SETTINGS, ProseRole.APPEND):
             scoped = scope_hosts(p.text.replace("`", ""), self.graph, src)
             kept = self.keep(body)
-            if p.role == "append":  # the lines to add follow a sentence that says so
+            if p.role == ProseRole.APPEND:  # the lines to add follow a sentence that says so
                 said = mention(raw)
                 file = (said.name or said.written) if said else ""
                 kept += "\n\n" + str(dst.text["append_intro"]).format(file=file)
@@ -369,7 +370,7 @@ def export_markdown(
     as the site builds its translations (:func:`runbook.export.blocks.translate_page`); such a page is
     never refused for its language (a Japanese page whose text is still English translates too)."""
     name = file or (graph.source.file if graph is not None else "page.md")
-    rebuilt = graph is not None and graph.steps and (graph.shape == "guide" or catalog is None)
+    rebuilt = graph is not None and graph.steps and (graph.shape == Shape.GUIDE or catalog is None)
     if graph is None or not rebuilt:
         source_lang = graph.source.lang if graph is not None and graph.source.lang != lang else None
         text = translate_page(source_text, lang, catalog or Catalog(), source_lang, site_config).text

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 from ..bind import bind_graph
 from ..edit_rules import helper_source
+from ..kinds import ActionKind, EditKind, ExpectedKind
 from ..model import Action, Command, Graph, Step, as_root
 from . import Phase, Secrets, mask_shell, phases
 
@@ -74,7 +75,7 @@ def sql_lines(graph: Graph, action: Action, host: str, secrets: Secrets) -> list
     """One psql here-document for the block; a secret makes it an expanding one."""
     body: list[str] = []
     for st in action.statements:
-        failing = st.expected is not None and st.expected.kind == "error"
+        failing = st.expected is not None and st.expected.kind == ExpectedKind.ERROR
         if failing:
             body.append("\\set ON_ERROR_STOP 0")
         body.append(st.sql)
@@ -142,7 +143,7 @@ def shell_path(path: str) -> str:
 
 def file_lines(action: Action, secrets: Secrets) -> list[str]:
     path = shell_path(action.path or "")
-    two = action.kind == "file_edit" and action.edit is None
+    two = action.kind == ActionKind.FILE_EDIT and action.edit is None
     texts = [action.before or "", action.after or ""] if two else [action.after or ""]
     envs: list[str] = []
     for t in texts:
@@ -156,11 +157,11 @@ def file_lines(action: Action, secrets: Secrets) -> list[str]:
         out += [f"{name}=$(cat <<'{tag}'", text, tag, ")"]
     refs = " ".join(f'"${n}"' for n in names)
     env_args = (" " + " ".join(envs)) if envs else ""
-    if action.edit == "settings":
+    if action.edit == EditKind.SETTINGS:
         op = f"settings {path} {refs}"
-    elif action.edit == "append":
+    elif action.edit == EditKind.APPEND:
         op = f"append {path} {shlex.quote(action.lang)} {refs}"
-    elif action.kind == "file_edit":
+    elif action.kind == ActionKind.FILE_EDIT:
         op = f"edit {path} {shlex.quote(action.lang)} {refs}"
     else:
         op = f"write {path} {refs}"
@@ -171,9 +172,9 @@ def file_lines(action: Action, secrets: Secrets) -> list[str]:
 def action_lines(graph: Graph, step: Step, action: Action, host: str, secrets: Secrets) -> list[str]:
     span = action.span
     head = [f"# {action.id} ({action.kind}) {span.file}:{span.line}"]
-    if action.kind == "sql":
+    if action.kind == ActionKind.SQL:
         return head + sql_lines(graph, action, host, secrets)
-    if action.kind in ("file_edit", "file_write"):
+    if action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
         where = _SERVER_PATH_RE.sub(r"the server's \g<setting>\g<rest> (SHOW \g<setting>)", action.path or "")
         return head + [f"# {where}"] + file_lines(action, secrets)
     return head + command_lines(graph, action, secrets)

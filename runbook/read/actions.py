@@ -24,15 +24,15 @@ def actions(placed: list[Placed], file: str, problems: Problems) -> list[Action]
     out: list[Action] = []
     for p in placed:
         action = p.action
-        if action.kind == "shell":
+        if action.kind == ActionKind.SHELL:
             action.commands = shell_commands(action.code, p.first_line, file)
-        elif action.kind == "console" and not has_prompt(action.code):
+        elif action.kind == ActionKind.CONSOLE and not has_prompt(action.code):
             action.kind = ActionKind.SHELL  # a transcript without prompts: a script, as in a bash block
             action.commands = shell_commands(_without_prose(action.code, p.first_line, file, problems),
                                              p.first_line, file)
-        elif action.kind == "console":
+        elif action.kind == ActionKind.CONSOLE:
             action.commands = console_commands(action.code, p.first_line, file, problems)
-        elif action.kind == "sql":
+        elif action.kind == ActionKind.SQL:
             action.statements = sql_statements(action.code, p.first_line, file, problems)
         out.append(action)
     return out

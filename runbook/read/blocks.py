@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..kinds import ActionKind, BlockRole, EditKind, ProseRole, Severity, TargetSource
+from ..kinds import ActionKind, BlockRole, EditKind, ProseRole, Severity, Shape, TargetSource
 from ..model import Action, Block, Prose, Span, Step
 from . import edits
 from .frame import Frame
@@ -67,7 +67,7 @@ def blocks(doc: Outline, frame: Frame, page: Page, cues: Cues, problems: Problem
     """Walk each step's nodes in order, keeping the current hosts and the pending file edit; fill each
     step's prose, scope and actions; blocks outside the steps become notes."""
     nodes = doc.nodes
-    placer = _Placer(cues, problems, Blocks(), edits.guide_paths(nodes, cues.lex), tagged=page.kind == "guide")
+    placer = _Placer(cues, problems, Blocks(), edits.guide_paths(nodes, cues.lex), tagged=page.kind == Shape.GUIDE)
     for section in page.sections:
         step = section.step
         if step is None:
@@ -121,7 +121,7 @@ class _Placer:
     def described(self, state: _StepState, intro: edits.Intro) -> None:
         """An edit the prose describes: settings now, lines to add with the block that follows."""
         span = Span(intro.span.file, intro.span.line, intro.span.line)
-        if intro.kind == "append":  # its hosts are those of the block it introduces
+        if intro.kind == EditKind.APPEND:  # its hosts are those of the block it introduces
             path = edits.resolve(intro, self.cues.env.hosts, list(state.scope or []), self.paths, self.problems)
             if path is not None:
                 state.append = (path, span)

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from .. import lexicon as lexicons
-from ..kinds import EditKind, Severity
+from ..kinds import EditKind, Severity, VariableKind
 from ..lexicon import Lexicon
 from ..model import Action, Host, Span, Variable
 from .outline import Node
@@ -260,7 +260,7 @@ host's server (``SHOW config_file`` …) when the edit runs."""
 def fill_paths(actions: list[Action], variables: list[Variable], problems: Problems) -> None:
     """Put the guide's PostgreSQL major version into the paths the platform gave; without one, the
     path is the server's own, asked at run time (``SHOW config_file``), and a finding says so."""
-    version = next((v.value for v in variables if v.kind == "pg_major"), None)
+    version = next((v.value for v in variables if v.kind == VariableKind.PG_MAJOR), None)
     for a in actions:
         if a.path is None or PG_MAJOR not in a.path:
             continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..kinds import ActionKind
 from ..model import Action, ExampleGroup, Span
 from .sql import scan
 
@@ -162,7 +163,7 @@ def _earlier_start(blocks: list[_Block], start: int, end: int, first: int, missi
 
 def example_groups(actions: list[Action], span_file: str) -> list[ExampleGroup]:
     """Find the page's example groups; set each action's ``example_group`` (see the module's text)."""
-    blocks = [_read(a) for a in actions if a.kind == "sql"]
+    blocks = [_read(a) for a in actions if a.kind == ActionKind.SQL]
     if not blocks:
         return []
     lead = 0

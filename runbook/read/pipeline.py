@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from ..errors import GuideError
+from ..kinds import Shape
 from ..lexicon import Lexicon
 from ..model import Graph, Source
 from .actions import actions
@@ -40,9 +41,9 @@ def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
     front = frame(doc, lex)
     env = environment(front.environment, lex, problems)
     page = shape(doc, front, lex, problems)
-    if page.kind == "not-executable" and not allow_not_executable:
+    if page.kind == Shape.NOT_EXECUTABLE and not allow_not_executable:
         no_steps(doc, lex, problems)
-    if page.kind in ("examples", "untagged-guide") and not env.hosts:
+    if page.kind in (Shape.EXAMPLES, Shape.UNTAGGED_GUIDE) and not env.hosts:
         env.hosts.append(implicit_host(file))
     placed = blocks(doc, front, page, Cues(env, lex, problems), problems)
     acts = actions(placed.actions, file, problems)
@@ -50,7 +51,7 @@ def read(text: str, file: str, lex: Lexicon, site: SiteConfig | None = None,
     variables = env.variables + code_variables(acts, env.hosts, problems)
     fill_paths(acts, variables, problems)
     bind_answers(acts, variables)
-    groups = example_groups(acts, file) if page.kind == "examples" else []
+    groups = example_groups(acts, file) if page.kind == Shape.EXAMPLES else []
     title = site.data.get("title") if site is not None else None
     version_notes(doc, acts, lex, title if isinstance(title, str) else None, problems)
     if problems.fatal:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 
+from ..kinds import ActionKind
 from ..model import Action, Session, Variable
 
 
@@ -18,11 +19,11 @@ def sessions(actions: list[Action], variables: list[Variable]) -> list[Session]:
     database = next((v for v in variables if v.name == "database"), None)
     count = 0
     for action in actions:
-        if action.kind in ("shell", "console"):
+        if action.kind in (ActionKind.SHELL, ActionKind.CONSOLE):
             for host in action.targets:
                 if host in open_on:
                     action.closes_sessions.append(open_on.pop(host))
-        if action.kind in ("shell", "console", "file_edit", "file_write"):
+        if action.kind in (ActionKind.SHELL, ActionKind.CONSOLE, ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
             for cmd in action.commands:
                 opened = psql_session(cmd.text)
                 if opened is None:
@@ -33,7 +34,7 @@ def sessions(actions: list[Action], variables: list[Variable]) -> list[Session]:
                     sid = f"s{count}@{host}"
                     found.append(Session(sid, host, opened[0], opened[1], False, action.id, cmd.span))
                     open_on[host] = sid
-        elif action.kind == "sql":
+        elif action.kind == ActionKind.SQL:
             for host in action.targets:
                 current = open_on.get(host)
                 if current is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..kinds import ProseRole, Severity
+from ..kinds import ExpectedKind, ProseRole, Severity
 from ..model import Finding, Prose, Span, Statement
 from ..psql_output import looks_like_output, parse_expected, parse_output, pasted_output_end
 
@@ -152,7 +152,7 @@ def _pasted(raw: list[str], k: int, in_run: bool, statement: str) -> int | None:
     end = pasted_output_end(raw, k)
     if end is not None:
         out = parse_output(raw[k:end])
-        if out.kind == "tag" and out.tag is not None and not _tag_fits(statement, out.tag):
+        if out.kind == ExpectedKind.TAG and out.tag is not None and not _tag_fits(statement, out.tag):
             return None
     return end
 

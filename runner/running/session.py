@@ -363,7 +363,7 @@ class HostShell:
         timeout = timeout or self.timeout
         deadline = t0 + timeout
         self.transcript.write("sql", statement)
-        self.child.sendline(statement)
+        self.child.sendline(_error_reset(statement))
         lines = statement.count("\n") + 1
         capture = Capture()
         for seen in range(1, lines + 1):
@@ -439,3 +439,10 @@ _OPEN = {"'": "an open quote", '"': "an open double quote", "(": "an open parent
          "*": "an open comment", "$": "an open dollar quote", "-": "no ';' ends it",
          "C": "COPY data: no line '\\.' ends it"}
 """psql's ``%R`` in its continuation prompt: why it waits."""
+
+
+def _error_reset(statement: str) -> str:
+    """``statement`` as sent to psql: a meta-command (``\\x off``) does not set psql's ``ERROR``, so
+    after a statement that failed the prompt would still say it failed; ``\\set ERROR false`` first,
+    on the same line (psql runs a line's meta-commands in turn), makes the prompt this line's."""
+    return "\\set ERROR false " + statement if statement.lstrip().startswith("\\") else statement
