@@ -99,12 +99,15 @@ class RunnerOptions:
 
 
 class Runner:
+    """Runs a plan's steps on the hosts the transport reaches (``hosts``: their login shells) and checks
+    every result; :meth:`run` once, then read its :class:`RunResult` (``last_results`` while it runs)."""
+
     def __init__(self, plan: Plan, transport: Transport, options: RunnerOptions | None = None, *,
                  secrets: dict[str, str], transcripts: Path | None, progress: Progress | None = None) -> None:
         self.options = options = options or RunnerOptions()
         self.plan = plan
         self.graph = plan.graph
-        self._hosts = {h.id: h for h in self.graph.hosts}
+        self._graph_hosts = {h.id: h for h in self.graph.hosts}
         self.transport = transport
         self.secrets = secrets
         self.mask = Masker(list(secrets.values()) + self.graph.secrets())
@@ -244,7 +247,7 @@ class Runner:
     def _run_step(self, step: Step, sr: StepResult) -> None:
         sr.status = PASSED
         failed_or_blocked = False
-        groups = (variant_groups(step.actions, self._hosts) if self.options.variants > 1
+        groups = (variant_groups(step.actions, self._graph_hosts) if self.options.variants > 1
                   else [[a] for a in step.actions])
         for group in groups:
             if self.options.groups is not None and group[0].example_group not in (None, *self.options.groups):
@@ -258,7 +261,7 @@ class Runner:
                 continue
             if len(group) > 1:  # per-host variants of one block: on their hosts at once (speed)
                 ars = self._at_once([(a, a.targets[0]) for a in group], step, min(len(group), self.options.variants))
-            elif len(group[0].targets) > 1 and not names_other_host(group[0], group[0].targets, self._hosts):
+            elif len(group[0].targets) > 1 and not names_other_host(group[0], group[0].targets, self._graph_hosts):
                 ars = self._at_once([(group[0], h) for h in group[0].targets], step, len(group[0].targets))
             elif len(group[0].targets) > 1:  # it reaches another host they share: one host after another
                 ars = [self._run_action(step, group[0], h) for h in group[0].targets]
