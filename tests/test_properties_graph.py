@@ -98,14 +98,25 @@ def step_body(draw: st.DrawFn, hosts: list[str], database: str) -> tuple[str, in
         host = draw(st.sampled_from(hosts))
         if draw(st.booleans()):
             parts.append(draw(SENTENCE))
-        piece = draw(st.sampled_from(["shell", "console", "sql", "edit"]))
+        piece = draw(st.sampled_from(["shell", "console", "sql", "edit", "append", "settings", "annotation"]))
         if piece == "sql" and in_psql != host:
             parts += [f"{host}:", f"```bash\npsql {database}\n```"]
             actions += 1
             in_psql = host
         elif piece != "sql":
             in_psql = None
-        parts.append(f"{host}:")
+        if piece == "append":  # an edit with no before text, its hosts in a scope phrase
+            parts += [f"Add the following line to `/etc/postgresql/16/main/pg_hba.conf` on only {host.lower()}:",
+                      f"```text\nhost all all 192.168.0.0/24 {draw(st.sampled_from(['md5', 'trust']))}\n```"]
+        elif piece == "settings":
+            # (not those the before/after edits set: a list of settings a later block shows describes it)
+            names = draw(st.lists(st.sampled_from(["port", "wal_level", "max_wal_senders"]), min_size=1, unique=True))
+            parts += [f"Change the following settings in `/etc/postgresql/16/main/postgresql.conf` on only "
+                      f"{host.lower()}:", *(f"  * `{n} = {draw(st.integers(2, 99))}`" for n in names)]
+        elif piece == "annotation":
+            parts += [f"<!-- runbook: hosts={host.lower()} -->", f"```bash\necho {draw(IDENT)}\n```"]
+        else:
+            parts.append(f"{host}:")
         if piece == "shell":
             words = draw(st.lists(IDENT, min_size=1, max_size=3))
             parts.append("```bash\n" + "\n".join(f"echo {w}" for w in words) + "\n```")
@@ -114,7 +125,7 @@ def step_body(draw: st.DrawFn, hosts: list[str], database: str) -> tuple[str, in
             parts.append(f"```console\n$ echo {word}\n{word}\n```")
         elif piece == "sql":
             parts.append(draw(sql_block()))
-        else:
+        elif piece == "edit":
             name = draw(st.sampled_from(["work_mem", "shared_buffers", "max_connections"]))
             parts += [f"`/etc/postgresql/16/main/conf.d/{draw(IDENT)}.conf`:", "Before:",
                       f"```conf\n#{name} = 1\n```", "After:", f"```conf\n{name} = {draw(st.integers(2, 99))}\n```"]
