@@ -75,7 +75,7 @@ def psql_floor(pages: list[Path]) -> tuple[float, int]:
     from runbook.load import load_graph
     from runbook.site_pages import load_site_settings
     from runner.planning.environment import installed_pg_versions
-    from runner.site import SERVER_HOST, ExampleServer
+    from runner.site.server import SERVER_HOST, ExampleServer
 
     settings = load_site_settings(pages[0].parent.parent)
     parts: list[str] = []

@@ -23,9 +23,9 @@ def no_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     import runner.launch
     import runner.planning.environment
     import runner.planning.plan
-    import runner.site
+    import runner.site.run
 
-    for module in (runner.planning.environment, runner.planning.plan, runner.launch, runner.site):
+    for module in (runner.planning.environment, runner.planning.plan, runner.launch, runner.site.run):
         if hasattr(module, "installed_pg_versions"):
             monkeypatch.setattr(module, "installed_pg_versions", lambda: [])
 
@@ -46,12 +46,12 @@ def test_postgresql_missing_is_an_environment_limit_everywhere(
 def test_the_database_queue_of_the_example_server_has_a_timeout() -> None:
     from runbook.errors import RunbookError
     from runbook.site_pages import Page
-    from runner.site import ExampleServer
+    from runner.site.server import ExampleServer
 
     server = ExampleServer([], "15")
     page = Page(Path("p.md"), "p.md", None)
-    server._made[page.path] = threading.Event()  # queued, never created (a CREATE DATABASE that hangs)
-    server.create_timeout = 0.3
+    server.databases.made[page.path] = threading.Event()  # queued, never created (a CREATE DATABASE that hangs)
+    server.databases.create_timeout = 0.3
     with pytest.raises(RunbookError, match=r"did not create the database of p\.md within 0\.3s"):
         server.new_database(page, None)  # type: ignore[arg-type]
 

@@ -170,7 +170,8 @@ def test_page_progress_plain_lines() -> None:
 
 def test_site_runs_feed_page_progress() -> None:
     """A site run's line per page goes through PageProgress: skipped pages do not shorten the estimate."""
-    from runner.site import PageResult, _Lines
+    from runner.site.model import PageResult
+    from runner.site.run import _Lines
 
     out = io.StringIO()
     lines = _Lines(4, out)
@@ -231,7 +232,7 @@ def test_lint_prints_workflow_commands_in_github_actions(monkeypatch: pytest.Mon
 def test_site_summary_prints_every_page_status() -> None:
     """Each status a site page can have has a style: none breaks the summary table's markup."""
     from runner.reports.site import print_site_summary
-    from runner.site import PageResult, SiteResult
+    from runner.site.model import PageResult, SiteResult
 
     statuses = ["passed", "failed", "blocked", "not-executable", "skipped", "invalid"]
     pages = [PageResult(f"site/{s}.md", f"{s}.md", "site", "", s, f"because {s}") for s in statuses]

@@ -19,7 +19,7 @@ from e2e import needs_sandbox
 from helpers import line_of
 
 from runbook.errors import UsageError
-from runner.shard import parse_shard, shard_pages
+from runner.site.shard import parse_shard, shard_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [f"site/p{i}.md" for i in range(7)]

@@ -152,7 +152,7 @@ def test_site_options_that_apply_to_one_guide(tmp_path: Path, capsys: pytest.Cap
 def test_a_folder_with_its_own_configuration_is_a_site_of_its_own(tmp_path: Path) -> None:
     """Discovery stops at a subfolder holding runbook.toml (or _config.yml): its pages are read with
     its own settings, not the outer site's."""
-    from runner.site import site_pages
+    from runner.site.pages import site_pages
 
     page = "# P\n\n## Usage {#usage}\n\n```sql\nSELECT 1;\n```\n"
     root = _write(tmp_path / "outer", {

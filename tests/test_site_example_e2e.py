@@ -84,8 +84,8 @@ def test_example_groups_start_over_in_a_fresh_database(site_run: dict[str, Any],
     result = site_run["pages"][f"{lang}reference/example-groups.md"]
     assert result["status"] == "passed" and sum(result["checks"].values()) == 2
     # the second CREATE TABLE memos ran in another database: after the first, or at the same time in
-    # another session where -j had room (runner/site_groups.py); in the page's last run (``run-2``
-    # where crash.md's crash cut the first short, runner/site.py)
+    # another session where -j had room (runner/site/groups.py); in the page's last run (``run-2``
+    # where crash.md's crash cut the first short, runner/site/examples.py)
     folder = site_run["transcripts"] / lang / "reference" / "example-groups"
     logs = {p.relative_to(folder).parts[:-1]: p.read_text() for p in folder.rglob("server.log")}
     last = max((k for k in logs if not k or k[0].startswith("run-")), key=lambda k: k[0] if k else "")

@@ -8,7 +8,7 @@ from runbook.psql_output import parse_expected, parse_output
 from runner.planning.versions import parse_versions, requirement_block, version_key
 from runner.running.compare import compare_output, has_order_by
 from runner.running.sql import server_gone
-from runner.volatility import compare_runs, token_volatile
+from runner.site.volatility import compare_runs, token_volatile
 
 SPAN = Span("page.md", 10, 14)
 

@@ -16,7 +16,7 @@ from test_report_browser import CHROMIUM, _browser, _Dom
 
 from runner.reports.site_html import render_index
 from runner.running.results import ActionResult, CheckResult, RunResult, StepResult
-from runner.site import PageResult, SiteResult
+from runner.site.model import PageResult, SiteResult
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -41,7 +41,7 @@ def test_example_server_passes_over_an_address_taken_outside(tmp_path: Path) -> 
     import os
     import socket
 
-    from runner.example_server import _free_address
+    from runner.site.server import _free_address
 
     site = _site(tmp_path / "a", "", {"p.md": ERR_PAGE.replace("SELECT no_such_function();", "SELECT 2;")})
     taken = _free_address(1)  # the address the first server would take (127.0.0.250 on a quiet machine)

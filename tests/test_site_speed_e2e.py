@@ -101,9 +101,9 @@ def test_a_run_that_ends_while_its_pages_are_read_stops_the_server_coming_up() -
     invalid site, a signal) stops it whole: no sandbox of this process is left."""
     import os
 
-    from runner.example_server import EarlyServer
     from runner.planning.environment import installed_pg_versions
     from runner.sandbox import DEFAULT_ROOT, list_sandboxes
+    from runner.site.server import EarlyServer
 
     def owned() -> list[str]:
         names = []

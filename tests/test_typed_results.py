@@ -20,11 +20,12 @@ import pytest
 from runbook import kinds, model
 from runbook.errors import RunbookError
 from runbook.parse import parse_file
-from runner import site, status
+from runner import status
 from runner.planning import inventory
 from runner.planning.model import Substitution
 from runner.reports.guide import to_json
 from runner.running import results
+from runner.site import model as site
 from runner.status import (
     CheckStatus,
     PageStatus,

@@ -25,7 +25,7 @@ from runner.status import SiteStatus
 from .files import write_atomic
 
 if TYPE_CHECKING:
-    from runner.site import SiteResult
+    from runner.site.model import SiteResult
 
 SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
                 INTERRUPTED: EXIT_FAILED}
@@ -35,7 +35,8 @@ def plan_site(paths: list[Path], args: argparse.Namespace) -> int:
     """``--plan`` on folders: every page found, as a site run would classify it; the plan of each
     page that would run, the reason for each that would not.  Exit status 4 when a page is invalid."""
     from runner.planning.environment import installed_pg_versions
-    from runner.site import INVALID, read_page, site_pages
+    from runner.site.model import INVALID
+    from runner.site.pages import read_page, site_pages
 
     from .run import execute_guide
 
@@ -80,8 +81,8 @@ def _targets(paths: list[Path], args: argparse.Namespace) -> list[Path]:
     """The pages this shard runs (``--shard K/N``), or the targets as given."""
     if not args.shard:
         return paths
-    from runner.shard import durations_from, parse_shard, shard_pages
-    from runner.site import site_pages
+    from runner.site.pages import site_pages
+    from runner.site.shard import durations_from, parse_shard, shard_pages
 
     k, n = parse_shard(args.shard)
     items, _ = site_pages(paths, Path(args.site_config) if args.site_config else None)
@@ -92,10 +93,10 @@ def _targets(paths: list[Path], args: argparse.Namespace) -> list[Path]:
 
 
 def run_site(paths: list[Path], args: argparse.Namespace) -> int:
-    """``runbook run DIR``: every page of the site(s) (runner/site.py), one report for all of them."""
+    """``runbook run DIR``: every page of the site(s) (runner/site/run.py), one report for all of them."""
     from runner.orchestrate import rewrite_expected
-    from runner.site import SiteOptions
-    from runner.site import run_site as run
+    from runner.site.model import SiteOptions
+    from runner.site.run import run_site as run
 
     from .run import execute_guide
 
@@ -124,7 +125,7 @@ def run_site(paths: list[Path], args: argparse.Namespace) -> int:
                 result = run(targets, options, guide, rewrite=rewrite_expected if args.update_expected else None,
                              guard=guard)
             else:
-                from runner.site import SiteResult
+                from runner.site.model import SiteResult
 
                 result = SiteResult([], SiteStatus.PASSED, 0.0, 0.0, [])
         finally:
@@ -162,7 +163,7 @@ def write_site_html(result: object, folder: Path, args: argparse.Namespace | Non
     from runner.reports.html import render_html
     from runner.reports.site_html import render_index
     from runner.running.session import Masker
-    from runner.site import SiteResult
+    from runner.site.model import SiteResult
 
     assert isinstance(result, SiteResult)
     lang = args.lang if args is not None else None

@@ -15,7 +15,7 @@ import jsonschema
 from runbook.errors import UsageError
 
 from ..running.results import ActionResult, CheckResult, RunResult, StepResult
-from ..site import PageResult, SiteResult, site_status
+from ..site.model import PageResult, SiteResult, site_status
 from ..status import PageStatus, SiteStatus
 from .schemas import load_site_report_schema
 

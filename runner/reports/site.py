@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..running.results import FAILED, ActionResult, CheckResult
-from ..site import PageResult, SiteResult
+from ..site.model import PageResult, SiteResult
 from ..status import PageStatus, Status
 from ..untrusted import safe_line
 from .console import STYLE, add_columns, clip

@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from string import Template
 
-from ..site import PageResult, SiteResult
+from ..site.model import PageResult, SiteResult
 from ..status import PageStatus
 from .html import asset
 from .site import check_totals, page_totals, slowest

@@ -251,7 +251,7 @@ class Runner:
                   else [[a] for a in step.actions])
         for group in groups:
             if self.options.groups is not None and group[0].example_group not in (None, *self.options.groups):
-                continue  # another runner's example group (runner/site_groups.py)
+                continue  # another runner's example group (runner/site/groups.py)
             stopped = self._stopped_groups.get(group[0].example_group) if self.options.go_on else None
             if failed_or_blocked or stopped is not None:
                 for action in group:

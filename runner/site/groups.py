@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runbook.model import Graph
 
-from .running.results import BLOCKED, FAILED, NOT_RUN, PASSED, RunResult
-from .running.steps import Runner
-from .status import RunStatus
+from ..running.results import BLOCKED, FAILED, NOT_RUN, PASSED, RunResult
+from ..running.steps import Runner
+from ..status import RunStatus
 
 RunOne = Callable[[set[int] | None, str], tuple[str, Runner, RunResult]]
 """Runs the page for some example groups (None: all) with a transcript label; (database, runner, result)."""

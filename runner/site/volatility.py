@@ -16,7 +16,7 @@ from difflib import SequenceMatcher
 from runbook.model import Expected, Graph
 from runbook.psql_output import Output, parse_output
 
-from .running.compare import (
+from ..running.compare import (
     Comparison,
     Volatile,
     _compare_notices,
@@ -25,8 +25,8 @@ from .running.compare import (
     compare_output,
     has_order_by,
 )
-from .running.results import BLOCKED, FAILED, PASSED, ActionResult, CheckResult, RunResult
-from .status import CheckStatus, RunStatus
+from ..running.results import BLOCKED, FAILED, PASSED, ActionResult, CheckResult, RunResult
+from ..status import CheckStatus, RunStatus
 
 _TOKEN_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\w+|\s+|.", re.DOTALL)
 

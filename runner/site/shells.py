@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .example_server import SERVER_HOST
-from .running.session import HostShell, SessionError, Transcript
-from .running.steps import Runner
-from .running.transport import SandboxTransport
+from ..running.session import HostShell, SessionError, Transcript
+from ..running.steps import Runner
+from ..running.transport import SandboxTransport
+from .server import SERVER_HOST
 
 
 class SharedHostTransport(SandboxTransport):

@@ -8,7 +8,7 @@ example group's, over another kept session). When a page crashes the server, the
 go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
 
 Speed (docs/site.md): the host and its cluster come up while the pages are read (:class:`EarlyServer`);
-the example pages' shells are kept from page to page (:class:`runner.site_shells.ShellPool`), and
+the example pages' shells are kept from page to page (:class:`runner.site.shells.ShellPool`), and
 psql is the client program Debian's ``pg_wrapper`` would run, started directly with the environment
 the wrapper would give it (:meth:`ExampleServer.psql_env`): the wrapper, a Perl program, takes about
 as long again as psql's own start.
@@ -23,20 +23,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runbook.errors import EnvironmentLimit, RunbookError
+from runbook.errors import EnvironmentLimit
 from runbook.site_pages import Page, SiteSettings
 
-from .planning.versions import VERSIONS_SQL, parse_versions
+from ..planning.versions import VERSIONS_SQL, parse_versions
+from .databases import DatabaseMaker, ident
 
 if TYPE_CHECKING:
-    from .site_shells import ShellPool
+    from .shells import ShellPool
 
 SERVER_SANDBOX = "runbook-site"
 """The shared example server's sandbox (one host, ``server``)."""
 SERVER_HOST = "server"
 SERVER_ADDRESS = "127.0.0.250"
 TEMPLATE_DB = "runbook_template"
-_DONE = "__runbook_database_created__"
 _ENV_MARK = "__runbook_psql_environment__"
 _WRAPPER_ENV = re.compile(r"^(PG[A-Z]*|LD_PRELOAD|PATH)=(.*)$")
 """What Debian's pg_wrapper sets for the client it runs (and PATH, to put the client's folder first)."""
@@ -46,21 +46,15 @@ needs to survive a crash, and each page's CREATE DATABASE takes a third of the t
 created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL between checkpoints,
 the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
 replays little (0.2 s after 30 databases instead of 0.8 s)."""
-CREATORS = 2
-"""psql sessions creating the pages' databases ahead at the same time (one falls behind the pages:
-a CREATE DATABASE copies its template, about 8 MB)."""
 RECOVERY_WAIT = 30.0
 """Seconds to wait for the server to accept connections again after a crash."""
-_CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"
-                       r"the database system is (?:in recovery mode|not yet accepting connections|starting up)|"
-                       r"connection to server .* failed|no connection to the server|psql ended")
 
 
 class ExampleServer:
     """The one sandbox host and PostgreSQL server every example page of a run shares."""
 
     def __init__(self, settings: list[SiteSettings], pg_version: str, *, speed: bool = True) -> None:
-        from .sandbox import Sandbox, SandboxHost
+        from ..sandbox import Sandbox, SandboxHost
 
         self.settings = settings
         self.pg_version = pg_version
@@ -76,36 +70,32 @@ class ExampleServer:
         self.recoveries = 0
         self.slots: threading.Semaphore | None = None
         """``-j`` slots of the run: each page running holds one; example groups run at the same time
-        in the free ones (runner/site_groups.py)."""
-        self._count = 0
-        self._lock = threading.Lock()
+        in the free ones (runner/site/groups.py)."""
         self._recovering = threading.Lock()
-        self._stopping = threading.Event()
-        self._made: dict[Path, threading.Event] = {}
-        self._results: dict[Path, tuple[str, str]] = {}
-        self._creators: list[threading.Thread] = []
-        self._procs: list[subprocess.Popen[str]] = []
-        self._kept: subprocess.Popen[str] | None = None
-        """The session creating databases on demand (a second run's, an example group's)."""
-        self._kept_lock = threading.Lock()
+        self.stopping = threading.Event()
+        """Set once the server is being stopped (no recovery, no database made any more)."""
+        self.databases = DatabaseMaker(self)
+        """The pages' databases, made ahead and on demand (runner/site/databases.py)."""
         self.client: tuple[str, dict[str, str]] | None = None
         """psql as pg_wrapper runs it in the host (its path, the environment the wrapper sets); None: not known."""
-        from .site_shells import ShellPool
+        from .shells import ShellPool
 
         self.shells: ShellPool = ShellPool()
         """The example pages' shells, kept from page to page."""
         self._up = False
-        self.create_timeout = 300.0
-        """Seconds a page waits for its database (the queue of CREATE DATABASE)."""
 
     def _psql(self, database: str, sql: str, *, single: bool = False,
               options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-        argv = [*self._client(), "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
+        argv = [*self.psql_argv(), "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
         argv += ["-c", sql] if single else ["-f", "-"]
         return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
                               capture_output=True, text=True, timeout=300, check=False)
 
-    def _client(self) -> list[str]:
+    def as_postgres(self, argv: list[str]) -> list[str]:
+        """``argv`` run in the server's host as the ``postgres`` user."""
+        return self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres")
+
+    def psql_argv(self) -> list[str]:
         """argv of psql in the host: the client itself with the wrapper's environment, once known."""
         if self.client is None:
             return ["psql"]
@@ -142,7 +132,7 @@ class ExampleServer:
         ``runbook-site-N`` while other runs use the first ones (each owned by its run; one left by a
         run that died is removed first).  On the loopback fallback the N-th uses 127.0.0.(251-N), or
         the next address down where nothing outside listens on PostgreSQL's port (another program's server)."""
-        from .sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
+        from ..sandbox import SandboxError, SandboxHost, cleanup_abandoned, up_unused
 
         netns = self.sandbox.network == "netns"
         try:
@@ -160,9 +150,9 @@ class ExampleServer:
         setup = [f"ALTER SYSTEM SET {setting};" for setting in EXAMPLE_SPEED] if self.sandbox.speed else []
         if setup:
             setup.append("SELECT pg_reload_conf();")
-        setup.append(f"CREATE ROLE {_ident(user)} SUPERUSER LOGIN;")
+        setup.append(f"CREATE ROLE {ident(user)} SUPERUSER LOGIN;")
         names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
-        setup += [f"CREATE DATABASE {name} OWNER {_ident(user)};" for name in names]
+        setup += [f"CREATE DATABASE {name} OWNER {ident(user)};" for name in names]
         # psql's environment as the wrapper sets it and the client it runs (psql's parent process)
         setup += [f"\\echo {_ENV_MARK}", "\\! env; readlink /proc/$PPID/exe"]
         cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
@@ -172,7 +162,7 @@ class ExampleServer:
         for name, s in zip(names, self.settings, strict=True):
             self.templates[s.root] = name
             if s.prelude.strip() and s.prelude_template:
-                error = self._prelude(name, s)
+                error = self.run_prelude(name, s)
                 if error:
                     self.prelude_errors[s.root] = error
             if s.root not in self.prelude_errors:
@@ -184,7 +174,7 @@ class ExampleServer:
         cp = self._psql(database, VERSIONS_SQL, single=True, options=("-A", "-t"))
         return parse_versions(cp.stdout) if cp.returncode == 0 else {}
 
-    def _prelude(self, database: str, s: SiteSettings) -> str | None:
+    def run_prelude(self, database: str, s: SiteSettings) -> str | None:
         """Run the site's prelude in ``database``; the error (with runbook.toml's line), or None."""
         cp = self._psql(database, s.prelude)
         if cp.returncode == 0:
@@ -194,131 +184,6 @@ class ExampleServer:
         text = m.group(2) if m else cp.stderr.strip()
         return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
 
-    def _create_statement(self, page: Page, s: SiteSettings, suffix: str = "") -> tuple[str, str]:
-        with self._lock:
-            self._count += 1
-            n = self._count
-        slug = re.sub(r"[^a-z0-9]+", "_", page.rel.lower().removesuffix(".md")).strip("_")
-        name = f"p{n:03d}{suffix}_{slug}"[:63]
-        template = self.templates[s.root] if s.prelude_template else "template1"
-        return name, f"CREATE DATABASE {name} TEMPLATE {template} OWNER {_ident(self.sandbox.user)}"
-
-    def prepare(self, pages: list[tuple[Page, SiteSettings]]) -> None:
-        """Create the pages' databases ahead, in this order (named in it), over ``CREATORS`` psql
-        sessions of threads of their own taking turns, while earlier pages run (``new_database`` then
-        waits for its page's)."""
-        planned = []
-        for page, s in pages:
-            self._made[page.path] = threading.Event()
-            planned.append((page, s, *self._create_statement(page, s)))
-        self._creators = [threading.Thread(target=self._create_all, args=(planned[k::CREATORS],), daemon=True)
-                          for k in range(max(1, min(CREATORS, len(planned))))]
-        for thread in self._creators:
-            thread.start()
-
-    def _creator_session(self) -> subprocess.Popen[str]:
-        proc = self._session()
-        self._procs.append(proc)
-        return proc
-
-    def _session(self) -> subprocess.Popen[str]:
-        argv = self.sandbox.exec_argv(SERVER_HOST, [*self._client(), "-X", "-q", "-d", "postgres"], user="postgres")
-        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
-
-    def _create_now(self, sql: str) -> str:
-        """Run one CREATE DATABASE over the kept session of databases made on demand; its error."""
-        with self._kept_lock:
-            if self._stopping.is_set():
-                return "psql ended: the example server is being stopped"
-            if self._kept is None or self._kept.poll() is not None:
-                self._kept = self._session()
-            error = self._create_one(self._kept, sql)
-            if error and _CRASH_RE.search(error):  # the server's crash ended this session: a new one next time
-                self._end(self._kept)
-                self._kept = None
-            return error
-
-    def _create_one(self, proc: subprocess.Popen[str], sql: str) -> str:
-        """Run one CREATE DATABASE over the creator's session; its error ("" if none)."""
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            proc.stdin.write(f"{sql};\n\\echo {_DONE}\n")
-            proc.stdin.flush()
-            lines = []
-            for line in proc.stdout:
-                if line.strip() == _DONE:
-                    break
-                lines.append(line.rstrip("\n"))
-            else:
-                lines.append("psql ended")
-            return " ".join(x.strip() for x in lines if x.strip())
-        except OSError as exc:
-            return f"psql ended: {exc}"
-
-    def _create_all(self, pages: list[tuple[Page, SiteSettings, str, str]]) -> None:
-        proc = self._creator_session()
-        try:
-            for page, s, name, sql in pages:
-                for attempt in range(3):  # a crash of the server (another page's) ends this session too
-                    self.ready.wait()
-                    if attempt:
-                        name, sql = self._create_statement(page, s)
-                    error = self._create_one(proc, sql)
-                    if not error or not _CRASH_RE.search(error):
-                        break
-                    self.recover()
-                    if self._stopping.is_set():
-                        return  # (the pages not reached say so: below)
-                    self._end(proc)
-                    proc = self._creator_session()
-                self._results[page.path] = (name, error)
-                self._made[page.path].set()
-        finally:
-            for page, *_ in pages:  # pages not reached (psql ended): they say so instead of waiting
-                if not self._made[page.path].is_set():
-                    self._results[page.path] = ("", "the example server's psql session ended")
-                    self._made[page.path].set()
-            self._end(proc)
-
-    @staticmethod
-    def _end(proc: subprocess.Popen[str]) -> None:
-        if proc.stdin:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    def new_database(self, page: Page, s: SiteSettings, *, suffix: str = "", fresh: bool = False) -> str:
-        """A fresh database for ``page``: a clone of the site's template, or an empty one with the
-        prelude run in it (``prelude_template = false``); the one ``prepare`` made, if it did (unless
-        ``fresh``: another for an example group, a second run, a run again after a crash)."""
-        made = None if fresh else self._made.get(page.path)
-        if made is not None:
-            if not made.wait(self.create_timeout):
-                raise RunbookError(f"the example server did not create the database of {page.rel} within "
-                                   f"{self.create_timeout:g}s")
-            name, error = self._results[page.path]
-        else:
-            for _ in range(3):
-                self.ready.wait()
-                name, sql = self._create_statement(page, s, suffix)
-                error = self._create_now(sql)
-                if not error or not _CRASH_RE.search(error):
-                    break
-                self.recover()
-        if error:
-            raise EnvironmentLimit(f"the example server: cannot create the database of {page.rel}: {error}")
-        if s.prelude.strip() and not s.prelude_template:
-            failed = self._prelude(name, s)
-            if failed:
-                raise RunbookError(failed)
-        return name
-
     def recover(self) -> float:
         """After a crash: pages wait (``ready`` cleared) until the server accepts connections again
         (PostgreSQL restarts its processes by itself, ``restart_after_crash``), ``RECOVERY_WAIT``
@@ -327,7 +192,7 @@ class ExampleServer:
         runner never starts the cluster itself: a postmaster started from outside the sandbox's
         own start could outlive the sandbox."""
         t0 = time.monotonic()
-        if self._stopping.is_set():
+        if self.stopping.is_set():
             return 0.0
         if not self._recovering.acquire(blocking=False):
             with self._recovering:  # another thread recovers the server: wait for it
@@ -338,7 +203,7 @@ class ExampleServer:
             deadline = t0 + RECOVERY_WAIT
             if self._wait_accepting(RECOVERY_WAIT):
                 return time.monotonic() - t0
-            while time.monotonic() < deadline and not self._stopping.is_set():
+            while time.monotonic() < deadline and not self.stopping.is_set():
                 if self._accepts():
                     break
                 time.sleep(0.05)
@@ -351,11 +216,11 @@ class ExampleServer:
         """Wait until the server accepts connections, ``seconds`` at most, by one command in the host
         asking ``pg_isready`` every 20 ms (a command in the host per try took longer than PostgreSQL's
         recovery itself). False when it did not say so (the caller then asks with psql)."""
-        if self._stopping.is_set():
+        if self.stopping.is_set():
             return False
         isready = ["pg_isready"]
         if self.client is not None:
-            isready = [*self._client()[:-1], str(Path(self.client[0]).with_name("pg_isready"))]
+            isready = [*self.psql_argv()[:-1], str(Path(self.client[0]).with_name("pg_isready"))]
         script = (f'end=$((SECONDS+{int(seconds) + 1})); '
                   'until "$@" -q; do [ $SECONDS -ge $end ] && exit 1; sleep 0.02; done')
         argv = self.sandbox.exec_argv(SERVER_HOST, ["bash", "-c", script, "-", *isready], user="postgres")
@@ -369,16 +234,17 @@ class ExampleServer:
         cp = self._psql("postgres", "SELECT 1", single=True)
         return cp.returncode == 0
 
+    def prepare(self, pages: list[tuple[Page, SiteSettings]]) -> None:
+        """Create the pages' databases ahead, in this order, while earlier pages run."""
+        self.databases.prepare(pages)
+
+    def new_database(self, page: Page, s: SiteSettings, *, suffix: str = "", fresh: bool = False) -> str:
+        """A fresh database for ``page`` (:meth:`DatabaseMaker.new_database`)."""
+        return self.databases.new_database(page, s, suffix=suffix, fresh=fresh)
+
     def stop(self) -> None:
-        self._stopping.set()
-        for proc in [*self._procs, self._kept]:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-        for thread in self._creators:
-            thread.join(timeout=30)
-        with self._kept_lock:
-            if self._kept is not None:
-                self._end(self._kept)
+        self.stopping.set()
+        self.databases.stop()
         self.shells.close_all()
         if self._up:  # (never another run's server: only the sandbox this one brought up)
             self.sandbox.down(fast=self.sandbox.speed)
@@ -397,10 +263,6 @@ def _free_address(n: int) -> str:
             if sock.connect_ex((address, 5432)) != 0:
                 return address
     return f"127.0.0.{251 - n}"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class EarlyServer:
