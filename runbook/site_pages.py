@@ -252,6 +252,16 @@ def load_site_settings(root: Path, file: Path | None = None) -> SiteSettings:
     for name in config.extensions:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             r.bad("", 0, "extensions", f"not an extension name: {name!r}")
+    _read_tables(r, data, config)
+    if r.findings:
+        r.findings.sort(key=lambda f: f.span.line)
+        raise GuideError(f"{path}: {len(r.findings)} problem(s)", r.findings)
+    return config
+
+
+def _read_tables(r: _Reader, data: dict[str, Any], config: SiteSettings) -> None:
+    """runbook.toml's tables: ``[[skip]]``, ``[[pages]]``, ``[[volatile]]`` into ``config`` (bad
+    entries become ``r``'s findings)."""
     for i, entry in r.tables(data, "skip"):
         paths = r.strings(entry, "skip", i, "path", required=True)
         reason = r.string(entry, "skip", i, "reason", required=True)
@@ -272,10 +282,6 @@ def load_site_settings(root: Path, file: Path | None = None) -> SiteSettings:
                 r.bad("volatile", i, "pattern", f"pattern is not a regular expression: {exc}")
                 continue
             config.volatile.append(VolatilePattern(name, pattern, r.line("volatile", i, "")))
-    if r.findings:
-        r.findings.sort(key=lambda f: f.span.line)
-        raise GuideError(f"{path}: {len(r.findings)} problem(s)", r.findings)
-    return config
 
 
 def _jekyll_exclude(path: Path) -> list[str]:
