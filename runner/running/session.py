@@ -23,6 +23,8 @@ from runbook.errors import RunbookError
 from runbook.secrets import Masker
 from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
+from .unterminated import clear_input, why_open
+
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
 
@@ -389,42 +391,10 @@ class HostShell:
 
     def _unterminated(self, state: str, before: str) -> Unterminated:
         """psql waits for more input: clear its query buffer (Ctrl-C, as a person would) and say why."""
-        assert self.child is not None
-        if state == "C":  # COPY … FROM stdin waits for its data: end it
-            self.child.sendline("\\.")
-            idx, _, _ = self._expect([self.sql_prompt_re], 5)
-        else:  # a Ctrl-C that comes after psql printed its prompt but before it reads again is lost: again
-            sent = 0
-            while True:
-                sent += 1
-                self.child.sendintr()
-                idx, _, _ = self._expect([self.sql_prompt_re], 1)
-                if idx != 2 or sent == 5:  # (the prompt, or the end of the session)
-                    break
-            if idx == 0 and sent > 1:  # each Ctrl-C psql got printed a prompt: read up to a mark of its own
-                idx = self._resync()
-        if idx != 0:
+        if not clear_input(self, state):
             self.psql_session = None
             self._interrupt()
-        why = _OPEN.get(state, "no ';' ends it")
-        return Unterminated(f"statement not terminated: psql waits for more input ({why})", _tail(before))
-
-
-    def _resync(self) -> int:
-        """After Ctrl-Cs some of which psql may have printed a prompt for (a line typed as one arrives
-        may be lost with it): echo numbered marks until one comes back, and read up to the prompt
-        after it, so that no prompt of before is taken for the next statement's. 0 when in step."""
-        for k in range(5):
-            mark = f"__RBS_{self.nonce}_{k}__"
-            assert self.child is not None
-            self.child.sendline(f"\\echo {mark}")
-            idx, _, _ = self._expect([re.compile(re.escape(mark) + r"\r?\n")], 1)
-            if idx == 0:
-                idx, _, _ = self._expect([self.sql_prompt_re], 5)
-                return idx
-            if idx == 1:
-                return idx
-        return 2
+        return Unterminated(f"statement not terminated: psql waits for more input ({why_open(state)})", _tail(before))
 
 
 _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
@@ -435,10 +405,6 @@ class Unterminated(SessionError):
     """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment)."""
 
 
-_OPEN = {"'": "an open quote", '"': "an open double quote", "(": "an open parenthesis",
-         "*": "an open comment", "$": "an open dollar quote", "-": "no ';' ends it",
-         "C": "COPY data: no line '\\.' ends it"}
-"""psql's ``%R`` in its continuation prompt: why it waits."""
 
 
 def _error_reset(statement: str) -> str:
