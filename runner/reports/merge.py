@@ -67,12 +67,14 @@ def merge_reports(paths: list[Path]) -> SiteResult:
     sites: list[str] = []
     started: list[float] = []
     duration = server_start = 0.0
+    events: list[dict[str, Any]] = []
     for path in paths:
         data = _read(path)
         sites += [s for s in data["sites"] if s not in sites]
         started.append(float(timegm(time.strptime(data["started"], "%Y-%m-%dT%H:%M:%SZ"))))
         duration = max(duration, data["duration"])
         server_start = max(server_start, data["server_start"])
+        events += data.get("server_events", [])  # (each shard's own example server)
         for p in data["pages"]:
             if p["page"] in pages:
                 raise UsageError(f"runbook report merge: {p['page']} is in two reports (the shards overlap)")
@@ -82,4 +84,5 @@ def merge_reports(paths: list[Path]) -> SiteResult:
                 _run_result(p["report"]) if p["report"] is not None else None, list(p["findings"]), p["rewritten"],
                 _time_ms(p.get("started")))
     ordered = [pages[k] for k in sorted(pages)]
-    return SiteResult(sites, SiteStatus(site_status(ordered)), min(started), duration, ordered, server_start)
+    return SiteResult(sites, SiteStatus(site_status(ordered)), min(started), duration, ordered, server_start,
+                      server_events=events)

@@ -98,6 +98,9 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
         console.print(Text(safe_line("slowest: " + ", ".join(f"{p.page} {p.duration:.1f}s" for p in slow))))
     if result.server_start:
         console.print(f"example server started in {result.server_start:.1f}s", markup=False)
+    for event in result.server_events:  # (a crash recovered, the cluster restarted, the server stopped)
+        line = f"example server {event['kind']} after {event['seconds']:.1f}s: {event['detail']}"
+        console.print(Text(safe_line(line), style="red" if event["kind"] == "stopped" else "yellow"))
     for pr in result.pages:
         for line in _failures(pr):
             console.print(Text(safe_line(line), style="red"))
@@ -135,6 +138,7 @@ def site_to_json(result: SiteResult) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.started)),
         "duration": round(result.duration, 3),
         "server_start": round(result.server_start, 3),
+        "server_events": result.server_events,
         "summary": {"pages": page_totals(result), "checks": check_totals(result)},
         "slowest": [{"page": p.page, "duration": round(p.duration, 3)} for p in slowest(result)],
         "pages": pages,

@@ -103,6 +103,8 @@ class HostShell:
         self._new_sentinel()
         self.child: pexpect.spawn | None = None
         self.psql_session: str | None = None
+        self.psql_opened = ""
+        """What psql printed as its session opened (a server's message before its banner)."""
         self.reader = Reader()
 
     def _new_sentinel(self) -> None:
@@ -336,6 +338,7 @@ class HostShell:
         before = before.replace("\r\n", "\n")
         if idx == 0:
             self.psql_session = session_id
+            self.psql_opened = before
             self.transcript.write("out", before)
             return
         self.transcript.write("out", before)

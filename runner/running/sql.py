@@ -22,10 +22,14 @@ from .shell import over_cap
 if TYPE_CHECKING:
     from .steps import Runner
 
-_LOST_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not yet "
+_LOST_RE = re.compile(r"crash of another server process|unexpected postmaster exit|"
+                      r"the database system is (?:in recovery mode|not yet "
                       r"accepting connections|shutting down|starting up)|no connection to the server|"
                       r"could not connect to server|connection to server .* failed")
-_OTHERS_CRASH_RE = re.compile(r"crash of another server process|the database system is (?:in recovery mode|not "
+_PM_EXIT = "terminating connection due to unexpected postmaster exit"
+"""A server process's last words when its postmaster is gone (killed) while it waits for its client."""
+_OTHERS_CRASH_RE = re.compile(r"crash of another server process|unexpected postmaster exit|"
+                              r"the database system is (?:in recovery mode|not "
                               r"yet accepting connections|shutting down|starting up)|^You are currently not "
                               r"connected to a database|no connection to the server", re.MULTILINE)
 
@@ -37,8 +41,9 @@ def lost_connection(output: str) -> bool:
 
 def server_gone(output: str) -> str | None:
     """After a statement: ``crashed`` when its own server process ended (``server closed the
-    connection unexpectedly`` and nothing else said why), ``lost`` when another's crash ended it,
-    else None (an error such as dblink's "could not connect to server" is the statement's own)."""
+    connection unexpectedly`` and nothing else said why), ``lost`` when another's crash ended it (or
+    the postmaster's death while the session was idle: "terminating connection due to unexpected
+    postmaster exit"), else None (an error such as dblink's "could not connect to server" is the statement's own)."""
     if _OTHERS_CRASH_RE.search(output):
         return "lost"
     if "server closed the connection unexpectedly" in output:
@@ -70,6 +75,9 @@ def ensure_session(runner: Runner, action: Action, host: str) -> HostShell:
         if lost_connection(exc.message + exc.last_output):
             runner.lost_server = runner.lost_server or "lost"
         raise
+    if _PM_EXIT in sh.psql_opened:  # its server process ended as it connected: the postmaster is gone
+        runner.lost_server = runner.lost_server or "lost"
+        raise SessionError(f"{host}: psql's session ended as it opened: {_PM_EXIT}", sh.psql_opened)
     ar_note = "inferred" if session and session.inferred else "reopened"
     sh.transcript.write("note", f"psql session {sid} ({ar_note})")
     if fresh:

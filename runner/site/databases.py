@@ -121,7 +121,7 @@ class DatabaseMaker:
                     if not error or not _CRASH_RE.search(error):
                         break
                     self.server.recover()
-                    if self.server.stopping.is_set():
+                    if self.server.stopping.is_set() or self.server.stopped:
                         return  # (the pages not reached say so: below)
                     self.end(proc)
                     proc = self._creator_session()
@@ -130,7 +130,7 @@ class DatabaseMaker:
         finally:
             for page, *_ in pages:  # pages not reached (psql ended): they say so instead of waiting
                 if not self.made[page.path].is_set():
-                    self._results[page.path] = ("", "the example server's psql session ended")
+                    self._results[page.path] = ("", self.server.stopped or "the example server's psql session ended")
                     self.made[page.path].set()
             self.end(proc)
 
@@ -164,6 +164,9 @@ class DatabaseMaker:
                 if not error or not _CRASH_RE.search(error):
                     break
                 self.server.recover()
+                self.server.check_running()
+        if error and self.server.stopped:
+            raise RunbookError(self.server.stopped)
         if error:
             raise EnvironmentLimit(f"the example server: cannot create the database of {page.rel}: {error}")
         if s.prelude.strip() and not s.prelude_template:

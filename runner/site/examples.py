@@ -97,6 +97,7 @@ def run_howto(work: PageWork, server: ExampleServer, options: SiteOptions, lock:
             plan = build_plan(graph, default_inventory(graph), pg_version=server.pg_version)
             transcripts = options.transcripts / Path(work.page.rel).with_suffix("")
             server.ready.wait()
+            server.check_running()
             runner = Runner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
                 timeout=options.timeout, settle=options.settle, volatile=[
                     (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
@@ -116,7 +117,8 @@ def run_howto(work: PageWork, server: ExampleServer, options: SiteOptions, lock:
 def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,
                    label: str = "") -> tuple[str, Runner, RunResult]:
     """:func:`_run_once`; where the server crashed under the page, once it has recovered, the page runs
-    again in a fresh database (twice at most), unless its own statement crashed it (its failure)."""
+    again in a fresh database (twice at most), unless its own statement crashed it (its failure); when
+    the server stopped for good, the page fails with why (:meth:`ExampleServer.recover`)."""
     if label:
         database, runner, result = _run_once(work, server, options, plan, volatile, label)
     else:  # the page's example groups at the same time where the run has room (runner/site/groups.py)
@@ -129,6 +131,7 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
         server.recover()
         if runner.lost_server == "crashed":
             break
+        server.check_running()  # (it stopped: the page fails with why, at once)
         database, runner, result = _run_once(work, server, options, plan, volatile, f"{label or 'run'}-{again}")
     return database, runner, result
 
@@ -143,6 +146,7 @@ def _run_once(work: PageWork, server: ExampleServer, options: SiteOptions, plan:
     a run again or the second run), once the server accepts connections; the runner has its result."""
     page, s = work.page, work.settings
     server.ready.wait()
+    server.check_running()
     database = server.new_database(page, s, fresh=bool(label))
     transcripts = options.transcripts / Path(page.rel).with_suffix("")
     if label:

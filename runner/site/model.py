@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runbook.model import Graph
 
@@ -75,6 +76,9 @@ class SiteResult:
     """Seconds spent starting the shared example server (sandbox host, cluster, template)."""
     interrupted: int | None = None
     """The signal that ended the run early (its pages not run are ``interrupted``)."""
+    server_events: list[dict[str, Any]] = field(default_factory=list)
+    """What happened to the example server: each recovery after a crash, restart of its cluster (its
+    postmaster gone), or stop (``kind``, ``seconds``, ``detail``: runner/site/server.py ``ServerEvent``)."""
 
 
 GuideRunner = Callable[[Path, Graph], RunResult | None]

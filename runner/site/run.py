@@ -89,12 +89,15 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     guides = [i for i in guides if i not in howtos]
     server_start = 0.0
     interrupted: Interrupted | None = None
+    events: list[dict[str, object]] = []
     if examples or howtos:
         if pg_version is None:
             raise EnvironmentLimit("PostgreSQL is not installed on this machine: run `bash scripts/setup`")
         sites = list(dict.fromkeys(works[i].settings.root for i in examples + howtos))
         server_start, interrupted = _run_on_server(early, [settings_of[r] for r in sites], examples, howtos, works,
                                                    options, rewrite, results, lines, guard)
+        if early.server is not None:
+            events = [{"kind": e.kind, "seconds": round(e.seconds, 3), "detail": e.detail} for e in early.server.events]
     if interrupted is None:
         interrupted = _run_guides(guides, works, results, lines, run_guide)
     if interrupted is not None:
@@ -105,7 +108,7 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     pages = [results[i] for i in range(len(items))]
     status = SiteStatus(INTERRUPTED if interrupted else site_status(pages))
     return SiteResult([str(t) for t in targets], status, started, time.monotonic() - t0, pages, server_start,
-                      interrupted.signum if interrupted else None)
+                      interrupted.signum if interrupted else None, events)
 
 
 def _run_on_server(early: EarlyServer, settings: list[SiteSettings], examples: list[int], howtos: list[int],

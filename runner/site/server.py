@@ -4,7 +4,8 @@ One sandbox host and one PostgreSQL server for every example page of a run: a te
 site holding its prelude, a database per page (and per example group of a page) cloned from it,
 created ahead over one psql session while earlier pages run (the others, a second run's or an
 example group's, over another kept session). When a page crashes the server, the server recovers
-(PostgreSQL restarts its processes; else the cluster is restarted) and pages wait for it before they
+(PostgreSQL restarts its processes; when its postmaster is gone, the runner restarts the cluster in
+the host; when that fails, every page still to run fails at once) and pages wait for it before they
 go on (:meth:`ExampleServer.recover`, :attr:`ExampleServer.ready`).
 
 Speed (docs/site.md): the host and its cluster come up while the pages are read (:class:`EarlyServer`);
@@ -17,13 +18,15 @@ as long again as psql's own start.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runbook.errors import EnvironmentLimit
+from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.site_pages import Page, SiteSettings
 
 from ..planning.versions import VERSIONS_SQL, parse_versions
@@ -47,7 +50,22 @@ created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL b
 the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
 replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
-"""Seconds to wait for the server to accept connections again after a crash."""
+"""Seconds to wait for the server to accept connections again after a crash (its postmaster alive)."""
+RESTART_TRIES = 5
+RESTART_WAIT = 10.0
+"""Tries to start the cluster again once its postmaster is gone, and seconds each waits for it."""
+_DATA_MARK = "__runbook_data_directory__"
+
+
+@dataclass
+class ServerEvent:
+    """What happened to the example server during the run (the site report's ``server_events``)."""
+
+    kind: str
+    """``recovered`` (PostgreSQL restarted its processes), ``restarted`` (the runner restarted the
+    cluster: its postmaster was gone), ``stopped`` (it did not come back: the pages still to run failed)."""
+    seconds: float
+    detail: str
 
 
 class ExampleServer:
@@ -68,6 +86,12 @@ class ExampleServer:
         """Set while the server accepts connections (cleared while it recovers from a crash)."""
         self.ready.set()
         self.recoveries = 0
+        self.events: list[ServerEvent] = []
+        """Recoveries, restarts and a stop of the server, in order."""
+        self.stopped: str | None = None
+        """Why the server stopped for good during the run ("the example server stopped: ..."), or None."""
+        self.data_directory = ""
+        """The cluster's data directory in the host (its postmaster.pid tells whether a postmaster runs)."""
         self.slots: threading.Semaphore | None = None
         """``-j`` slots of the run: each page running holds one; example groups run at the same time
         in the free ones (runner/site/groups.py)."""
@@ -153,12 +177,16 @@ class ExampleServer:
         setup.append(f"CREATE ROLE {ident(user)} SUPERUSER LOGIN;")
         names = [f"{TEMPLATE_DB}_{i}" for i in range(len(self.settings))]
         setup += [f"CREATE DATABASE {name} OWNER {ident(user)};" for name in names]
+        setup += ["SELECT current_setting('data_directory') AS runbook_data \\gset",  # (its postmaster.pid)
+                  f"\\echo {_DATA_MARK} :runbook_data"]
         # psql's environment as the wrapper sets it and the client it runs (psql's parent process)
         setup += [f"\\echo {_ENV_MARK}", "\\! env; readlink /proc/$PPID/exe"]
         cp = self._psql("postgres", "\n".join(setup) + "\n")  # one session: about 40 ms less per statement
         if cp.returncode != 0:
             raise EnvironmentLimit(f"the example server: cannot set it up: {cp.stderr.strip()}")
         self.client = self._read_client(cp.stdout)
+        found = re.search(rf"^{_DATA_MARK} (/.*)$", cp.stdout, re.MULTILINE)
+        self.data_directory = found.group(1).strip() if found else ""
         for name, s in zip(names, self.settings, strict=True):
             self.templates[s.root] = name
             if s.prelude.strip() and s.prelude_template:
@@ -185,50 +213,114 @@ class ExampleServer:
         return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
 
     def recover(self) -> float:
-        """After a crash: pages wait (``ready`` cleared) until the server accepts connections again
-        (PostgreSQL restarts its processes by itself, ``restart_after_crash``), ``RECOVERY_WAIT``
-        seconds at most: then the pages go on and fail on what they meet. Seconds waited; one
-        recovery at a time, the others wait for it; none once the server is being stopped. The
-        runner never starts the cluster itself: a postmaster started from outside the sandbox's
-        own start could outlive the sandbox."""
+        """After a crash: pages wait (``ready`` cleared) until the server accepts connections again,
+        one recovery at a time (the others wait for it), none once the server is being stopped or
+        has stopped; the seconds waited. PostgreSQL restarts its processes by itself
+        (``restart_after_crash``): that is waited for, ``RECOVERY_WAIT`` seconds at most, by one
+        command in the host that also ends at once when no postmaster runs (:meth:`_wait_accepting`).
+        Then the runner restarts the cluster itself, in the host, as the host's start did
+        (:meth:`_restart`). A postmaster so started cannot outlive the sandbox: ``crun exec`` runs it
+        inside the host's cgroups, which no process inside can leave, and the sandbox's teardown
+        freezes them and SIGKILLs every task in them (runner/sandbox/cgroups.py, ``kill_hosts``).
+        When the server does not come back (a restart failed, or it still did not accept connections
+        after ``RECOVERY_WAIT``), :attr:`stopped` says why and every page still to run fails at once
+        with it; no recovery is tried again."""
         t0 = time.monotonic()
-        if self.stopping.is_set():
+        if self.stopping.is_set() or self.stopped is not None:
             return 0.0
         if not self._recovering.acquire(blocking=False):
             with self._recovering:  # another thread recovers the server: wait for it
                 return time.monotonic() - t0
         try:
             self.ready.clear()
-            self.recoveries += 1
-            deadline = t0 + RECOVERY_WAIT
-            if self._wait_accepting(RECOVERY_WAIT):
-                return time.monotonic() - t0
-            while time.monotonic() < deadline and not self.stopping.is_set():
-                if self._accepts():
-                    break
-                time.sleep(0.05)
+            state = self._wait_accepting(RECOVERY_WAIT)
+            if state != "up":
+                self.recoveries += 1
+            if state == "gone":
+                self._restart(t0)
+            elif state == "waiting" and not self.stopping.is_set() and not self._accepts():
+                self.stopped = (f"the example server stopped: it did not accept connections within "
+                                f"{RECOVERY_WAIT:g}s after a crash")
+                self._event("stopped", t0, self.stopped)
+            elif state != "up":
+                self._event("recovered", t0, "PostgreSQL restarted its processes after a crash")
             return time.monotonic() - t0
         finally:
             self.ready.set()
             self._recovering.release()
 
-    def _wait_accepting(self, seconds: float) -> bool:
+    def _event(self, kind: str, t0: float, detail: str) -> None:
+        self.events.append(ServerEvent(kind, time.monotonic() - t0, detail))
+
+    def _restart(self, t0: float) -> None:
+        """The postmaster is gone (killed, or by the host's memory limit): start the cluster again in
+        the host (as the host's start did: the systemctl shim, runner/data/systemctl; its stale
+        postmaster.pid removed first, which lets the shim return as soon as the server is ready rather
+        than after pg_ctlcluster's probes, about 2 s), a few tries while the old server processes end;
+        :attr:`stopped` set when it does not come back."""
+        why = self._trouble() or "its postmaster was gone"
+        error = ""
+        for _ in range(RESTART_TRIES):
+            if self.stopping.is_set():
+                return
+            argv = self.sandbox.exec_argv(SERVER_HOST, ["bash", "-c", f'{self._dead_postmaster()}rm -f "$1"; '
+                                                        'exec systemctl start "$2"', "-", self._pid_file(),
+                                                        f"postgresql@{self.pg_version}-main"])
+            try:
+                cp = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+                error = " ".join((cp.stderr or cp.stdout).split())
+                error = error if len(error) <= 300 else "…" + error[-300:].split(" ", 1)[-1]
+                if cp.returncode == 0 and self._wait_accepting(RESTART_WAIT) in ("up", "accepting"):
+                    self._event("restarted", t0, f"{why}: the runner restarted the cluster")
+                    return
+            except subprocess.TimeoutExpired:
+                error = "systemctl start did not return within 60s"
+            time.sleep(0.3)  # (the old server processes still hold its shared memory)
+        self.stopped = f"the example server stopped: {why}, and restarting it failed: {error or 'it did not start'}"
+        self._event("stopped", t0, self.stopped)
+
+    def _trouble(self) -> str:
+        """What the sandbox finds (the postmaster gone, a limit of the host reached), or ""."""
+        try:
+            return self.sandbox.diagnose(SERVER_HOST) or ""
+        except Exception:  # noqa: BLE001 (a diagnosis only; the restart is what matters)
+            return ""
+
+    def check_running(self) -> None:
+        """Raise the reason the server stopped (a page still to run fails with it at once)."""
+        if self.stopped is not None:
+            raise RunbookError(self.stopped)
+
+    def _pid_file(self) -> str:
+        return self.data_directory + "/postmaster.pid"
+
+    def _dead_postmaster(self) -> str:
+        """Shell text going on (``&&``) only when the process postmaster.pid names is not alive in the
+        host (none, or a zombie)."""
+        return (f'p=$(head -n1 {shlex.quote(self._pid_file())} 2>/dev/null); '
+                '{ [ -n "$p" ] && grep -qs "^State:[[:space:]]*[^Z]" "/proc/$p/status"; } || ')
+
+    def _wait_accepting(self, seconds: float) -> str:
         """Wait until the server accepts connections, ``seconds`` at most, by one command in the host
         asking ``pg_isready`` every 20 ms (a command in the host per try took longer than PostgreSQL's
-        recovery itself). False when it did not say so (the caller then asks with psql)."""
+        recovery itself): ``up`` when it did at the first try (another recovery is over), ``accepting``
+        after a wait; ``gone`` at once when it does not while the process of
+        postmaster.pid is not alive (no postmaster: nothing will recover it); else ``waiting`` (the
+        caller then asks with psql)."""
         if self.stopping.is_set():
-            return False
+            return "waiting"
         isready = ["pg_isready"]
         if self.client is not None:
             isready = [*self.psql_argv()[:-1], str(Path(self.client[0]).with_name("pg_isready"))]
-        script = (f'end=$((SECONDS+{int(seconds) + 1})); '
-                  'until "$@" -q; do [ $SECONDS -ge $end ] && exit 1; sleep 0.02; done')
+        gone = f"{self._dead_postmaster()}exit 3; " if self.data_directory else ""
+        script = (f'"$@" -q && exit 0; end=$((SECONDS+{int(seconds) + 1})); '
+                  f'until "$@" -q; do {gone}[ $SECONDS -ge $end ] && exit 1; sleep 0.02; done; exit 4')
         argv = self.sandbox.exec_argv(SERVER_HOST, ["bash", "-c", script, "-", *isready], user="postgres")
         try:
             cp = subprocess.run(argv, capture_output=True, timeout=seconds + 10, check=False)
         except subprocess.TimeoutExpired:
-            return False
-        return cp.returncode == 0
+            return "waiting"
+        return {0: "up", 4: "accepting", 3: "gone"}.get(cp.returncode, "waiting")
 
     def _accepts(self) -> bool:
         cp = self._psql("postgres", "SELECT 1", single=True)

@@ -1,0 +1,170 @@
+"""The site's example server when its postmaster dies (issue 17 point 4): one page kills it with
+SIGKILL (as the host's OOM killer would), at ``-j 2`` with other pages. The runner knows at once that
+no postmaster runs (no wait for PostgreSQL's own recovery, which never comes), restarts the cluster
+in the host, runs again the pages that lost their connection; the killing page fails at its
+statement; nothing is left after the run. When the cluster cannot start again, every page still to
+run fails at once with why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from e2e import needs_sandbox, pids_in
+from site_support import _line, _site
+
+pytestmark = [needs_sandbox, pytest.mark.sandbox]
+
+KILL = "COPY (SELECT pg_sleep(5)) TO PROGRAM 'kill -9 $(head -n 1 postmaster.pid)"
+"""Run by the server process, whose working folder is the data directory: SIGKILL to the postmaster
+(first line of postmaster.pid) while the statement sleeps; the sleep ends as the server process sees
+its postmaster gone."""
+
+KILL_PAGE = f"""---
+title: Kills its postmaster
+---
+
+# Kills its postmaster
+
+## Examples {{#examples}}
+
+```sql
+SELECT 1 AS one;
+--  one @@
+-- -----
+--    1
+-- (1 row)
+```
+
+```sql
+{KILL}';
+```
+
+```sql
+SELECT 2 AS two;
+```
+""".replace(" @@", " ")
+
+
+def _page(n: int) -> str:
+    return f"""---
+title: Page {n}
+---
+
+# Page {n}
+
+## Examples {{#examples}}
+
+```sql
+CREATE TABLE memos (id integer, content text);
+INSERT INTO memos VALUES ({n}, 'page {n}');
+```
+
+```sql
+SELECT id, content FROM memos;
+--  id | content @@
+-- ----+---------
+--   {n} | page {n}
+-- (1 row)
+```
+
+```sql
+SELECT count(*) AS n FROM memos;
+--  n @@
+-- ---
+--  1
+-- (1 row)
+```
+""".replace(" @@", " ")
+
+
+def _owned_by(pid: int) -> dict[str, set[int]]:
+    """Sandboxes whose state names ``pid`` as their owner, with their hosts' namespace inodes."""
+    from runner.sandbox import DEFAULT_ROOT
+
+    out = {}
+    for d in DEFAULT_ROOT.iterdir() if DEFAULT_ROOT.is_dir() else []:
+        try:
+            state = json.loads((d / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if (state.get("owner") or [None])[0] == pid:
+            out[d.name] = {h[k] for h in state["hosts"] for k in ("mnt_ino", "uts_ino", "net_ino") if h.get(k)}
+    return out
+
+
+def _run(site: Path, tmp_path: Path) -> tuple[int, str, dict[str, Any], dict[str, set[int]]]:
+    """``runbook run SITE -j 2``: its exit status, what it printed, its JSON report, and the sandboxes
+    it owned while it ran (with their hosts' namespaces), checked gone after it."""
+    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "run", str(site), "-j", "2", "--json",
+                             str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    owned: dict[str, set[int]] = {}
+    try:
+        while proc.poll() is None and not owned:  # the example server's sandbox, once it is up
+            owned = _owned_by(proc.pid)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert owned, "the run never brought its example server up"
+    _nothing_left(owned, proc.pid)
+    return proc.returncode, out + err, json.loads((tmp_path / "r.json").read_text()), owned
+
+
+def _nothing_left(owned: dict[str, set[int]], pid: int) -> None:
+    """No sandbox of the run recorded any more, no process in its hosts' namespaces (no postmaster,
+    the restarted one included)."""
+    assert _owned_by(pid) == {}
+    for name, inodes in owned.items():
+        assert pids_in(inodes, name) == []
+
+
+def test_a_killed_postmaster_is_restarted_and_the_other_pages_pass(tmp_path: Path) -> None:
+    pages = {"a-kill.md": KILL_PAGE} | {f"{c}-page.md": _page(n) for n, c in enumerate("bcdef", start=1)}
+    site = _site(tmp_path / "site", "", pages)
+    status, out, report, _ = _run(site, tmp_path)
+    assert status == 1, out[-3000:]
+    assert "Traceback" not in out
+    by_page = {p["rel"]: p for p in report["pages"]}
+    line = _line(site / "a-kill.md", "COPY (SELECT pg_sleep(5))")
+    assert by_page["a-kill.md"]["status"] == "failed"
+    assert by_page["a-kill.md"]["reason"].startswith(f"line {line}: server closed the connection unexpectedly")
+    for rel in pages.keys() - {"a-kill.md"}:
+        assert by_page[rel]["status"] == "passed", (rel, by_page[rel]["reason"])
+    # what the run reports: the postmaster was found gone and the cluster restarted, once; no wait for
+    # a recovery PostgreSQL would never make (that would be a "recovered" or "stopped" event)
+    events = report["server_events"]
+    assert [e["kind"] for e in events] == ["restarted"], events
+    assert "postmaster" in events[0]["detail"] and "restarted the cluster" in events[0]["detail"]
+    assert "example server restarted after" in out
+
+
+def test_a_cluster_that_cannot_start_again_fails_the_remaining_pages_at_once(tmp_path: Path) -> None:
+    """The killing page also removes the cluster's control file: the restart fails; the pages still
+    to run fail at once with "the example server stopped: ..." (none waits for the server)."""
+    broken = KILL_PAGE.replace("kill -9 $(head -n 1 postmaster.pid)",
+                               "rm global/pg_control; kill -9 $(head -n 1 postmaster.pid)")
+    pages = {"a-kill.md": broken} | {f"{c}-page.md": _page(n) for n, c in enumerate("bcdefghij", start=1)}
+    site = _site(tmp_path / "site", "", pages)
+    status, out, report, _ = _run(site, tmp_path)
+    assert status == 1, out[-3000:]
+    assert "Traceback" not in out
+    by_page = {p["rel"]: p for p in report["pages"]}
+    line = _line(site / "a-kill.md", "COPY (SELECT pg_sleep(5))")
+    assert by_page["a-kill.md"]["reason"].startswith(f"line {line}: server closed the connection unexpectedly")
+    events = report["server_events"]
+    assert [e["kind"] for e in events] == ["stopped"], events
+    assert events[0]["detail"].startswith("the example server stopped: ") and "postmaster" in events[0]["detail"]
+    assert "restarting it failed: " in events[0]["detail"] and "pg_control" in events[0]["detail"]
+    stopped = [p for p in report["pages"] if p["rel"] != "a-kill.md" and p["status"] != "passed"]
+    assert stopped, "no page was still to run when the server stopped"
+    for p in stopped:
+        assert p["status"] == "failed" and p["reason"] == events[0]["detail"], p
