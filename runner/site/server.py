@@ -270,7 +270,8 @@ class ExampleServer:
                 cp = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
                 error = " ".join((cp.stderr or cp.stdout).split())
                 error = error if len(error) <= 300 else "…" + error[-300:].split(" ", 1)[-1]
-                if cp.returncode == 0 and self._wait_accepting(RESTART_WAIT) in ("up", "accepting"):
+                # (a failed start may have met a server started meanwhile: it counts if it accepts)
+                if self._wait_accepting(RESTART_WAIT if cp.returncode == 0 else 0) in ("up", "accepting"):
                     self._event("restarted", t0, f"{why}: the runner restarted the cluster")
                     return
             except subprocess.TimeoutExpired:
