@@ -127,8 +127,30 @@ def _nothing_left(owned: dict[str, set[int]], pid: int) -> None:
         assert pids_in(inodes, name) == []
 
 
+SLEEPER_PAGE = """---
+title: Sleeps
+---
+
+# Sleeps
+
+## Examples {#examples}
+
+```sql
+SELECT 1 AS slept FROM pg_sleep(2);
+--  slept @@
+-- -------
+--      1
+-- (1 row)
+```
+""".replace(" @@", " ")
+
+
 def test_a_killed_postmaster_is_restarted_and_the_other_pages_pass(tmp_path: Path) -> None:
-    pages = {"a-kill.md": KILL_PAGE} | {f"{c}-page.md": _page(n) for n, c in enumerate("bcdef", start=1)}
+    """The killing page runs with a page sleeping in the server (psql prints the same for both:
+    "server closed the connection unexpectedly") and others: the cluster is restarted, each of the
+    two runs again alone, and only the killer kills it again, so only the killer fails."""
+    pages = ({"a-kill.md": KILL_PAGE, "b-sleeper.md": SLEEPER_PAGE}
+             | {f"{c}-page.md": _page(n) for n, c in enumerate("cdefg", start=1)})
     site = _site(tmp_path / "site", "", pages)
     status, out, report, _ = _run(site, tmp_path)
     assert status == 1, out[-3000:]
@@ -139,10 +161,13 @@ def test_a_killed_postmaster_is_restarted_and_the_other_pages_pass(tmp_path: Pat
     assert by_page["a-kill.md"]["reason"].startswith(f"line {line}: server closed the connection unexpectedly")
     for rel in pages.keys() - {"a-kill.md"}:
         assert by_page[rel]["status"] == "passed", (rel, by_page[rel]["reason"])
-    # what the run reports: the postmaster was found gone and the cluster restarted, once; no wait for
-    # a recovery PostgreSQL would never make (that would be a "recovered" or "stopped" event)
+    # what the run reports: the postmaster was found gone and the cluster restarted, twice (the killer
+    # ran again alone and killed it again); no wait for a recovery PostgreSQL would never make (that
+    # would be a "recovered" or "stopped" event)
     events = report["server_events"]
-    assert [e["kind"] for e in events] == ["restarted"], events
+    assert [e["kind"] for e in events] == ["restarted", "restarted"], events
+    assert (tmp_path / "t" / "a-kill" / "run-2" / "server.log").is_file()  # its run alone
+    assert (tmp_path / "t" / "b-sleeper" / "run-2" / "server.log").is_file()  # (it slept through the kill)
     assert "postmaster" in events[0]["detail"] and "restarted the cluster" in events[0]["detail"]
     assert "example server restarted after" in out
 

@@ -24,6 +24,7 @@ CREATORS = 2
 """psql sessions creating the pages' databases ahead at the same time (one falls behind the pages:
 a CREATE DATABASE copies its template, about 8 MB)."""
 _CRASH_RE = re.compile(r"crash of another server process|server closed the connection unexpectedly|"
+                       r"unexpected postmaster exit|"
                        r"the database system is (?:in recovery mode|not yet accepting connections|starting up)|"
                        r"connection to server .* failed|no connection to the server|psql ended")
 

@@ -5,9 +5,10 @@ differ (what differs is volatile), a run again after a crash, ``--update-expecte
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import regex
@@ -118,7 +119,11 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
                    label: str = "") -> tuple[str, Runner, RunResult]:
     """:func:`_run_once`; where the server crashed under the page, once it has recovered, the page runs
     again in a fresh database (twice at most), unless its own statement crashed it (its failure); when
-    the server stopped for good, the page fails with why (:meth:`ExampleServer.recover`)."""
+    the server stopped for good, the page fails with why (:meth:`ExampleServer.recover`). When the
+    postmaster died meanwhile (the server was restarted), psql's "server closed the connection
+    unexpectedly" does not tell the statement that killed it from another page's statement waiting in
+    the server then: the page runs again alone (:class:`Turns`), and a crash then is its own."""
+    restarts, alone = server.restarts, False
     if label:
         database, runner, result = _run_once(work, server, options, plan, volatile, label)
     else:  # the page's example groups at the same time where the run has room (runner/site/groups.py)
@@ -129,11 +134,50 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
         if runner.lost_server is None:
             break
         server.recover()
-        if runner.lost_server == "crashed":
+        if runner.lost_server == "crashed" and (alone or server.restarts == restarts):
             break
         server.check_running()  # (it stopped: the page fails with why, at once)
-        database, runner, result = _run_once(work, server, options, plan, volatile, f"{label or 'run'}-{again}")
+        alone = runner.lost_server == "crashed"
+        restarts = server.restarts
+        with server.turns.alone() if alone else contextlib.nullcontext():
+            database, runner, result = _run_once(work, server, options, plan, volatile, f"{label or 'run'}-{again}",
+                                                 alone=alone)
     return database, runner, result
+
+
+class Turns:
+    """Example pages run at the same time (each run holds a :meth:`shared` turn), except a page run
+    again :meth:`alone`, which waits until the runs going on have ended and keeps the others waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._alone = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone)
+            self._alone = True
+            self._cond.wait_for(lambda: self._shared == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._alone = False
+                self._cond.notify_all()
 
 
 def _failed_checks(result: RunResult) -> bool:
@@ -141,7 +185,14 @@ def _failed_checks(result: RunResult) -> bool:
 
 
 def _run_once(work: PageWork, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,
-              label: str = "", groups: set[int] | None = None) -> tuple[str, Runner, RunResult]:
+              label: str = "", groups: set[int] | None = None, *, alone: bool = False) -> tuple[str, Runner, RunResult]:
+    """:func:`_one_run` holding a turn of its own (``alone``: the caller holds the run's only turn)."""
+    with contextlib.nullcontext() if alone else server.turns.shared():
+        return _one_run(work, server, options, plan, volatile, label, groups)
+
+
+def _one_run(work: PageWork, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,
+             label: str, groups: set[int] | None) -> tuple[str, Runner, RunResult]:
     """One run of an example page in a database of its own (a fresh one for each example group, for
     a run again or the second run), once the server accepts connections; the runner has its result."""
     page, s = work.page, work.settings

@@ -90,6 +90,10 @@ class ExampleServer:
         """Recoveries, restarts and a stop of the server, in order."""
         self.stopped: str | None = None
         """Why the server stopped for good during the run ("the example server stopped: ..."), or None."""
+        from .examples import Turns
+
+        self.turns = Turns()
+        """Example pages' runs at the same time, or one alone (a page run again after its postmaster died)."""
         self.data_directory = ""
         """The cluster's data directory in the host (its postmaster.pid tells whether a postmaster runs)."""
         self.slots: threading.Semaphore | None = None
@@ -248,6 +252,11 @@ class ExampleServer:
         finally:
             self.ready.set()
             self._recovering.release()
+
+    @property
+    def restarts(self) -> int:
+        """Times the runner restarted the cluster (its postmaster gone)."""
+        return sum(e.kind == "restarted" for e in self.events)
 
     def _event(self, kind: str, t0: float, detail: str) -> None:
         self.events.append(ServerEvent(kind, time.monotonic() - t0, detail))
