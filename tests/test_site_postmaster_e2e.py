@@ -193,3 +193,24 @@ def test_a_cluster_that_cannot_start_again_fails_the_remaining_pages_at_once(tmp
     assert stopped, "no page was still to run when the server stopped"
     for p in stopped:
         assert p["status"] == "failed" and p["reason"] == events[0]["detail"], p
+
+
+def test_a_kill_whose_statement_returns_fails_its_page_only(tmp_path: Path) -> None:
+    """The killing statement returns (its server process sees the postmaster gone only when it next
+    waits): the page's next statement, waiting in the server, loses its connection. The pages that
+    lost theirs run again alone; only the killer kills the restarted server again and fails."""
+    plain = KILL_PAGE.replace("COPY (SELECT pg_sleep(5))", "COPY (SELECT 1)").replace(
+        "SELECT 2 AS two;", "SELECT 2 AS two FROM pg_sleep(1);")
+    pages = {"a-kill.md": plain} | {f"{c}-page.md": _page(n) for n, c in enumerate("bcde", start=1)}
+    site = _site(tmp_path / "site", "", pages)
+    status, out, report, _ = _run(site, tmp_path)
+    assert status == 1, out[-3000:]
+    by_page = {p["rel"]: p for p in report["pages"]}
+    # psql says so at the killing statement (the FATAL read with its result) or at the next one
+    reason = by_page["a-kill.md"]["reason"]
+    kill, after = _line(site / "a-kill.md", "COPY (SELECT 1)"), _line(site / "a-kill.md", "SELECT 2 AS two")
+    assert reason.startswith((f"line {kill}: ", f"line {after}: ")), reason
+    assert ("unexpected postmaster exit" in reason or "server closed the connection unexpectedly" in reason), reason
+    for rel in pages.keys() - {"a-kill.md"}:
+        assert by_page[rel]["status"] == "passed", (rel, by_page[rel]["reason"])
+    assert [e["kind"] for e in report["server_events"]] == ["restarted", "restarted"], report["server_events"]

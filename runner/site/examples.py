@@ -122,7 +122,8 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
     the server stopped for good, the page fails with why (:meth:`ExampleServer.recover`). When the
     postmaster died meanwhile (the server was restarted), psql's "server closed the connection
     unexpectedly" does not tell the statement that killed it from another page's statement waiting in
-    the server then: the page runs again alone (:class:`Turns`), and a crash then is its own."""
+    the server then (nor its next statement's "unexpected postmaster exit" from another's): the page
+    runs again alone (:class:`Turns`), and a postmaster death then is its own."""
     restarts, alone = server.restarts, False
     if label:
         database, runner, result = _run_once(work, server, options, plan, volatile, label)
@@ -134,14 +135,20 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
         if runner.lost_server is None:
             break
         server.recover()
-        if runner.lost_server == "crashed" and (alone or server.restarts == restarts):
+        died = server.restarts != restarts
+        if (alone and died) or (runner.lost_server == "crashed" and not died):
             break
         server.check_running()  # (it stopped: the page fails with why, at once)
-        alone = runner.lost_server == "crashed"
-        restarts = server.restarts
+        alone = died
         with server.turns.alone() if alone else contextlib.nullcontext():
+            restarts = server.restarts  # (once its turn came: another page's run alone may have killed it)
             database, runner, result = _run_once(work, server, options, plan, volatile, f"{label or 'run'}-{again}",
                                                  alone=alone)
+            if alone:  # a postmaster its run alone killed, found (and restarted) before others go on
+                server.recover()
+        if alone and runner.lost_server is None and server.restarts != restarts:
+            raise RunbookError("the example server's postmaster died while this page ran alone (it ran again "
+                               "after a postmaster death): one of its statements killed it")
     return database, runner, result
 
 
