@@ -209,6 +209,24 @@ class _Placer:
         self.out.notes.append(note)
         return note
 
+    def append(self, state: _StepState, block: Block, node: Node) -> bool:
+        """The block after an append paragraph (``追記します``): the text appended to the file the
+        paragraph named, if the block's language can be a file's; the paragraph is consumed either way."""
+        assert state.append is not None
+        path, path_span = state.append
+        state.append = None
+        if node.lang not in edits.APPEND_LANGS:
+            return False
+        step, span = state.step, node.span
+        aid = f"{step.id}#{len(step.actions) + 1}"
+        action = Action(id=aid, kind=ActionKind.FILE_EDIT, lang=node.lang, targets=self.targets(state, span),
+                        target_source=state.scope_source, span=span, code=node.code, path=path,
+                        path_span=path_span, after=node.code, after_span=span, edit=EditKind.APPEND)
+        block.action = aid
+        step.actions.append(action)
+        self.out.actions.append(Placed(action, node.first_line))
+        return True
+
     def fence(self, state: _StepState | None, node: Node) -> None:
         lang, code, span = node.lang, node.code, node.span
         block = Block(line=span.line, end_line=span.end_line, lang=lang, role=BlockRole.ACTION, action=None)
@@ -219,19 +237,8 @@ class _Placer:
                 self.problems.defect("block-outside-step", Severity.WARNING,
                                      "this code block is outside any step; it is not run", span)
             return
-        if state.append is not None:
-            path, path_span = state.append
-            state.append = None
-            if lang in edits.APPEND_LANGS:
-                step = state.step
-                aid = f"{step.id}#{len(step.actions) + 1}"
-                action = Action(id=aid, kind=ActionKind.FILE_EDIT, lang=lang, targets=self.targets(state, span),
-                                target_source=state.scope_source, span=span, code=code, path=path,
-                                path_span=path_span, after=code, after_span=span, edit=EditKind.APPEND)
-                block.action = aid
-                step.actions.append(action)
-                self.out.actions.append(Placed(action, node.first_line))
-                return
+        if state.append is not None and self.append(state, block, node):
+            return
         if state.edit == "expect-before":
             state.before, state.before_span, state.before_block = code, span, block
             block.role = BlockRole.BEFORE

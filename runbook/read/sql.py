@@ -166,7 +166,11 @@ class _Run:
 
 def statements(code: str, first_line: int, file: str) -> tuple[list[Statement], list[Finding]]:
     """The block's statements, each with its expected output and its prose comments; and the defects
-    found (a statement without ``;``, an output line written with one ``-``)."""
+    found (a statement without ``;``, an output line written with one ``-``).
+
+    Longer than 60 lines on purpose: one pass over the scanned lines whose small nested helpers share
+    the scanner's state (the statement being read, the comments inside it, prose waiting for the next
+    statement, the output run after it); split apart, that state would travel through every call."""
     found: list[Statement] = []
     findings: list[Finding] = []
     buf: list[ScannedLine] = []
