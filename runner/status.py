@@ -65,6 +65,17 @@ class SiteStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class ServerEventKind(StrEnum):
+    """What happened to a site's example server (the site report's ``server_events``)."""
+
+    RECOVERED = "recovered"
+    """PostgreSQL restarted its processes after a crash."""
+    RESTARTED = "restarted"
+    """The runner restarted the cluster: its postmaster was gone."""
+    STOPPED = "stopped"
+    """It did not come back: the pages still to run failed."""
+
+
 class TargetKind(StrEnum):
     """Where an inventory's host runs (``runner/schema/inventory.schema.json``)."""
 

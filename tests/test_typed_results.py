@@ -26,10 +26,12 @@ from runner.planning.model import Substitution
 from runner.reports.guide import to_json
 from runner.running import results
 from runner.site import model as site
+from runner.site.server import ServerEvent
 from runner.status import (
     CheckStatus,
     PageStatus,
     RunStatus,
+    ServerEventKind,
     SiteStatus,
     Status,
     SubstitutionKind,
@@ -82,6 +84,8 @@ SCHEMAS: dict[tuple[str, str], tuple[type[StrEnum], set[str]]] = {
     ("runner/schema/site-report.schema.json", "/properties/status"): (SiteStatus, set()),
     ("runner/schema/site-report.schema.json", "/$defs/page/properties/shape"): (kinds.Shape, set()),
     ("runner/schema/site-report.schema.json", "/$defs/page/properties/status"): (PageStatus, set()),
+    ("runner/schema/site-report.schema.json", "/properties/server_events/items/properties/kind"):
+        (ServerEventKind, set()),
 }
 
 
@@ -151,6 +155,7 @@ def test_graph_fields_the_schema_enumerates_have_the_enumerations_type() -> None
     (results.StepResult, "status", Status), (results.ActionResult, "status", Status),
     (results.CheckResult, "status", CheckStatus), (results.RunResult, "status", RunStatus),
     (site.PageResult, "status", PageStatus), (site.SiteResult, "status", SiteStatus),
+    (ServerEvent, "kind", ServerEventKind),
     (inventory.Target, "kind", TargetKind), (Substitution, "kind", SubstitutionKind),
 ])
 def test_result_fields_the_schemas_enumerate_have_the_enumerations_type(cls: type, name: str, expected: Any) -> None:

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ..running.results import FAILED, ActionResult, CheckResult
 from ..site.model import PageResult, SiteResult
-from ..status import PageStatus, Status
+from ..status import PageStatus, ServerEventKind, Status
 from ..untrusted import safe_line
 from .console import STYLE, add_columns, clip
 from .console import console as results_console
@@ -100,7 +100,7 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
         console.print(f"example server started in {result.server_start:.1f}s", markup=False)
     for event in result.server_events:  # (a crash recovered, the cluster restarted, the server stopped)
         line = f"example server {event['kind']} after {event['seconds']:.1f}s: {event['detail']}"
-        console.print(Text(safe_line(line), style="red" if event["kind"] == "stopped" else "yellow"))
+        console.print(Text(safe_line(line), style="red" if event["kind"] == ServerEventKind.STOPPED else "yellow"))
     for pr in result.pages:
         for line in _failures(pr):
             console.print(Text(safe_line(line), style="red"))

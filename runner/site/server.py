@@ -30,6 +30,7 @@ from runbook.errors import EnvironmentLimit, RunbookError
 from runbook.site_pages import Page, SiteSettings
 
 from ..planning.versions import VERSIONS_SQL, parse_versions
+from ..status import ServerEventKind
 from .databases import DatabaseMaker, ident
 
 if TYPE_CHECKING:
@@ -61,9 +62,7 @@ _DATA_MARK = "__runbook_data_directory__"
 class ServerEvent:
     """What happened to the example server during the run (the site report's ``server_events``)."""
 
-    kind: str
-    """``recovered`` (PostgreSQL restarted its processes), ``restarted`` (the runner restarted the
-    cluster: its postmaster was gone), ``stopped`` (it did not come back: the pages still to run failed)."""
+    kind: ServerEventKind
     seconds: float
     detail: str
 
@@ -245,9 +244,9 @@ class ExampleServer:
             elif state == "waiting" and not self.stopping.is_set() and not self._accepts():
                 self.stopped = (f"the example server stopped: it did not accept connections within "
                                 f"{RECOVERY_WAIT:g}s after a crash")
-                self._event("stopped", t0, self.stopped)
+                self._event(ServerEventKind.STOPPED, t0, self.stopped)
             elif state != "up":
-                self._event("recovered", t0, "PostgreSQL restarted its processes after a crash")
+                self._event(ServerEventKind.RECOVERED, t0, "PostgreSQL restarted its processes after a crash")
             return time.monotonic() - t0
         finally:
             self.ready.set()
@@ -256,9 +255,9 @@ class ExampleServer:
     @property
     def restarts(self) -> int:
         """Times the runner restarted the cluster (its postmaster gone)."""
-        return sum(e.kind == "restarted" for e in self.events)
+        return sum(e.kind == ServerEventKind.RESTARTED for e in self.events)
 
-    def _event(self, kind: str, t0: float, detail: str) -> None:
+    def _event(self, kind: ServerEventKind, t0: float, detail: str) -> None:
         self.events.append(ServerEvent(kind, time.monotonic() - t0, detail))
 
     def _restart(self, t0: float) -> None:
@@ -281,13 +280,13 @@ class ExampleServer:
                 error = error if len(error) <= 300 else "…" + error[-300:].split(" ", 1)[-1]
                 # (a failed start may have met a server started meanwhile: it counts if it accepts)
                 if self._wait_accepting(RESTART_WAIT if cp.returncode == 0 else 0) in ("up", "accepting"):
-                    self._event("restarted", t0, f"{why}: the runner restarted the cluster")
+                    self._event(ServerEventKind.RESTARTED, t0, f"{why}: the runner restarted the cluster")
                     return
             except subprocess.TimeoutExpired:
                 error = "systemctl start did not return within 60s"
             time.sleep(0.3)  # (the old server processes still hold its shared memory)
         self.stopped = f"the example server stopped: {why}, and restarting it failed: {error or 'it did not start'}"
-        self._event("stopped", t0, self.stopped)
+        self._event(ServerEventKind.STOPPED, t0, self.stopped)
 
     def _trouble(self) -> str:
         """What the sandbox finds (the postmaster gone, a limit of the host reached), or ""."""
