@@ -82,3 +82,43 @@ def test_a_page_that_lost_its_connection_to_a_crash_runs_again(tmp_path: Path) -
     assert "crash of another server process" in first
     again = (tmp_path / "t" / "b-sleeper" / "run-2" / "server.log").read_text()
     assert "(1 row)" in again
+
+
+KILLER_PAGE = """---
+title: Killer
+---
+
+# Killer
+
+## Usage {#usage}
+
+```sql
+SELECT pg_sleep(0.5);
+DO $$
+DECLARE p int;
+BEGIN
+  SELECT pid INTO p FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid();
+  EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'kill -9 ' || coalesce(p::text, 'none'));
+END $$;
+```
+"""
+
+
+def test_a_page_whose_own_process_seems_to_crash_runs_again_alone(tmp_path: Path) -> None:
+    """-j 2: one page kills the other's server process outright (SIGKILL, as another page's crash can
+    end a process before it says why): the sleeper's psql says only "server closed the connection
+    unexpectedly", as if its own statement had crashed the server. It runs again alone and passes.
+    (The killer passes, or, when the server's reset ended its process too, runs again, finds no
+    sleeper and fails on its own statement.)"""
+    site = _site(tmp_path / "a", "", {"a-killer.md": KILLER_PAGE, "b-sleeper.md": SLEEPER_PAGE})
+    status, out = _runbook(str(site), "-j", "2", "--json", str(tmp_path / "r.json"), "--transcripts",
+                           str(tmp_path / "t"))
+    assert "Traceback" not in out
+    pages = {p["rel"]: p for p in json.loads((tmp_path / "r.json").read_text())["pages"]}
+    first = (tmp_path / "t" / "b-sleeper" / "server.log").read_text()
+    assert "server closed the connection unexpectedly" in first and "crash of another server process" not in first
+    assert pages["b-sleeper.md"]["status"] == "passed", pages["b-sleeper.md"]["reason"]
+    assert "(1 row)" in (tmp_path / "t" / "b-sleeper" / "run-2" / "server.log").read_text()
+    killer = pages["a-killer.md"]
+    assert killer["status"] == "passed" or "kill -9 none" in killer["reason"], killer
+    assert status == (0 if killer["status"] == "passed" else 1), out[-3000:]

@@ -123,7 +123,11 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
     postmaster died meanwhile (the server was restarted), psql's "server closed the connection
     unexpectedly" does not tell the statement that killed it from another page's statement waiting in
     the server then (nor its next statement's "unexpected postmaster exit" from another's): the page
-    runs again alone (:class:`Turns`), and a postmaster death then is its own."""
+    runs again alone (:class:`Turns`), and a postmaster death then is its own. Nor does psql always tell a
+    crash of the page's own server process from another page's: "server closed the connection
+    unexpectedly" alone comes too when another page's crash ended the process before it could say
+    "crash of another server process" (seen with example groups at -j 2). So a page whose own process
+    seems to have crashed runs again alone too, and fails only when it crashes the server then."""
     restarts, alone = server.restarts, False
     if label:
         database, runner, result = _run_once(work, server, options, plan, volatile, label)
@@ -136,10 +140,10 @@ def _run_surviving(work: PageWork, server: ExampleServer, options: SiteOptions, 
             break
         server.recover()
         died = server.restarts != restarts
-        if (alone and died) or (runner.lost_server == "crashed" and not died):
-            break
+        if alone or (server.stopped is not None and runner.lost_server == "crashed"):
+            break  # its run alone lost the server (its own crash), or no run again can tell: its statement failed
         server.check_running()  # (it stopped: the page fails with why, at once)
-        alone = died
+        alone = died or runner.lost_server == "crashed"
         with server.turns.alone() if alone else contextlib.nullcontext():
             restarts = server.restarts  # (once its turn came: another page's run alone may have killed it)
             database, runner, result = _run_once(work, server, options, plan, volatile, f"{label or 'run'}-{again}",
