@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from e2e import needs_sandbox, pids_in
-from site_support import _line, _site
+from site_support import SLOW_PAGE, _line, _site
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -127,22 +127,7 @@ def _nothing_left(owned: dict[str, set[int]], pid: int) -> None:
         assert pids_in(inodes, name) == []
 
 
-SLEEPER_PAGE = """---
-title: Sleeps
----
-
-# Sleeps
-
-## Examples {#examples}
-
-```sql
-SELECT 1 AS slept FROM pg_sleep(2);
---  slept @@
--- -------
---      1
--- (1 row)
-```
-""".replace(" @@", " ")
+SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(2)")
 
 
 def test_a_killed_postmaster_is_restarted_and_the_other_pages_pass(tmp_path: Path) -> None:
