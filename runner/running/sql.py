@@ -26,6 +26,8 @@ _LOST_RE = re.compile(r"crash of another server process|unexpected postmaster ex
                       r"the database system is (?:in recovery mode|not yet "
                       r"accepting connections|shutting down|starting up)|no connection to the server|"
                       r"could not connect to server|connection to server .* failed")
+_RESET = "The connection to the server was lost. Attempting reset:"
+"""What psql says once a session's connection is gone; what follows comes from its reconnection."""
 _PM_EXIT = "terminating connection due to unexpected postmaster exit"
 """A server process's last words when its postmaster is gone (killed) while it waits for its client."""
 _OTHERS_CRASH_RE = re.compile(r"crash of another server process|unexpected postmaster exit|"
@@ -43,10 +45,14 @@ def server_gone(output: str) -> str | None:
     """After a statement: ``crashed`` when its own server process ended (``server closed the
     connection unexpectedly`` and nothing else said why), ``lost`` when another's crash ended it (or
     the postmaster's death while the session was idle: "terminating connection due to unexpected
-    postmaster exit"), else None (an error such as dblink's "could not connect to server" is the statement's own)."""
-    if _OTHERS_CRASH_RE.search(output):
+    postmaster exit"), else None (an error such as dblink's "could not connect to server" is the statement's own).
+    What psql's reset printed after the connection was lost is no reason: its new connection can be
+    ended by the recovery from the very crash the statement caused ("Attempting reset: WARNING:
+    terminating connection because of crash of another server process")."""
+    before_reset = output.split(_RESET, 1)[0]
+    if _OTHERS_CRASH_RE.search(before_reset):
         return "lost"
-    if "server closed the connection unexpectedly" in output:
+    if "server closed the connection unexpectedly" in before_reset:
         return "crashed"
     return None
 
