@@ -20,8 +20,8 @@ from typing import Any
 from runbook.atomic import write_atomic
 from runbook.model import Graph
 
-from .cli.files import write_atomic as write_output
 from .launch import GuideRun, sandbox_name
+from .outputs import write_atomic as write_output
 from .planning.model import Plan
 from .reports import console
 from .reports.annotations import emit, enabled, run_commands

@@ -32,7 +32,7 @@ def test_a_command_imports_only_its_own_module() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('runner')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     loaded = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
-    assert loaded == ["runner", "runner.cli", "runner.cli.files", "runner.cli.options", "runner.cli.parse"]
+    assert loaded == ["runner", "runner.cli", "runner.cli.options", "runner.cli.parse", "runner.outputs"]
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -190,7 +190,7 @@ def test_a_guides_run_ends_with_a_closing_list_of_file_line_expected_got() -> No
 def test_output_files_get_the_users_umask(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
-        from runner.cli import files
+        from runner import outputs as files
 
         files.umask.cache_clear()
         files.write_atomic(tmp_path / "graph.json", "{}\n")

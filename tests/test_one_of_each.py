@@ -95,7 +95,7 @@ def test_temporary_files_are_made_in_one_module() -> None:
     # os.replace: the one write, the file helper's (a backup first, a new file the folder's owner),
     # and the command line's set of files renamed together
     assert _holding(r"os\.replace\(|\.replace\(cached\)") == ["runbook/atomic.py", "runbook/edit_rules.py",
-                                                                       "runner/cli/files.py"]
+                                                                       "runner/outputs.py"]
 
 
 def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from runbook.export import DIAGRAM_FORMATS
 from runbook.export.diagram import render_diagram
 from runbook.load import load_graph
 
-from .files import write_atomic
+from ..outputs import write_atomic
 from .options import add_lang, add_mkdir, add_site_config
 
 

@@ -17,7 +17,7 @@ from runbook.load import load_graph
 from runbook.model import Graph
 from runner.reports.console import progress
 
-from .files import write_files
+from ..outputs import write_files
 from .options import add_lang, add_mkdir, add_site_config
 
 

@@ -18,7 +18,7 @@ from runbook.model import Graph
 from runbook.parse import read_guide
 from runbook.read.liquid import find_site_config, load_site_config
 
-from .files import write_files
+from ..outputs import write_files
 
 
 def _catalog(path: str | None) -> Catalog | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runbook.errors import EXIT_OK
 
-from .files import write_atomic
+from ..outputs import write_atomic
 from .options import add_lang, add_mkdir, add_site_config
 
 

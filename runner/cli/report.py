@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .files import folder_ready
+from ..outputs import folder_ready
 from .options import add_mkdir
 
 

@@ -18,7 +18,7 @@ from runner.running.results import BLOCKED, FAILED, PASSED, RunResult
 from runner.running.signals import Interrupted
 from runner.untrusted import commands_stopped, safe_line, safe_lines
 
-from .files import folder_ready, write_atomic
+from ..outputs import folder_ready, write_atomic
 from .options import add_lang, add_mkdir, language_note
 
 HELP = """\

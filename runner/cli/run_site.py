@@ -22,7 +22,7 @@ from runner.running.results import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResu
 from runner.running.signals import SignalGuard
 from runner.status import SiteStatus
 
-from .files import write_atomic
+from ..outputs import write_atomic
 
 if TYPE_CHECKING:
     from runner.site.model import SiteResult
