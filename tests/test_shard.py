@@ -19,7 +19,9 @@ from e2e import needs_sandbox
 from helpers import line_of
 
 from runbook.errors import UsageError
-from runner.site.shard import parse_shard, shard_pages
+from runner.reports.guide import to_json
+from runner.running.results import RunResult
+from runner.site.shard import durations_from, parse_shard, shard_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [f"site/p{i}.md" for i in range(7)]
@@ -113,6 +115,24 @@ def test_merge_refuses_overlapping_shards(tmp_path: Path, capsys: pytest.Capture
     assert cli(["report", "merge", str(tmp_path / "c.json")]) == 2
     assert "not a site report (runbook schema site-report)" in capsys.readouterr().err
 
+
+
+def test_shard_by_reads_a_site_or_a_guide_report_and_refuses_anything_else(tmp_path: Path) -> None:
+    """``--shard-by``'s report is read as ``runbook report merge`` reads its shards (one reader, the
+    reports' schemas): a guide's report gives its guide's duration; a missing file, a file that is not
+    JSON and JSON that is no report are usage errors naming the file."""
+    guide = to_json(RunResult("docs/guides/a.md", "sandbox", "passed", 1.7e9, 12.5, [], {}))
+    (tmp_path / "guide.json").write_text(json.dumps(guide))
+    assert durations_from(tmp_path / "guide.json") == {"docs/guides/a.md": 12.5}
+    with pytest.raises(UsageError, match=r"missing.json: no such file \(--shard-by needs an earlier run's JSON"):
+        durations_from(tmp_path / "missing.json")
+    (tmp_path / "text.json").write_text("pages: 3\n")
+    with pytest.raises(UsageError, match=r"text.json: not a JSON report \(Expecting value"):
+        durations_from(tmp_path / "text.json")
+    (tmp_path / "other.json").write_text(json.dumps({"pages": [{"page": "a.md"}]}))
+    with pytest.raises(UsageError, match=r"other.json: not a site or guide report \(runbook schema site-report or "
+                       r"runbook schema report\): at the top: 'schema_version' is a required property"):
+        durations_from(tmp_path / "other.json")
 
 THREE_STEPS = """
 ## [normal] Write a file on primary {#write}

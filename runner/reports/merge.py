@@ -4,20 +4,17 @@ for a run on one machine."""
 
 from __future__ import annotations
 
-import json
 import time
 from calendar import timegm
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from runbook.errors import UsageError
 
 from ..running.results import ActionResult, CheckResult, RunResult, StepResult
 from ..site.model import PageResult, SiteResult, site_status
 from ..status import PageStatus, SiteStatus
-from .schemas import load_site_report_schema
+from .schemas import read_report
 
 
 def _run_result(data: dict[str, Any]) -> RunResult:
@@ -42,22 +39,6 @@ def _time_ms(text: str | None) -> float | None:
     return timegm(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S")) + int(ms or 0) / 1000
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"runbook report merge: {path}: no such file") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"runbook report merge: {path}: not a JSON report ({exc})") from exc
-    errors = sorted(jsonschema.Draft202012Validator(load_site_report_schema()).iter_errors(data), key=str)
-    if errors:
-        where = "/".join(str(x) for x in errors[0].absolute_path) or "the top"
-        raise UsageError(f"runbook report merge: {path}: not a site report (runbook schema site-report): at "
-                         f"{where}: {errors[0].message}")
-    result: dict[str, Any] = data
-    return result
-
-
 def merge_reports(paths: list[Path]) -> SiteResult:
     """One site result from the shards' site reports: every page once (a page in two shards is an
     error), in page order; the status, totals and slowest pages computed again."""
@@ -69,7 +50,7 @@ def merge_reports(paths: list[Path]) -> SiteResult:
     duration = server_start = 0.0
     events: list[dict[str, Any]] = []
     for path in paths:
-        data = _read(path)
+        data = read_report(path, "runbook report merge")
         sites += [s for s in data["sites"] if s not in sites]
         started.append(float(timegm(time.strptime(data["started"], "%Y-%m-%dT%H:%M:%SZ"))))
         duration = max(duration, data["duration"])

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from runbook.errors import SchemaError
+from runbook.errors import SchemaError, UsageError
 from runbook.kinds import Severity
 from runbook.model import Finding, Span
 
@@ -36,3 +37,32 @@ def load_site_report_schema() -> dict[str, Any]:
     text = (resources.files("runner") / "schema" / "site-report.schema.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+def read_report(path: Path, who: str, kinds: tuple[str, ...] = ("site",), need: str = "") -> dict[str, Any]:
+    """A JSON report written by ``runbook run --json`` read back: a site's (``kinds`` has ``site``) or
+    a guide's (``guide``), checked against its schema; else a usage error that names ``who`` asks,
+    the file and, for a report of the wrong shape, the first place it differs (``need`` says why the
+    report is needed)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{who}: {path}: no such file{need}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{who}: {path}: not a JSON report ({exc})") from exc
+    schemas = {"site": ("site-report", load_site_report_schema), "guide": ("report", load_report_schema)}
+    wanted = [schemas[k] for k in kinds]
+    if "guide" in kinds and isinstance(data, dict) and "pages" not in data:
+        wanted.reverse()  # a guide's report is told by what the other is not: its own schema's error first
+    first = None
+    for name, load in wanted:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load()).iter_errors(data))
+        if error is None:
+            result: dict[str, Any] = data
+            return result
+        first = first or (name, error)  # (best_match: the shallowest error, the most telling)
+    assert first is not None
+    name, error = first
+    where = "/".join(str(x) for x in error.absolute_path) or "the top"
+    which = " or ".join(f"runbook schema {n}" for n, _ in wanted)
+    raise UsageError(f"{who}: {path}: not a {' or '.join(kinds)} report ({which}): at {where}: {error.message}")

@@ -3,11 +3,12 @@ balanced by the durations of an earlier run's JSON report when one is given."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from runbook.errors import UsageError
+
+from ..reports.schemas import read_report
 
 _SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
 
@@ -23,17 +24,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 def durations_from(report: Path) -> dict[str, float]:
     """Each page's duration in a site report (``runbook run SITE --json FILE``); a guide's report
     gives its guide's.  An unreadable report is a usage error."""
-    try:
-        data = json.loads(report.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"{report}: no such file (--shard-by needs an earlier run's JSON report)") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{report}: not a JSON report: {exc}") from exc
-    if isinstance(data, dict) and isinstance(data.get("pages"), list):
-        return {str(p["page"]): float(p.get("duration") or 0.0) for p in data["pages"] if "page" in p}
-    if isinstance(data, dict) and "guide" in data:
-        return {str(data["guide"]): float(data.get("duration") or 0.0)}
-    raise UsageError(f"{report}: not a runbook JSON report (no pages)")
+    data = read_report(report, "runbook run: --shard-by", ("site", "guide"),
+                       " (--shard-by needs an earlier run's JSON report)")
+    if "pages" in data:
+        return {str(p["page"]): float(p.get("duration") or 0.0) for p in data["pages"]}
+    return {str(data["guide"]): float(data.get("duration") or 0.0)}
 
 
 def shard_pages(pages: list[str], k: int, n: int, durations: dict[str, float] | None = None) -> list[str]:
