@@ -70,3 +70,36 @@ def test_shims_are_valid_bash(shim: str) -> None:
     path = REPO / "runner" / "data" / shim
     assert os.access(path, os.X_OK)
     subprocess.run(["bash", "-n", str(path)], check=True)
+
+
+def test_orphans_are_only_run_folders_of_this_root_without_state(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``cleanup_abandoned`` / ``down --all`` take for a sandbox whose folder was deleted while it
+    was up (runner/sandbox/folders.py): a run folder whose sandbox folder is in the root, has the run
+    folder's key and holds no state; never a sandbox with its state, another root's, a run folder
+    whose ``.sandbox`` names a folder of another key, or one whose folder cannot be told."""
+    from runner.sandbox import folders
+
+    run_dir, root, other = tmp_path / "run", tmp_path / "root", tmp_path / "other"
+    for d in (run_dir, root, other):
+        d.mkdir()
+    monkeypatch.setattr(folders, "RUN_DIR", run_dir)
+
+    def run_folder(folder: Path, *, marker: Path | None = None, key: str | None = None) -> None:
+        d = run_dir / (key or folders.key_of(folder))
+        d.mkdir()
+        if marker is not None:
+            (d / folders.FOLDER_FILE).write_text(f"{marker}\n")
+
+    (root / "up").mkdir()
+    (root / "up" / "state.json").write_text("{}")
+    run_folder(root / "up", marker=root / "up")  # up: its state is there
+    run_folder(root / "gone", marker=root / "gone")  # deleted while up
+    run_folder(root / "old", marker=None)  # deleted while up, made before .sandbox: root/NAME has its key
+    run_folder(other / "elsewhere", marker=other / "elsewhere")  # another root's
+    # another root's run folder whose .sandbox names a folder of this root (not of its key): that root's
+    run_folder(other / "x", marker=root / "x", key=folders.key_of(other / "x"))
+    (run_dir / "nameless-0123abcd").mkdir()  # no .sandbox, and root/nameless has another key
+    assert folders.orphans(root) == ["gone", "old"]
+    assert folders.orphans(other) == ["elsewhere", "x"]
+    assert folders.key_of(root / "gone") != folders.key_of(other / "gone")  # two roots never clash

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -184,3 +185,75 @@ def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
     finally:
         sb.down()
     assert not cache.exists()
+
+
+@pytest.mark.sandbox
+@needs_sandbox
+@pytest.mark.parametrize("cleaner,network", [("sandbox down", "netns"), ("next run", "loopback"),
+                                             ("next run", "netns"), ("up again", "netns")])
+def test_state_folder_deleted_while_up_is_found_from_the_machine(sb_root: Path, cleaner: str, network: str) -> None:
+    """A sandbox whose folder ``ROOT/NAME`` was deleted while it was up (a user's ``rm -rf``): its
+    state is gone, but its hosts' processes (also one that left with setsid), mounts under
+    /run/runbook-sandbox/hosts/KEY, network namespaces, cgroups and id range are not.  `runbook
+    sandbox down`, the next run's cleanup (``cleanup_abandoned``) and an ``up`` of the same name find
+    them from the machine side and remove them all; another sandbox of the same root, up (its state
+    there), is left as it was."""
+    from runner.sandbox import cleanup_abandoned
+
+    if network == "netns" and NO_NETNS:
+        network = "loopback"
+    addrs = _free_addresses(2, start=200) if network == "loopback" else ADDRS[:2]
+    gone = Sandbox(_uname("del"), [SandboxHost("a", addrs[0])], root=sb_root, network=network)
+    live = Sandbox(_uname("live"), [SandboxHost("b", addrs[1])], root=sb_root, network=network)
+    try:
+        live.up()
+        gone.up()
+        gone.run("a", ["bash", "-c", "setsid unshare --mount --uts sleep 1000 </dev/null >/dev/null 2>&1 &"])
+        state = json.loads((gone.dir / "state.json").read_text())
+        cgroups = [d for h in state["hosts"] for d in h["cgroups"].values()]
+        inodes = {v for h in state["hosts"] for k, v in h.items() if k.endswith("_ino")}
+        procs = {p: _started(p) for p in _cgroup_pids(cgroups)}
+        assert len(procs) >= 2 and all(procs.values())  # the host's init (tini, sleep) and the escaped sleep
+        folder, run_dir = gone.dir, gone.run_dir
+        ranges = [f for f in Path("/run/runbook-sandbox/id-ranges").iterdir()
+                  if f.name.isdigit() and f.read_text().strip() == str(folder)]
+        assert len(ranges) == 1
+        subprocess.run(["rm", "-rf", str(folder)], capture_output=True)  # (fails on the namespace files' mounts)
+        assert not (folder / "state.json").exists() and run_dir.is_dir()
+        assert any(m.startswith(f"{run_dir}/") for m in _mounts())  # left behind, found by no state
+        live_before = _mounts_under(live.run_dir), live.namespace_inodes("b")
+        if cleaner == "sandbox down":
+            parser = argparse.ArgumentParser()
+            sandbox_cli.add_arguments(parser)
+            args = parser.parse_args(["down", "--name", gone.name, "--root", str(sb_root)])
+            assert sandbox_cli.run(args, [], gone.name) == 0
+        elif cleaner == "next run":
+            assert gone.name in cleanup_abandoned(sb_root)
+        else:
+            again = Sandbox(gone.name, [SandboxHost("c", addrs[0])], root=sb_root, network=network)
+            again.up()
+            assert again.cleaned and "deleted" in again.cleaned
+            assert again.run("c", ["hostname"]).stdout.strip() == "c"
+            again.down()
+        assert live.is_up() and (_mounts_under(live.run_dir), live.namespace_inodes("b")) == live_before
+        assert live.run("b", ["true"]).returncode == 0
+    finally:
+        gone.down()
+        live.down()
+    deadline = time.monotonic() + 5  # (the hosts' init is reaped by the machine's)
+    while [p for p, t in procs.items() if _started(p) == t] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p, t in procs.items() if _started(p) == t], "processes of the deleted sandbox left"
+    assert not _pids_in(inodes, gone.name), "processes in its namespaces left"
+    assert not [d for d in cgroups if Path(d).exists()], "cgroups left"
+    assert not [m for m in _mounts() if m.startswith((f"{run_dir}/", f"{folder}/")) or m in (str(run_dir), str(folder))]
+    assert not run_dir.exists() and not folder.exists()
+    assert not [f for f in ranges if f.exists() and f.read_text().strip() == str(folder)], "id range still held"
+
+
+def _mounts() -> list[str]:
+    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+
+
+def _mounts_under(path: Path) -> list[str]:
+    return sorted(m for m in _mounts() if m.startswith(f"{path}/"))

@@ -8,14 +8,17 @@ on crun (an OCI runtime) with a generated config.
 
 Modules: :mod:`.state` (records, errors), :mod:`.machine` (what the machine must provide; setup),
 :mod:`.network`, :mod:`.cgroups` (limits, teardown), :mod:`.hosts` (file system, container),
-:mod:`.speed` (PostgreSQL speed settings), :mod:`.status`, :mod:`.core` (the Sandbox).
+:mod:`.speed` (PostgreSQL speed settings), :mod:`.status`, :mod:`.folders` (its folders on the
+machine; those whose records were deleted), :mod:`.build` (bringing hosts up), :mod:`.lifecycle`
+(teardown, cleanup), :mod:`.core` (the Sandbox).
 """
 
 from __future__ import annotations
 
 from .cgroups import MEMORY_LIMIT, PIDS_LIMIT
-from .core import Sandbox, cleanup_abandoned, cleanup_all, up_unused
+from .core import Sandbox
 from .hosts import SHIMS
+from .lifecycle import cleanup_abandoned, cleanup_all, up_unused
 from .machine import missing, netns_unavailable, setup
 from .network import NETWORK_ENV, NETWORKS, network_mode
 from .speed import DATA_IN_MEMORY, DATA_TMPFS_SIZE, SPEED_CONF_NAME, SPEED_SETTINGS, SpeedSetting, speed_conf_text

@@ -43,8 +43,26 @@ READY = "ready"
 _STATE_LOCK = threading.Lock()
 
 
+def check_hosts(sb: Sandbox) -> None:
+    """Refuse no hosts, an address the sandbox's network cannot give, two hosts on one address."""
+    if not sb.hosts:
+        raise SandboxUsageError(f"sandbox {sb.name}: no hosts given")
+    for h in sb.hosts:
+        network.validate_address(h.address, h.name, sb.network)
+    addrs = [h.address for h in sb.hosts]
+    if len(set(addrs)) != len(addrs):
+        raise SandboxUsageError(f"sandbox {sb.name}: two hosts share an address ({', '.join(addrs)})")
+
+
 def take_over(sb: Sandbox, owner: tuple[int, int] | None, fresh: bool) -> State | None:
+    """The sandbox's state if it may be brought up (again) by ``owner``: a live owner's is busy, a dead
+    owner's is torn down first, so is the whole sandbox with ``fresh``, and what is left of one whose
+    folder was deleted while it was up (its run folder, found by its key: :mod:`.folders`)."""
     old = read_state(sb.dir)
+    if old is None and sb.run_dir.is_dir():  # (the root's lock is held: no up is half way there)
+        lifecycle.down_locked(sb, fast=True)
+        sb.cleaned = (f"removed what was left of sandbox {sb.name}, whose folder {sb.dir} was deleted while "
+                      "it was up")
     if old is not None and old.owner is not None and old.owner != owner:
         if old.owner_alive():
             raise SandboxBusy(f"sandbox {sb.name} is in use by process {old.owner[0]}")

@@ -49,6 +49,20 @@ def host_cgroups(key: str, host: str) -> dict[str, str]:
     return out
 
 
+def found(key: str) -> list[dict[str, str]]:
+    """The cgroups of the sandbox ``key`` on the machine, whatever its records say: every
+    ``…/runbook/KEY/HOST`` folder of each controller, below any process's cgroup (the process that
+    made them may have had another than this one's), each as {controller: folder}."""
+    out = []
+    for c in CONTROLLERS:
+        for top, dirs, _ in os.walk(CGROUP_FS / c):
+            if Path(top).name == "runbook":
+                dirs.clear()  # (the hosts' own cgroups are not walked)
+                with contextlib.suppress(OSError):
+                    out += [{c: str(h)} for h in sorted(Path(top, key).iterdir()) if h.is_dir()]
+    return out
+
+
 def create(cgroups: dict[str, str], *, pids: int = PIDS_LIMIT, memory: int = MEMORY_LIMIT) -> None:
     """Make the host's cgroups (an existing one, left by a host that died, is emptied first)."""
     if any(Path(d).is_dir() for d in cgroups.values()):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -10,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import build, lifecycle, machine, network
+from . import build, folders, lifecycle, machine, network
 from . import cgroups as cg
 from . import hosts as hs_
 from .machine import machine_lang
@@ -35,7 +34,6 @@ from .state import (
 )
 
 NS_KINDS = ("mnt", "uts", "ipc", "pid", "user", "cgroup", "net")
-RUN_DIR = Path("/run/runbook-sandbox/hosts")
 
 
 class Sandbox:
@@ -96,10 +94,8 @@ class Sandbox:
 
     @property
     def run_dir(self) -> Path:
-        """Where the hosts' folders and mounts are (``ROOT/NAME/hosts`` links there): a folder every id
-        can reach, whatever ROOT is (crun makes a host's root folder private from inside its user
-        namespace, so every folder above it must be searchable by the host's ids)."""
-        return RUN_DIR / self.key
+        """Where the hosts' folders and mounts are (:mod:`.folders`)."""
+        return folders.RUN_DIR / self.key
 
     @property
     def cache_dir(self) -> Path:
@@ -108,8 +104,8 @@ class Sandbox:
 
     @property
     def key(self) -> str:
-        """Name of the sandbox's cgroups: its name and a hash of its folder (two roots never clash)."""
-        return f"{self.name}-{hashlib.sha1(str(self.dir.resolve()).encode()).hexdigest()[:8]}"
+        """Name of the sandbox's run folder and cgroups: its name and a hash of its folder (:mod:`.folders`)."""
+        return folders.key_of(self.dir)
 
     def host_root(self, host: str) -> Path:
         """Per-host state folder (outside the host)."""
@@ -271,28 +267,16 @@ class Sandbox:
         another live owner makes ``up`` raise :class:`SandboxBusy`; a dead owner's sandbox (a run killed
         with kill -9) is torn down first and ``self.cleaned`` says so.  ``fresh`` tears down a sandbox of
         this name that is not in use first.  Returns True when a sandbox that was up (kept) is reused."""
-        if not self.hosts:
-            raise SandboxUsageError(f"sandbox {self.name}: no hosts given")
-        for h in self.hosts:
-            network.validate_address(h.address, h.name, self.network)
-        addrs = [h.address for h in self.hosts]
-        if len(set(addrs)) != len(addrs):
-            raise SandboxUsageError(f"sandbox {self.name}: two hosts share an address ({', '.join(addrs)})")
+        build.check_hosts(self)
         machine.require(self.network)
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         with root_lock(self.root):
-            old = self._take_over(owner, fresh)
+            old = build.take_over(self, owner, fresh)
             reused = old is not None and all(self._host_up(h.name) for h in old.hosts)
             self.reused = None
             build.check_other_sandboxes(self)
-            self.dir.mkdir(exist_ok=True)
-            os.chmod(self.dir, 0o755)
-            for d in (*reversed(self.run_dir.parents[:-1]), self.run_dir):
-                d.mkdir(exist_ok=True)
-                os.chmod(d, 0o755)
-            if not (self.dir / "hosts").is_symlink():
-                (self.dir / "hosts").symlink_to(self.run_dir)
+            folders.make(self)
             base = old.uid_base if old is not None and old.uid_base is not None else machine.take_range(self.dir)
             state = State(self.name, self.user, self.speed, [HostState(h.name, h.address) for h in self.hosts],
                           self.network, owner, base)
@@ -304,9 +288,6 @@ class Sandbox:
             build.create_missing(self, state)
         self.reused = reused
         return reused
-
-    def _take_over(self, owner: tuple[int, int] | None, fresh: bool) -> State | None:
-        return build.take_over(self, owner, fresh)
 
     def set_owner(self, owner: tuple[int, int] | None) -> None:
         """Record ``owner`` as the process using the sandbox (None: kept, e.g. after ``run --keep``)."""
@@ -326,13 +307,10 @@ class Sandbox:
         is thrown away anyway)."""
         if os.geteuid() != 0:
             raise SandboxError("the embedded sandbox needs root (it created cgroups and mounts); run as root")
-        if not self.root.exists():
+        if not self.root.exists() and not self.run_dir.exists():
             return
         with root_lock(self.root):
-            self._down_locked(fast=fast)
-
-    def _down_locked(self, *, fast: bool = False) -> None:
-        lifecycle.down_locked(self, fast=fast)
+            lifecycle.down_locked(self, fast=fast)
 
     # ------------------------------------------------------------------ status
 
@@ -353,11 +331,3 @@ class Sandbox:
         from .status import status
 
         return status(self)
-
-
-
-
-# the module functions of the sandbox's life (docs/sandbox.md), where they were
-from .lifecycle import cleanup_abandoned, cleanup_all, up_unused  # noqa: E402
-
-__all__ = ["RUN_DIR", "Sandbox", "cleanup_abandoned", "cleanup_all", "up_unused"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import cgroups as cg
 from . import machine
+from .folders import orphans
 from .mounts import ns_inode, rmtree, umount_all_under
 from .state import (
     DEFAULT_ROOT,
@@ -34,14 +35,19 @@ if TYPE_CHECKING:
 
 
 def down_locked(sb: Sandbox, *, fast: bool = False) -> None:
-    if not sb.dir.exists():
+    """Teardown, under the root's lock: the hosts' processes (by their cgroups), mounts, folders, id range.
+
+    Without a state (the sandbox's folder was deleted while it was up: :func:`.folders.orphans`) the
+    sandbox's parts are found from the machine's side, by its key: its hosts' cgroups
+    (:func:`.cgroups.found`), its run folder and what is mounted there, the id range naming its folder."""
+    state = read_state(sb.dir) if sb.dir.is_dir() else None
+    groups = [h.cgroups for h in state.hosts if h.cgroups] if state is not None else cg.found(sb.key)
+    if state is None and not groups and not sb.dir.exists() and not sb.run_dir.exists():
         return
     _kill_legacy(sb.dir)
-    state = read_state(sb.dir)
-    hosts = state.hosts if state is not None else []
     if not fast:
-        _stop_servers([h.cgroups for h in hosts if h.cgroups])
-    left = cg.kill_hosts([h.cgroups for h in hosts if h.cgroups])
+        _stop_servers(groups)
+    left = cg.kill_hosts(groups)
     if left:
         raise SandboxError(f"sandbox {sb.name}: processes still running: {', '.join(map(str, left))}")
     umount_all_under(sb.run_dir)
@@ -50,6 +56,8 @@ def down_locked(sb: Sandbox, *, fast: bool = False) -> None:
     rmtree(sb.dir)
     if state is not None:
         machine.release_range(state.uid_base, sb.dir)
+    else:
+        machine.release_ranges_of(sb.dir)
 
 
 def _kill_legacy(d: Path) -> None:
@@ -105,29 +113,27 @@ def _ppid(pid: int) -> int:
 
 
 def cleanup_all(root: Path = DEFAULT_ROOT) -> list[str]:
+    """``down`` for every sandbox under ``root`` (also half-created ones, and those whose folder was
+    deleted while they were up: :func:`.folders.orphans`); returns their names."""
     from .core import Sandbox
 
-    """``down`` for every sandbox under ``root`` (also half-created ones); returns their names."""
     root = Path(root)
-    if not root.is_dir():
-        return []
-    done: list[str] = []
-    for p in sorted(root.iterdir()):
-        if not p.is_dir() or not SANDBOX_NAME_RE.match(p.name):
-            continue
-        Sandbox(p.name, [], root=root).down()
-        done.append(p.name)
-    return done
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and SANDBOX_NAME_RE.match(p.name)) \
+        if root.is_dir() else []
+    names += [n for n in orphans(root) if n not in names]  # (every sandbox of root goes: no lock needed)
+    for name in names:
+        Sandbox(name, [], root=root).down()
+    return names
 
 
 def up_unused(base: Sandbox, *, fresh: bool = False,
               hosts: Callable[[int], list[SandboxHost]] | None = None) -> Sandbox:
-    from .core import Sandbox
-
     """Bring up, owned by this process, the first of the sandboxes ``base.name``, ``NAME-2``,
     ``NAME-3`` … that no live run uses (a concurrent run keeps its own).  ``hosts(n)``: the hosts of
     the n-th (default: ``base``'s), and then one whose loopback address another running sandbox holds
     is passed over too.  A sandbox that fails half way up is torn down again."""
+    from .core import Sandbox
+
     owner = owner_token()
     for n in range(1, 100):
         name = base.name if n == 1 else f"{base.name[:56]}-{n}"
@@ -150,12 +156,14 @@ def up_unused(base: Sandbox, *, fresh: bool = False,
 
 
 def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> list[str]:
+    """Tear down every sandbox under ``root`` left by a run that died (its owner process is gone,
+    e.g. ``kill -9``), and every one whose folder was deleted while it was up (found from the machine's
+    side: :func:`.folders.orphans`); kept sandboxes (no owner) and those of live runs stay.  Returns
+    their names."""
     from .core import Sandbox
 
-    """Tear down every sandbox under ``root`` left by a run that died (its owner process is gone,
-    e.g. ``kill -9``); kept sandboxes (no owner) and those of live runs stay.  Returns their names."""
     root = Path(root)
-    if not root.is_dir():
+    if not root.is_dir() and not orphans(root):
         return []
     done: list[str] = []
     with root_lock(root):
@@ -170,4 +178,7 @@ def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> list[str]:
                 continue
             down_locked(Sandbox(p.name, [], root=root), fast=True)
             done.append(p.name)
+        for name in orphans(root):
+            down_locked(Sandbox(name, [], root=root), fast=True)
+            done.append(name)
     return done

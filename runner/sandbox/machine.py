@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from .folders import RUN_DIR, key_of
 from .state import SandboxError, read_state
 
 PACKAGES = ("crun", "tini", "util-linux", "iproute2", "sudo", "postgresql", "postgresql-contrib")
@@ -172,6 +173,8 @@ def take_range(sandbox_dir: Path) -> int:
                         state = None
                     if state is None or state.uid_base in (None, base):
                         continue  # in use (or being set up)
+                elif (RUN_DIR / key_of(holder)).is_dir():
+                    continue  # its folder was deleted while it was up: its hosts may run (folders.orphans)
             f.write_text(str(sandbox_dir) + "\n")
             return base
     raise SandboxError(f"every range of subordinate ids of root is used by a sandbox ({len(_slots())}); "
@@ -186,6 +189,15 @@ def release_range(base: int | None, sandbox_dir: Path) -> None:
         with contextlib.suppress(OSError):
             if Path(f.read_text().strip()) == sandbox_dir:
                 f.unlink()
+
+
+def release_ranges_of(sandbox_dir: Path) -> None:
+    """Free the ranges held by ``sandbox_dir`` (a sandbox whose state, naming its range, is gone)."""
+    with _ranges_lock():
+        for f in RANGES_DIR.iterdir():
+            with contextlib.suppress(OSError):
+                if f.name.isdigit() and Path(f.read_text().strip()) == sandbox_dir:
+                    f.unlink()
 
 
 _NETNS_PROBE: list[str] = []
