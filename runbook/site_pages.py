@@ -22,7 +22,7 @@ from typing import Any
 import regex
 
 from .errors import GuideError
-from .kinds import Severity
+from .kinds import Severity, Shape
 from .model import Finding, Graph, Span
 
 SITE_CONFIG = "runbook.toml"
@@ -349,8 +349,8 @@ def discover(folder: Path, config: SiteSettings, nested: list[Path] | None = Non
     return pages
 
 
-def page_shape(graph: Graph) -> str:
+def page_shape(graph: Graph) -> Shape:
     """The page's shape (the parser's ``shape``; a graph with no action has nothing to run)."""
     if not graph.actions():
-        return "not-executable"
+        return Shape.NOT_EXECUTABLE
     return graph.shape

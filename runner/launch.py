@@ -35,6 +35,7 @@ from .running.results import ALREADY, DONE_EARLIER, PASSED, Progress
 from .running.session import Masker
 from .running.steps import Runner, RunnerOptions
 from .running.transport import LocalTransport, SandboxTransport, SshTransport, Transport
+from .status import TargetKind
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -89,7 +90,7 @@ class GuideRun:
         self.sandbox: Sandbox | None = None
         self.network_note: str | None = None
         """Why the sandbox falls back to loopback binding (no network namespace per host), if it does."""
-        if inventory.kinds == {"sandbox"}:
+        if inventory.kinds == {TargetKind.SANDBOX}:
             from .sandbox import Sandbox, SandboxError, SandboxHost, network_mode
 
             versions = installed_pg_versions()
@@ -117,13 +118,14 @@ class GuideRun:
                 where = "outside 127.0.0.0/8" + (" and the sandbox's hosts" if own else "")
                 raise UnsafeAddressError(f"{path}: the sandbox refuses to run: {len(unsafe)} address(es) {where}",
                                          unsafe)
-        elif "sandbox" in inventory.kinds:
+        elif TargetKind.SANDBOX in inventory.kinds:
             raise UsageError(f"{options.inventory}: mixing sandbox hosts with other targets is not supported")
         else:
             self.plan = build_plan(graph, inventory)
         self.secrets = secret_values(graph, inventory)
         self.mask = Masker(list(self.secrets.values()) + graph.secrets())
-        self.target = "sandbox" if self.sandbox is not None else "local" if inventory.kinds == {"local"} else "ssh"
+        self.target: TargetKind = (TargetKind.SANDBOX if self.sandbox is not None
+                                   else TargetKind.LOCAL if inventory.kinds == {TargetKind.LOCAL} else TargetKind.SSH)
         self.transcripts = Path(options.transcripts) / path.name.removesuffix(".md")
         self.done: set[str] = set()
         """Steps completed by an earlier run on a kept sandbox (skipped as done-earlier)."""
@@ -158,7 +160,7 @@ class GuideRun:
                 if selected is None:
                     self.done = set(record.get("completed", []))
             return SandboxTransport(self.sandbox)
-        if self.target == "local":
+        if self.target == TargetKind.LOCAL:
             return LocalTransport()
         passwords: dict[str, str] = {}
         for h, t in self.inventory.targets.items():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.atomic import write_atomic
+from runbook.kinds import ActionKind
 from runbook.model import Graph
 
 from .launch import GuideRun, sandbox_name
@@ -33,7 +34,7 @@ from .running.results import DONE_EARLIER, FAILED, INTERRUPTED, Progress, RunRes
 from .running.session import Masker
 from .running.signals import Interrupted, SignalGuard
 from .running.steps import Runner
-from .status import CheckStatus, RunStatus
+from .status import CheckStatus, RunStatus, SubstitutionKind
 from .untrusted import safe_line
 
 
@@ -208,14 +209,14 @@ def print_substitutions(plan: Plan, mask: Masker) -> None:
     seen: set[str] = set()
     for (action_id, i), sub in plan.substitutions.items():
         cmd = next(a for a in plan.graph.actions() if a.id == action_id).commands[i]
-        if sub.kind == "block":
+        if sub.kind == SubstitutionKind.BLOCK:
             continue
         key = f"{sub.kind}:{cmd.text}"
         if key in seen:
             continue
         seen.add(key)
         first = mask(sub.text or "").split(" && ")[0].splitlines()[0] if sub.text else ""
-        what = f"-> {first} …" if sub.kind == "replace" else "(skipped)"
+        what = f"-> {first} …" if sub.kind == SubstitutionKind.REPLACE else "(skipped)"
         console.progress(safe_line(f"  substituted {cmd.span}: {mask(cmd.text.splitlines()[0])} {what}") + "\n"
                  f"      because {sub.reason}")
     for action_id, (old, sub) in plan.paths.items():
@@ -239,7 +240,7 @@ def rewrite_expected(path: Path, graph: Graph, result: RunResult) -> int:
     for step in result.steps:
         for a in step.actions:
             for c in a.checks:
-                if c.status == CheckStatus.FAILED and c.statement_span and c.expected_span and a.kind == "sql":
+                if c.status == CheckStatus.FAILED and c.statement_span and c.expected_span and a.kind == ActionKind.SQL:
                     replacements.append(Replacement(
                         Span(graph.source.file, c.statement_span[0], c.statement_span[1]),
                         Span(graph.source.file, c.expected_span[0], c.expected_span[1]),

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from conftest import ROOT
+from e2e import pids_in
 from helpers import bound_pg_version
 
 SITE = ROOT / "docs" / "site"
@@ -48,6 +50,47 @@ def _left_by(pids: set[int]) -> list[str]:
         if owner and owner[0] in pids:
             left.append(name)
     return left
+
+
+def _owned_by(pid: int) -> dict[str, set[int]]:
+    """Sandboxes whose state names ``pid`` as their owner, with their hosts' namespace inodes."""
+    from runner.sandbox import DEFAULT_ROOT
+
+    out = {}
+    for d in DEFAULT_ROOT.iterdir() if DEFAULT_ROOT.is_dir() else []:
+        try:
+            state = json.loads((d / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if (state.get("owner") or [None])[0] == pid:
+            out[d.name] = {h[k] for h in state["hosts"] for k in ("mnt_ino", "uts_ino", "net_ino") if h.get(k)}
+    return out
+
+
+def _watched(argv: list[str]) -> tuple[int, str, dict[str, set[int]]]:
+    """Run ``argv`` (a ``runbook run`` of example pages): its exit status, what it printed, and the
+    sandboxes it owned while it ran (with their hosts' namespaces), checked gone after it."""
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    owned: dict[str, set[int]] = {}
+    try:
+        while proc.poll() is None and not owned:  # the example server's sandbox, once it is up
+            owned = _owned_by(proc.pid)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert owned, "the run never brought its example server up"
+    _nothing_left(owned, proc.pid)
+    return proc.returncode, out + err, owned
+
+
+def _nothing_left(owned: dict[str, set[int]], pid: int) -> None:
+    """No sandbox of the run recorded any more, no process in its hosts' namespaces (no postmaster,
+    the restarted one included)."""
+    assert _owned_by(pid) == {}
+    for name, inodes in owned.items():
+        assert pids_in(inodes, name) == []
 
 
 def _line(page: Path, text: str) -> int:

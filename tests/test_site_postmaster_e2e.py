@@ -8,16 +8,13 @@ run fails at once with why."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
-from e2e import needs_sandbox, pids_in
-from site_support import SLOW_PAGE, _line, _site
+from e2e import needs_sandbox
+from site_support import SLOW_PAGE, _line, _site, _watched
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -84,47 +81,12 @@ SELECT count(*) AS n FROM memos;
 """.replace(" @@", " ")
 
 
-def _owned_by(pid: int) -> dict[str, set[int]]:
-    """Sandboxes whose state names ``pid`` as their owner, with their hosts' namespace inodes."""
-    from runner.sandbox import DEFAULT_ROOT
-
-    out = {}
-    for d in DEFAULT_ROOT.iterdir() if DEFAULT_ROOT.is_dir() else []:
-        try:
-            state = json.loads((d / "state.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if (state.get("owner") or [None])[0] == pid:
-            out[d.name] = {h[k] for h in state["hosts"] for k in ("mnt_ino", "uts_ino", "net_ino") if h.get(k)}
-    return out
-
-
 def _run(site: Path, tmp_path: Path) -> tuple[int, str, dict[str, Any], dict[str, set[int]]]:
     """``runbook run SITE -j 2``: its exit status, what it printed, its JSON report, and the sandboxes
     it owned while it ran (with their hosts' namespaces), checked gone after it."""
-    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "run", str(site), "-j", "2", "--json",
-                             str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t")], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    owned: dict[str, set[int]] = {}
-    try:
-        while proc.poll() is None and not owned:  # the example server's sandbox, once it is up
-            owned = _owned_by(proc.pid)
-            time.sleep(0.05)
-        out, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert owned, "the run never brought its example server up"
-    _nothing_left(owned, proc.pid)
-    return proc.returncode, out + err, json.loads((tmp_path / "r.json").read_text()), owned
-
-
-def _nothing_left(owned: dict[str, set[int]], pid: int) -> None:
-    """No sandbox of the run recorded any more, no process in its hosts' namespaces (no postmaster,
-    the restarted one included)."""
-    assert _owned_by(pid) == {}
-    for name, inodes in owned.items():
-        assert pids_in(inodes, name) == []
+    status, out, owned = _watched([sys.executable, "-m", "runner.cli", "run", str(site), "-j", "2", "--json",
+                                   str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t")])
+    return status, out, json.loads((tmp_path / "r.json").read_text()), owned
 
 
 SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(2)")

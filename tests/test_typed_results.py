@@ -5,6 +5,7 @@ are enum members, soft failures are a field.  (Graph -> JSON -> graph and ``comp
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.util
 import json
@@ -153,6 +154,7 @@ def test_graph_fields_the_schema_enumerates_have_the_enumerations_type() -> None
 
 @pytest.mark.parametrize(("cls", "name", "expected"), [
     (results.StepResult, "status", Status), (results.ActionResult, "status", Status),
+    (results.ActionResult, "kind", kinds.ActionKind),
     (results.CheckResult, "status", CheckStatus), (results.RunResult, "status", RunStatus),
     (site.PageResult, "status", PageStatus), (site.SiteResult, "status", SiteStatus),
     (ServerEvent, "kind", ServerEventKind),
@@ -234,16 +236,119 @@ def test_a_soft_failure_is_a_field_and_not_in_the_report() -> None:
     assert by_id == []
 
 
-def test_no_runbook_module_compares_a_graph_enumeration_with_a_bare_string() -> None:
-    """``action.kind == ActionKind.SQL``, not ``== "sql"`` (a misspelt string would never match)."""
-    fields = {"kind": kinds.ActionKind, "role": kinds.BlockRole, "shape": kinds.Shape, "severity": kinds.Severity,
-              "target_source": kinds.TargetSource, "edit": kinds.EditKind}
-    values = {f: {m.value for m in e} for f, e in fields.items()}
-    values["kind"] |= {m.value for m in (*kinds.ExpectedKind, *kinds.VariableKind)}
-    values["role"] |= {m.value for m in kinds.ProseRole}
-    compared = re.compile(r'\.(?P<f>kind|role|shape|severity|target_source|edit)\s*(?:==|!=|(?:not )?in)\s*\(?'
-                          r'(?P<v>(?:"[\w-]+",?\s*)+)')
-    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in sorted((ROOT / "runbook").rglob("*.py"))
-             for n, line in enumerate(p.read_text().splitlines(), 1)
-             for m in compared.finditer(line) if set(re.findall(r'"([\w-]+)"', m["v"])) & values[m["f"]]]
-    assert found == []
+def _sources() -> list[tuple[str, ast.Module]]:
+    return [(str(p.relative_to(ROOT)), ast.parse(p.read_text())) for d in ("runbook", "runner")
+            for p in sorted((ROOT / d).rglob("*.py"))]
+
+
+def _enumerations(sources: list[tuple[str, ast.Module]]) -> dict[str, set[str]]:
+    """Every string enumeration of runbook/ and runner/ (``class X(StrEnum)``, ``class X(str, Enum)``):
+    its name and its members' strings, read from the source."""
+    found = {}
+    for _, tree in sources:
+        for c in ast.walk(tree):
+            bases = {ast.unparse(b) for b in c.bases} if isinstance(c, ast.ClassDef) else set()
+            if isinstance(c, ast.ClassDef) and ("StrEnum" in bases or "str" in bases and bases & {"Enum", "enum.Enum"}):
+                found[c.name] = {s.value.value for s in c.body if isinstance(s, ast.Assign)
+                                 and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str)}
+    return found
+
+
+def _named(annotation: ast.expr | None, enums: dict[str, set[str]]) -> set[str]:
+    """The strings an annotation's enumeration allows (``X``, ``X | None``, ``Optional[X]``; not ``list[X]``)."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return _named(ast.parse(annotation.value, mode="eval").body, enums)
+    if isinstance(annotation, ast.Name | ast.Attribute):
+        return enums.get(annotation.id if isinstance(annotation, ast.Name) else annotation.attr, set())
+    if isinstance(annotation, ast.BinOp):
+        return _named(annotation.left, enums) | _named(annotation.right, enums)
+    if isinstance(annotation, ast.Subscript) and ast.unparse(annotation.value) in ("Optional", "typing.Optional"):
+        return _named(annotation.slice, enums)
+    return set()
+
+
+def _typed(sources: list[tuple[str, ast.Module]], enums: dict[str, set[str]]) -> tuple[dict[str, set[str]], ...]:
+    """By name, what the fields (``x.kind``) and the functions (``page_shape(...)``) typed with an
+    enumeration allow; a name typed so in any class or function counts everywhere."""
+    fields: dict[str, set[str]] = {}
+    functions: dict[str, set[str]] = {}
+    for _, tree in sources:
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ClassDef):
+                for s in n.body:
+                    if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name):
+                        fields.setdefault(s.target.id, set()).update(_named(s.annotation, enums))
+            elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Attribute):  # self.x: X = ...
+                fields.setdefault(n.target.attr, set()).update(_named(n.annotation, enums))
+            elif isinstance(n, ast.FunctionDef):
+                functions.setdefault(n.name, set()).update(_named(n.returns, enums))
+    return {k: v for k, v in fields.items() if v}, {k: v for k, v in functions.items() if v}
+
+
+def _strings(node: ast.expr) -> set[str]:
+    """The string literals a comparison or an assignment gives (``"a"``, ``("a", "b")``, ``"a" if c else "b"``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return {s for e in node.elts for s in _strings(e)}
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body) | _strings(node.orelse)
+    return set()
+
+
+def _bare_enumerations(path: str, tree: ast.Module, fields: dict[str, set[str]],
+                       functions: dict[str, set[str]], enums: dict[str, set[str]]) -> list[str]:
+    """Where ``tree`` compares an enumeration-typed value with a member's string, or sets one to it."""
+    local: dict[ast.AST, dict[str, set[str]]] = {}  # per function: its arguments and locals typed so
+    for f in ast.walk(tree):
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs)
+            typed = {a.arg: _named(a.annotation, enums) for a in args}
+            typed |= {s.target.id: _named(s.annotation, enums) for s in ast.walk(f)
+                      if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+            for n in ast.walk(f):
+                local[n] = {k: v for k, v in typed.items() if v}  # the innermost function walks last
+
+    def allowed(n: ast.AST) -> set[str]:
+        if isinstance(n, ast.Attribute):
+            return fields.get(n.attr, set())
+        if isinstance(n, ast.Call):
+            return functions.get(n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", ""), set())
+        return local.get(n, {}).get(n.id, set()) if isinstance(n, ast.Name) else set()
+
+    found = []
+    for n in ast.walk(tree):
+        pairs: list[tuple[ast.expr, ast.expr]] = []
+        if isinstance(n, ast.Compare):
+            operands = [n.left, *n.comparators]
+            pairs = [(a, b) for op, a, b in zip(n.ops, operands, operands[1:], strict=False)
+                     if isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn)]
+            pairs += [(b, a) for a, b in pairs]
+        elif isinstance(n, ast.Assign | ast.AnnAssign) and n.value is not None:
+            pairs = [(t, n.value) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])]
+        elif isinstance(n, ast.keyword) and n.arg in fields:
+            pairs = [(ast.Attribute(ast.Name("_"), n.arg), n.value)]
+        for typed, literal in pairs:
+            if _strings(literal) & allowed(typed):
+                found.append(f"{path}:{n.lineno}: {ast.unparse(n)}")
+    return found
+
+
+def test_no_module_compares_an_enumeration_with_a_bare_string() -> None:
+    """``action.kind == ActionKind.SQL`` and ``a.status == Status.FAILED``, not ``== "sql"`` or
+    ``== "failed"`` (which work, a member being equal to its string, but do not say which enumeration;
+    a misspelt member fails where a misspelt string never matches), in runbook/ and runner/ alike;
+    nor a field typed with an enumeration set to a string.
+
+    Static: a name (``kind``, ``status``, ``page_shape``) is taken as the enumerations it is typed with
+    anywhere in either package, so ``result.kind == "sql"`` counts even where ``result`` is untyped; a
+    string that is no member of them (a misspelling, ``node.kind == "fence"`` of a ``Literal``) is not
+    found here."""
+    sources = _sources()
+    enums = _enumerations(sources)
+    assert {"Status", "ActionKind", "Shape", "Severity", "EditStatus"} <= set(enums)
+    fields, functions = _typed(sources, enums)
+    assert {"kind", "status", "shape", "role", "severity", "edit", "target_source"} <= set(fields)
+    assert "page_shape" in functions and "sql" in fields["kind"] and "failed" in fields["status"]
+    found = [f for path, tree in sources for f in _bare_enumerations(path, tree, fields, functions, enums)]
+    assert not found, "compared with or set to a member's string (write the member):\n" + "\n".join(found)

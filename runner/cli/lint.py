@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from runbook.errors import EXIT_FAILED, EXIT_OK, UsageError
-from runbook.kinds import Severity
+from runbook.kinds import Severity, Shape
 from runbook.model import Finding, Graph
 
 from .options import add_lang, add_site_config, language_note
@@ -66,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
     for page in pages:
         try:
             graph = load_graph(page, args.lang, site_config=args.site_config, allow_not_executable=True)
-            if graph.shape == "not-executable":
+            if graph.shape == Shape.NOT_EXECUTABLE:
                 findings = [Finding("not-executable", Severity.HINT, "nothing to run here (no steps): not a guide, "
                                     "nothing to check", Span(str(page), 1, 1))]
             else:
@@ -76,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
             findings = exc.findings or [Finding("unreadable", Severity.ERROR, exc.message, Span(str(page), 1, 1))]
             status = max(status, exc.exit_status)
         all_findings.extend(findings)
-        if any(f.severity == "error" for f in findings):
+        if any(f.severity == Severity.ERROR for f in findings):
             status = max(status, EXIT_FAILED)
     from runner.reports.annotations import emit, enabled, lint_commands
     from runner.untrusted import safe_line
@@ -87,7 +87,8 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([to_dict(f) for f in all_findings], ensure_ascii=False, indent=2) + "\n")
     else:
         for f in all_findings:
-            sys.stdout.write(safe_line(f"{f.format()}  [{f.severity}]" if f.severity != "error" else f.format()) + "\n")
-        errors = sum(f.severity == "error" for f in all_findings)
+            shown = f.format() if f.severity == Severity.ERROR else f"{f.format()}  [{f.severity}]"
+            sys.stdout.write(safe_line(shown) + "\n")
+        errors = sum(f.severity == Severity.ERROR for f in all_findings)
         progress(f"{len(pages)} page(s), {len(all_findings)} finding(s), {errors} error(s)")
     return status

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
+from runbook.kinds import Shape
 from runbook.load import load_graph
 from runbook.model import Graph
 from runner.reports.annotations import append_summary, emit, enabled, formatted_commands, run_commands, summary_markdown
 from runner.reports.console import progress
 from runner.reports.progress import PageProgress
-from runner.running.results import BLOCKED, FAILED, INTERRUPTED, PASSED, RunResult
+from runner.running.results import RunResult
 from runner.running.signals import SignalGuard
 from runner.status import SiteStatus
 
@@ -27,8 +28,8 @@ from ..outputs import write_atomic
 if TYPE_CHECKING:
     from runner.site.model import SiteResult
 
-SITE_STATUS = {FAILED: EXIT_FAILED, "invalid": EXIT_INVALID, BLOCKED: EXIT_BLOCKED, PASSED: EXIT_OK,
-                INTERRUPTED: EXIT_FAILED}
+SITE_STATUS = {SiteStatus.FAILED: EXIT_FAILED, SiteStatus.INVALID: EXIT_INVALID, SiteStatus.BLOCKED: EXIT_BLOCKED,
+               SiteStatus.PASSED: EXIT_OK, SiteStatus.INTERRUPTED: EXIT_FAILED}
 
 
 def plan_site(paths: list[Path], args: argparse.Namespace) -> int:
@@ -62,7 +63,7 @@ def example_pages(paths: list[Path], args: argparse.Namespace) -> bool:
     """True when one of the pages given is an example page (it then runs as a page of its site)."""
     from runbook.site_pages import page_shape
 
-    return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == "examples" for p in paths)
+    return any(p.suffix in (".md", ".json") and page_shape(load_graph(p, args.lang)) == Shape.EXAMPLES for p in paths)
 
 
 def page_html(folder: Path, rel: str) -> Path:
@@ -148,8 +149,8 @@ def site_reports(result: Any, args: argparse.Namespace, html: Path | None) -> in
 
     print_site_summary(result)
     if enabled():  # the guides' commands were printed as they ended; now the example and unreadable pages'
-        emit([c for p in result.pages if p.shape == "examples" and p.result is not None for c in run_commands(p.result)]
-             + formatted_commands(f for p in result.pages for f in p.findings))
+        emit([c for p in result.pages if p.shape == Shape.EXAMPLES and p.result is not None
+              for c in run_commands(p.result)] + formatted_commands(f for p in result.pages for f in p.findings))
         append_summary(summary_markdown([p.result for p in result.pages if p.result is not None]))
     if html is not None:
         write_site_html(result, html, args)
@@ -169,7 +170,7 @@ def write_site_html(result: object, folder: Path, args: argparse.Namespace | Non
     lang = args.lang if args is not None else None
     transcripts = Path(args.transcripts) if args is not None else None
     for p in result.pages:
-        if p.result is None or (p.shape != "examples" and args is not None):
+        if p.result is None or (p.shape != Shape.EXAMPLES and args is not None):
             continue
         try:
             graph = load_graph(Path(p.page), lang)

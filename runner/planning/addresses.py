@@ -7,7 +7,7 @@ import ipaddress
 import re
 
 from runbook.errors import RunbookError
-from runbook.kinds import Severity
+from runbook.kinds import ActionKind, Severity
 from runbook.model import Finding, Span
 
 from .model import Plan
@@ -54,6 +54,6 @@ def unsafe_addresses(plan: Plan, hosts: list[str] | None = None) -> list[Finding
             scan(text, cmd.span, "command")
         for st in action.statements:
             scan(st.sql, st.span, "SQL")
-        if action.kind in ("file_edit", "file_write"):
+        if action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
             scan(action.after, action.span, f"edit of {action.path}")
     return found

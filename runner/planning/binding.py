@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from runbook.kinds import VariableKind
 from runbook.model import Graph
 
 
@@ -15,12 +16,12 @@ def sandbox_binding(graph: Graph, pg_version: str | None, network: str = "loopba
     binding: dict[str, str] = {}
     if network == "netns":
         if pg_version is not None:
-            binding.update({v.name: pg_version for v in graph.variables if v.kind == "pg_major"})
+            binding.update({v.name: pg_version for v in graph.variables if v.kind == VariableKind.PG_MAJOR})
         return binding
     used: set[str] = set()
     spare = iter(range(100, 250))
     for v in graph.variables:
-        if v.kind != "address":
+        if v.kind != VariableKind.ADDRESS:
             continue
         try:
             ip = ipaddress.ip_address(v.value)
@@ -34,7 +35,7 @@ def sandbox_binding(graph: Graph, pg_version: str | None, network: str = "loopba
         used.add(addr)
         binding[v.name] = addr
     for v in graph.variables:
-        if v.kind == "network":
+        if v.kind == VariableKind.NETWORK:
             try:
                 net = ipaddress.ip_network(v.value, strict=False)
             except ValueError:
@@ -42,7 +43,7 @@ def sandbox_binding(graph: Graph, pg_version: str | None, network: str = "loopba
             binding[v.name] = f"127.0.0.0/{max(net.prefixlen, 8)}" if net.version == 4 else v.value
     if pg_version is not None:
         for v in graph.variables:
-            if v.kind == "pg_major":
+            if v.kind == VariableKind.PG_MAJOR:
                 binding[v.name] = pg_version
     return binding
 

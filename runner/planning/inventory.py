@@ -66,7 +66,7 @@ class Inventory:
     source: str | None = None
 
     @property
-    def kinds(self) -> set[str]:
+    def kinds(self) -> set[TargetKind]:
         return {t.kind for t in self.targets.values()}
 
 

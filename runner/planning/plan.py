@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from runbook.bind import bind_graph
 from runbook.errors import EnvironmentLimit
+from runbook.kinds import ActionKind
 from runbook.model import Graph
 
-from ..status import SubstitutionKind
+from ..status import SubstitutionKind, TargetKind
 from .binding import sandbox_binding
 from .environment import installed_pg_versions, unavailable
 from .inventory import Inventory
@@ -24,7 +25,7 @@ from .substitutions import rewrite, substitute, substitution_rules
 def build_plan(graph: Graph, inventory: Inventory, *, create_cluster: str | None = None,
                pg_version: str | None = None, network: str = "loopback") -> Plan:
     kinds = inventory.kinds
-    sandbox = kinds == {"sandbox"}
+    sandbox = kinds == {TargetKind.SANDBOX}
     if pg_version is None and sandbox:
         versions = installed_pg_versions()
         if not versions:
@@ -74,5 +75,5 @@ def substituted_graph(plan: Plan) -> Graph:
                 kept.append(cmd)
         action.commands = kept
     for step in graph.steps:
-        step.actions = [a for a in step.actions if a.kind not in ("shell", "console") or a.commands]
+        step.actions = [a for a in step.actions if a.kind not in (ActionKind.SHELL, ActionKind.CONSOLE) or a.commands]
     return graph

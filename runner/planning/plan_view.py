@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from runbook.kinds import ActionKind, EditKind, ExpectedKind
 from runbook.model import Action, Expected
 
 from ..reports.schemas import checked
@@ -36,7 +37,7 @@ def how_compared(expected: Expected, sql: str) -> str:
 
     if _is_plan(expected):
         how = "shape"
-    elif expected.kind == "table" and len(expected.rows) > 1 and has_order_by(sql) is False:
+    elif expected.kind == ExpectedKind.TABLE and len(expected.rows) > 1 and has_order_by(sql) is False:
         how = "multiset"
     else:
         how = "exact"
@@ -63,9 +64,9 @@ def _action(plan: Plan, action: Action, together: list[str], mask: Mask) -> dict
             s["expected"] = {"lines": [mask(x) for x in st.expected.lines], "line": st.expected.span.line,
                              "how": how_compared(st.expected, st.sql)}
         item["statements"].append(s)
-    if action.kind in ("file_edit", "file_write"):
-        edit: dict[str, Any] = {"path": action.path, "how": action.edit or ("write" if action.kind == "file_write"
-                                                                             else "replace"),
+    if action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
+        how = action.edit or ("write" if action.kind == ActionKind.FILE_WRITE else "replace")
+        edit: dict[str, Any] = {"path": action.path, "how": how,
                                 "before": [mask(x) for x in (action.before or "").splitlines()],
                                 "after": [mask(x) for x in (action.after or "").splitlines()]}
         if action.id in plan.paths:
@@ -201,15 +202,15 @@ def format_plan(plan: Plan, mask: Any = None, *, variants: bool = False) -> str:
                 old, sub = plan.paths[action.id]
                 lines.append(f"#   substituted path: {old} -> {sub.text}")
                 lines.append(f"#     reason: {sub.reason}")
-            if action.kind == "file_edit" and action.edit is not None:
-                how = "set in" if action.edit == "settings" else "append to"
+            if action.kind == ActionKind.FILE_EDIT and action.edit is not None:
+                how = "set in" if action.edit == EditKind.SETTINGS else "append to"
                 lines.append(f"# {how} {action.path}:")
                 lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines() if x.strip()]
-            elif action.kind == "file_edit":
+            elif action.kind == ActionKind.FILE_EDIT:
                 lines.append(f"# edit {action.path}:")
                 lines += [f"#   - {x}" for x in (action.before or "").splitlines()]
                 lines += [f"#   + {m(x)}" for x in (action.after or "").splitlines()]
-            if action.kind == "file_write":
+            if action.kind == ActionKind.FILE_WRITE:
                 lines.append(f"# write {action.path}:")
                 lines += [f"#   {m(x)}" for x in (action.after or "").splitlines()]
     return "\n".join(lines) + "\n"

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.atomic import write_atomic
-from runbook.kinds import Severity
+from runbook.kinds import ActionKind, Severity
 from runbook.model import Action, Finding, Graph, Span
 from runbook.secrets import Masker
 
@@ -222,9 +222,9 @@ def guide_settings(graph: Graph) -> tuple[list[Setting], list[tuple[str, int]], 
     for action in graph.actions():
         path = action.path or ""
         base = "postgresql.conf" if path == "{server:config_file}" else path.rsplit("/", 1)[-1]
-        if base in obsolete and action.kind in ("file_edit", "file_write"):
+        if base in obsolete and action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
             files.append((base, (action.path_span or action.span).line))
-        if action.kind in ("file_edit", "file_write") and _CONF_RE.search(path):
+        if action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE) and _CONF_RE.search(path):
             for name, value in _conf_lines(action):
                 line = _line_of(source, name, action.after_span or action.span, action.span.line)
                 settings.append(Setting(name, value, line, base))

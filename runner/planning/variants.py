@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from runbook.kinds import ActionKind
 from runbook.model import Action, Host
 
 _HOST_MARK = "\x00host\x00"
@@ -15,7 +16,7 @@ def _variant_key(action: Action, hosts: dict[str, Host]) -> str | None:
     """The block's text with its own host's id, label and address replaced by a mark; None for an
     action that cannot be a per-host variant (not a shell/console block on one host, or one that
     opens a session)."""
-    if action.kind not in ("shell", "console") or len(action.targets) != 1:
+    if action.kind not in (ActionKind.SHELL, ActionKind.CONSOLE) or len(action.targets) != 1:
         return None
     if any(c.opens_session for c in action.commands):
         return None

@@ -19,7 +19,7 @@ from runbook.model import Finding
 
 from .. import untrusted
 from ..running.results import FAILED, RunResult
-from ..status import Status
+from ..status import RunStatus, Status
 from ..untrusted import markdown_cell, markdown_code, visible
 
 _LEVELS = {"error": "error", "warning": "warning", "hint": "notice"}
@@ -93,7 +93,7 @@ def summary_markdown(results: Iterable[RunResult]) -> str:
     """The summary table of every guide of a run, in GitHub-flavoured Markdown."""
     parts = []
     for r in results:
-        parts.append(f"### {'✅' if r.status == 'passed' else '❌' if r.status == FAILED else '⚠️'} "
+        parts.append(f"### {'✅' if r.status == RunStatus.PASSED else '❌' if r.status == RunStatus.FAILED else '⚠️'} "
                      f"{markdown_code(r.guide)}: {r.status} ({r.duration:.1f}s)\n")
         parts.append("| # | step | status | checks | time | note |\n| --- | --- | --- | --- | --- | --- |")
         for s in r.steps:

@@ -18,6 +18,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from runbook.kinds import ActionKind, ExpectedKind
 from runbook.psql_output import Output, parse_output
 
 from ..running.compare import cell_status, normalize_volatile
@@ -136,7 +137,7 @@ class _Page:
     def check(self, c: CheckResult, a: ActionResult) -> str:
         t = self.t
         self.accepted = c.status != CheckStatus.FAILED  # what differs in a check that passed was accepted as volatile
-        if a.kind == "sql":
+        if a.kind == ActionKind.SQL:
             left, right = self._sql_sides(c)
         else:
             left, right = self._console_sides(c)
@@ -164,7 +165,7 @@ class _Page:
     # -- the two sides of a check -------------------------------------------------------------
     def _sql_sides(self, c: CheckResult) -> tuple[str, str]:
         exp, act = parse_output(c.expected), parse_output(c.actual)
-        if exp.kind == "table" and act.kind == "table":
+        if exp.kind == ExpectedKind.TABLE and act.kind == ExpectedKind.TABLE:
             return self._tables(exp, act)
         e_lines = [x.strip() for x in c.expected if x.strip()]
         a_lines = [x.strip() for x in c.actual if x.strip()]

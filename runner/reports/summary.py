@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runbook.kinds import ActionKind
+
 from ..running.results import RunResult
 from ..status import CheckStatus, RunStatus, Status
 from ..untrusted import safe_line
@@ -87,8 +89,8 @@ def mark_updated(result: RunResult) -> None:
     and steps that failed only by them; the run fails only for what remains."""
     for s in result.steps:
         for a in s.actions:
-            rewritten = [c for c in a.checks if c.status == CheckStatus.FAILED and a.kind == "sql" and c.expected_span
-                         and c.statement_span]
+            rewritten = [c for c in a.checks if c.status == CheckStatus.FAILED and a.kind == ActionKind.SQL
+                         and c.expected_span and c.statement_span]
             for c in rewritten:
                 c.status = CheckStatus.UPDATED
             if rewritten and a.status == Status.FAILED and not any(c.status == CheckStatus.FAILED for c in a.checks):

@@ -24,6 +24,7 @@ from importlib import resources
 import regex
 
 from runbook.errors import RunbookError
+from runbook.kinds import ExpectedKind
 from runbook.model import Expected
 from runbook.psql_output import Output
 
@@ -138,10 +139,10 @@ _ELLIPSIS_RE = re.compile(r"^\s*(?:->\s*)?(?:\.{3,}|…)\s*$")
 
 
 def _is_plan(expected: Expected) -> bool:
-    if expected.kind == "table" and expected.columns[:1] == [PLAN_COLUMN]:
+    if expected.kind == ExpectedKind.TABLE and expected.columns[:1] == [PLAN_COLUMN]:
         return True
     first = next((x.strip() for x in expected.lines if x.strip()), "")
-    return expected.kind == "text" and first == PLAN_COLUMN  # written by hand: no rule line
+    return expected.kind == ExpectedKind.TEXT and first == PLAN_COLUMN  # written by hand: no rule line
 
 
 def _subsequence(want: list[PlanNode], got: list[PlanNode]) -> bool:
@@ -151,7 +152,7 @@ def _subsequence(want: list[PlanNode], got: list[PlanNode]) -> bool:
 
 
 def _compare_plan(expected: Expected, actual: Output, result: Comparison) -> None:
-    if actual.kind != "table" or actual.columns[:1] != [PLAN_COLUMN]:
+    if actual.kind != ExpectedKind.TABLE or actual.columns[:1] != [PLAN_COLUMN]:
         shown = " / ".join(x.strip() for x in actual.lines if x.strip())
         result.problems.append(f"expected a query plan, got: {shown}")
         return
@@ -190,8 +191,8 @@ def compare_output(expected: Expected, actual: Output, extra: Volatile = (), *,
     ORDER BY key (order counts, except among rows that tie on them); see :func:`has_order_by`."""
     result = Comparison(ok=True)
     _compare_notices(expected, actual, result, extra)
-    if expected.kind == "error":
-        if actual.kind != "error" or actual.error is None:
+    if expected.kind == ExpectedKind.ERROR:
+        if actual.kind != ExpectedKind.ERROR or actual.error is None:
             result.problems.append(f"expected an error ({(expected.error or {}).get('message')!r}), but the "
                                    "statement succeeded")
         else:
@@ -201,15 +202,15 @@ def compare_output(expected: Expected, actual: Output, extra: Volatile = (), *,
                     result.problems.append(f"error {key}: expected {exp[key]!r}, got {actual.error.get(key)!r}")
         result.ok = not result.problems
         return result
-    if actual.kind == "error" and actual.error is not None:
+    if actual.kind == ExpectedKind.ERROR and actual.error is not None:
         result.problems.append(f"{actual.error['severity']}: {actual.error['message']}"
                                + (f" (DETAIL: {actual.error['detail']})" if "detail" in actual.error else ""))
         result.ok = False
         return result
     if _is_plan(expected):
         _compare_plan(expected, actual, result)
-    elif expected.kind == "table":
-        if actual.kind != "table":
+    elif expected.kind == ExpectedKind.TABLE:
+        if actual.kind != ExpectedKind.TABLE:
             result.problems.append("expected a table, got: " + " / ".join(x.strip() for x in actual.lines if x.strip()))
         else:
             if expected.columns != actual.columns:
@@ -227,7 +228,7 @@ def compare_output(expected: Expected, actual: Output, extra: Volatile = (), *,
                     col = expected.columns[j] if j < len(expected.columns) else str(j + 1)
                     if not _cells_equal(ec, ac, f"row {i} {col}", result, extra):
                         result.problems.append(f"row {i}, {col}: expected {ec!r}, got {ac!r}")
-    elif expected.kind == "tag":
+    elif expected.kind == ExpectedKind.TAG:
         if actual.tag != expected.tag:
             result.problems.append(f"expected {expected.tag!r}, got {actual.tag or ' / '.join(actual.lines)!r}")
     elif not expected.notices or [x for x in expected.lines if x.strip() and not _NOTICE_LINE_RE.match(x.strip())]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.edit_rules import EditStatus, apply_file_edit
+from runbook.kinds import ActionKind
 from runbook.model import Action
 
 from ..planning.server_paths import is_server_path, server_path
@@ -35,12 +36,12 @@ def run_file(runner: Runner, action: Action, host: str, ar: ActionResult) -> Non
                                  "with": path})
     read = runner.transport.run_root(host, ["cat", "--", path], timeout=runner.options.timeout)
     exists = read.returncode == 0
-    if action.kind == "file_edit" and not exists:
+    if action.kind == ActionKind.FILE_EDIT and not exists:
         ar.status = FAILED
         ar.message = f"line {action.span.line}: {path} does not exist: " + read.stderr.decode(errors="replace")
         return
     content = read.stdout.decode("utf-8", errors="surrogateescape") if exists else ""
-    if action.kind == "file_edit":
+    if action.kind == ActionKind.FILE_EDIT:
         result = apply_file_edit(content, action.edit, action.before, action.after or "", path=path,
                                  lang=action.lang)
         if result.status == EditStatus.BEFORE_MISSING:

@@ -9,6 +9,7 @@ is added to the guide's pg_hba.conf.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -46,6 +47,11 @@ def _load_before_chroot() -> None:
         pass
 
 
+def _preload() -> None:
+    with contextlib.suppress(ImportError):  # (a worker says it, importing psycopg itself)
+        _load_before_chroot()
+
+
 def _worker(conn: multiprocessing.connection.Connection, parent_end: multiprocessing.connection.Connection,
             parent: int, user: str | tuple[int, int], root: str | None = None) -> None:
     # Ctrl-C reaches the whole foreground process group: the runner handles it and closes the pipe,
@@ -64,7 +70,7 @@ def _worker(conn: multiprocessing.connection.Connection, parent_end: multiproces
 
 
 def _serve(conn: multiprocessing.connection.Connection, user: str | tuple[int, int], parent: int) -> None:
-    # imported here, in the worker (before it drops root): the runner does not wait for it
+    # (loaded in the runner before it forked this worker: _load_before_chroot)
     import psycopg
 
     if isinstance(user, tuple):  # (uid, gid) outside of the hosts' postgres (the sandbox's id range)
@@ -90,14 +96,19 @@ def _serve(conn: multiprocessing.connection.Connection, user: str | tuple[int, i
         sock, sql = req
         try:
             c = cache.get(sock)
-            if c is None or c.closed:
-                c = psycopg.connect(host=sock, port=5432, dbname="postgres", user=user, autocommit=True,
-                                    connect_timeout=3, options="-c statement_timeout=10000")
-                cache[sock] = c
-            with c.cursor() as cur:
-                cur.execute(sql)
-                rows = [tuple(str(x) if x is not None else None for x in r) for r in cur.fetchall()]
-            conn.send(("ok", rows))
+            if c is not None and not c.closed:
+                try:
+                    conn.send(("ok", _rows(c, sql)))
+                    continue
+                except psycopg.OperationalError:
+                    if not c.broken:
+                        raise
+                    # the server ended the connection (restarted since: a standby after its base backup):
+                    # asked again on a new one, not taken for a server that cannot be reached
+            c = psycopg.connect(host=sock, port=5432, dbname="postgres", user=user, autocommit=True,
+                                connect_timeout=3, options="-c statement_timeout=10000")
+            cache[sock] = c
+            conn.send(("ok", _rows(c, sql)))
         except Exception as exc:  # reported to the parent, which decides
             cache.pop(sock, None)
             conn.send(("error", f"{type(exc).__name__}: {exc}".strip()))
@@ -105,8 +116,18 @@ def _serve(conn: multiprocessing.connection.Connection, user: str | tuple[int, i
         c.close()
 
 
+def _rows(c: psycopg.Connection[Any], sql: str) -> list[tuple[str | None, ...]]:
+    with c.cursor() as cur:
+        cur.execute(sql)
+        return [tuple(str(x) if x is not None else None for x in r) for r in cur.fetchall()]
+
+
 QUERY_TIMEOUT = 15.0
 """Seconds the observer waits for a server's answer (then it stops observing: checks go on unsettled)."""
+
+_RECOVERY_OR_LSN = ("SELECT pg_is_in_recovery(), "
+                    "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END")
+"""A server in recovery (a standby), or its current WAL position (a primary)."""
 
 
 class Observer:
@@ -121,10 +142,19 @@ class Observer:
         self._user = user
         self._workers: dict[str, tuple[multiprocessing.connection.Connection, Any]] = {}
         self._lock = threading.Lock()  # one pipe per worker, several threads (multi-host actions)
+        self._loading: threading.Thread | None = None
         if not self.roots:
             self._start("")
+        else:
+            # a worker per sandbox host, each forked from the runner at its host's first query: psycopg is
+            # loaded here once, beside the run's first steps, and every worker inherits it (imported in
+            # each worker, it cost ~0.15 s per host before a standby's first check)
+            self._loading = threading.Thread(target=_preload, name="observer-load", daemon=True)
+            self._loading.start()
 
     def _start(self, key: str) -> None:
+        if self._loading is not None:  # never fork while a thread of this process is importing
+            self._loading.join()
         ctx = multiprocessing.get_context("fork")
         conn, child = ctx.Pipe()
         root = self.roots[key][0] if key else None
@@ -146,26 +176,40 @@ class Observer:
 
     def query(self, host: str, sql: str) -> list[tuple[Any, ...]] | None:
         """Rows, or None when the host's server cannot be reached."""
-        sock = self.sockets.get(host)
-        if sock is None or not (sock / ".s.PGSQL.5432").exists():  # no server listening: nothing to ask
-            return None
-        if self.roots and host not in self.roots:  # a sandbox host without its root (not up): not from outside
-            return None
+        return self.query_many([host], sql)[host]
+
+    def query_many(self, hosts: list[str], sql: str) -> dict[str, list[tuple[Any, ...]] | None]:
+        """:meth:`query` on each of ``hosts``, asked at once (sandbox hosts have a worker each: their
+        connections and answers overlap): per host, rows or None."""
+        out: dict[str, list[tuple[Any, ...]] | None] = dict.fromkeys(hosts)
         with self._lock:
-            key = host if host in self.roots else ""
-            if key not in self._workers:
-                self._start(key)
-            conn, proc = self._workers[key]
-            try:
-                conn.send((self.roots[host][1] if key else str(sock), sql))
-                if not conn.poll(QUERY_TIMEOUT):  # a server that does not answer: no more observing
-                    proc.kill()
-                    conn.close()
-                    return None
-                status, payload = conn.recv()
-            except (EOFError, OSError):  # the worker is gone (the run is ending, or it timed out)
-                return None
-        return payload if status == "ok" else None
+            asked = []
+            for host in hosts:
+                sock = self.sockets.get(host)
+                if sock is None or not (sock / ".s.PGSQL.5432").exists():  # no server listening: nothing to ask
+                    continue
+                if self.roots and host not in self.roots:  # a sandbox host without its root (not up): not from outside
+                    continue
+                key = host if host in self.roots else ""
+                if key not in self._workers:
+                    self._start(key)
+                conn, proc = self._workers[key]
+                try:
+                    conn.send((self.roots[host][1] if key else str(sock), sql))
+                except OSError:  # the worker is gone (the run is ending, or it timed out)
+                    continue
+                asked.append((host, conn, proc))
+            for host, conn, proc in asked:  # (one worker answers in the order it was asked)
+                try:
+                    if not conn.poll(QUERY_TIMEOUT):  # a server that does not answer: no more observing
+                        proc.kill()
+                        conn.close()
+                        continue
+                    status, payload = conn.recv()
+                except (EOFError, OSError):  # the worker is gone (the run is ending, or it timed out)
+                    continue
+                out[host] = payload if status == "ok" else None
+        return out
 
     def in_recovery(self, host: str) -> bool | None:
         rows = self.query(host, "SELECT pg_is_in_recovery()")
@@ -176,13 +220,9 @@ class Observer:
         Returns a note for the report, or None when there was nothing to wait for."""
         if self.in_recovery(standby) is not True:
             return None
-        targets: list[tuple[str, str]] = []
-        for host in self.sockets:
-            if host == standby or self.in_recovery(host) is not False:
-                continue
-            rows = self.query(host, "SELECT pg_current_wal_lsn()")
-            if rows:
-                targets.append((host, rows[0][0]))
+        # the other hosts asked at once: in recovery, else their current WAL position (a primary)
+        state = self.query_many([h for h in self.sockets if h != standby], _RECOVERY_OR_LSN)
+        targets = [(host, rows[0][1]) for host, rows in state.items() if rows and rows[0][0] == "False" and rows[0][1]]
         if not targets:
             return None
         deadline = time.monotonic() + timeout

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from runbook.kinds import ActionKind
+
 from ..status import CheckStatus, RunStatus, Status
 
 PASSED, FAILED, BLOCKED, NOT_RUN, ALREADY, DONE_EARLIER, INTERRUPTED = (
@@ -32,7 +34,7 @@ class CheckResult:
 class ActionResult:
     action: str
     step: str
-    kind: str
+    kind: ActionKind
     host: str
     line: int
     status: Status

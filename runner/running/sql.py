@@ -10,6 +10,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING
 
+from runbook.kinds import ActionKind, ExpectedKind
 from runbook.model import Action, Expected, Statement
 from runbook.psql_output import parse_output
 
@@ -114,7 +115,7 @@ def _page_prelude(runner: Runner, sh: HostShell) -> None:
     for action in runner.graph.actions():
         if first is None or action is first:
             break
-        if action.kind != "sql" or action.example_group is not None:
+        if action.kind != ActionKind.SQL or action.example_group is not None:
             continue
         for st in action.statements:
             res = sh.sql(st.sql, timeout=runner.options.timeout)
@@ -165,7 +166,7 @@ def _statement(runner: Runner, sh: HostShell, st: Statement, host: str, ar: Acti
                 return False
             return True
         cmp = compare_output(st.expected, out, runner.options.volatile, ordered=has_order_by(st.sql, out.columns))
-        if (not cmp.ok and read_only and st.expected.kind != "error"
+        if (not cmp.ok and read_only and st.expected.kind != ExpectedKind.ERROR
                 and time.monotonic() < deadline):
             time.sleep(0.2)
             continue
@@ -215,7 +216,7 @@ def _check(runner: Runner, st: Statement, exp: Expected, res: SqlResult, cmp: Co
         return True
     message = (f"line {st.span.line}: result differs from the guide (expected at line "
                f"{exp.span.line}): " + "; ".join(cmp.problems))
-    if runner.options.go_on and not (res.error and exp.kind != "error"):
+    if runner.options.go_on and not (res.error and exp.kind != ExpectedKind.ERROR):
         # a stale example: its check fails, the page goes on (only an unexpected error stops it)
         if ar.status != FAILED:
             ar.status = FAILED

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from runbook.kinds import ActionKind
 from runbook.model import Action, Step
 
 from ..planning.model import Plan
@@ -308,13 +309,13 @@ class Runner:
             self._blocked_at.setdefault(action.example_group, f"line {action.span.line}: {why}")
             return ar
         try:
-            if action.kind != "sql":
+            if action.kind != ActionKind.SQL:
                 self.writers.add(host)
-            if action.kind in ("shell", "console"):
+            if action.kind in (ActionKind.SHELL, ActionKind.CONSOLE):
                 run_commands(self, action, host, ar)
-            elif action.kind == "sql":
+            elif action.kind == ActionKind.SQL:
                 run_sql(self, action, host, ar)
-            elif action.kind in ("file_edit", "file_write"):
+            elif action.kind in (ActionKind.FILE_EDIT, ActionKind.FILE_WRITE):
                 run_file(self, action, host, ar)
         except SessionError as exc:
             ar.status = FAILED

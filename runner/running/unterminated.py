@@ -32,6 +32,8 @@ def clear_input(sh: HostShell, state: str) -> bool:
         while True:
             sent += 1
             sh.child.sendintr()
+            sh.transcript.write("note", "Ctrl-C: clearing psql's input" if sent == 1 else
+                                f"Ctrl-C again ({sent}): psql printed no prompt within 1s")
             idx, _, _ = sh._expect([sh.sql_prompt_re], 1)
             if idx != 2 or sent == 5:  # (the prompt, or the end of the session)
                 break
@@ -51,6 +53,8 @@ def _resync(sh: HostShell) -> int:
         idx, _, _ = sh._expect([re.compile(re.escape(mark) + r"\r?\n")], 1)
         if idx == 0:
             idx, _, _ = sh._expect([sh.sql_prompt_re], 5)
+            if idx == 0:
+                sh.transcript.write("note", f"psql in step again (its mark {k} came back)")
             return idx
         if idx == 1:
             return idx

@@ -14,6 +14,7 @@ from pathlib import Path
 import regex
 
 from runbook.errors import RunbookError
+from runbook.kinds import ActionKind
 
 from ..planning.addresses import unsafe_addresses
 from ..planning.inventory import default_inventory
@@ -217,7 +218,7 @@ def _one_run(work: PageWork, server: ExampleServer, options: SiteOptions, plan: 
     def group_database(n: int) -> str:
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
-    sql_only = all(a.kind == "sql" for a in plan.graph.actions())  # its shell runs only psql: kept for others
+    sql_only = all(a.kind == ActionKind.SQL for a in plan.graph.actions())  # its shell runs only psql: kept for others
     runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), RunnerOptions(
         timeout=options.timeout, settle=options.settle, database=database, go_on=True, volatile=volatile,
         keep_going_checks=options.update_expected, group_database=group_database,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+from runbook.kinds import ActionKind, Shape
 from runbook.model import Graph
 
 _SETS_UP_POSTGRESQL = re.compile(
@@ -25,12 +26,12 @@ _OWN = re.compile(r"^(?:p\d{3}|runbook_template|postgres$|template[01]$)")
 def uses_running_server(graph: Graph | None, shape: str) -> bool:
     """An untagged single-host page with shell steps that does not install or initialize
     PostgreSQL itself: it expects one installed and running."""
-    if graph is None or shape != "untagged-guide" or len(graph.hosts) > 1:
+    if graph is None or shape != Shape.UNTAGGED_GUIDE or len(graph.hosts) > 1:
         return False
     commands = [c.text for a in graph.actions() for c in a.commands]
     if not commands or any(_SETS_UP_POSTGRESQL.search(text) for text in commands):
         return False
-    return any(a.kind in ("shell", "console") for a in graph.actions())
+    return any(a.kind in (ActionKind.SHELL, ActionKind.CONSOLE) for a in graph.actions())
 
 
 def snapshot(psql: list[str]) -> tuple[set[str], set[str]]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runbook.errors import RunbookError, UsageError
+from runbook.kinds import Shape
 from runbook.load import load_graph
 from runbook.model import Graph
 from runbook.site_pages import (
@@ -60,7 +61,7 @@ def read_page(page: Page, settings: SiteSettings, site: str, lang: str | None, p
         pr.reason = pr.findings[0]
         return work, pr
     work.shape = pr.shape = page_shape(work.graph)
-    if work.shape == "not-executable":
+    if work.shape == Shape.NOT_EXECUTABLE:
         pr.status, pr.reason = NOT_EXECUTABLE, "no executable block"
         return work, pr
     for ext in settings.extensions_for(page.rel):
@@ -112,6 +113,6 @@ def read_pages(items: list[tuple[Page, SiteSettings, str]], lang: str | None, pg
         works.append(work)
         if pr is not None:
             results[i] = pr
-        elif work.shape == "examples" or uses_running_server(work.graph, work.shape):
+        elif work.shape == Shape.EXAMPLES or uses_running_server(work.graph, work.shape):
             early.begin()
     return works, results

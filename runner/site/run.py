@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from runbook.errors import EnvironmentLimit
+from runbook.kinds import Shape
 from runbook.site_pages import SiteSettings
 
 from ..planning.environment import installed_pg_versions
@@ -83,8 +84,8 @@ def run_site(targets: list[Path], options: SiteOptions, run_guide: GuideRunner,
     lines = _Lines(len(items), stream)
     for pr in results.values():
         lines.page(pr, timed=False)
-    examples = [i for i, w in enumerate(works) if i not in results and w.shape == "examples"]
-    guides = [i for i, w in enumerate(works) if i not in results and w.shape != "examples"]
+    examples = [i for i, w in enumerate(works) if i not in results and w.shape == Shape.EXAMPLES]
+    guides = [i for i, w in enumerate(works) if i not in results and w.shape != Shape.EXAMPLES]
     howtos = [i for i in guides if uses_running_server(works[i].graph, works[i].shape)]
     guides = [i for i in guides if i not in howtos]
     server_start = 0.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
+from runbook.kinds import ExpectedKind
 from runbook.model import Expected, Graph
 from runbook.psql_output import Output, parse_output
 
@@ -63,7 +64,7 @@ def _cells(expected: Expected, first: Output, second: Output, ordered: bool | li
            scratch: Comparison, extra: Volatile) -> list[tuple[str, str, str, str]] | None:
     """(where, expected, first run, second run) for each cell or line, or None where the results'
     shapes differ (their columns, their number of rows or lines)."""
-    if expected.kind == "table" and first.kind == second.kind == "table":
+    if expected.kind == ExpectedKind.TABLE and first.kind == second.kind == ExpectedKind.TABLE:
         n = len(expected.rows)
         if not (expected.columns == first.columns == second.columns and n == len(first.rows) == len(second.rows)):
             return None
@@ -76,7 +77,8 @@ def _cells(expected: Expected, first: Output, second: Output, ordered: bool | li
             for j, (e, a1, a2) in enumerate(zip(er, r1, r2, strict=True)):
                 out.append((f"row {i}, {expected.columns[j] if j < len(expected.columns) else j + 1}", e, a1, a2))
         return out
-    if expected.kind in ("text", "tag") and first.kind == second.kind and first.kind in ("text", "tag"):
+    lines = (ExpectedKind.TEXT, ExpectedKind.TAG)
+    if expected.kind in lines and first.kind == second.kind and first.kind in lines:
         le, l1, l2 = ([x.strip() for x in o.lines if x.strip()] for o in (expected, first, second))
         if not len(le) == len(l1) == len(l2):
             return None
