@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from e2e import needs_sandbox
 from helpers import bound_pg_version
-from site_support import ERR_PAGE, _line, _site, _watched
+from site_support import ERR_PAGE, SLOW_PAGE, _line, _site, _watched
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -79,6 +79,50 @@ def test_a_server_that_does_not_come_back_fails_the_pages_still_to_run(tmp_path:
         assert (pages[rel]["status"], pages[rel]["reason"]) == ("failed", why), rel
         assert not (tmp_path / "t" / Path(rel).stem).exists(), rel  # failed at once: no psql started
     assert "example server stopped after " in out  # (the console's line for the event)
+
+
+SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(3)")
+
+STUCK_AFTER_SLEEPER = STUCK_PAGE.replace("DO $$ BEGIN\n", """DO $$ BEGIN
+  FOR i IN 1..300 LOOP  -- (up to 30 s: on a loaded machine the sleeper may start late)
+    EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid());
+    PERFORM pg_sleep(0.1), pg_stat_clear_snapshot();  -- (else the first look is seen again)
+  END LOOP;
+""")
+
+
+def test_a_page_that_lost_its_connection_to_a_crash_not_recovered_from_fails_with_why(tmp_path: Path) -> None:
+    """-j 2: the crashing page waits for another page's statement to run in the server, then crashes
+    it; the other page loses its connection, and does not run again (the server stopped): it fails
+    with why, as the pages still to run do. (psql may say only "server closed the connection
+    unexpectedly" for it, as for a crash of its own, when the crash ended its process before it could
+    say why: no run again can tell then, and it fails at its statement: docs/site.md.)"""
+    pages = {"a-stuck.md": STUCK_AFTER_SLEEPER, "b-sleeper.md": SLEEPER_PAGE} | {
+        f"{c}-page.md": PASSING_PAGE for c in "cde"}
+    site = _site(tmp_path / "site", "", pages)
+    status, out, _ = _watched([sys.executable, "-c", _SHORT_WAIT, str(WAIT), "run", str(site), "-j", "2",
+                               "--json", str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t")])
+    assert status == 1, out[-3000:]
+    assert "Traceback" not in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    why = f"the example server stopped: it did not accept connections within {WAIT:g}s after a crash"
+    assert [(e["kind"], e["detail"]) for e in report["server_events"]] == [("stopped", why)]
+    by_page = {p["rel"]: p for p in report["pages"]}
+    line = _line(site / "a-stuck.md", "DO $$")
+    assert by_page["a-stuck.md"]["reason"] == f"line {line}: server closed the connection unexpectedly"
+    sleeper = by_page["b-sleeper.md"]
+    said = (tmp_path / "t" / "b-sleeper" / "server.log").read_text().split("Attempting reset:")[0]
+    assert "server closed the connection unexpectedly" in said  # (it was running at the crash)
+    assert not (tmp_path / "t" / "b-sleeper" / "run-2").exists()  # not run again
+    if "crash of another server process" in said:
+        assert (sleeper["status"], sleeper["reason"]) == ("failed", why)
+    else:
+        slept = _line(site / "b-sleeper.md", "SELECT 1 AS slept")
+        assert (sleeper["status"], sleeper["reason"]) == ("failed", f"line {slept}: server closed the connection "
+                                                                    "unexpectedly")
+    for rel in ("c-page.md", "d-page.md", "e-page.md"):
+        assert (by_page[rel]["status"], by_page[rel]["reason"]) == ("failed", why), rel
+        assert not (tmp_path / "t" / Path(rel).stem).exists(), rel
 
 
 def test_a_ctrl_c_psql_misses_is_sent_again_and_the_session_stays_in_step(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ BEGIN
   FOR i IN 1..100 LOOP
     SELECT pid INTO p FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid();
     EXIT WHEN p IS NOT NULL;
-    PERFORM pg_sleep(0.1);
+    PERFORM pg_sleep(0.1), pg_stat_clear_snapshot();  -- (else each look sees the first one's snapshot)
   END LOOP;
   EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'cat >/dev/null; kill -9 ' || coalesce(p::text, 'none'));
 END $$;
