@@ -7,9 +7,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import best_match
-
 from .errors import SchemaError
 from .kinds import Severity
 from .model import Finding, Graph, Span
@@ -24,6 +21,9 @@ def load_schema(name: str = "graph") -> dict[str, Any]:
 
 def errors(data: Any, name: str = "graph", file: str = "<graph>") -> list[Finding]:
     """Every schema violation, best match first, each naming its JSON path and the rule broken."""
+    import jsonschema  # (here: a guide read from Markdown needs no schema; start-up time)
+    from jsonschema.exceptions import best_match
+
     schema = load_schema(name)
     validator = jsonschema.Draft202012Validator(schema)
     found = list(validator.iter_errors(data))

@@ -168,6 +168,9 @@ def _main(work: Path) -> None:
     print(f"runbook run / plain script at {args.standbys} standbys: wall {min(per_host):.3f}-"
           f"{statistics.median(per_host):.3f}-{max(per_host):.3f} (each run against the script run right after "
           f"it; target <= 1.1), machine CPU {cpu_ratio:.3f}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set here: each `runbook run` compiled runbook's own modules again "
+              "(an installed runbook has them compiled)")
     cores = os.cpu_count() or 1
     for way in ("run", "script"):
         a, b = statistics.median(cpu[way, small]), statistics.median(cpu[way, large])

@@ -116,6 +116,17 @@ def version() -> str:
         return "(unknown: runbook is not installed; run scripts/setup)"
 
 
+class _Version(argparse.Action):
+    """``--version``: the version read from the package's metadata only when asked (start-up time)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        sys.stdout.write(f"runbook {version()}\n")
+        parser.exit()
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; only the module of the sub-command ``only`` is imported (start-up time):
     the other sub-commands get their one-line help, all the top-level help shows of them."""
@@ -127,8 +138,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show a traceback for internal errors")
     _verbosity(parser, None)
-    parser.add_argument("--version", action="version", version=f"runbook {version()}",
-                        help="print runbook's version and exit")
+    parser.add_argument("--version", action=_Version, help="print runbook's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
         if name != only:

@@ -31,8 +31,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from runbook.errors import RunbookError, UsageError
 from runbook.kinds import Severity
 from runbook.model import Finding, Graph, Span
@@ -142,6 +140,8 @@ def _closest(word: str, known: list[str]) -> str:
 
 def _schema_problems(data: dict[str, Any]) -> list[tuple[tuple[str, ...], bool, str]]:
     """Every way ``data`` breaks the inventory schema: (key path, at its value?, message)."""
+    import jsonschema  # (here: a run without an inventory needs no schema; start-up time)
+
     out: list[tuple[tuple[str, ...], bool, str]] = []
     for e in jsonschema.Draft202012Validator(load_inventory_schema()).iter_errors(data):
         path = tuple(str(x) for x in e.absolute_path)

@@ -9,8 +9,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from runbook.errors import SchemaError, UsageError
 from runbook.kinds import Severity
 from runbook.model import Finding, Span
@@ -24,6 +22,8 @@ def load_report_schema() -> dict[str, Any]:
 
 def checked(data: dict[str, Any], schema: dict[str, Any], what: str) -> dict[str, Any]:
     """``data`` if it satisfies ``schema``; else a :class:`SchemaError` with every error and its JSON path."""
+    import jsonschema  # (here: a run that writes no JSON report needs no schema; start-up time)
+
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if errors:
         raise SchemaError(f"{what} does not satisfy its schema",
@@ -54,6 +54,8 @@ def read_report(path: Path, who: str, kinds: tuple[str, ...] = ("site",), need: 
     wanted = [schemas[k] for k in kinds]
     if "guide" in kinds and isinstance(data, dict) and "pages" not in data:
         wanted.reverse()  # a guide's report is told by what the other is not: its own schema's error first
+    import jsonschema
+
     first = None
     for name, load in wanted:
         error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load()).iter_errors(data))

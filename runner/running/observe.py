@@ -163,12 +163,14 @@ class Observer:
         child.close()
         self._workers[key] = (conn, proc)
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Tell every worker to end (:meth:`close` waits for them): they end while the caller does more."""
         for conn, _ in self._workers.values():
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(None)
-            except OSError:
-                pass
+
+    def close(self) -> None:
+        self.stop()
         for _, proc in self._workers.values():
             proc.join(timeout=3)
             if proc.is_alive():

@@ -8,9 +8,11 @@ own sentinel prompt carrying the last statement's error state and SQLSTATE.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets as _secrets
 import shlex
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from runbook.errors import RunbookError
 from runbook.secrets import Masker
 from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
+from .namespaces import check_namespaces, inside_note
 from .unterminated import clear_input, why_open
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
@@ -157,24 +160,8 @@ class HostShell:
         self.child.sendline(setup)
         self._expect_prompt(30, "starting the shell")
         if self.namespaces:
-            self._check_namespaces()
+            check_namespaces(self)
         self.transcript.write("note", f"shell on {self.host} ready")
-
-    def _check_namespaces(self) -> None:
-        """Refuse (and close the shell) unless it is inside the host's own namespaces."""
-        assert self.child is not None
-        kinds = sorted(self.namespaces)
-        self.child.sendline("readlink " + " ".join(f"/proc/$$/ns/{k}" for k in kinds))
-        _, out = self._expect_prompt(30, "checking its namespaces")
-        got = dict(re.findall(r"(\w+):\[(\d+)\]", out))
-        wrong = [f"{k}:[{got.get(k, '?')}] instead of {k}:[{self.namespaces[k]}]" for k in kinds
-                 if got.get(k) != str(self.namespaces[k])]
-        if wrong:
-            self.close()
-            raise SessionError(f"{self.host}: refusing to run anything: the shell is not inside the host's own "
-                               f"namespaces ({'; '.join(wrong)})", _tail(out))
-        self.transcript.write("note", "inside the host's namespaces: "
-                              + ", ".join(f"{k}:[{self.namespaces[k]}]" for k in kinds))
 
     def close(self) -> None:
         if self.child is None:
@@ -216,8 +203,7 @@ class HostShell:
         self.child.sendline(f"PS1='__RB_{self.nonce}_$?__> '")
         self._expect_prompt(10, "setting the shell up again")
         if self.namespaces:
-            self.transcript.write("note", "inside the host's namespaces: "
-                                  + ", ".join(f"{k}:[{self.namespaces[k]}]" for k in sorted(self.namespaces)))
+            self.transcript.write("note", inside_note(self.namespaces))
         self.transcript.write("note", f"shell on {self.host} ready")
 
     def kill(self) -> None:
@@ -225,9 +211,6 @@ class HostShell:
         child = self.child
         if child is None:
             return
-        import os
-        import signal
-
         for sig in (signal.SIGHUP, signal.SIGKILL):
             try:
                 os.kill(child.pid, sig)

@@ -140,6 +140,8 @@ class Runner:
         return self.hosts.get(host)
 
     def close(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()  # its workers end while the sessions close
         self.hosts.close(self.interrupted)
         if self.observer is not None:
             self.observer.close()
