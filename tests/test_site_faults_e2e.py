@@ -116,7 +116,7 @@ def test_a_hung_server_fails_the_pages_still_to_run(tmp_path: Path) -> None:
     fail at once with why, nothing left. (Without a connection timeout each page waited its
     ``--timeout``, and the runner's own psql 300 s.)"""
     site = _site(tmp_path / "site", "", {"a-hung.md": HUNG_PAGE} | {f"{c}-page.md": PASSING_PAGE for c in "bc"})
-    _, _, report = _run_waiting(site, tmp_path, "-j", "1", connect=3)
+    _, _, report = _run_waiting(site, tmp_path, "-j", "1", connect=5)
     _stopped(report, site, "a-hung.md", "bc", tmp_path)
 
 
