@@ -14,6 +14,8 @@ from collections import deque
 
 import pexpect
 
+from .waiting import InputWait, terminal_reader
+
 OUTPUT_CAP = 4 * 1024 * 1024
 """Characters kept of one command's (or one SQL statement's) output: the first and the last half."""
 
@@ -22,6 +24,10 @@ PROMPT_LOOKBACK = 4096
 
 SEARCH_WINDOW = 65536
 """Characters of not yet consumed output kept for the prompt search (and read at once)."""
+
+QUIET = 0.1
+"""Seconds without output after which a read that looks for programs waiting for input
+(runner/running/waiting.py) looks at the terminal; two looks in a row must agree."""
 
 
 def _nbytes(text: str) -> int:
@@ -87,12 +93,14 @@ class Reader:
         self.pending = ""
 
     def expect(self, child: pexpect.spawn, patterns: list[re.Pattern[str]], timeout: float,
-               into: Capture) -> tuple[int, re.Match[str] | None]:
-        """The index of the pattern found (``len(patterns)``: end of file, ``+1``: timeout) and its match;
-        the output before it goes ``into`` the capture."""
+               into: Capture, idle: InputWait | None = None) -> tuple[int, re.Match[str] | None]:
+        """The index of the pattern found (``len(patterns)``: end of file, ``+1``: timeout; with ``idle``,
+        ``+2``: a program of the terminal waits for input, told in ``idle``) and its match; the output
+        before it goes ``into`` the capture."""
         window, self.pending = self.pending, ""
         start = 0
         deadline = time.monotonic() + timeout
+        looks = 0
         while True:
             found = _first(patterns, window, start)
             if found is not None:
@@ -108,14 +116,24 @@ class Reader:
             if left < 0:  # output that never stops does not outlast the timeout
                 into.add(window)
                 return len(patterns) + 1, None
+            wait = left if idle is None else min(left, QUIET)
             try:
-                window += child.read_nonblocking(SEARCH_WINDOW, left)
+                window += child.read_nonblocking(SEARCH_WINDOW, wait)
+                looks = 0
             except pexpect.EOF:
                 into.add(window)
                 return len(patterns), None
             except pexpect.TIMEOUT:
-                into.add(window)
-                return len(patterns) + 1, None
+                if idle is None or wait >= left:
+                    into.add(window)
+                    return len(patterns) + 1, None
+                # quiet, no prompt: a program reading the terminal waits for input (seen twice, so that
+                # output written just before it blocked has arrived)
+                idle.reader = terminal_reader(child.pid)
+                looks = looks + 1 if idle.reader is not None else 0
+                if looks == 2:
+                    into.add(window)
+                    return len(patterns) + 2, None
 
 
 def _first(patterns: list[re.Pattern[str]], window: str, start: int) -> tuple[int, re.Match[str]] | None:

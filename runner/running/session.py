@@ -27,6 +27,7 @@ from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
 from .namespaces import check_namespaces, inside_note
 from .unterminated import clear_input, why_open
+from .waiting import InputWait, recover, waits_message
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
@@ -118,13 +119,14 @@ class HostShell:
         """psql's continuation prompt (PROMPT2; PROMPT3 for COPY data, ``C``): it waits for more input;
         ``%R`` says why."""
 
-    def _expect(self, patterns: list[re.Pattern[str]], timeout: float,
-                into: Capture | None = None) -> tuple[int, re.Match[str] | None, str]:
-        """Read until one of ``patterns`` (``len(patterns)``: end of file; ``+1``: timeout); the output
-        before it (capped; fed ``into`` a capture that spans several reads when given)."""
+    def _expect(self, patterns: list[re.Pattern[str]], timeout: float, into: Capture | None = None,
+                idle: InputWait | None = None) -> tuple[int, re.Match[str] | None, str]:
+        """Read until one of ``patterns`` (``len(patterns)``: end of file; ``+1``: timeout; with ``idle``,
+        ``+2``: a program waits for terminal input); the output before it (capped; fed ``into`` a
+        capture that spans several reads when given)."""
         assert self.child is not None
         capture = into if into is not None else Capture()
-        idx, m = self.reader.expect(self.child, patterns, timeout, capture)
+        idx, m = self.reader.expect(self.child, patterns, timeout, capture, idle)
         return idx, m, capture.text() if into is None else ""
 
     # -- life cycle -------------------------------------------------------------------------
@@ -227,13 +229,17 @@ class HostShell:
         status, before, _ = self._expect_prompt_capped(timeout, what)
         return status, before
 
-    def _expect_prompt_capped(self, timeout: float, what: str, into: Capture | None = None) -> tuple[int, str, int]:
-        """The status the shell's prompt shows, the output before it (capped) and the bytes dropped."""
+    def _expect_prompt_capped(self, timeout: float, what: str, into: Capture | None = None,
+                              idle: InputWait | None = None) -> tuple[int, str, int]:
+        """The status the shell's prompt shows, the output before it (capped) and the bytes dropped
+        (with ``idle``: :class:`WaitsForInput` when the command waits for terminal input)."""
         capture = into or Capture()
-        idx, m, _ = self._expect([self.prompt_re], timeout, capture)
+        idx, m, _ = self._expect([self.prompt_re], timeout, capture, idle)
         before = capture.text()
         if idx == 0:
             return int(m.group(1)) if m is not None else 0, before, capture.dropped
+        if idx == 3 and idle is not None:
+            raise self._waits(idle, before, sql=False)
         if idx == 1:
             raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
         raise SessionError(f"{self.host}: no prompt after {timeout:g}s while {what}", _tail(before))
@@ -264,9 +270,10 @@ class HostShell:
         self.child.sendline(command)
         capture = Capture()
         try:
+            wait = InputWait(what=display or command)
             for prompt, answer in dialog or []:
                 pat = re.compile(re.escape(prompt.rstrip()) + r"\s*")
-                idx, m, _ = self._expect([pat, self.prompt_re], timeout, capture)
+                idx, m, _ = self._expect([pat, self.prompt_re], timeout, capture, wait)
                 if idx == 0:
                     capture.add(prompt + " \n")
                     self.transcript.write("out", f"{prompt} ********")
@@ -278,9 +285,14 @@ class HostShell:
                         f"{self.host}: the prompt {prompt!r} never came (the command ended with status {status})")
                 if idx == 2:
                     raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}")
+                if idx == 4:
+                    raise self._waits(wait, capture.text(), sql=False)
                 raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s")
             status, output, dropped = self._expect_prompt_capped(
-                timeout, f"running {(display or command).splitlines()[0]!r}", capture)
+                timeout, f"running {(display or command).splitlines()[0]!r}", capture, wait)
+        except WaitsForInput as exc:
+            exc.last_output = _tail(capture.text())
+            raise
         except SessionError as exc:
             exc.last_output = _tail(capture.text())
             self.transcript.write("out", exc.last_output)
@@ -354,9 +366,10 @@ class HostShell:
         self.child.sendline(_error_reset(statement))
         lines = statement.count("\n") + 1
         capture = Capture()
+        wait = InputWait(what=statement)
         for seen in range(1, lines + 1):
             idx, m, _ = self._expect([self.sql_prompt_re, self.sql_more_re, self.prompt_re],
-                                     max(0.0, deadline - time.monotonic()), capture)
+                                     max(0.0, deadline - time.monotonic()), capture, wait)
             if idx in (0, 1) and m is not None and seen == lines:
                 before = capture.text().replace("\r\n", "\n")
                 self.transcript.write("out", before)
@@ -365,6 +378,8 @@ class HostShell:
                 error = m.group(1) == "true"
                 return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0,
                                  capture.dropped)
+            if idx == 5:
+                raise self._waits(wait, capture.text(), sql=True)
             if idx >= 2:
                 break
         before = capture.text().replace("\r\n", "\n")
@@ -382,6 +397,18 @@ class HostShell:
             self._interrupt()
         return Unterminated(f"statement not terminated: psql waits for more input ({why_open(state)})", _tail(before))
 
+    def _waits(self, wait: InputWait, before: str, *, sql: bool) -> WaitsForInput:
+        """A program waits for terminal input (runner/running/waiting.py): get the session back to its
+        prompt (else give it up) and say who waits."""
+        before = before.replace("\r\n", "\n")
+        self.transcript.write("out", before)
+        message = waits_message(wait.reader, wait.what, before)
+        self.transcript.write("note", message)
+        if not recover(self, sql, wait.reader):
+            self.transcript.write("note", "the session did not come back: it is given up")
+            self._interrupt()
+        return WaitsForInput(message, _tail(before))
+
 
 _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
 """psql's password prompt (no ``-w``): it waits for input."""
@@ -389,6 +416,10 @@ _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
 
 class Unterminated(SessionError):
     """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment)."""
+
+
+class WaitsForInput(SessionError):
+    """A program on the host's terminal (psql's ``\\prompt``, ``read x``) waits for input nobody types."""
 
 
 

@@ -12,6 +12,7 @@ from ..status import CheckStatus, SubstitutionKind
 from .capture import cap_note
 from .compare import compare_console
 from .results import BLOCKED, FAILED, ActionResult, CheckResult
+from .session import WaitsForInput
 
 if TYPE_CHECKING:
     from .steps import Runner
@@ -55,7 +56,13 @@ def run_commands(runner: Runner, action: Action, host: str, ar: ActionResult) ->
             continue
         reload = re.search(r"\bsystemctl\s+reload\b", text) is not None
         before_load = runner.observer.conf_load_time(host) if reload and runner.observer else None
-        res = sh.run(text, _answer(runner, cmd), timeout=runner.options.timeout)
+        try:
+            res = sh.run(text, _answer(runner, cmd), timeout=runner.options.timeout)
+        except WaitsForInput as exc:  # known at once, the shell back at its prompt
+            ar.status = FAILED
+            ar.message = f"line {cmd.span.line}: {runner.mask(exc.message)}"
+            ar.details = runner.mask(exc.last_output)
+            return
         if res.status != 0:
             ar.status = FAILED
             ar.message = f"line {cmd.span.line}: command exited with status {res.status}: {runner.mask(text)}"

@@ -17,7 +17,7 @@ from runbook.psql_output import parse_output
 from ..status import CheckStatus
 from .compare import Comparison, compare_output, has_order_by
 from .results import FAILED, ActionResult, CheckResult
-from .session import HostShell, SessionError, SqlResult, Unterminated
+from .session import HostShell, SessionError, SqlResult, Unterminated, WaitsForInput
 from .shell import over_cap
 
 if TYPE_CHECKING:
@@ -178,10 +178,10 @@ def _execute(runner: Runner, sh: HostShell, st: Statement, ar: ActionResult) -> 
     server went away under it."""
     try:
         res = sh.sql(st.sql, timeout=runner.options.timeout)
-    except Unterminated as exc:
+    except (Unterminated, WaitsForInput) as exc:  # psql (or what it runs) waits for input: known at once
         ar.soft = False
         ar.status = FAILED
-        ar.message = f"line {st.span.line}: {exc.message}"
+        ar.message = f"line {st.span.line}: {runner.mask(exc.message)}"
         ar.details = runner.mask(exc.last_output)
         return None
     crash = server_gone(res.output)
