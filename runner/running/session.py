@@ -27,7 +27,7 @@ from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
 from .namespaces import check_namespaces, inside_note
 from .unterminated import clear_input, why_open
-from .waiting import InputWait, recover, waits_message
+from .waiting import InputWait, stop_waiting
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
@@ -239,7 +239,7 @@ class HostShell:
         if idx == 0:
             return int(m.group(1)) if m is not None else 0, before, capture.dropped
         if idx == 3 and idle is not None:
-            raise self._waits(idle, before, sql=False)
+            raise WaitsForInput(stop_waiting(self, idle, before, sql=False), _tail(before))
         if idx == 1:
             raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
         raise SessionError(f"{self.host}: no prompt after {timeout:g}s while {what}", _tail(before))
@@ -286,7 +286,7 @@ class HostShell:
                 if idx == 2:
                     raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}")
                 if idx == 4:
-                    raise self._waits(wait, capture.text(), sql=False)
+                    raise WaitsForInput(stop_waiting(self, wait, capture.text(), sql=False))
                 raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s")
             status, output, dropped = self._expect_prompt_capped(
                 timeout, f"running {(display or command).splitlines()[0]!r}", capture, wait)
@@ -329,7 +329,10 @@ class HostShell:
         full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)
-        idx, _, before = self._expect([self.sql_prompt_re, self.prompt_re, _PASSWORD_RE], timeout or 30)
+        wait = InputWait(what=command)
+        idx, _, before = self._expect([self.sql_prompt_re, self.prompt_re, _PASSWORD_RE], timeout or 30, idle=wait)
+        if idx == 5:  # (sudo's password prompt, say)
+            raise WaitsForInput(stop_waiting(self, wait, before, sql=False), _tail(before))
         before = before.replace("\r\n", "\n")
         if idx == 0:
             self.psql_session = session_id
@@ -379,7 +382,7 @@ class HostShell:
                 return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0,
                                  capture.dropped)
             if idx == 5:
-                raise self._waits(wait, capture.text(), sql=True)
+                raise WaitsForInput(stop_waiting(self, wait, capture.text(), sql=True), _tail(capture.text()))
             if idx >= 2:
                 break
         before = capture.text().replace("\r\n", "\n")
@@ -396,18 +399,6 @@ class HostShell:
             self.psql_session = None
             self._interrupt()
         return Unterminated(f"statement not terminated: psql waits for more input ({why_open(state)})", _tail(before))
-
-    def _waits(self, wait: InputWait, before: str, *, sql: bool) -> WaitsForInput:
-        """A program waits for terminal input (runner/running/waiting.py): get the session back to its
-        prompt (else give it up) and say who waits."""
-        before = before.replace("\r\n", "\n")
-        self.transcript.write("out", before)
-        message = waits_message(wait.reader, wait.what, before)
-        self.transcript.write("note", message)
-        if not recover(self, sql, wait.reader):
-            self.transcript.write("note", "the session did not come back: it is given up")
-            self._interrupt()
-        return WaitsForInput(message, _tail(before))
 
 
 _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")

@@ -51,12 +51,12 @@ def run_commands(runner: Runner, action: Action, host: str, ar: ActionResult) ->
             continue
         if cmd.root:  # a root prompt's psql is psql run by root (sudo), not through a shell string
             text = "sudo -H " + text if cmd.opens_session else as_root(text)
-        if cmd.opens_session:
-            sh.open_psql(f"{cmd.opens_session}@{host}", text, timeout=runner.options.timeout)
-            continue
         reload = re.search(r"\bsystemctl\s+reload\b", text) is not None
         before_load = runner.observer.conf_load_time(host) if reload and runner.observer else None
         try:
+            if cmd.opens_session:
+                sh.open_psql(f"{cmd.opens_session}@{host}", text, timeout=runner.options.timeout)
+                continue
             res = sh.run(text, _answer(runner, cmd), timeout=runner.options.timeout)
         except WaitsForInput as exc:  # known at once, the shell back at its prompt
             ar.status = FAILED

@@ -123,6 +123,19 @@ class InputWait:
     reader: Reader | None = None
 
 
+def stop_waiting(sh: HostShell, wait: InputWait, before: str, *, sql: bool) -> str:
+    """A program waits for terminal input: the session put back at its prompt (else given up) and the
+    message saying who waits, for :class:`~runner.running.session.WaitsForInput`."""
+    before = before.replace("\r\n", "\n")
+    sh.transcript.write("out", before)
+    message = waits_message(wait.reader, wait.what, before)
+    sh.transcript.write("note", message)
+    if not recover(sh, sql, wait.reader):
+        sh.transcript.write("note", "the session did not come back: it is given up")
+        sh._interrupt()
+    return message
+
+
 def waits_message(reader: Reader | None, what: str, output: str) -> str:
     """``psql waits for input (\\prompt 'Your name: ' name; it printed 'Your name: '): …``."""
     who = reader.comm if reader is not None else "the program"
