@@ -78,8 +78,12 @@ def _watched(argv: list[str]) -> tuple[int, str, dict[str, set[int]]]:
             time.sleep(0.05)
         out, err = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # (SIGTERM: the run tears its server down, docs/run.md)
+            proc.terminate()
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     assert owned, "the run never brought its example server up"
     _nothing_left(owned, proc.pid)
     return proc.returncode, out + err, owned

@@ -52,6 +52,9 @@ the WAL takes little of the host's memory (its data folder is in memory) and a c
 replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
 """Seconds to wait for the server to accept connections again after a crash (its postmaster alive)."""
+CONNECT_WAIT = 10
+"""Seconds a page's psql (``PGCONNECT_TIMEOUT``) and the runner's own wait for a connection to the
+server: a hung server (its postmaster stopped) accepts it in the kernel and never answers."""
 RESTART_TRIES = 5
 RESTART_WAIT = 10.0
 """Tries to start the cluster again once its postmaster is gone, and seconds each waits for it."""
@@ -137,7 +140,8 @@ class ExampleServer:
             return argv
         path, env = self.client
         i = len(argv) - 1 - argv[::-1].index("bash")
-        extra = {**env, "PATH": str(Path(path).parent) + ":" + env.get("PATH", "/usr/local/bin:/bin:/usr/bin")}
+        extra = {"PGCONNECT_TIMEOUT": str(CONNECT_WAIT), **env,
+                 "PATH": str(Path(path).parent) + ":" + env.get("PATH", "/usr/local/bin:/bin:/usr/bin")}
         return [*argv[:i], *(f"{k}={v}" for k, v in extra.items()), *argv[i:]]
 
     @staticmethod
@@ -332,7 +336,11 @@ class ExampleServer:
         return {0: "up", 4: "accepting", 3: "gone"}.get(cp.returncode, "waiting")
 
     def _accepts(self) -> bool:
-        cp = self._psql("postgres", "SELECT 1", single=True)
+        """Whether a session starts and runs ``SELECT 1`` (``CONNECT_WAIT`` seconds at most to connect)."""
+        try:
+            cp = self._psql(f"dbname=postgres connect_timeout={CONNECT_WAIT}", "SELECT 1", single=True)
+        except subprocess.TimeoutExpired:
+            return False
         return cp.returncode == 0
 
     def prepare(self, pages: list[tuple[Page, SiteSettings]]) -> None:
