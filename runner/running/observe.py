@@ -125,6 +125,7 @@ def _rows(c: psycopg.Connection[Any], sql: str) -> list[tuple[str | None, ...]]:
 QUERY_TIMEOUT = 15.0
 """Seconds the observer waits for a server's answer (then it stops observing: checks go on unsettled)."""
 
+
 def _pause(since: float) -> None:
     """Between two looks at a server that is catching up: 10 ms in the first second (a standby
     replays a statement's WAL in a few ms), 50 ms after it."""
