@@ -178,6 +178,8 @@ class Observer:
 
     def close(self) -> None:
         self.stop()
+        if self._loading is not None:  # (a run over before its first query: not left importing at exit)
+            self._loading.join()
         for _, proc in self._workers.values():
             proc.join(timeout=3)
             if proc.is_alive():
