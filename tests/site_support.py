@@ -116,26 +116,17 @@ def _actions(page: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {a["line"]: a for s in page["report"]["steps"] for a in s["actions"]}
 
 
-ERR_PAGE = """---
-title: An error
----
+ONE = "SELECT 1 AS one;\n--  one \n-- -----\n--    1\n-- (1 row)"
+"""A statement with its output as psql prints it (the row's header ends in a space)."""
 
-# An error
 
-## Usage {#usage}
+def example_page(title: str, *blocks: str, section: str = "Usage {#usage}") -> str:
+    """An example page of SQL blocks under one section, as the site's reference pages are written."""
+    fenced = "\n\n".join(f"```sql\n{b}\n```" for b in blocks)
+    return f"---\ntitle: {title}\n---\n\n# {title}\n\n## {section}\n\n{fenced}\n"
 
-```sql
-SELECT no_such_function();
-```
 
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-""".replace(" @@", " ")
+ERR_PAGE = example_page("An error", "SELECT no_such_function();", ONE)
 
 
 def _site(folder: Path, toml: str, pages: dict[str, str]) -> Path:

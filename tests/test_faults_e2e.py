@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from e2e import needs_sandbox, pids_in
+from e2e import needs_sandbox
 from e2e import variant as _variant
 from helpers import bound_pg_version
+from site_support import _nothing_left, _owned_by
 
 from runner.cli import main as run
 
@@ -38,29 +39,6 @@ SELECT 1 AS slept FROM pg_sleep(120);
 """.replace(" @@", " ")
 
 
-def _owned_by(pid: int) -> dict[Path, set[int]]:
-    """Sandbox folders whose state names ``pid`` as the process using them, with their hosts'
-    namespace inodes."""
-    from runner.sandbox import DEFAULT_ROOT
-
-    out = {}
-    for d in DEFAULT_ROOT.iterdir() if DEFAULT_ROOT.is_dir() else []:
-        try:
-            state = json.loads((d / "state.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if (state.get("owner") or [None])[0] == pid:
-            out[d] = {h[k] for h in state["hosts"] for k in ("mnt_ino", "uts_ino", "net_ino") if h.get(k)}
-    return out
-
-
-def _still_owned(folder: Path, pid: int) -> bool:
-    try:
-        return (json.loads((folder / "state.json").read_text()).get("owner") or [None])[0] == pid
-    except (OSError, ValueError):
-        return False
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_during_a_site_run_tears_down_the_example_server_and_writes_the_report(
         tmp_path: Path, sig: signal.Signals) -> None:
@@ -74,7 +52,7 @@ def test_signal_during_a_site_run_tears_down_the_example_server_and_writes_the_r
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        owned: dict[Path, set[int]] = {}
+        owned: dict[str, set[int]] = {}
         while time.monotonic() < deadline:  # the page's statement is running on the example server
             logs = list(transcripts.rglob("*.log")) if transcripts.is_dir() else []
             if any("pg_sleep" in f.read_text(errors="replace") for f in logs):
@@ -93,9 +71,7 @@ def test_signal_during_a_site_run_tears_down_the_example_server_and_writes_the_r
     data = json.loads(report.read_text())
     assert data["status"] == "interrupted"
     assert [(p["rel"], p["status"]) for p in data["pages"]] == [("sleepy.md", "interrupted")]
-    for folder, inodes in owned.items():  # the example server: its sandbox removed, no process of it left
-        # (a folder of this name may be another run's by now: never this run's)
-        assert not _still_owned(folder, proc.pid) and not pids_in(inodes, folder.name)
+    _nothing_left(owned, proc.pid)  # the example server: its sandbox removed, no process of it left
 
 
 def test_root_prompt_psql_fails_its_action_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,7 +120,7 @@ def test_signal_during_a_guide_of_a_site_writes_the_site_report(tmp_path: Path) 
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        owned: dict[Path, set[int]] = {}
+        owned: dict[str, set[int]] = {}
         while time.monotonic() < deadline:
             logs = list(transcripts.rglob("*.log")) if transcripts.is_dir() else []
             if any("sleep 120" in f.read_text(errors="replace") for f in logs):
@@ -162,5 +138,4 @@ def test_signal_during_a_guide_of_a_site_writes_the_site_report(tmp_path: Path) 
     data = json.loads(report.read_text())
     assert data["status"] == "interrupted"
     assert [(p["rel"], p["status"]) for p in data["pages"]] == [("guide.md", "interrupted")]
-    for folder, inodes in owned.items():
-        assert not _still_owned(folder, proc.pid) and not pids_in(inodes, folder.name)
+    _nothing_left(owned, proc.pid)

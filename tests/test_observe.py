@@ -69,3 +69,19 @@ def test_several_hosts_are_asked_at_once(host: Sandbox) -> None:
     finally:
         observer.close()
         shutil.rmtree(missing_dir, ignore_errors=True)
+
+
+def test_a_reload_is_waited_for(host: Sandbox) -> None:
+    """After ``reload``: the observer waits until the server has re-read its configuration, and says
+    so when it does not within its timeout."""
+    observer = Observer({"h": host.socket_dir("h")}, host.postgres_ids(), host.observer_roots())
+    try:
+        before = observer.conf_load_time("h")
+        assert before is not None
+        assert observer.wait_reloaded("h", before, timeout=0.3) == "h did not re-read its configuration within 0.3s"
+        cp = host.run("h", ["pg_ctlcluster", bound_pg_version(), "main", "reload"], timeout=60)
+        assert cp.returncode == 0, cp.stderr
+        assert observer.wait_reloaded("h", before) == "h re-read its configuration"
+        assert observer.conf_load_time("h") != before
+    finally:
+        observer.close()

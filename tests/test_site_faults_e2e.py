@@ -20,34 +20,15 @@ from typing import Any
 import pytest
 from e2e import needs_sandbox
 from helpers import bound_pg_version
-from site_support import ERR_PAGE, SLOW_PAGE, _line, _site, _watched
+from site_support import ERR_PAGE, ONE, SLOW_PAGE, _line, _site, _watched, example_page
 
 from runner.site.server import CONNECT_WAIT
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
-STUCK_PAGE = """---
-title: A crash the server does not recover from
----
-
-# A crash the server does not recover from
-
-## Examples {#examples}
-
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-
-```sql
-DO $$ BEGIN
+STUCK_PAGE = example_page("A crash the server does not recover from", ONE, """DO $$ BEGIN
   EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'mkfifo backup_label; kill -SEGV ' || pg_backend_pid());
-END $$;
-```
-""".replace(" @@", " ")
+END $$;""", section="Examples {#examples}")
 """Its second statement crashes its server process (as docs/site/crash.md does), having made
 ``backup_label`` in the data directory (the program's working folder) a FIFO: after the crash the
 postmaster (alive) starts its crash recovery, whose startup process opens ``backup_label`` and waits

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from e2e import needs_sandbox
-from site_support import SLOW_PAGE, _line, _site, _watched
+from site_support import ONE, SLOW_PAGE, _line, _site, _watched, example_page
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -23,30 +23,7 @@ KILL = "COPY (SELECT pg_sleep(5)) TO PROGRAM 'kill -9 $(head -n 1 postmaster.pid
 (first line of postmaster.pid) while the statement sleeps; the sleep ends as the server process sees
 its postmaster gone."""
 
-KILL_PAGE = f"""---
-title: Kills its postmaster
----
-
-# Kills its postmaster
-
-## Examples {{#examples}}
-
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-
-```sql
-{KILL}';
-```
-
-```sql
-SELECT 2 AS two;
-```
-""".replace(" @@", " ")
+KILL_PAGE = example_page("Kills its postmaster", ONE, f"{KILL}';", "SELECT 2 AS two;", section="Examples {#examples}")
 
 
 def _page(n: int) -> str:
