@@ -8,6 +8,7 @@ the timeout's shows that none was waited for."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,17 @@ SELECT 1 AS one;
 ```
 """.replace(" @@", " ")
 
+SHELL_PID = "\\! echo \"bash $(cut -d' ' -f4 /proc/$PPID/stat)\""
+"""Prints the pid of the shell psql runs in (psql's parent): the same in two pages, the same shell."""
+
 BLOCKS = {
-    "a-prompt.md": "```sql\n\\prompt 'Your name: ' name\n```",
+    "a-prompt.md": f"```sql\n{SHELL_PID}\n\\prompt 'Your name: ' name\n```",
     "b-password.md": "```sql\nSELECT 2;\n\\password\n```",
     "c-shell-escape.md": "```sql\n\\! read x\n```",
     "d-read.md": "```console\n$ read x\n```",
     "e-question.md": "```console\n$ read -p 'Do you want to continue? [Y/n] ' answer\n```",
     "f-no-ctrl-c.md": "```console\n$ bash -c 'trap \"\" INT; read a; read b'\n```",
-    "z-after.md": "",
+    "z-after.md": f"```sql\n{SHELL_PID}\n```",
 }
 """Pages run one at a time (-j 1) in this order, each on the shell the page before put aside."""
 
@@ -134,6 +138,10 @@ def test_the_page_after_them_passes_on_the_kept_shell(waits: dict[str, Any]) -> 
     assert waits["pages"]["z-after.md"]["status"] == "passed"
     assert waits["pages"]["z-after.md"]["checks"]["passed"] == 1
     assert "did not finish within" not in waits["out"] and "no prompt after" not in waits["out"]
+    # the shell the \prompt page left at its prompt went on to the next SQL-only pages, and to this one
+    shells = [re.findall(r"^\S+ (bash \d+)$", _transcript(waits, p), re.MULTILINE)
+              for p in ("a-prompt.md", "z-after.md")]
+    assert len(shells[0]) == 1 and shells[0] == shells[1], shells
 
 
 def test_a_guide_step_that_waits_fails_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
