@@ -149,11 +149,11 @@ def waits_message(reader: Reader | None, what: str, output: str) -> str:
 
 def recover(sh: HostShell, sql: bool, reader: Reader | None) -> bool:
     """Put the session back at its prompt after :func:`terminal_reader` found a program waiting: Ctrl-C
-    first (it ends ``read``, ``passwd``, a ``[Y/n]`` question without answering it); a program that
-    ignores it (psql's own ``\\prompt`` and ``\\password``) is answered with an empty line, and a
-    question after it with a different line (so that a confirmation never matches: ``\\password``
-    sets nothing). Then a mark echoed back makes sure no prompt of before is read for the next
-    command. True when the session is in step again."""
+    first (it ends ``read``, ``passwd``, a ``[Y/n]`` question, psql's ``\\prompt`` and ``\\password``,
+    without answering them); a program that ignores it (``trap '' INT``) gets the end of input
+    (Ctrl-D) instead, for each question it asks, never an answer (an empty line would say yes to
+    ``[Y/n]``). Then a mark echoed back makes sure no prompt of before is read for the next command.
+    True when the session is in step again."""
     assert sh.child is not None
     patterns = [sh.sql_prompt_re, sh.sql_more_re, sh.prompt_re] if sql else [sh.prompt_re]
     wait = InputWait()
@@ -162,9 +162,8 @@ def recover(sh: HostShell, sql: bool, reader: Reader | None) -> bool:
             sh.transcript.write("note", "Ctrl-C: ending the wait for input")
             sh.child.sendintr()
         else:
-            sh.transcript.write("note", f"{reader.comm} ignores Ctrl-C: answered with "
-                                + ("an empty line" if k == 1 else f"another line ({k - 1} spaces)"))
-            sh.child.sendline(" " * (k - 1))
+            sh.transcript.write("note", f"{reader.comm} still waits: Ctrl-D (end of input)")
+            sh.child.sendeof()
         idx, _, _ = sh._expect(patterns, 5, idle=wait)
         if idx == len(patterns) + 2:
             reader = wait.reader
