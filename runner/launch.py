@@ -178,13 +178,14 @@ class GuideRun:
 
     def _sandbox_up(self) -> Sandbox:
         """Bring the guide's sandbox up for this run; when a concurrent run uses it, a sandbox of its own
-        (NAME-2, NAME-3 …).  Sandboxes left by runs that died (kill -9) are removed first."""
+        (NAME-2, NAME-3 …).  Sandboxes left by runs that died (kill -9), or whose folder was deleted while
+        they were up, are removed first, each said with why."""
         from .sandbox import cleanup_abandoned, up_unused
 
         sb0 = self.sandbox
         assert sb0 is not None
-        for name in cleanup_abandoned(sb0.root):
-            sys.stderr.write(f"runbook: removed sandbox {name}, left by a run that ended abruptly\n")
+        for what in cleanup_abandoned(sb0.root).values():
+            sys.stderr.write(f"runbook: {what}\n")
         sb = up_unused(sb0, fresh=self.options.fresh)
         if sb.cleaned:
             sys.stderr.write(f"runbook: {sb.cleaned}\n")

@@ -30,7 +30,7 @@ from .reports.guide import to_json, to_junit
 from .reports.html import render_html
 from .reports.progress import ProgressPrinter
 from .reports.summary import mark_updated, print_failures, print_summary
-from .running.results import DONE_EARLIER, FAILED, INTERRUPTED, Progress, RunResult
+from .running.results import DONE_EARLIER, INTERRUPTED, Progress, RunResult
 from .running.session import Masker
 from .running.signals import Interrupted, SignalGuard
 from .running.steps import Runner
@@ -103,7 +103,7 @@ def _run(run: GuideRun, selected: list[str] | None, reports: GuideReports | None
             if printer is not None:
                 printer.close()
             run.finish(runner, interrupted=guard.signum is not None)
-    if guard.signum is not None and result.status != INTERRUPTED:
+    if guard.signum is not None and result.status != RunStatus.INTERRUPTED:
         result.status = RunStatus.INTERRUPTED  # the signal came after the last step
     return result
 
@@ -192,7 +192,7 @@ def _write_report(given: str, path: Path, reports: GuideReports, text: str, what
 
 def _selection_hint(run: GuideRun, result: RunResult, chosen: list[str] | None) -> None:
     """A step chosen with --only/--from failed on a sandbox where the steps before it never ran: say so."""
-    if result.status != FAILED or not chosen or run.sandbox is None:
+    if result.status != RunStatus.FAILED or not chosen or run.sandbox is None:
         return
     ids = [s.id for s in run.graph.steps]
     first = min(ids.index(s) for s in chosen)

@@ -227,8 +227,10 @@ def test_state_folder_deleted_while_up_is_found_from_the_machine(sb_root: Path, 
             sandbox_cli.add_arguments(parser)
             args = parser.parse_args(["down", "--name", gone.name, "--root", str(sb_root)])
             assert sandbox_cli.run(args, [], gone.name) == 0
-        elif cleaner == "next run":
-            assert gone.name in cleanup_abandoned(sb_root)
+        elif cleaner == "next run":  # what it removed and why, as the next run says it
+            said = cleanup_abandoned(sb_root)[gone.name]
+            assert f"sandbox {gone.name} " in said and f"whose folder {folder} was deleted while it was up" in said
+            assert "ended abruptly" not in said
         else:
             again = Sandbox(gone.name, [SandboxHost("c", addrs[0])], root=sb_root, network=network)
             again.up()

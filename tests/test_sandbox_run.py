@@ -284,6 +284,32 @@ def test_runbook_killed_then_down_or_next_run_cleans_up(tmp_path: Path) -> None:
         _assert_nothing_left(name, inodes, guide)
 
 
+def test_a_sandbox_whose_folder_was_deleted_while_up_is_removed_by_the_next_run_saying_so(tmp_path: Path) -> None:
+    """A sandbox kept up (``--keep``) whose folder is then deleted (a user's ``rm -rf``): the next run,
+    of another guide, removes what was left of it and says so truly (its folder was deleted while it
+    was up, not a run that ended abruptly)."""
+    name = f"rmrf-{os.getpid()}"
+    guide = tmp_path / f"{name}.md"
+    guide.write_text(SINGLE.read_text(encoding="utf-8"), encoding="utf-8")
+    cp = subprocess.run([str(RUNBOOK), "run", str(guide), "--keep", "--transcripts", str(tmp_path / "t1")],
+                        capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    inodes = _inodes(name)
+    subprocess.run(["rm", "-rf", str(DEFAULT_ROOT / name)], capture_output=True)  # (fails on its mounts)
+    assert not (DEFAULT_ROOT / name / "state.json").exists() and _pids_in(inodes, name)  # up, without its state
+    other = tmp_path / "next" / f"next-{os.getpid()}.md"
+    other.parent.mkdir()
+    other.write_text(SINGLE.read_text(encoding="utf-8"), encoding="utf-8")
+    cp = subprocess.run([str(RUNBOOK), "run", str(other), "--transcripts", str(tmp_path / "t2")],
+                        capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    said = [line for line in cp.stderr.splitlines() if f"sandbox {name} " in line]
+    assert len(said) == 1 and said[0].startswith("runbook: removed "), cp.stderr[-2000:]
+    assert f"whose folder {DEFAULT_ROOT / name} was deleted while it was up" in said[0]
+    assert "ended abruptly" not in said[0]
+    _assert_nothing_left(name, inodes, guide)
+
+
 def test_signal_while_the_sessions_close_still_writes_the_report(tmp_path: Path) -> None:
     """SIGINT after the last step, while the shells are being closed (the guide's shell runs an EXIT
     trap that takes seconds, so closing waits): the report and transcripts are still written, the

@@ -236,6 +236,51 @@ def test_a_soft_failure_is_a_field_and_not_in_the_report() -> None:
     assert by_id == []
 
 
+def _site_result() -> site.SiteResult:
+    check = results.CheckResult(4, "SELECT 1;", CheckStatus.VOLATILE, ["1"], ["1"], expected_span=(5, 7))
+    action = results.ActionResult("s#1", "s", kinds.ActionKind.SQL, "h", 3, Status.PASSED, checks=[check])
+    run = results.RunResult("site/a.md", "sandbox", RunStatus.PASSED, 0.0, 1.0,
+                            [results.StepResult("s", 1, "S", "normal", 2, Status.PASSED, actions=[action]),
+                             results.StepResult("t", 2, "T", None, 9, Status.NOT_RUN)])
+    page = site.PageResult("site/a.md", "a.md", "site", "examples", PageStatus.PASSED, result=run, started=0.5)
+    return site.SiteResult(["site"], SiteStatus.PASSED, 0.0, 1.0, [page], server_events=[
+        {"kind": ServerEventKind.RECOVERED, "seconds": 0.5, "detail": "PostgreSQL restarted its processes"}])
+
+
+def test_a_merged_site_report_holds_members_not_strings(tmp_path: Path) -> None:
+    """``runbook report merge`` reads the shards' JSON back into results whose enumeration-typed
+    fields hold the members (``Status.PASSED``, not ``"passed"``), as a run's own results do."""
+    from runner.reports.merge import merge_reports
+    from runner.reports.site import site_to_json
+
+    written = _site_result()
+    (tmp_path / "shard.json").write_text(json.dumps(site_to_json(written)))
+    merged = merge_reports([tmp_path / "shard.json"])
+    assert merged.pages[0].result == written.pages[0].result  # (read back whole)
+    found = _members(merged)
+    assert {where for where, _, _ in found} == {
+        "SiteResult.status", "PageResult.status", "RunResult.status", "StepResult.status", "ActionResult.status",
+        "ActionResult.kind", "CheckResult.status"}
+    assert [(where, v) for where, v, e in found if type(v) is not e] == []
+    assert type(merged.server_events[0]["kind"]) is ServerEventKind
+
+
+def test_a_merged_page_report_with_a_bad_value_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A page's own run report (which the site report's schema leaves free) is checked against a guide
+    report's schema: a value no enumeration has is a usage error naming the file and the page."""
+    from runner.cli import main as cli
+    from runner.reports.site import site_to_json
+
+    data = site_to_json(_site_result())
+    data["pages"][0]["report"]["steps"][0]["actions"][0]["checks"][0]["status"] = "fine"
+    (tmp_path / "shard.json").write_text(json.dumps(data))
+    assert cli(["report", "merge", str(tmp_path / "shard.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"runbook report merge: {tmp_path / 'shard.json'}: site/a.md's report is not a guide report" in err
+    assert "at steps/0/actions/0/checks/0/status: 'fine' is not one of" in err and "Traceback" not in err
+
+
 def _sources() -> list[tuple[str, ast.Module]]:
     return [(str(p.relative_to(ROOT)), ast.parse(p.read_text())) for d in ("runbook", "runner")
             for p in sorted((ROOT / d).rglob("*.py"))]

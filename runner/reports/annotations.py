@@ -19,7 +19,7 @@ from runbook.model import Finding
 
 from .. import untrusted
 from ..running.results import FAILED, RunResult
-from ..status import RunStatus, Status
+from ..status import CheckStatus, RunStatus, Status
 from ..untrusted import markdown_cell, markdown_code, visible
 
 _LEVELS = {"error": "error", "warning": "warning", "hint": "notice"}
@@ -55,7 +55,7 @@ def run_commands(result: RunResult) -> list[str]:
     out: list[str] = []
     for step in result.steps:
         for a in step.actions:
-            failed = [c for c in a.checks if c.status == FAILED]
+            failed = [c for c in a.checks if c.status == CheckStatus.FAILED]
             for c in failed:
                 line, end = c.expected_span if c.expected_span else (c.line, None)
                 message = f"{a.host}: result differs from the guide: " + "; ".join(c.problems)

@@ -10,25 +10,43 @@ from pathlib import Path
 from typing import Any
 
 from runbook.errors import UsageError
+from runbook.kinds import ActionKind
 
 from ..running.results import ActionResult, CheckResult, RunResult, StepResult
 from ..site.model import PageResult, SiteResult, site_status
-from ..status import PageStatus, SiteStatus
-from .schemas import read_report
+from ..status import CheckStatus, PageStatus, RunStatus, ServerEventKind, SiteStatus, Status
+from .schemas import load_report_schema, misfit, read_report
 
 
 def _run_result(data: dict[str, Any]) -> RunResult:
+    """A guide's run report (checked against its schema: every status and kind is one of its
+    enumeration's strings) as its result, with the enumerations' members."""
     steps = []
     for s in data["steps"]:
         actions = []
         for a in s["actions"]:
-            checks = [CheckResult(**{**c, **{k: tuple(c[k]) if c.get(k) else None
-                                             for k in ("expected_span", "statement_span")}}) for c in a["checks"]]
-            actions.append(ActionResult(**{**a, "checks": checks}))
-        steps.append(StepResult(**{**s, "actions": actions}))
+            checks = [CheckResult(**{**c, "status": CheckStatus(c["status"]),
+                                     **{k: tuple(c[k]) if c.get(k) else None
+                                        for k in ("expected_span", "statement_span")}}) for c in a["checks"]]
+            actions.append(ActionResult(**{**a, "kind": ActionKind(a["kind"]), "status": Status(a["status"]),
+                                           "checks": checks}))
+        steps.append(StepResult(**{**s, "status": Status(s["status"]), "actions": actions}))
     started = timegm(time.strptime(data["started"], "%Y-%m-%dT%H:%M:%SZ"))
-    return RunResult(data["guide"], data["target"], data["status"], float(started), data["duration"], steps,
-                     dict(data.get("blocked", {})))
+    return RunResult(data["guide"], data["target"], RunStatus(data["status"]), float(started), data["duration"],
+                     steps, dict(data.get("blocked", {})))
+
+
+def _page_run(page: dict[str, Any], path: Path) -> RunResult | None:
+    """A page's run report (the site report's schema leaves it free) checked against a guide report's
+    schema, then read back; a usage error naming the file and the page where it is no guide report."""
+    report = page["report"]
+    if report is None:
+        return None
+    wrong = misfit(report, load_report_schema())
+    if wrong:
+        raise UsageError(f"runbook report merge: {path}: {page['page']}'s report is not a guide report "
+                         f"(runbook schema report): {wrong}")
+    return _run_result(report)
 
 
 def _time_ms(text: str | None) -> float | None:
@@ -55,14 +73,15 @@ def merge_reports(paths: list[Path]) -> SiteResult:
         started.append(float(timegm(time.strptime(data["started"], "%Y-%m-%dT%H:%M:%SZ"))))
         duration = max(duration, data["duration"])
         server_start = max(server_start, data["server_start"])
-        events += data.get("server_events", [])  # (each shard's own example server)
+        events += [{**e, "kind": ServerEventKind(e["kind"])}  # (each shard's own example server)
+                   for e in data.get("server_events", [])]
         for p in data["pages"]:
             if p["page"] in pages:
                 raise UsageError(f"runbook report merge: {p['page']} is in two reports (the shards overlap)")
             pages[p["page"]] = PageResult(
                 p["page"], p["rel"], p["site"], p["shape"], PageStatus(p["status"]), p["reason"], p["duration"],
                 p["database"],
-                _run_result(p["report"]) if p["report"] is not None else None, list(p["findings"]), p["rewritten"],
+                _page_run(p, path), list(p["findings"]), p["rewritten"],
                 _time_ms(p.get("started")))
     ordered = [pages[k] for k in sorted(pages)]
     return SiteResult(sites, SiteStatus(site_status(ordered)), min(started), duration, ordered, server_start,

@@ -54,17 +54,24 @@ def read_report(path: Path, who: str, kinds: tuple[str, ...] = ("site",), need: 
     wanted = [schemas[k] for k in kinds]
     if "guide" in kinds and isinstance(data, dict) and "pages" not in data:
         wanted.reverse()  # a guide's report is told by what the other is not: its own schema's error first
-    import jsonschema
-
-    first = None
-    for name, load in wanted:
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load()).iter_errors(data))
-        if error is None:
+    first = ""
+    for _, load in wanted:
+        wrong = misfit(data, load())
+        if not wrong:
             result: dict[str, Any] = data
             return result
-        first = first or (name, error)  # (best_match: the shallowest error, the most telling)
-    assert first is not None
-    name, error = first
-    where = "/".join(str(x) for x in error.absolute_path) or "the top"
+        first = first or wrong
     which = " or ".join(f"runbook schema {n}" for n, _ in wanted)
-    raise UsageError(f"{who}: {path}: not a {' or '.join(kinds)} report ({which}): at {where}: {error.message}")
+    raise UsageError(f"{who}: {path}: not a {' or '.join(kinds)} report ({which}): {first}")
+
+
+def misfit(data: Any, schema: dict[str, Any]) -> str:
+    """Where ``data`` first differs from ``schema`` and how (``at pages/0/status: 'x' is not one of
+    [...]``: the shallowest error, the most telling); empty where it satisfies it."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is None:
+        return ""
+    where = "/".join(str(x) for x in error.absolute_path) or "the top"
+    return f"at {where}: {error.message}"

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ..running.results import FAILED, ActionResult, CheckResult
 from ..site.model import PageResult, SiteResult
-from ..status import PageStatus, ServerEventKind, Status
+from ..status import CheckStatus, PageStatus, ServerEventKind, Status
 from ..untrusted import safe_line
 from .console import STYLE, add_columns, clip
 from .console import console as results_console
@@ -78,7 +78,7 @@ def print_site_summary(result: SiteResult, stream: TextIO | None = None) -> None
     rows, notes = [], []
     for pr in result.pages:
         ran = _checks(pr)
-        failed = sum(1 for _, c in ran if c.status == FAILED)
+        failed = sum(1 for _, c in ran if c.status == CheckStatus.FAILED)
         notes.append(pr.reason if pr.status != PageStatus.PASSED
                      else (f"database {pr.database}" if pr.database else ""))
         rows.append([pr.page, pr.shape, pr.status, str(len(ran)), str(failed) if failed else "",
@@ -174,11 +174,11 @@ def site_to_junit(result: SiteResult) -> str:
                 for c in a.checks:
                     n += 1
                     case = ET.SubElement(suite, "testcase", classname=pr.rel, name=f"{pr.page}:{c.line}")
-                    if c.status == FAILED:
+                    if c.status == CheckStatus.FAILED:
                         failures += 1
                         el = ET.SubElement(case, "failure", message="; ".join(c.problems) or "differs")
                         el.text = "expected:\n" + "\n".join(c.expected) + "\nactual:\n" + "\n".join(c.actual)
-                if a.status == FAILED and not any(c.status == FAILED for c in a.checks):
+                if a.status == FAILED and not any(c.status == CheckStatus.FAILED for c in a.checks):
                     n += 1
                     failures += 1
                     line, message = _where(a)

@@ -27,7 +27,7 @@ from runbook.model import Action, Step
 from ..planning.model import Plan
 from ..planning.variants import names_other_host, variant_groups
 from ..planning.versions import requirement_block
-from ..status import RunStatus, Status
+from ..status import CheckStatus, RunStatus, Status
 from .compare import Volatile
 from .files import run_file
 from .observe import Observer
@@ -348,9 +348,9 @@ class Runner:
     def _after_blocked(ar: ActionResult, blocked: str) -> None:
         """A failure after a blocked example of its group: what it needs was not made; blocked too
         (the failure itself is kept in the details, its failed checks are not counted)."""
-        failed = [c for c in ar.checks if c.status == FAILED]
+        failed = [c for c in ar.checks if c.status == CheckStatus.FAILED]
         ar.details = "\n".join(x for x in (ar.message, ar.details) if x)
-        ar.checks = [c for c in ar.checks if c.status != FAILED]
+        ar.checks = [c for c in ar.checks if c.status != CheckStatus.FAILED]
         lines = ", ".join(str(c.line) for c in failed)
         ar.message = (f"after the blocked example ({blocked})" + (f"; checks at line {lines} not run" if lines else ""))
         ar.status = BLOCKED

@@ -155,20 +155,22 @@ def up_unused(base: Sandbox, *, fresh: bool = False,
     raise SandboxBusy(f"sandbox {base.name}: 99 sandboxes of its name are in use")
 
 
-def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> list[str]:
+def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> dict[str, str]:
     """Tear down every sandbox under ``root`` left by a run that died (its owner process is gone,
     e.g. ``kill -9``), and every one whose folder was deleted while it was up (found from the machine's
     side: :func:`.folders.orphans`); kept sandboxes (no owner) and those of live runs stay.  Returns
-    their names."""
+    their names, each with what was removed and why (``removed sandbox NAME, left by a run that ended
+    abruptly (pid N)``), as the next run says it."""
     from .core import Sandbox
 
     root = Path(root)
     if not root.is_dir() and not orphans(root):
-        return []
-    done: list[str] = []
+        return {}
+    done: dict[str, str] = {}
     with root_lock(root):
+        lost = orphans(root)  # (an rm -rf that failed on the folder's mounts leaves it, without its state)
         for p in sorted(root.iterdir()):
-            if not p.is_dir() or not SANDBOX_NAME_RE.match(p.name):
+            if not p.is_dir() or not SANDBOX_NAME_RE.match(p.name) or p.name in lost:
                 continue
             try:
                 state = read_state(p)
@@ -177,8 +179,10 @@ def cleanup_abandoned(root: Path = DEFAULT_ROOT) -> list[str]:
             if state is not None and (state.owner is None or state.owner_alive()):
                 continue
             down_locked(Sandbox(p.name, [], root=root), fast=True)
-            done.append(p.name)
-        for name in orphans(root):
+            pid = f" (pid {state.owner[0]})" if state is not None and state.owner is not None else ""
+            done[p.name] = f"removed sandbox {p.name}, left by a run that ended abruptly{pid}"
+        for name in lost:
             down_locked(Sandbox(name, [], root=root), fast=True)
-            done.append(name)
+            done[name] = (f"removed what was left of sandbox {name} (its hosts' processes, mounts and "
+                          f"namespaces), whose folder {root / name} was deleted while it was up")
     return done

@@ -23,7 +23,7 @@ from ..planning.plan import build_plan
 from ..running.compare import Volatile
 from ..running.results import RunResult
 from ..running.steps import Runner, RunnerOptions
-from ..status import PageStatus
+from ..status import CheckStatus, PageStatus
 from .groups import run_groups
 from .howto import clean_up, snapshot
 from .model import (
@@ -193,7 +193,7 @@ class Turns:
 
 
 def _failed_checks(result: RunResult) -> bool:
-    return any(c.status == FAILED for s in result.steps for a in s.actions for c in a.checks)
+    return any(c.status == CheckStatus.FAILED for s in result.steps for a in s.actions for c in a.checks)
 
 
 def _run_once(work: PageWork, server: ExampleServer, options: SiteOptions, plan: Plan, volatile: Volatile,

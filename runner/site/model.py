@@ -12,7 +12,7 @@ from typing import Any
 from runbook.model import Graph
 
 from ..running.results import RunResult
-from ..status import PageStatus, SiteStatus
+from ..status import PageStatus, SiteStatus, Status
 
 PASSED, FAILED, BLOCKED, INTERRUPTED = PageStatus.PASSED, PageStatus.FAILED, PageStatus.BLOCKED, PageStatus.INTERRUPTED
 
@@ -109,8 +109,8 @@ def site_status(pages: list[PageResult]) -> str:
 def first_problem(result: RunResult) -> str:
     for s in result.steps:
         for a in s.actions:
-            if a.status in (FAILED, BLOCKED) and a.message:
+            if a.status in (Status.FAILED, Status.BLOCKED) and a.message:
                 return a.message
-        if s.status in (FAILED, BLOCKED) and s.reason:
+        if s.status in (Status.FAILED, Status.BLOCKED) and s.reason:
             return s.reason
     return ""

@@ -25,7 +25,7 @@ from runbook.site_pages import SiteSettings
 from ..planning.environment import installed_pg_versions
 from ..reports.progress import PageProgress
 from ..running.signals import Interrupted, SignalGuard
-from ..status import PageStatus, SiteStatus
+from ..status import PageStatus, RunStatus, SiteStatus
 from .examples import holding_a_slot, run_example, run_howto
 from .howto import uses_running_server
 from .model import (
@@ -169,7 +169,7 @@ def _run_guides(guides: list[int], works: list[PageWork], results: dict[int, Pag
             return exc
         pr = PageResult(str(w.page.path), w.page.rel, w.site, w.shape, PageStatus(result.status) if result else PASSED,
                         duration=time.monotonic() - p0, result=result, started=begun)
-        if result is not None and result.status != PASSED:
+        if result is not None and result.status != RunStatus.PASSED:
             pr.reason = first_problem(result)
         results[i] = pr
         lines.page(pr)

@@ -124,7 +124,7 @@ def merge_second_run(first: RunResult, second: RunResult, graph: Graph, extra: V
             for c in ar.checks:
                 other = again.get((ar.action, ar.host, c.line))
                 st = statements.get((ar.action, c.line))
-                if c.status != FAILED or other is None or st is None or st.expected is None:
+                if c.status != CheckStatus.FAILED or other is None or st is None or st.expected is None:
                     continue
                 out1, out2 = parse_output(c.actual), parse_output(other.actual)
                 cmp = compare_runs(st.expected, out1, out2, extra, ordered=has_order_by(st.sql, out1.columns))
@@ -139,8 +139,8 @@ def merge_second_run(first: RunResult, second: RunResult, graph: Graph, extra: V
             step.status = BLOCKED if any(a.status == BLOCKED for a in step.actions) else PASSED
             step.reason = next((a.message for a in step.actions if a.status == BLOCKED), "")
     statuses = {s.status for s in first.steps}
-    if first.status == FAILED and FAILED not in statuses:
-        first.status = RunStatus(BLOCKED if BLOCKED in statuses else PASSED)
+    if first.status == RunStatus.FAILED and FAILED not in statuses:
+        first.status = RunStatus.BLOCKED if BLOCKED in statuses else RunStatus.PASSED
     return changed
 
 
@@ -149,7 +149,7 @@ def _restatus_action(ar: ActionResult) -> None:
     it passes when none is left."""
     if ar.status != FAILED or "result differs from the guide" not in ar.message:
         return
-    failed: list[CheckResult] = [c for c in ar.checks if c.status == FAILED]
+    failed: list[CheckResult] = [c for c in ar.checks if c.status == CheckStatus.FAILED]
     if not failed:
         ar.status, ar.message = PASSED, ""
         return
