@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import line_of
 
-from runbook.read.sql import is_syntax, statements
+from runbook.read.sql import is_syntax, sent_by, statements
 
 INTERLEAVED = """\
 SELECT pgroonga_query_expand('synonyms', 'term', 'synonyms',
@@ -195,3 +195,72 @@ def test_a_pasted_plan_written_by_hand() -> None:
     plan = found[0].expected
     assert plan is not None and plan.pasted and plan.columns == ["QUERY PLAN"]
     assert plan.rows == [["Seq Scan on memos"]] and plan.row_count is None
+
+
+SENDING = """\
+SELECT 1 AS a \\gx
+-- -[ RECORD 1 ]
+-- a | 1
+SELECT 2 AS b
+\\g
+--  b
+-- ---
+--  2
+-- (1 row)
+SELECT 3 AS v \\gset
+\\echo :v
+SELECT relname FROM pg_class WHERE relname = 'x\\gx' \\g (format=csv)
+SELECT format('SELECT %s', 4)
+\\gexec
+SELECT 5 AS c;
+"""
+
+
+def test_meta_commands_that_send_the_buffer_end_a_statement() -> None:
+    """``\\gx``, ``\\g``, ``\\gset``, ``\\gexec`` end their statement, on its line or the next one, as
+    ``;`` does; the meta-command stays in the statement as psql is sent it; output after it is its."""
+    found, findings = statements(SENDING, 1, "page.md")
+    assert findings == []
+    assert [s.sql for s in found] == [
+        "SELECT 1 AS a \\gx", "SELECT 2 AS b\n\\g", "SELECT 3 AS v \\gset", "\\echo :v",
+        "SELECT relname FROM pg_class WHERE relname = 'x\\gx' \\g (format=csv)",
+        "SELECT format('SELECT %s', 4)\n\\gexec", "SELECT 5 AS c;"]
+    assert [(s.span.line, s.span.end_line) for s in found] == [
+        (1, 1), (line_of(SENDING, "SELECT 2"), line_of(SENDING, "\\g", 2)),  # (the first is "\\gx")
+        (line_of(SENDING, "SELECT 3"),) * 2, (line_of(SENDING, "\\echo"),) * 2,
+        (line_of(SENDING, "SELECT relname"),) * 2,
+        (line_of(SENDING, "SELECT format"), line_of(SENDING, "\\gexec")), (line_of(SENDING, "SELECT 5"),) * 2]
+    gx, g = found[0].expected, found[1].expected
+    assert gx is not None and gx.expanded and (gx.columns, gx.rows) == (["a"], [["1"]])
+    assert gx.span.line == line_of(SENDING, "-[ RECORD 1 ]")
+    assert g is not None and (g.columns, g.rows, g.span.line) == (["b"], [["2"]], line_of(SENDING, "--  b"))
+    assert all(s.expected is None for s in found[2:])
+
+
+def test_output_pasted_after_a_meta_command_is_the_statements() -> None:
+    """psql's expanded output pasted without ``-- `` after ``\\gx`` is that statement's, not SQL."""
+    code = "SELECT 1 AS a, 'x' AS b \\gx\n-[ RECORD 1 ]\na | 1\nb | x\n\nSELECT 2 AS c;"
+    found, findings = statements(code, 5, "page.md")
+    assert findings == []
+    assert [(s.sql, s.span.line) for s in found] == [("SELECT 1 AS a, 'x' AS b \\gx", 5), ("SELECT 2 AS c;", 10)]
+    exp = found[0].expected
+    assert exp is not None and exp.pasted and exp.expanded and exp.rows == [["1", "x"]]
+    assert (exp.span.line, exp.span.end_line) == (6, 8)
+
+
+def test_a_backslash_in_a_string_or_another_meta_command_ends_nothing() -> None:
+    """``'\\g'`` in a string is no meta-command; ``\\set`` and ``\\echo`` send nothing: the statement
+    goes on to its ``;``, and a block of them alone is no syntax."""
+    code = "SELECT E'a\\\\g' AS s,\n  '\\gx' AS t\n  \\set x 1\n  ;"
+    found, findings = statements(code, 1, "page.md")
+    assert findings == []
+    assert [(s.span.line, s.span.end_line) for s in found] == [(1, 4)]
+    assert not is_syntax("SELECT 1 AS a \\gx") and not is_syntax("SELECT 1\n\\g")
+    assert is_syntax("column LIKE pattern")
+
+
+def test_sent_by_names_the_meta_command_that_sends_a_statement() -> None:
+    """What the runner refuses (``\\watch`` repeats its query until Ctrl-C) it tells with :func:`sent_by`."""
+    assert [sent_by(s) for s in ("SELECT 1 \\watch 2", "SELECT 1\n\\watch", "\\watch", "SELECT 1 \\gx",
+                                 "SELECT 1 \\gset p_", "SELECT 1;", "SELECT '\\watch';", "\\echo x")] == [
+        "watch", "watch", "watch", "gx", "gset", None, None, None]

@@ -1,7 +1,11 @@
 """SQL blocks as psql reads them: statements, meta-commands, expected output and prose in comments.
 
-Statements end with ``;`` outside quotes; the ``-- `` comments between them are told apart as
-expected output or as prose inside SQL.
+Statements end with ``;`` outside quotes, or at a psql meta-command that sends the query buffer
+(``\\g``, ``\\gx``, ``\\gset``, ``\\gexec``, ``\\gdesc``, ``\\crosstabview``, ``\\watch``; arguments
+allowed) at the end of the statement's line or on the next line: the meta-command stays in the
+statement, which psql is sent as written (:func:`sent_by` names it).  A backslash outside quotes
+begins psql's meta-commands: the rest of its line is theirs, never SQL.  The ``-- `` comments between
+statements are told apart as expected output or as prose inside SQL.
 
 A comment is a statement's expected output when it follows the statement (blank lines between
 allowed, no other statement) and is shaped like psql's output (:func:`~runbook.psql_output.looks_like_output`):
@@ -28,8 +32,10 @@ from ..model import Finding, Prose, Span, Statement
 from ..psql_output import looks_like_output, parse_expected, parse_output, pasted_output_end
 
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
-_SPECIAL_RE = re.compile(r"--|/\*|['\"$]")
-"""Where a quote, a comment or a dollar quote may begin, outside quotes."""
+_SPECIAL_RE = re.compile(r"--|/\*|['\"$\\]")
+"""Where a quote, a comment, a dollar quote or a meta-command may begin, outside quotes."""
+_SENDS_RE = re.compile(r"\\(?P<name>g|gx|gset|gexec|gdesc|crosstabview|watch)(?![A-Za-z])")
+"""psql's meta-commands that send the query buffer: they end a statement as ``;`` does."""
 _QUOTE_END_RE = re.compile(r"''|'")
 _E_QUOTE_END_RE = re.compile(r"\\.|''|'", re.DOTALL)
 _PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z_][^}]*\}")
@@ -49,11 +55,21 @@ class ScannedLine:
     """The line ends inside a string, a quoted identifier, a dollar-quoted body or a block comment."""
     bare: str = ""
     """The code outside strings, quoted identifiers, dollar-quoted bodies and block comments."""
+    meta: str | None = None
+    """The line's psql meta-commands: from its first backslash outside quotes to its end (psql reads
+    the rest of the line as meta-commands and their arguments: ``\\gx``, ``\\gset v_``, ``\\echo 'a'``)."""
+
+    @property
+    def sends(self) -> bool:
+        """A meta-command of the line sends the query buffer (``\\g``, ``\\gx``, ``\\gset``, ``\\gexec``,
+        ``\\gdesc``, ``\\crosstabview``, ``\\watch``): the statement ends on this line, as at ``;``."""
+        return self.meta is not None and _SENDS_RE.search(self.meta) is not None
 
 
 class Scanner:
     """Reads SQL line by line, following quotes across lines (``'…'`` with ``''``, ``E'…'`` with
-    backslashes, ``"…"``, ``$tag$…$tag$``, ``/* … */``)."""
+    backslashes, ``"…"``, ``$tag$…$tag$``, ``/* … */``); a backslash outside them begins the line's
+    meta-commands."""
 
     __slots__ = ("quote",)
 
@@ -66,6 +82,7 @@ class Scanner:
         n = len(line)
         i = 0
         comment: str | None = None
+        meta: str | None = None
         bare: list[str] = []
         while i < n:
             if quote is None:
@@ -75,9 +92,12 @@ class Scanner:
                     break
                 j = m.start()
                 token = m.group()
-                if token == "--":
+                if token == "--" or token == "\\":
                     bare.append(line[i:j])
-                    comment = line[j:]
+                    if token == "--":
+                        comment = line[j:]
+                    else:
+                        meta = line[j:]
                     break
                 bare.append(line[i:j + 1])
                 i = j + len(token)
@@ -104,7 +124,7 @@ class Scanner:
                 quote, i = None, k + len(end)
         self.quote = quote
         body = line if comment is None else line[: n - len(comment)]
-        return ScannedLine(number, line, body, comment, quote is not None, "".join(bare))
+        return ScannedLine(number, line, body, comment, quote is not None, "".join(bare), meta)
 
 
 def scan(code: str, first_line: int) -> list[ScannedLine]:
@@ -114,7 +134,15 @@ def scan(code: str, first_line: int) -> list[ScannedLine]:
 
 
 def _ends_statement(line: ScannedLine) -> bool:
-    return not line.quoted and line.code.rstrip().endswith(";")
+    return not line.quoted and (line.code.rstrip().endswith(";") or line.sends)
+
+
+def sent_by(sql: str) -> str | None:
+    """The meta-command that sends a statement (or a meta-command line alone) to the server, without
+    its backslash (``gx``, ``gset``, ``watch`` …); None for a statement that ends with ``;``."""
+    lines = scan(sql.rstrip("\n"), 1)
+    m = _SENDS_RE.search(lines[-1].meta or "") if not lines[-1].quoted else None
+    return m.group("name") if m else None
 
 
 def is_syntax(code: str) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from runbook.kinds import ActionKind, ExpectedKind
 from runbook.model import Action, Expected, Statement
 from runbook.psql_output import parse_output
+from runbook.read.sql import sent_by
 
 from ..status import CheckStatus
 from .compare import Comparison, compare_output, has_order_by
@@ -135,6 +136,11 @@ def run_sql(runner: Runner, action: Action, host: str, ar: ActionResult) -> None
         if st.sql.startswith("\\q"):
             sh.close_psql()
             continue
+        if sent_by(st.sql) == "watch":  # it would run the query again every few seconds until Ctrl-C
+            ar.soft, ar.status = False, FAILED
+            ar.message = (f"line {st.span.line}: psql's \\watch repeats the query until it is interrupted: "
+                          "not run (end the query with ';' to run it once)")
+            return
         if not _statement(runner, sh, st, host, ar):
             return
 
