@@ -1,9 +1,14 @@
 """Interactive sessions on a host, driven through pexpect as a person would type.
 
-A :class:`HostShell` is one login shell per host with a sentinel prompt that printed output cannot
-fake (a random nonce plus the exit status), no echo, no line editing, ``PAGER=cat``, no colours.
-Inside it, ``psql`` sessions are opened the way the guide opens them (``psql blog``), with their
-own sentinel prompt carrying the last statement's error state and SQLSTATE.
+A :class:`HostShell` is one login shell per host with a sentinel prompt (a random nonce, new for
+each page that uses the shell, plus the exit status), no echo, no line editing, ``PAGER=cat``, no
+colours. Inside it, ``psql`` sessions are opened the way the guide opens them (``psql blog``), with
+their own sentinel prompt carrying the last statement's error state and SQLSTATE, set on psql's input
+once it has started (its command line, which every process of the host can read in /proc, holds
+none). Output matches a sentinel by chance never, but on purpose it can: a guide can learn its own
+(``\\echo :PROMPT1``, ``$PS1``) and print it, and so misreport its own results (its author writes its
+expected output anyway). A program a page starts cannot do so on a later page's terminal: a shell is
+kept for another page only where nothing but psql ran in it (runner/site/shells.py).
 """
 
 from __future__ import annotations
@@ -305,15 +310,23 @@ class HostShell:
         return CommandResult(status, output, time.monotonic() - t0, dropped)
 
     # -- psql -------------------------------------------------------------------------------
-    def psql_argv_options(self) -> str:
+    def psql_argv_options(self, opening: str) -> str:
         """Options the runner adds to the guide's ``psql`` so that it can be driven: no readline
-        (``-n``: typed statements are not echoed), no psqlrc (``-X``), sentinel prompts, no pager."""
-        prompt = f"__RBQ_{self.nonce}_%:ERROR:_%:LAST_ERROR_SQLSTATE:__> "
-        return " ".join(
-            ["-n", "-X", "-v", shlex.quote(f"PROMPT1={prompt}"), "-v",
-             shlex.quote(f"PROMPT2=__RBC_{self.nonce}_%R__> "), "-v", shlex.quote(f"PROMPT3=__RBC_{self.nonce}_C__> "),
-             "-P", "pager=off", "-v", "VERBOSITY=default"]
-        )
+        (``-n``: typed statements are not echoed), no psqlrc (``-X``), a prompt for its start only
+        (``opening``, used once: the sentinel prompts are set on its input, :meth:`_set_prompts`, so
+        psql's command line, which every process of the host reads in /proc, holds none), no pager."""
+        return " ".join(["-n", "-X", "-v", shlex.quote(f"PROMPT1=__RBO_{opening}__> "), "-P", "pager=off", "-v",
+                         "VERBOSITY=default"])
+
+    def _set_prompts(self) -> None:
+        """psql (started, at its opening prompt) takes its sentinel prompts from its input."""
+        assert self.child is not None
+        prompts = {"PROMPT1": f"__RBQ_{self.nonce}_%:ERROR:_%:LAST_ERROR_SQLSTATE:__> ",
+                   "PROMPT2": f"__RBC_{self.nonce}_%R__> ", "PROMPT3": f"__RBC_{self.nonce}_C__> "}
+        self.child.sendline(" ".join(f"\\set {k} '{v}'" for k, v in prompts.items()))
+        idx, _, before = self._expect([self.sql_prompt_re, self.prompt_re], 10)
+        if idx != 0:
+            raise SessionError(f"{self.host}: psql did not take its prompts", _tail(before))
 
     def open_psql(self, session_id: str, command: str, *, timeout: float | None = None) -> None:
         """Open ``command`` (``psql blog``, as the guide writes it) as an interactive session."""
@@ -326,15 +339,18 @@ class HostShell:
         i = next((n for n, w in enumerate(words) if w == "psql" or w.endswith("/psql")), None)
         if i is None:
             raise SessionError(f"{self.host}: cannot open psql with {command!r} (no psql command in it)")
-        full = " ".join(words[: i + 1] + [self.psql_argv_options()] + words[i + 1 :])
+        opening = _secrets.token_hex(6)
+        full = " ".join(words[: i + 1] + [self.psql_argv_options(opening)] + words[i + 1 :])
         self.transcript.write("in", command)
         self.child.sendline(full)
         wait = InputWait(what=command)
-        idx, _, before = self._expect([self.sql_prompt_re, self.prompt_re, _PASSWORD_RE], timeout or 30, idle=wait)
+        idx, _, before = self._expect([re.compile(rf"__RBO_{opening}__> "), self.prompt_re, _PASSWORD_RE],
+                                      timeout or 30, idle=wait)
         if idx == 5:  # (sudo's password prompt, say)
             raise WaitsForInput(stop_waiting(self, wait, before, sql=False), _tail(before))
         before = before.replace("\r\n", "\n")
         if idx == 0:
+            self._set_prompts()
             self.psql_session = session_id
             self.psql_opened = before
             self.transcript.write("out", before)

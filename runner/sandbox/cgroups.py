@@ -133,9 +133,9 @@ def kill_all(cgroups: dict[str, str], timeout: float = 10.0) -> list[int]:
 def kill_hosts(groups: list[dict[str, str]], timeout: float = 10.0) -> list[int]:
     """:func:`kill_all` for several hosts at once: all frozen, all killed, all thawed, then waited for."""
     freezers = [g["freezer"] for g in groups if g.get("freezer") and Path(g["freezer"]).is_dir()]
-    frozen = [f for f in freezers if _set_freezer(f, "FROZEN")]
+    frozen = [f for f in freezers if _set_freezer(f, "FROZEN")]  # (a v1 freezer freezes its cgroups below too)
     for f in freezers:
-        for pid in _procs(f):
+        for pid in _procs_below(f):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
     for f in freezers:
@@ -143,7 +143,7 @@ def kill_hosts(groups: list[dict[str, str]], timeout: float = 10.0) -> list[int]
             _set_freezer(f, "THAWED")
     deadline = time.monotonic() + timeout
     left: list[int] = []
-    for d in [d for g in groups for d in g.values() if Path(d).is_dir()]:
+    for d in [s for g in groups for top in g.values() if Path(top).is_dir() for s in _below(top)]:
         while True:
             left = _procs(d)
             if not left or time.monotonic() > deadline:
@@ -166,10 +166,19 @@ def _procs(d: str) -> list[int]:
         return []
 
 
+def _below(d: str) -> list[str]:
+    """``d`` and the cgroups below it (those of runner/site/shells.py, one per example page's shell),
+    deepest first."""
+    return [top for top, _, _ in os.walk(d, topdown=False)]
+
+
+def _procs_below(d: str) -> list[int]:
+    return [pid for s in _below(d) for pid in _procs(s)]
+
+
 def remove(cgroups: dict[str, str]) -> None:
     """rmdir the host's cgroups and, when empty, the sandbox's folder above them."""
-    for d in cgroups.values():
-        p = Path(d)
+    for p in [Path(s) for d in cgroups.values() for s in _below(d)]:
         deadline = time.monotonic() + 2
         while p.is_dir():  # (busy a moment while its last tasks finish exiting)
             try:
@@ -179,7 +188,7 @@ def remove(cgroups: dict[str, str]) -> None:
                     break
                 time.sleep(0.005)
         with contextlib.suppress(OSError):
-            p.parent.rmdir()
+            p.parent.rmdir()  # (the folder above, once empty: the host's below a shell's, the sandbox's)
 
 
 def counters(cgroups: dict[str, str]) -> dict[str, int]:

@@ -37,7 +37,7 @@ from .model import (
 )
 from .pages import PageWork
 from .server import SERVER_HOST, ExampleServer
-from .shells import ExampleRunner, SharedHostTransport
+from .shells import ExampleRunner, SharedHostTransport, runs_programs
 from .volatility import merge_second_run
 
 
@@ -100,11 +100,12 @@ def run_howto(work: PageWork, server: ExampleServer, options: SiteOptions, lock:
             transcripts = options.transcripts / Path(work.page.rel).with_suffix("")
             server.ready.wait()
             server.check_running()
-            runner = Runner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
+            runner = ExampleRunner(plan, SharedHostTransport(server.sandbox), RunnerOptions(
                 timeout=options.timeout, settle=options.settle, volatile=[
                     (v.name, regex.compile(v.pattern)) for v in work.settings.volatile],
                 versions=server.versions.get(work.settings.root)), secrets={}, transcripts=transcripts)
-            pr.result = runner.run()
+            with server.shells.programs():  # (its shell, and all it started, killed when it ends)
+                pr.result = runner.run()
             pr.status = PageStatus(pr.result.status)
             if pr.status != PASSED:
                 pr.reason = first_problem(pr.result)
@@ -218,10 +219,12 @@ def _one_run(work: PageWork, server: ExampleServer, options: SiteOptions, plan: 
     def group_database(n: int) -> str:
         return server.new_database(page, s, suffix=f"g{n}", fresh=True)
 
-    sql_only = all(a.kind == ActionKind.SQL for a in plan.graph.actions())  # its shell runs only psql: kept for others
+    # its shell runs only psql: kept for others (runner/site/shells.py); else a page running programs
+    psql_only = all(a.kind == ActionKind.SQL and not runs_programs(a.code) for a in plan.graph.actions())
     runner = ExampleRunner(plan, SharedHostTransport(server.sandbox, server.shell_argv()), RunnerOptions(
         timeout=options.timeout, settle=options.settle, database=database, go_on=True, volatile=volatile,
         keep_going_checks=options.update_expected, group_database=group_database,
         versions=server.versions.get(s.root), groups=groups), secrets={}, transcripts=transcripts,
-        pool=server.shells if sql_only else None)
-    return database, runner, runner.run()
+        pool=server.shells if psql_only else None)
+    with contextlib.nullcontext() if psql_only else server.shells.programs():
+        return database, runner, runner.run()
