@@ -42,19 +42,24 @@ SELECT 1 AS one;
 ```
 """.replace(" @@", " ")
 
-SHELL_PID = "\\! echo \"bash $(cut -d' ' -f4 /proc/$PPID/stat)\""
-"""Prints the pid of the shell psql runs in (psql's parent): the same in two pages, the same shell."""
+SHELL_PID = ("SELECT 'bash ' || string_agg(ppid, ',') AS shell FROM (SELECT split_part(pg_read_file('/proc/' || p "
+             "|| '/stat', 0, 512, true), ' ', 4) AS ppid FROM pg_ls_dir('/proc') p WHERE p ~ '^[0-9]+$' AND "
+             "pg_read_file('/proc/' || p || '/comm', 0, 64, true) = E'psql\\n') s WHERE ppid <> '0';")
+"""Prints the pid of the shell psql runs in (psql's parent, as the server reads it in /proc: the page
+runs no program, so its shell may be kept; parent 0 is a psql of runbook's own, from outside the
+host): the same in two pages, the same shell."""
 
 BLOCKS = {
     "a-prompt.md": f"```sql\n{SHELL_PID}\n\\prompt 'Your name: ' name\n```",
-    "b-password.md": "```sql\nSELECT 2;\n\\password\n```",
+    "b-password.md": f"```sql\n{SHELL_PID}\nSELECT 2;\n\\password\n```",
     "c-shell-escape.md": "```sql\n\\! read x\n```",
     "d-read.md": "```console\n$ read x\n```",
     "e-question.md": "```console\n$ read -p 'Do you want to continue? [Y/n] ' answer\n```",
     "f-no-ctrl-c.md": "```console\n$ bash -c 'trap \"\" INT; read a; read b'\n```",
     "z-after.md": f"```sql\n{SHELL_PID}\n```",
 }
-"""Pages run one at a time (-j 1) in this order, each on the shell the page before put aside."""
+"""Pages run one at a time (-j 1) in this order; a page running psql only (a, b, z) on the shell the page
+before put aside, a page running programs (c to f) on a shell of its own (runner/site/shells.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +143,9 @@ def test_the_page_after_them_passes_on_the_kept_shell(waits: dict[str, Any]) -> 
     assert waits["pages"]["z-after.md"]["status"] == "passed"
     assert waits["pages"]["z-after.md"]["checks"]["passed"] == 1
     assert "did not finish within" not in waits["out"] and "no prompt after" not in waits["out"]
-    # the shell the \prompt page left at its prompt went on to the next SQL-only pages, and to this one
-    shells = [re.findall(r"^\S+ (bash \d+)$", _transcript(waits, p), re.MULTILINE)
-              for p in ("a-prompt.md", "z-after.md")]
+    # the shell the \prompt page left at its prompt went on to the next page (SQL only)
+    shells = [re.findall(r"^\S+ +(bash \d+) *$", _transcript(waits, p), re.MULTILINE)
+              for p in ("a-prompt.md", "b-password.md")]
     assert len(shells[0]) == 1 and shells[0] == shells[1], shells
 
 
