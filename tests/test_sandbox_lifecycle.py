@@ -189,6 +189,41 @@ def test_cluster_templates_are_made_by_the_sandbox_only(sb_root: Path) -> None:
 
 @pytest.mark.sandbox
 @needs_sandbox
+def test_a_host_named_like_the_sandboxs_own_folder_has_a_folder_of_its_own(sb_root: Path) -> None:
+    """A guide's host ``cache`` (the sandbox once kept its template cache as ``cache`` beside the hosts'
+    folders, so that host's folder was the cache every host sees): each of the sandbox's own entries
+    beside the hosts' folders has a name no host can have, the hosts' cache holds no host's files,
+    and the host ``cache`` runs its cluster, whose template another host copies."""
+    from runner.sandbox.state import HOST_NAME_RE
+
+    addrs = _free_addresses(2, start=210)
+    sb = Sandbox(_uname("hc"), [SandboxHost("cache", addrs[0]), SandboxHost("b", addrs[1])], root=sb_root,
+                 network="loopback")
+    try:
+        sb.up()
+        own = set(os.listdir(sb.run_dir)) - {"cache", "b"}
+        assert own and not [n for n in own if HOST_NAME_RE.match(n)], own
+        assert {"layer", "lib-postgresql"} <= set(os.listdir(sb.run_dir / "cache"))  # the host's own folder
+        for host in ("cache", "b"):
+            seen = sb.run(host, ["ls", "-A", "/var/cache/runbook/sandbox"]).stdout.split()
+            assert not {"layer", "lib-postgresql", "run-postgresql"} & set(seen), (host, seen)
+        version, port = bound_pg_version(), "5998"  # a port no machine template has: saved in the cache
+        cp = sb.run("cache", ["runbook-createcluster", version, "main", port], timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        cp = sb.run("cache", ["pg_ctlcluster", version, "main", "start"], timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        assert sb.run("cache", ["pg_lsclusters", "-h"]).stdout.split()[:4] == [version, "main", port, "online"]
+        assert [p.name for p in (sb.cache_dir / "clusters").iterdir() if (p / "done").is_file()]
+        cp = sb.run("b", ["runbook-createcluster", version, "main", port], timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        assert sb.run("b", ["test", "-f", f"/var/lib/postgresql/{version}/main/PG_VERSION"]).returncode == 0
+    finally:
+        sb.down()
+    assert not sb.run_dir.exists()
+
+
+@pytest.mark.sandbox
+@needs_sandbox
 @pytest.mark.parametrize("cleaner,network", [("sandbox down", "netns"), ("next run", "loopback"),
                                              ("next run", "netns"), ("up again", "netns")])
 def test_state_folder_deleted_while_up_is_found_from_the_machine(sb_root: Path, cleaner: str, network: str) -> None:

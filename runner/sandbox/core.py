@@ -99,8 +99,10 @@ class Sandbox:
 
     @property
     def cache_dir(self) -> Path:
-        """The sandbox's own cluster templates (``/var/cache/runbook/sandbox`` in its hosts)."""
-        return self.run_dir / "cache"
+        """The sandbox's own cluster templates (``/var/cache/runbook/sandbox`` in its hosts), beside the
+        hosts' folders under a name no host can have (a host name starts with a letter or a digit:
+        a guide's host ``cache`` has a folder of its own)."""
+        return self.run_dir / folders.CACHE_FOLDER
 
     @property
     def key(self) -> str:

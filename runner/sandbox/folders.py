@@ -3,11 +3,11 @@
 * ``ROOT/NAME`` (``Sandbox.dir``): its records (``state.json``), its network namespace files
   (``ns/``, nsfs mounts) and crun's state;
 * ``RUN_DIR/KEY`` (``Sandbox.run_dir``; KEY is NAME-HASH, HASH of the resolved ``ROOT/NAME``, so two
-  roots never clash): its hosts' folders and mounts (writable layers, data and socket tmpfs, the
-  template cache).  ``ROOT/NAME/hosts`` links there, and its file :data:`FOLDER_FILE` names
-  ``ROOT/NAME``.  It is a folder every id can reach, whatever ROOT is (crun makes a host's root
-  folder private from inside its user namespace, so every folder above it must be searchable by the
-  host's ids).
+  roots never clash): its hosts' folders (``RUN_DIR/KEY/HOST``) and mounts (writable layers, data
+  and socket tmpfs), and the template cache (:data:`CACHE_FOLDER`).  ``ROOT/NAME/hosts`` links
+  there, and its file :data:`FOLDER_FILE` names ``ROOT/NAME``.  It is a folder every id can reach,
+  whatever ROOT is (crun makes a host's root folder private from inside its user namespace, so every
+  folder above it must be searchable by the host's ids).
 
 Teardown starts from the records, and a sandbox whose ``ROOT/NAME`` was deleted while it was up (a
 user's ``rm -rf``, a CI cleanup) has none left: :func:`orphans` finds it from the machine's side.
@@ -29,6 +29,9 @@ RUN_DIR = Path("/run/runbook-sandbox/hosts")
 FOLDER_FILE = ".sandbox"
 """In ``RUN_DIR/KEY``: the sandbox's folder ``ROOT/NAME`` (resolved), written by ``up`` (no host is
 named so: a host name starts with a letter or digit)."""
+CACHE_FOLDER = "_cache"
+"""In ``RUN_DIR/KEY``: the sandbox's own cluster templates (a tmpfs), beside the hosts' folders under
+a name no host can have (``cache`` was a guide's host's too)."""
 
 
 def key_of(folder: Path) -> str:
