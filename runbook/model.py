@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import types
-import typing
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any
 
+from .jsonable import OMIT_DEFAULT, from_dict, to_dict
 from .kinds import (
     ActionKind,
     BlockRole,
@@ -28,11 +26,6 @@ from .kinds import (
 )
 
 SCHEMA_VERSION = "1"
-
-OMIT_DEFAULT = {"omit_default": True}
-"""Field metadata: the field is left out of the JSON while it holds its default, so the graphs of
-guides that do not use it stay byte-identical."""
-
 
 
 @dataclass(slots=True)
@@ -153,13 +146,13 @@ def as_root(text: str) -> str:
 
 
 @dataclass(slots=True)
-class Expected:
-    """Expected output of a SQL statement, parsed."""
+class Output:
+    """psql output, parsed (:func:`runbook.psql_output.parse_output`): what a statement printed, or
+    what a guide shows (:class:`Expected`)."""
 
     kind: ExpectedKind
-    span: Span
     lines: list[str]
-    """The comment lines with their ``-- `` removed, as written."""
+    """The lines as read: psql's, or the guide's with their ``-- `` removed, as written."""
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     row_count: int | None = None
@@ -170,11 +163,24 @@ class Expected:
     """``NOTICE:``/``WARNING:``/``INFO:`` lines shown before the result (runs of spaces made one; a
     notice's ``DETAIL:``/``HINT:`` lines joined to it with ``\n``)."""
     expanded: bool = field(default=False, metadata=OMIT_DEFAULT)
-    """True when the guide shows psql's expanded display (``-[ RECORD 1 ]``); columns and rows hold
-    the same values as for the aligned display."""
-    pasted: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """True for psql's expanded display (``-[ RECORD 1 ]``); columns and rows hold the same values as
+    for the aligned display."""
+
+
+@dataclass(slots=True)
+class Expected(Output):
+    """Expected output of a SQL statement: the :class:`Output` the guide shows, and where and how."""
+
+    span: Span = field(kw_only=True, metadata={"json_after": "kind"})
+    """Where the guide shows it (in the graph's JSON, right after ``kind``)."""
+    pasted: bool = field(default=False, kw_only=True, metadata=OMIT_DEFAULT)
     """True when the guide pastes the output as psql prints it, without ``-- `` (inside the ``sql``
     block, after its statement); ``lines`` are then the lines as written."""
+
+    @classmethod
+    def shown(cls, output: Output, span: Span) -> Expected:
+        """``output`` as the guide shows it at ``span``."""
+        return cls(**{f.name: getattr(output, f.name) for f in dataclasses.fields(Output)}, span=span)
 
 
 @dataclass(slots=True)
@@ -381,70 +387,3 @@ class Graph:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Graph:
         return from_dict(cls, data)
-
-
-T = TypeVar("T")
-
-
-def to_dict(obj: Any) -> Any:
-    """Dataclasses to plain JSON values (fields in declaration order)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not _omitted(f, obj)}
-    if isinstance(obj, list):
-        return [to_dict(x) for x in obj]
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
-    if isinstance(obj, Enum):
-        return obj.value
-    return obj
-
-
-def _omitted(f: dataclasses.Field[Any], obj: Any) -> bool:
-    """True for a field marked :data:`OMIT_DEFAULT` that holds its default."""
-    if not f.metadata.get("omit_default"):
-        return False
-    value = getattr(obj, f.name)
-    if f.default is not dataclasses.MISSING:
-        return bool(value == f.default)
-    if f.default_factory is not dataclasses.MISSING:
-        return bool(value == f.default_factory())
-    return False
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _convert(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        return _convert(args[0], value) if len(args) == 1 else value
-    if origin is list:
-        (inner,) = get_args(tp)
-        return [_convert(inner, v) for v in value]
-    if origin is dict:
-        _, inner = get_args(tp)
-        return {k: _convert(inner, v) for k, v in value.items()}
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return from_dict(tp, value)
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(value)
-    return value
-
-
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Plain JSON values back to dataclasses (the inverse of :func:`to_dict`)."""
-    hints = _hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
-    return cls(**kwargs)

@@ -10,10 +10,9 @@ expanded display (``-[ RECORD 1 ]``) reads into the same columns and rows.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from .kinds import ExpectedKind
-from .model import Expected, Span
+from .model import Expected, Output, Span
 
 _ROWS_RE = re.compile(r"^\((?P<n>\d+) rows?\)$")
 _RULE_RE = re.compile(r"^-+(?:\+-+)*$")
@@ -34,21 +33,6 @@ _NOTICE_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?:NOTICE|WARNING|INFO):")
 _ERROR_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?P<sev>ERROR|FATAL|PANIC|WARNING|NOTICE):\s+(?P<msg>.*)$")
 _SUB_RE = re.compile(r"^(?P<key>DETAIL|HINT|CONTEXT|LINE \d+|QUERY):\s*(?P<msg>.*)$")
 _SQLSTATE_RE = re.compile(r"^(?P<code>[0-9A-Z]{5})$")
-
-
-@dataclass
-class Output:
-    """A parsed result: the same fields as :class:`runbook.model.Expected`, without a span."""
-
-    kind: ExpectedKind
-    lines: list[str]
-    columns: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    row_count: int | None = None
-    tag: str | None = None
-    error: dict[str, str] | None = None
-    notices: list[str] = field(default_factory=list)
-    expanded: bool = False
 
 
 def split_cells(line: str) -> list[str]:
@@ -205,19 +189,7 @@ def _plan(body: list[str], lines: list[str], notices: list[str]) -> Output:
 
 def parse_expected(lines: list[str], span: Span) -> Expected:
     """Expected output of a guide's statement from its comment lines (``-- `` already removed)."""
-    out = parse_output(lines)
-    return Expected(
-        kind=out.kind,
-        span=span,
-        lines=list(lines),
-        columns=out.columns,
-        rows=out.rows,
-        row_count=out.row_count,
-        tag=out.tag,
-        error=out.error,
-        notices=out.notices,
-        expanded=out.expanded,
-    )
+    return Expected.shown(parse_output(lines), span)
 
 
 def looks_like_output(lines: list[str]) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runbook.errors import RunbookError
-from runbook.model import to_dict
+from runbook.jsonable import to_dict
 from runbook.parse import parse_file
 from runbook.validate import graph_to_json
 

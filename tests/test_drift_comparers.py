@@ -41,7 +41,7 @@ def edit(step: str, n: int, path: str, before: str, after: str, line: int) -> Ac
 
 def table(line: int, rows: list[list[str]], spacing: str = " ") -> Expected:
     lines = [f"{spacing}n{spacing}", "---", *[f"{spacing}{r[0]}" for r in rows], f"({len(rows)} rows)"]
-    return Expected("table", sp(line, line + len(lines) - 1), lines, ["n"], rows, len(rows))
+    return Expected("table", lines, ["n"], rows, len(rows), span=sp(line, line + len(lines) - 1))
 
 
 def step(sid: str, line: int, acts: list[Action], *, tag: str = "normal", title: str | None = None,
@@ -152,7 +152,7 @@ def test_expected_comparer_compares_meaning_not_spacing() -> None:
         ("expected", "expected output changed: SELECT n FROM t;", 104, 106)]
 
     def error(message: str, sqlstate: str) -> Expected:
-        return Expected("error", sp(104), [f"ERROR:  {message}"],
+        return Expected("error", [f"ERROR:  {message}"], span=sp(104),
                         error={"severity": "ERROR", "message": message, "sqlstate": sqlstate})
 
     ja = guide("g.ja.md", error("リレーション\"t\"は存在しません", "42P01"), lang="ja")

@@ -30,8 +30,8 @@ def _examples_graph(shape: str = "examples", steps: bool = True) -> Graph:
     span = Span("page.md", 10, 14)
     host = Host(IMPLICIT_HOST, IMPLICIT_HOST, IMPLICIT_HOST, None, None, None, Span("page.md", 1, 1), inferred=True)
     st = Statement("SELECT 1;", Span("page.md", 11, 11),
-                   Expected("table", Span("page.md", 12, 15), [" x ", "---", " 1", "(1 row)"], ["x"], [["1"]], 1,
-                            notices=["NOTICE:  hello"]),
+                   Expected("table", [" x ", "---", " 1", "(1 row)"], ["x"], [["1"]], 1,
+                            notices=["NOTICE:  hello"], span=Span("page.md", 12, 15)),
                    comments=[Prose("this query uses the index", Span("page.md", 11, 11), "comment")])
     action = Action("usage#1", "sql", "sql", [IMPLICIT_HOST], "single-host", span, "SELECT 1;\n",
                     statements=[st], sessions={IMPLICIT_HOST: f"s1@{IMPLICIT_HOST}"})

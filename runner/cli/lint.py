@@ -55,9 +55,10 @@ def _pages(given: list[str]) -> list[Path]:
 
 def main(args: argparse.Namespace) -> int:
     from runbook.errors import GuideError
+    from runbook.jsonable import to_dict
     from runbook.lint import lint
     from runbook.load import load_graph
-    from runbook.model import Span, to_dict
+    from runbook.model import Span
     from runner.reports.console import progress
 
     status = EXIT_OK

@@ -19,7 +19,8 @@ from string import Template
 from typing import Any
 
 from runbook.kinds import ActionKind, ExpectedKind
-from runbook.psql_output import Output, parse_output
+from runbook.model import Output
+from runbook.psql_output import parse_output
 
 from ..running.compare import cell_status, normalize_volatile
 from ..running.results import ActionResult, CheckResult, RunResult, StepResult

@@ -25,8 +25,7 @@ import regex
 
 from runbook.errors import RunbookError
 from runbook.kinds import ExpectedKind
-from runbook.model import Expected
-from runbook.psql_output import Output
+from runbook.model import Expected, Output
 
 _NOTICE_LINE_RE = re.compile(r"^(?:psql:[^:]*:\d+: )?(?:NOTICE|WARNING|INFO|DETAIL|HINT|CONTEXT):")
 

@@ -14,8 +14,8 @@ import re
 from difflib import SequenceMatcher
 
 from runbook.kinds import ExpectedKind
-from runbook.model import Expected, Graph
-from runbook.psql_output import Output, parse_output
+from runbook.model import Expected, Graph, Output
+from runbook.psql_output import parse_output
 
 from ..running.compare import (
     Comparison,
