@@ -122,3 +122,60 @@ def test_a_program_a_page_started_never_reaches_the_next_page(tmp_path: Path) ->
     assert [c["status"] for c in checks] == ["passed", "passed", "passed", "failed"], checks
     actual = "\n".join(checks[3]["actual"])
     assert "5" in actual and "4" not in actual, checks[3]
+
+
+def test_a_kept_shell_admits_psql_only_and_a_closed_one_leaves_nothing() -> None:
+    """On the example server's host, the shells the runner makes for pages, driven directly (so that a
+    ``\\!`` reaches one, as a construct the statement check missed would): in a shell that may be kept,
+    the kernel refuses the program (nothing starts), the refusal is counted and the pool will not
+    keep the shell; in a page's own shell the program runs and leaves its session (``setsid``), and
+    closing the shell kills it."""
+    from runbook.secrets import Masker
+    from runner.planning.environment import installed_pg_versions
+    from runner.running.session import Transcript
+    from runner.sandbox import cgroups as cg
+    from runner.site.server import EarlyServer
+    from runner.site.shells import PageShell, ShellCgroup, ShellPool
+
+    def sleepers(server_cgroups: dict[str, str], mark: str) -> list[int]:
+        pids = [p for top in [server_cgroups["pids"]] for p in cg._procs_below(top)]
+        return [p for p in pids if mark in _cmdline(p)]
+
+    early = EarlyServer(installed_pg_versions()[-1], speed=True)
+    early.begin()
+    try:
+        early.finish([])
+        server = early.server
+        assert server is not None
+        shells = []
+        for kept in (True, False):
+            found = ShellCgroup.of(server.shell_argv())
+            assert found is not None
+            sh = PageShell("server", found[1], Transcript(None, Masker()), cgroup=found[0], psql_only=kept)
+            sh.start()
+            sh.open_psql("s1", "psql postgres")
+            shells.append((sh, found[0]))
+        (kept_sh, kept_cg), (own_sh, own_cg) = shells
+        host = {c: str(Path(d).parent) for c, d in kept_cg.own.items()}
+
+        out = kept_sh.sql("\\! setsid sleep 171 </dev/null >/dev/null 2>&1 &").output
+        assert kept_cg.refused() >= 1, out
+        assert sleepers(host, "sleep 171") == []
+        assert kept_sh.sql("SELECT 1 AS one;").output.split("\n")[2].strip() == "1"  # (psql goes on)
+        assert ShellPool().put_aside(kept_sh) is False
+        kept_sh.close()
+        assert not Path(kept_cg.own["pids"]).exists()
+
+        own_sh.sql("\\! setsid sleep 172 </dev/null >/dev/null 2>&1 &")
+        assert len(sleepers(host, "sleep 172")) == 1
+        own_sh.close()
+        assert sleepers(host, "sleep 172") == [] and not Path(own_cg.own["freezer"]).exists()
+    finally:
+        early.abandon()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -32,8 +32,8 @@ from .server import SERVER_HOST
 
 PROGRAMS = re.compile(
     r"`"  # a meta-command's argument in backticks runs a shell command (\set x `cmd`, \echo `cmd`)
-    r"|\\(?:!|e|edit|ef|ev|i|ir|include|include_relative|setenv)(?![A-Za-z_])"  # shell, editor, a file's \!
-    r"|\\(?:o|out|g|gx|w|write)\s*[|:]"  # output to a command's input (also from a variable: \o :v)
+    r"|\\(?:!|(?:e|edit|ef|ev|i|ir|include|include_relative|setenv)(?![A-Za-z_]))"  # shell, editor, a file's \!
+    r"|\\(?:o|out|g|gx|w|write)\s*(?:\([^)]*\)\s*)?['\"]?[|:]"  # output to a program (or from a variable: \o :v)
     r"|\\(?i:copy\b[^\n]*\bprogram)\b"
     r"|\\pset\s+pager"  # the pager program
 )
