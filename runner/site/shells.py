@@ -79,9 +79,16 @@ class ShellCgroup:
     def tasks(self) -> list[int]:
         return cg.tasks(self.own)
 
-    def limit_to_psql(self) -> None:
-        """From now on, the shell (its processes now) and one psql, nothing more."""
-        Path(self.own["pids"], "pids.max").write_text(str(len(self.tasks()) + 1))
+    def limit_to_psql(self, shell: int) -> set[int] | None:
+        """From now on, the shell's processes now (``shell``, the pid of ``crun exec``, and its child,
+        the shell) and one psql, nothing more: those processes; None (no limit) when anything else is
+        in the cgroup."""
+        tasks = set(self.tasks())
+        if not tasks or any(p != shell and _parent(p) != shell for p in tasks):
+            return None
+        now = int(Path(self.own["pids"], "pids.current").read_text())  # (threads count too)
+        Path(self.own["pids"], "pids.max").write_text(str(now + 1))
+        return tasks
 
     def refused(self) -> int:
         """Forks refused at the limit so far."""
@@ -98,6 +105,13 @@ class ShellCgroup:
             cg.kill_all(self.own)
 
 
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class PageShell(HostShell):
     """An example page's shell in a :class:`ShellCgroup` of its own (None: where the host's shell
     joins no cgroups); closing or killing it kills every process in it. ``psql_only``: a shell that
@@ -109,13 +123,16 @@ class PageShell(HostShell):
         self.psql_only = psql_only and cgroup is not None
         self.generation = -1
         """:attr:`ShellPool.generation` when it started."""
+        self.base: set[int] | None = None
+        """Its processes once it has started (``psql_only``)."""
 
     def start(self) -> None:
         if self.cgroup is not None:
             self.cgroup.create()
         super().start()
-        if self.psql_only and self.cgroup is not None:
-            self.cgroup.limit_to_psql()
+        if self.psql_only and self.cgroup is not None and self.child is not None:
+            self.base = self.cgroup.limit_to_psql(self.child.pid)
+            self.psql_only = self.base is not None
 
     def ran_psql_only(self) -> bool:
         """At its own prompt (psql ended): nothing but the shell left in its cgroup, no program refused."""
@@ -125,8 +142,7 @@ class PageShell(HostShell):
             self.transcript.write("note", "a program psql started was refused (a shell kept for other pages runs "
                                           "psql only): the shell is closed")
             return False
-        assert self.child is not None
-        return len(self.cgroup.tasks()) <= 2 and self.child.pid in self.cgroup.tasks()  # crun exec, the shell
+        return set(self.cgroup.tasks()) == self.base  # (crun exec and the shell, as they were)
 
     def close(self) -> None:
         try:
