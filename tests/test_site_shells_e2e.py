@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,10 @@ def test_a_kept_shell_admits_psql_only_and_a_closed_one_leaves_nothing() -> None
         assert not Path(kept_cg.own["pids"]).exists()
 
         own_sh.sql("\\! setsid sleep 172 </dev/null >/dev/null 2>&1 &")
+        for _ in range(100):  # (it runs: psql's sh has left it in the background, starting)
+            if [p for p in sleepers(host, "sleep 172") if _cmdline(p).startswith("sleep 172")]:
+                break
+            time.sleep(0.05)
         assert len(sleepers(host, "sleep 172")) == 1
         own_sh.close()
         assert sleepers(host, "sleep 172") == [] and not Path(own_cg.own["freezer"]).exists()
