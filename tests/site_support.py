@@ -121,8 +121,9 @@ ONE = "SELECT 1 AS one;\n--  one \n-- -----\n--    1\n-- (1 row)"
 
 
 def example_page(title: str, *blocks: str, section: str = "Usage {#usage}") -> str:
-    """An example page of SQL blocks under one section, as the site's reference pages are written."""
-    fenced = "\n\n".join(f"```sql\n{b}\n```" for b in blocks)
+    """An example page of SQL blocks under one section, as the site's reference pages are written (a
+    block that starts with its fence is taken as it is)."""
+    fenced = "\n\n".join(b if b.startswith("```") else f"```sql\n{b}\n```" for b in blocks)
     return f"---\ntitle: {title}\n---\n\n# {title}\n\n## {section}\n\n{fenced}\n"
 
 

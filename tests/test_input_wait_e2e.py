@@ -15,32 +15,13 @@ from typing import Any
 import pytest
 from e2e import needs_sandbox
 from e2e import variant as _variant
-from site_support import _line, _runbook, _site
+from site_support import ONE, _line, _runbook, _site, example_page
 
 from runner.cli import main as run
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
 TIMEOUT = "120"
-
-PAGE = """---
-title: {name}
----
-
-# {name}
-
-## Usage {{#usage}}
-
-{block}
-
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-""".replace(" @@", " ")
 
 SHELL_PID = ("SELECT 'bash ' || string_agg(ppid, ',') AS shell FROM (SELECT split_part(pg_read_file('/proc/' || p "
              "|| '/stat', 0, 512, true), ' ', 4) AS ppid FROM pg_ls_dir('/proc') p WHERE p ~ '^[0-9]+$' AND "
@@ -65,7 +46,7 @@ before put aside, a page running programs (c to f) on a shell of its own (runner
 @pytest.fixture(scope="module")
 def waits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("waits")
-    pages = {name: PAGE.format(name=name, block=block) for name, block in BLOCKS.items()}
+    pages = {name: example_page(name, block, ONE) for name, block in BLOCKS.items()}
     site = _site(tmp / "site", "", pages)
     status, out = _runbook(str(site), "-j", "1", "--timeout", TIMEOUT, "--json", str(tmp / "r.json"),
                            "--transcripts", str(tmp / "t"))

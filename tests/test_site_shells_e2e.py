@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from e2e import needs_sandbox
+from site_support import ONE, example_page
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -30,26 +31,7 @@ ATTACKER = (
 )
 """Page A's ``\\!``: the program above, in the background (``rb-attacker`` in its command line)."""
 
-PAGE_A = f"""---
-title: A
----
-
-# A
-
-## Usage {{#usage}}
-
-```sql
-{ATTACKER}
-```
-
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-""".replace(" @@", " ")
+PAGE_A = example_page("A", ATTACKER, ONE)
 
 PAGE_B = """---
 title: B

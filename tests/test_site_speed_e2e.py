@@ -15,38 +15,20 @@ from typing import Any
 import pytest
 from conftest import ROOT
 from e2e import needs_sandbox
+from site_support import ONE, example_page
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
-PAGE = """---
-title: Page {n}
----
 
-# Page {n}
+def page(n: int) -> str:
+    """Example page ``n`` (SQL only: it runs no program, so its shell may be kept): it prints the parent
+    (its shell) of each psql running in the host, as the server reads them in /proc, checks a result in
+    psql's default format, then turns expanded output on (which the next page must not inherit)."""
+    probe = (f"SELECT 'page{n} shell=' || string_agg(split_part(pg_read_file('/proc/' || p || '/stat', 0, 512, "
+             "true), ' ', 4), ',')\n  AS probe FROM pg_ls_dir('/proc') p\n WHERE p ~ '^[0-9]+$' AND "
+             "pg_read_file('/proc/' || p || '/comm', 0, 64, true) = E'psql\\n';")
+    return example_page(f"Page {n}", probe, ONE, "\\x on")
 
-## Usage {{#usage}}
-
-```sql
-SELECT 'page{n} shell=' || string_agg(split_part(pg_read_file('/proc/' || p || '/stat', 0, 512, true), ' ', 4), ',')
-  AS probe FROM pg_ls_dir('/proc') p
- WHERE p ~ '^[0-9]+$' AND pg_read_file('/proc/' || p || '/comm', 0, 64, true) = E'psql\\n';
-```
-
-```sql
-SELECT 1 AS one;
---  one @@
--- -----
---    1
--- (1 row)
-```
-
-```sql
-\\x on
-```
-""".replace(" @@", " ")
-"""An example page (SQL only: it runs no program, so its shell may be kept) that prints the parent
-(its shell) of each psql running in the host, as the server reads them in /proc; it checks a result in
-psql's default format, then turns expanded output on (which the next page must not inherit)."""
 
 CLIENT_PAGE = """---
 title: Client
@@ -71,7 +53,7 @@ def _run_site(tmp_path: Path, pages: int, jobs: int, *, client: bool = False
     site.mkdir()
     (site / "runbook.toml").write_text("", encoding="utf-8")
     for n in range(1, pages + 1):
-        (site / f"p{n}.md").write_text(PAGE.format(n=n), encoding="utf-8")
+        (site / f"p{n}.md").write_text(page(n), encoding="utf-8")
     if client:
         (site / "p0.md").write_text(CLIENT_PAGE, encoding="utf-8")
     cp = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(site), "-j", str(jobs), "--json",
