@@ -30,7 +30,7 @@ from runbook.errors import RunbookError
 from runbook.secrets import Masker
 from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
-from .namespaces import check_namespaces, inside_note
+from .namespaces import check_namespaces
 from .unterminated import clear_input, why_open
 from .waiting import InputWait, stop_waiting
 
@@ -184,34 +184,6 @@ class HostShell:
             if self.child.isalive():
                 self.child.terminate(force=True)
             self.child = None
-
-    def put_aside(self) -> bool:
-        """Leave psql (if open) and check that the shell is at its own prompt, not psql's, so that
-        another page may use it (:meth:`reuse`). False when it is not (the caller closes it)."""
-        if self.child is None or not self.child.isalive():
-            return False
-        try:
-            if self.psql_session:
-                self.child.sendline("\\q")
-                self.psql_session = None
-            self.child.sendline("")  # bash prints its prompt again; a psql still reading, its own
-            idx, _, _ = self._expect([self.prompt_re, self.sql_prompt_re, self.sql_more_re], 5)
-        except (OSError, pexpect.ExceptionPexpect):
-            return False
-        return idx == 0
-
-    def reuse(self, transcript: Transcript) -> None:
-        """A shell put aside, for another page: its transcript, a new sentinel (a prompt of its earlier
-        use still buffered matches no more). Its namespaces were checked when it started (bash never
-        leaves them: a program it runs could, not the shell itself)."""
-        assert self.child is not None
-        self.transcript = transcript
-        self._new_sentinel()
-        self.child.sendline(f"PS1='__RB_{self.nonce}_$?__> '")
-        self._expect_prompt(10, "setting the shell up again")
-        if self.namespaces:
-            self.transcript.write("note", inside_note(self.namespaces))
-        self.transcript.write("note", f"shell on {self.host} ready")
 
     def kill(self) -> None:
         """End the session at once (after an interruption): the shell and what runs in it."""

@@ -24,6 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
+
+from ..running.namespaces import inside_note
 from ..running.session import HostShell, SessionError, Transcript
 from ..running.steps import Runner
 from ..running.transport import SandboxTransport
@@ -143,6 +146,34 @@ class PageShell(HostShell):
                                           "psql only): the shell is closed")
             return False
         return set(self.cgroup.tasks()) == self.base  # (crun exec and the shell, as they were)
+
+    def put_aside(self) -> bool:
+        """Leave psql (if open) and check that the shell is at its own prompt, not psql's, so that
+        another page may use it (:meth:`reuse`). False when it is not (the caller closes it)."""
+        if self.child is None or not self.child.isalive():
+            return False
+        try:
+            if self.psql_session:
+                self.child.sendline("\\q")
+                self.psql_session = None
+            self.child.sendline("")  # bash prints its prompt again; a psql still reading, its own
+            idx, _, _ = self._expect([self.prompt_re, self.sql_prompt_re, self.sql_more_re], 5)
+        except (OSError, pexpect.ExceptionPexpect):
+            return False
+        return idx == 0
+
+    def reuse(self, transcript: Transcript) -> None:
+        """A shell put aside, for another page: its transcript, a new sentinel (a prompt of its earlier
+        use still buffered matches no more). Its namespaces were checked when it started (bash never
+        leaves them: a program it runs could, not the shell itself)."""
+        assert self.child is not None
+        self.transcript = transcript
+        self._new_sentinel()
+        self.child.sendline(f"PS1='__RB_{self.nonce}_$?__> '")
+        self._expect_prompt(10, "setting the shell up again")
+        if self.namespaces:
+            self.transcript.write("note", inside_note(self.namespaces))
+        self.transcript.write("note", f"shell on {self.host} ready")
 
     def close(self) -> None:
         try:
