@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from .kinds import ActionKind, Severity
 from .model import Finding, Graph
+from .read.sql import WATCH_REFUSED, sent_by
 
 Rule = Callable[[Graph], Iterator[Finding]]
 RULES: dict[str, Rule] = {}
@@ -121,6 +122,17 @@ def select_without_expected(graph: Graph) -> Iterator[Finding]:
             if re.match(r"^\s*SELECT\b", st.sql, re.IGNORECASE) and st.expected is None:
                 yield Finding("select-without-expected", Severity.HINT,
                               "this SELECT shows no expected output, so a run cannot check its result", st.span)
+
+
+@rule
+def psql_watch(graph: Graph) -> Iterator[Finding]:
+    """A statement sent by psql's ``\\watch``, which repeats it until interrupted: a run refuses it."""
+    for a in graph.actions():
+        if a.kind != ActionKind.SQL:
+            continue
+        for st in a.statements:
+            if sent_by(st.sql) == "watch":
+                yield Finding("psql-watch", Severity.WARNING, f"a run refuses it: {WATCH_REFUSED}", st.span)
 
 
 def lint(graph: Graph, disabled: set[str] | None = None) -> list[Finding]:

@@ -94,3 +94,15 @@ def test_lint_reads_a_saved_graph_too(tmp_path: object, capsys: pytest.CaptureFi
     assert run(["lint", "--json", str(graph)]) == 1
     from_graph = json.loads(capsys.readouterr().out)
     assert from_graph == from_markdown and len(from_graph) >= 6
+
+
+def test_psql_watch_is_a_warning_at_its_statement() -> None:
+    from runbook.parse import parse_text
+
+    text = ("# Watch\n\n## Usage {#usage}\n\n```sql\nSELECT 1 AS a;\n\nSELECT now()\n\\watch 2\n\n"
+            "SELECT 2 AS b \\gx\n```\n")
+    findings = [f for f in lint(parse_text(text, "w.md")) if f.rule == "psql-watch"]
+    lines = text.split("\n")
+    assert [(f.span.file, f.span.line, f.severity) for f in findings] == [
+        ("w.md", lines.index("SELECT now()") + 1, "warning")]
+    assert "psql's \\watch repeats the query until it is interrupted" in findings[0].message

@@ -189,3 +189,19 @@ def test_plan_of_the_project_docs_lists_every_page(capsys: pytest.CaptureFixture
     assert f"plan for {docs / 'site' / 'reference' / 'like.md'} on the sandbox; read as " in out
     assert f"# {docs / 'site' / 'install.md'}: skipped (installs PostgreSQL packages" in out
     assert "no-steps" not in out
+
+
+def test_a_watch_in_the_site_prelude_is_refused_at_its_line(tmp_path: Path) -> None:
+    """The site's prelude runs in one psql that would repeat a ``\\watch`` query until interrupted:
+    it is not run, the reason given with runbook.toml's line."""
+    from runner.site.server import prelude_refused
+
+    toml = 'prelude = """\nCREATE EXTENSION pg_trgm;\nSELECT 1 AS x\n\\\\watch 2\n"""\n'
+    root = _write(tmp_path / "a", {"runbook.toml": toml})
+    s = load_site_settings(root)
+    assert s.prelude.split("\n")[2] == "\\watch 2"  # (the TOML string's \\ is one backslash)
+    line = (root / "runbook.toml").read_text().split("\n").index("\\\\watch 2") + 1
+    assert prelude_refused(s) == (f"{root / 'runbook.toml'}:{line}: the prelude: psql's \\watch repeats the "
+                                  "query until it is interrupted: not run (end the query with ';' to run it once)")
+    fine = load_site_settings(_write(tmp_path / "b", {"runbook.toml": "prelude = \"SELECT '\\\\\\\\watch';\"\n"}))
+    assert fine.prelude == "SELECT '\\\\watch';" and prelude_refused(fine) is None  # in quotes: no meta-command

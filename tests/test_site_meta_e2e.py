@@ -45,3 +45,19 @@ def test_meta_commands_end_statements_on_a_real_server(tmp_path: Path) -> None:
     assert watch["status"] == "failed"
     assert watch["reason"] == (f"line {_line(site / 'watch.md', 'SELECT 7 AS f')}: psql's \\watch repeats the "
                                "query until it is interrupted: not run (end the query with ';' to run it once)")
+
+
+
+def test_a_watch_in_the_site_prelude_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """The site's prelude runs in one psql in the template database: a ``\\watch`` there is refused with
+    runbook.toml's line, as in a SQL action, and each page fails with it; not waited for (that psql
+    has 300 s, after which the run ended as an internal error, exit status 5)."""
+    refused = ("psql's \\watch repeats the query until it is interrupted: not run "
+               "(end the query with ';' to run it once)")
+    toml = 'prelude = """\nCREATE TABLE kept (id int);\nSELECT 1 AS x\n\\\\watch 1\n"""\n'
+    site = _site(tmp_path / "b", toml, {"watch.md": example_page("One", "SELECT 1 AS one;")})
+    status, out = _runbook(str(site), "--timeout", "60", "--json", str(tmp_path / "b.json"))
+    assert status == 1, out[-3000:]
+    (page,) = json.loads((tmp_path / "b.json").read_text())["pages"]
+    line = _line(site / "runbook.toml", "\\\\watch 1")
+    assert page["status"] == "failed" and page["reason"] == f"{site / 'runbook.toml'}:{line}: the prelude: {refused}"

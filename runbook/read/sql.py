@@ -145,6 +145,20 @@ def sent_by(sql: str) -> str | None:
     return m.group("name") if m else None
 
 
+WATCH_REFUSED = ("psql's \\watch repeats the query until it is interrupted: not run "
+                 "(end the query with ';' to run it once)")
+"""Why a run refuses a statement sent by ``\\watch`` (after ``line N:`` or ``file:line:``)."""
+
+
+def watch_line(code: str, first_line: int = 1) -> int | None:
+    """The line of ``code``'s first ``\\watch`` (a meta-command outside quotes), numbered from
+    ``first_line``; None when it has none."""
+    for ln in scan(code, first_line):
+        if ln.meta is not None and any(m.group("name") == "watch" for m in _SENDS_RE.finditer(ln.meta)):
+            return ln.number
+    return None
+
+
 def is_syntax(code: str) -> bool:
     """True for a ``sql`` block that shows a syntax rather than statements to run: no line ends a
     statement and no meta-command, or ``${NAME}`` placeholders outside quotes."""

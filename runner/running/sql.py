@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from runbook.kinds import ActionKind, ExpectedKind
 from runbook.model import Action, Expected, Statement
 from runbook.psql_output import parse_output
-from runbook.read.sql import sent_by
+from runbook.read.sql import WATCH_REFUSED, sent_by
 
 from ..status import CheckStatus
 from .compare import Comparison, compare_output, has_order_by
@@ -119,6 +119,8 @@ def _page_prelude(runner: Runner, sh: HostShell) -> None:
         if action.kind != ActionKind.SQL or action.example_group is not None:
             continue
         for st in action.statements:
+            if sent_by(st.sql) == "watch":  # it would never end: refused as in run_sql
+                raise SessionError(f"line {st.span.line}: the page's prelude: {WATCH_REFUSED}", "")
             res = sh.sql(st.sql, timeout=runner.options.timeout)
             if res.error:
                 raise SessionError(f"line {st.span.line}: the page's prelude failed in the example's "
@@ -138,8 +140,7 @@ def run_sql(runner: Runner, action: Action, host: str, ar: ActionResult) -> None
             continue
         if sent_by(st.sql) == "watch":  # it would run the query again every few seconds until Ctrl-C
             ar.soft, ar.status = False, FAILED
-            ar.message = (f"line {st.span.line}: psql's \\watch repeats the query until it is interrupted: "
-                          "not run (end the query with ';' to run it once)")
+            ar.message = f"line {st.span.line}: {WATCH_REFUSED}"
             return
         if not _statement(runner, sh, st, host, ar):
             return

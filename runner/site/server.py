@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.errors import EnvironmentLimit, RunbookError
+from runbook.read.sql import WATCH_REFUSED, watch_line
 from runbook.site_pages import Page, SiteSettings
 
 from ..planning.versions import VERSIONS_SQL, parse_versions
@@ -59,6 +60,13 @@ RESTART_TRIES = 5
 RESTART_WAIT = 10.0
 """Tries to start the cluster again once its postmaster is gone, and seconds each waits for it."""
 _DATA_MARK = "__runbook_data_directory__"
+
+
+def prelude_refused(s: SiteSettings) -> str | None:
+    """Why the site's prelude is not run (a ``\\watch`` in it would never end), with runbook.toml's
+    line; None when it may run."""
+    line = watch_line(s.prelude, s.prelude_line or 1)
+    return None if line is None else f"{s.file or 'runbook.toml'}:{line}: the prelude: {WATCH_REFUSED}"
 
 
 @dataclass
@@ -211,6 +219,9 @@ class ExampleServer:
 
     def run_prelude(self, database: str, s: SiteSettings) -> str | None:
         """Run the site's prelude in ``database``; the error (with runbook.toml's line), or None."""
+        refused = prelude_refused(s)
+        if refused:
+            return refused
         cp = self._psql(database, s.prelude)
         if cp.returncode == 0:
             return None
