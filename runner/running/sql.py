@@ -63,7 +63,8 @@ READ_ONLY_RE = re.compile(r"^\s*(SELECT|SHOW|TABLE|VALUES|WITH)\b", re.IGNORECAS
 
 
 def ensure_session(runner: Runner, action: Action, host: str) -> HostShell:
-    """The host's shell with the action's psql session open (opened, or reopened, as needed)."""
+    """The host's shell with the action's psql session open (opened, or reopened, as needed). A failure
+    to open it names the guide's line: the ``psql`` command's when the guide wrote one, else the action's."""
     sh = runner.shell(host)
     sid = action.sessions.get(host)
     session = runner.graph.session(sid) if sid else None
@@ -77,15 +78,16 @@ def ensure_session(runner: Runner, action: Action, host: str) -> HostShell:
         command = f"sudo -u {shlex.quote(user)} -H " + command
     if sh.psql_session is not None:
         sh.close_psql()
+    line = session.span.line if session and not session.inferred else action.span.line
     try:
         sh.open_psql(sid or f"inferred@{host}", command, timeout=runner.options.timeout)
     except SessionError as exc:
         if lost_connection(exc.message + exc.last_output):
             runner.lost_server = runner.lost_server or "lost"
-        raise
+        raise type(exc)(f"line {line}: {exc.message}", exc.last_output) from exc
     if _PM_EXIT in sh.psql_opened:  # its server process ended as it connected: the postmaster is gone
         runner.lost_server = runner.lost_server or "lost"
-        raise SessionError(f"{host}: psql's session ended as it opened: {_PM_EXIT}", sh.psql_opened)
+        raise SessionError(f"line {line}: {host}: psql's session ended as it opened: {_PM_EXIT}", sh.psql_opened)
     ar_note = "inferred" if session and session.inferred else "reopened"
     sh.transcript.write("note", f"psql session {sid} ({ar_note})")
     if fresh:
