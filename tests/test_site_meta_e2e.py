@@ -5,11 +5,13 @@ the output the page shows after them; ``\\watch`` is refused at its line instead
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 from e2e import needs_sandbox
-from site_support import _line, _runbook, _site, example_page
+from site_support import _line, _runbook, _site, _watched, example_page
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
 
@@ -61,3 +63,24 @@ def test_a_watch_in_the_site_prelude_is_refused_not_waited_for(tmp_path: Path) -
     (page,) = json.loads((tmp_path / "b.json").read_text())["pages"]
     line = _line(site / "runbook.toml", "\\\\watch 1")
     assert page["status"] == "failed" and page["reason"] == f"{site / 'runbook.toml'}:{line}: the prelude: {refused}"
+
+
+_SHORT_PSQL = ("import runpy, sys; import runner.site.server as server; server.PSQL_WAIT = float(sys.argv.pop(1)); "
+               "runpy.run_module('runner.cli', run_name='__main__', alter_sys=True)")
+"""``python -m runner.cli`` with the runner's own psql in the server's host given the first argument's seconds."""
+
+
+def test_a_site_prelude_that_never_ends_fails_the_pages_with_its_place(tmp_path: Path) -> None:
+    """A prelude statement that does not end (here a long sleep; the runner's own psql has
+    ``PSQL_WAIT`` seconds, 3 in this run instead of 300): each page fails with runbook.toml's place and
+    why, no internal error (it was exit 5 with subprocess's TimeoutExpired), nothing left."""
+    toml = 'prelude = """\nSELECT pg_sleep(600);\n"""\n'
+    site = _site(tmp_path / "c", toml, {"one.md": example_page("One", "SELECT 1 AS one;")})
+    status, out, _ = _watched([sys.executable, "-c", _SHORT_PSQL, "3", "run", str(site), "--json",
+                               str(tmp_path / "c.json")])
+    assert status == 1 and "Traceback" not in out and "internal error" not in out, out[-3000:]
+    (page,) = json.loads((tmp_path / "c.json").read_text())["pages"]
+    line = _line(site / "runbook.toml", "SELECT pg_sleep(600);")
+    assert page["status"] == "failed"
+    why = f"{site / 'runbook.toml'}:{line}: the prelude failed: psql did not finish within 3s in the example server's"
+    assert re.fullmatch(re.escape(why) + r" database runbook_t\w+", page["reason"]), page["reason"]

@@ -52,6 +52,9 @@ created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL b
 the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
 replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
+PSQL_WAIT = 300.0
+"""Seconds a psql of the runner's own in the server's host (the site's prelude, template databases)
+may take before it is ended and named."""
 """Seconds to wait for the server to accept connections again after a crash (its postmaster alive)."""
 CONNECT_WAIT = 10
 """Seconds a page's psql (``PGCONNECT_TIMEOUT``) and the runner's own wait for a connection to the
@@ -126,8 +129,13 @@ class ExampleServer:
               options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
         argv = [*self.psql_argv(), "-X", "-q", "-v", "ON_ERROR_STOP=1", *options, "-d", database]
         argv += ["-c", sql] if single else ["-f", "-"]
-        return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"), input=None if single else sql,
-                              capture_output=True, text=True, timeout=300, check=False)
+        try:
+            return subprocess.run(self.sandbox.exec_argv(SERVER_HOST, argv, user="postgres"),
+                                  input=None if single else sql, capture_output=True, text=True,
+                                  timeout=PSQL_WAIT, check=False)
+        except subprocess.TimeoutExpired as exc:  # (subprocess.run killed it)
+            raise RunbookError(f"psql did not finish within {PSQL_WAIT:g}s in the example server's "
+                               f"database {database.split()[0]}") from exc
 
     def as_postgres(self, argv: list[str]) -> list[str]:
         """``argv`` run in the server's host as the ``postgres`` user."""
@@ -222,7 +230,10 @@ class ExampleServer:
         refused = prelude_refused(s)
         if refused:
             return refused
-        cp = self._psql(database, s.prelude)
+        try:
+            cp = self._psql(database, s.prelude)
+        except RunbookError as exc:  # (a statement that never ends: the prelude's first line)
+            return f"{s.file or 'runbook.toml'}:{s.prelude_line}: the prelude failed: {exc.message}"
         if cp.returncode == 0:
             return None
         m = re.search(r"psql:<stdin>:(\d+): (.*)", cp.stderr)
@@ -350,7 +361,7 @@ class ExampleServer:
         """Whether a session starts and runs ``SELECT 1`` (``CONNECT_WAIT`` seconds at most to connect)."""
         try:
             cp = self._psql(f"dbname=postgres connect_timeout={CONNECT_WAIT}", "SELECT 1", single=True)
-        except subprocess.TimeoutExpired:
+        except RunbookError:  # (connected, never answered: PSQL_WAIT)
             return False
         return cp.returncode == 0
 
