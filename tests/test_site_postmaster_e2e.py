@@ -58,12 +58,14 @@ SELECT count(*) AS n FROM memos;
 """.replace(" @@", " ")
 
 
-def _run(site: Path, tmp_path: Path) -> tuple[int, str, dict[str, Any], dict[str, set[int]]]:
-    """``runbook run SITE -j 2``: its exit status, what it printed, its JSON report, and the sandboxes
-    it owned while it ran (with their hosts' namespaces), checked gone after it."""
-    status, out, owned = _watched([sys.executable, "-m", "runner.cli", "run", str(site), "-j", "2", "--json",
-                                   str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t")])
-    return status, out, json.loads((tmp_path / "r.json").read_text()), owned
+def _run(site: Path, tmp_path: Path) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]]]:
+    """``runbook run SITE -j 2``, which exits 1 (the killing page fails) and leaves no sandbox
+    (:func:`_watched`): what it printed, its JSON report, and the report's pages by their path."""
+    status, out, _ = _watched([sys.executable, "-m", "runner.cli", "run", str(site), "-j", "2", "--json",
+                               str(tmp_path / "r.json"), "--transcripts", str(tmp_path / "t")])
+    assert status == 1, out[-3000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    return out, report, {p["rel"]: p for p in report["pages"]}
 
 
 SLEEPER_PAGE = SLOW_PAGE.replace("pg_sleep(1.5)", "pg_sleep(2)")
@@ -76,10 +78,8 @@ def test_a_killed_postmaster_is_restarted_and_the_other_pages_pass(tmp_path: Pat
     pages = ({"a-kill.md": KILL_PAGE, "b-sleeper.md": SLEEPER_PAGE}
              | {f"{c}-page.md": _page(n) for n, c in enumerate("cdefg", start=1)})
     site = _site(tmp_path / "site", "", pages)
-    status, out, report, _ = _run(site, tmp_path)
-    assert status == 1, out[-3000:]
+    out, report, by_page = _run(site, tmp_path)
     assert "Traceback" not in out
-    by_page = {p["rel"]: p for p in report["pages"]}
     line = _line(site / "a-kill.md", "COPY (SELECT pg_sleep(5))")
     assert by_page["a-kill.md"]["status"] == "failed"
     assert by_page["a-kill.md"]["reason"].startswith(f"line {line}: server closed the connection unexpectedly")
@@ -103,10 +103,8 @@ def test_a_cluster_that_cannot_start_again_fails_the_remaining_pages_at_once(tmp
                                "rm global/pg_control; kill -9 $(head -n 1 postmaster.pid)")
     pages = {"a-kill.md": broken} | {f"{c}-page.md": _page(n) for n, c in enumerate("bcdefghij", start=1)}
     site = _site(tmp_path / "site", "", pages)
-    status, out, report, _ = _run(site, tmp_path)
-    assert status == 1, out[-3000:]
+    out, report, by_page = _run(site, tmp_path)
     assert "Traceback" not in out
-    by_page = {p["rel"]: p for p in report["pages"]}
     line = _line(site / "a-kill.md", "COPY (SELECT pg_sleep(5))")
     assert by_page["a-kill.md"]["reason"].startswith(f"line {line}: server closed the connection unexpectedly")
     events = report["server_events"]
@@ -127,9 +125,7 @@ def test_a_kill_whose_statement_returns_fails_its_page_only(tmp_path: Path) -> N
         "SELECT 2 AS two;", "SELECT 2 AS two FROM pg_sleep(1);")
     pages = {"a-kill.md": plain} | {f"{c}-page.md": _page(n) for n, c in enumerate("bcde", start=1)}
     site = _site(tmp_path / "site", "", pages)
-    status, out, report, _ = _run(site, tmp_path)
-    assert status == 1, out[-3000:]
-    by_page = {p["rel"]: p for p in report["pages"]}
+    _, report, by_page = _run(site, tmp_path)
     # psql says so at the killing statement (the FATAL read with its result) or at the next one
     reason = by_page["a-kill.md"]["reason"]
     kill, after = _line(site / "a-kill.md", "COPY (SELECT 1)"), _line(site / "a-kill.md", "SELECT 2 AS two")

@@ -14,7 +14,7 @@ from collections import deque
 
 import pexpect
 
-from .waiting import InputWait, terminal_reader
+from .waiting import WAITING, InputWait, terminal_reader
 
 OUTPUT_CAP = 4 * 1024 * 1024
 """Characters kept of one command's (or one SQL statement's) output: the first and the last half."""
@@ -95,8 +95,8 @@ class Reader:
     def expect(self, child: pexpect.spawn, patterns: list[re.Pattern[str]], timeout: float,
                into: Capture, idle: InputWait | None = None) -> tuple[int, re.Match[str] | None]:
         """The index of the pattern found (``len(patterns)``: end of file, ``+1``: timeout; with ``idle``,
-        ``+2``: a program of the terminal waits for input, told in ``idle``) and its match; the output
-        before it goes ``into`` the capture."""
+        :data:`WAITING`: a program of the terminal waits for input, told in ``idle``) and its match; the
+        output before it goes ``into`` the capture."""
         window, self.pending = self.pending, ""
         start = 0
         deadline = time.monotonic() + timeout
@@ -133,7 +133,7 @@ class Reader:
                 looks = looks + 1 if idle.reader is not None else 0
                 if looks == 2:
                     into.add(window)
-                    return len(patterns) + 2, None
+                    return WAITING, None
 
 
 def _first(patterns: list[re.Pattern[str]], window: str, start: int) -> tuple[int, re.Match[str]] | None:

@@ -32,7 +32,7 @@ from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
 from .namespaces import check_namespaces
 from .unterminated import clear_input, why_open
-from .waiting import InputWait, stop_waiting
+from .waiting import WAITING, InputWait, stop_waiting
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
 
@@ -127,7 +127,7 @@ class HostShell:
     def _expect(self, patterns: list[re.Pattern[str]], timeout: float, into: Capture | None = None,
                 idle: InputWait | None = None) -> tuple[int, re.Match[str] | None, str]:
         """Read until one of ``patterns`` (``len(patterns)``: end of file; ``+1``: timeout; with ``idle``,
-        ``+2``: a program waits for terminal input); the output before it (capped; fed ``into`` a
+        ``WAITING``: a program waits for terminal input); the output before it (capped; fed ``into`` a
         capture that spans several reads when given)."""
         assert self.child is not None
         capture = into if into is not None else Capture()
@@ -215,7 +215,7 @@ class HostShell:
         before = capture.text()
         if idx == 0:
             return int(m.group(1)) if m is not None else 0, before, capture.dropped
-        if idx == 3 and idle is not None:
+        if idx == WAITING and idle is not None:
             raise WaitsForInput(stop_waiting(self, idle, before, sql=False), _tail(before))
         if idx == 1:
             raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
@@ -262,7 +262,7 @@ class HostShell:
                         f"{self.host}: the prompt {prompt!r} never came (the command ended with status {status})")
                 if idx == 2:
                     raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}")
-                if idx == 4:
+                if idx == WAITING:
                     raise WaitsForInput(stop_waiting(self, wait, capture.text(), sql=False))
                 raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s")
             status, output, dropped = self._expect_prompt_capped(
@@ -318,7 +318,7 @@ class HostShell:
         wait = InputWait(what=command)
         idx, _, before = self._expect([re.compile(rf"__RBO_{opening}__> "), self.prompt_re, _PASSWORD_RE],
                                       timeout or 30, idle=wait)
-        if idx == 5:  # (sudo's password prompt, say)
+        if idx == WAITING:  # (sudo's password prompt, say)
             raise WaitsForInput(stop_waiting(self, wait, before, sql=False), _tail(before))
         before = before.replace("\r\n", "\n")
         if idx == 0:
@@ -369,7 +369,7 @@ class HostShell:
                 error = m.group(1) == "true"
                 return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0,
                                  capture.dropped)
-            if idx == 5:
+            if idx == WAITING:
                 raise WaitsForInput(stop_waiting(self, wait, capture.text(), sql=True), _tail(capture.text()))
             if idx >= 2:
                 break

@@ -121,8 +121,6 @@ def _page_prelude(runner: Runner, sh: HostShell) -> None:
         if action.kind != ActionKind.SQL or action.example_group is not None:
             continue
         for st in action.statements:
-            if sent_by(st.sql) == "watch":  # it would never end: refused as in run_sql
-                raise SessionError(f"line {st.span.line}: the page's prelude: {WATCH_REFUSED}", "")
             res = sh.sql(st.sql, timeout=runner.options.timeout)
             if res.error:
                 raise SessionError(f"line {st.span.line}: the page's prelude failed in the example's "

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 _READ = {"x86_64": 0, "aarch64": 63, "riscv64": 63, "ppc64le": 3, "s390x": 3, "i686": 3}.get(os.uname().machine)
 """The ``read`` system call's number (``/proc/PID/syscall``), by architecture."""
 
+WAITING = -1
+"""The index :meth:`runner.running.capture.Reader.expect` gives (with ``idle``) when a program of the
+terminal waits for input."""
+
 _DEV_TTY = os.makedev(5, 0)
 """``/dev/tty``: a process's controlling terminal, whichever it is (psql's ``\\prompt`` reads it)."""
 
@@ -165,7 +169,7 @@ def recover(sh: HostShell, sql: bool, reader: Reader | None) -> bool:
             sh.transcript.write("note", f"{reader.comm} still waits: Ctrl-D (end of input)")
             sh.child.sendeof()
         idx, _, _ = sh._expect(patterns, 5, idle=wait)
-        if idx == len(patterns) + 2:
+        if idx == WAITING:
             reader = wait.reader
             continue
         if idx != 0:

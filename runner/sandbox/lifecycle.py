@@ -25,6 +25,7 @@ from .state import (
     SandboxError,
     SandboxHost,
     owner_token,
+    parent_pid,
     read_state,
     root_lock,
     start_time,
@@ -88,7 +89,7 @@ def _stop_servers(groups: list[dict[str, str]]) -> None:
     for cgroups in groups:
         pids = set(cg.tasks(cgroups))
         pg = {p for p in pids if _comm(p) == "postgres"}
-        postmasters += [p for p in pg if _ppid(p) not in pg]
+        postmasters += [p for p in pg if parent_pid(p) not in pg]
     for p in postmasters:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(p, signal.SIGQUIT)
@@ -103,13 +104,6 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
-
-
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def cleanup_all(root: Path = DEFAULT_ROOT) -> list[str]:

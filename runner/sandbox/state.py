@@ -149,6 +149,14 @@ def start_time(pid: int) -> int | None:
         return None
 
 
+def parent_pid(pid: int) -> int:
+    """The parent of ``pid`` (field 4 of /proc/PID/stat), 0 when there is no such process."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def owner_token() -> tuple[int, int]:
     """(pid, start time) of this process: recorded as a sandbox's owner while a run uses it."""
     start = start_time(os.getpid())

@@ -52,10 +52,10 @@ created writes its template to the WAL (about 5 MB): with at most 32 MB of WAL b
 the WAL takes little of the host's memory (its data folder is in memory) and a crash recovery
 replays little (0.2 s after 30 databases instead of 0.8 s)."""
 RECOVERY_WAIT = 30.0
+"""Seconds to wait for the server to accept connections again after a crash (its postmaster alive)."""
 PSQL_WAIT = 300.0
 """Seconds a psql of the runner's own in the server's host (the site's prelude, template databases)
 may take before it is ended and named."""
-"""Seconds to wait for the server to accept connections again after a crash (its postmaster alive)."""
 CONNECT_WAIT = 10
 """Seconds a page's psql (``PGCONNECT_TIMEOUT``) and the runner's own wait for a connection to the
 server: a hung server (its postmaster stopped) accepts it in the kernel and never answers."""
@@ -65,11 +65,16 @@ RESTART_WAIT = 10.0
 _DATA_MARK = "__runbook_data_directory__"
 
 
+def _prelude_at(s: SiteSettings, line: int) -> str:
+    """The site's prelude at ``line`` of its runbook.toml, as its errors begin."""
+    return f"{s.file or 'runbook.toml'}:{line}: the prelude"
+
+
 def prelude_refused(s: SiteSettings) -> str | None:
     """Why the site's prelude is not run (a ``\\watch`` in it would never end), with runbook.toml's
     line; None when it may run."""
     line = watch_line(s.prelude, s.prelude_line or 1)
-    return None if line is None else f"{s.file or 'runbook.toml'}:{line}: the prelude: {WATCH_REFUSED}"
+    return None if line is None else f"{_prelude_at(s, line)}: {WATCH_REFUSED}"
 
 
 @dataclass
@@ -233,13 +238,13 @@ class ExampleServer:
         try:
             cp = self._psql(database, s.prelude)
         except RunbookError as exc:  # (a statement that never ends: the prelude's first line)
-            return f"{s.file or 'runbook.toml'}:{s.prelude_line}: the prelude failed: {exc.message}"
+            return f"{_prelude_at(s, s.prelude_line)} failed: {exc.message}"
         if cp.returncode == 0:
             return None
         m = re.search(r"psql:<stdin>:(\d+): (.*)", cp.stderr)
         line = s.prelude_line + int(m.group(1)) - 1 if m else s.prelude_line
         text = m.group(2) if m else cp.stderr.strip()
-        return f"{s.file or 'runbook.toml'}:{line}: the prelude failed: {text}"
+        return f"{_prelude_at(s, line)} failed: {text}"
 
     def recover(self) -> float:
         """After a crash: pages wait (``ready`` cleared) until the server accepts connections again,

@@ -31,6 +31,7 @@ from ..running.session import HostShell, SessionError, Transcript
 from ..running.steps import Runner
 from ..running.transport import SandboxTransport
 from ..sandbox import cgroups as cg
+from ..sandbox.state import parent_pid
 from .server import SERVER_HOST
 
 PROGRAMS = re.compile(
@@ -87,7 +88,7 @@ class ShellCgroup:
         the shell) and one psql, nothing more: those processes; None (no limit) when anything else is
         in the cgroup."""
         tasks = set(self.tasks())
-        if not tasks or any(p != shell and _parent(p) != shell for p in tasks):
+        if not tasks or any(p != shell and parent_pid(p) != shell for p in tasks):
             return None
         now = int(Path(self.own["pids"], "pids.current").read_text())  # (threads count too)
         Path(self.own["pids"], "pids.max").write_text(str(now + 1))
@@ -106,13 +107,6 @@ class ShellCgroup:
         """Every process in it killed (frozen first: none can fork meanwhile), its folders removed."""
         if any(Path(d).is_dir() for d in self.own.values()):
             cg.kill_all(self.own)
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 class PageShell(HostShell):
