@@ -38,10 +38,12 @@ def test_read_is_known_at_once_and_the_shell_goes_on(sh: HostShell) -> None:
 
 @pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) (util-linux) for a terminal in a terminal")
 def test_a_read_on_a_terminal_inside_the_terminal_is_known(sh: HostShell) -> None:
-    """As ``sudo`` (``use_pty``) or ``crun exec --tty`` give their command a terminal of its own."""
+    """As ``sudo`` (``use_pty``) or ``crun exec --tty`` give their command a terminal of its own.
+
+    script(1) runs its command with ``$SHELL`` (``sh`` where it is unset, as in CI): the test names it."""
     with pytest.raises(WaitsForInput) as err:
-        sh.run("script -qec 'read x' /dev/null")
-    assert err.value.message.startswith("bash waits for terminal input (script -qec 'read x' /dev/null")
+        sh.run("SHELL=/bin/bash script -qec 'read x' /dev/null")
+    assert err.value.message.startswith("bash waits for terminal input (SHELL=/bin/bash script -qec 'read x' /dev/null")
     assert sh.run("echo ok").output == "ok\n"
 
 
