@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import line_of
 
-from runbook.read.sql import is_syntax, sent_by, statements
+from runbook.read.sql import is_syntax, meta_commands, sent_by, statements, watch_line
 
 INTERLEAVED = """\
 SELECT pgroonga_query_expand('synonyms', 'term', 'synonyms',
@@ -264,3 +264,21 @@ def test_sent_by_names_the_meta_command_that_sends_a_statement() -> None:
     assert [sent_by(s) for s in ("SELECT 1 \\watch 2", "SELECT 1\n\\watch", "\\watch", "SELECT 1 \\gx",
                                  "SELECT 1 \\gset p_", "SELECT 1;", "SELECT '\\watch';", "\\echo x")] == [
         "watch", "watch", "watch", "gx", "gset", None, None, None]
+
+
+def test_meta_commands_are_parsed_as_psql_parses_their_arguments() -> None:
+    """As psql 15 did with these lines: ``\\echo '\\watch'`` printed ``watch`` (one command, its quoted
+    argument), ``SELECT 1 AS a \\echo x \\g`` printed ``x`` then the row (two commands: the unquoted
+    backslash began ``\\g``), ``SELECT 2 AS b \\echo 'y \\g'`` printed ``y g`` and sent nothing until ``;``."""
+    assert watch_line("SELECT 1;\n\\echo '\\watch'") is None and watch_line("SELECT 1\n\\echo a \\watch 2") == 2
+    assert sent_by("SELECT 2 AS b \\echo 'y \\g'") is None and sent_by("SELECT 1 AS a \\echo x \\g") == "g"
+    found, findings = statements("SELECT 2 AS b \\echo 'y \\g'\n;\nSELECT 3;", 1, "page.md")
+    assert findings == [] and [(s.span.line, s.span.end_line) for s in found] == [(1, 2), (3, 3)]
+    assert meta_commands("\\echo '\\watch'") == ["echo"]
+    assert meta_commands("\\echo x \\g") == ["echo", "g"]
+    assert meta_commands("\\echo 'y \\g'") == ["echo"]
+    assert meta_commands("\\echo 'it''s \\g' \\gx") == ["echo", "gx"]
+    assert meta_commands("\\echo \"a\\b\" `echo \\g` \\watch 2") == ["echo", "watch"]
+    assert meta_commands("\\! echo \\watch") == ["!"]  # (\! takes the rest of its line)
+    assert meta_commands("\\x \\\\ SELECT 1 \\g") == ["x"]  # (\\ goes back to SQL)
+    assert meta_commands(None) == []

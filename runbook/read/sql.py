@@ -34,8 +34,12 @@ from ..psql_output import looks_like_output, parse_expected, parse_output, paste
 _DOLLAR_RE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _SPECIAL_RE = re.compile(r"--|/\*|['\"$\\]")
 """Where a quote, a comment, a dollar quote or a meta-command may begin, outside quotes."""
-_SENDS_RE = re.compile(r"\\(?P<name>g|gx|gset|gexec|gdesc|crosstabview|watch)(?![A-Za-z])")
+SENDS = frozenset({"g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch"})
 """psql's meta-commands that send the query buffer: they end a statement as ``;`` does."""
+_WHOLE_LINE = frozenset({"!", "copy", "h", "help", "sf", "sf+", "sv", "sv+", "ef", "ev"})
+"""Meta-commands whose argument is the rest of the line, backslashes and quotes included."""
+_META_NAME_RE = re.compile(r"[^\s\\]*")
+_META_ARG_RE = re.compile(r"[^\\'\"`]+|'(?:''|\\.|[^'\\])*'?|\"[^\"]*\"?|`[^`]*`?", re.DOTALL)
 _QUOTE_END_RE = re.compile(r"''|'")
 _E_QUOTE_END_RE = re.compile(r"\\.|''|'", re.DOTALL)
 _PLACEHOLDER_RE = re.compile(r"\$\{[A-Za-z_][^}]*\}")
@@ -63,7 +67,31 @@ class ScannedLine:
     def sends(self) -> bool:
         """A meta-command of the line sends the query buffer (``\\g``, ``\\gx``, ``\\gset``, ``\\gexec``,
         ``\\gdesc``, ``\\crosstabview``, ``\\watch``): the statement ends on this line, as at ``;``."""
-        return self.meta is not None and _SENDS_RE.search(self.meta) is not None
+        return any(name in SENDS for name in meta_commands(self.meta))
+
+
+def meta_commands(meta: str | None) -> list[str]:
+    """The names of the meta-commands in a line's ``meta`` (from its first backslash outside quotes),
+    as psql parses them: a command's arguments end at the next backslash outside their quotes
+    (``'…'`` with ``''`` and backslash escapes, ``"…"``, backquotes), which begins the next command;
+    ``\\\\`` goes back to SQL, and ``\\!``, ``\\copy``, ``\\h``, ``\\sf`` … take the rest of the line.
+    ``\\echo '\\watch'`` is one command, ``\\echo``; ``\\x \\g`` is two."""
+    names: list[str] = []
+    i, n = 0, len(meta or "")
+    while meta and i < n and meta[i] == "\\":
+        if meta.startswith("\\\\", i):
+            break
+        name = _META_NAME_RE.match(meta, i + 1)
+        assert name is not None  # (it matches the empty string)
+        names.append(name.group())
+        if name.group() in _WHOLE_LINE:
+            break
+        i = name.end()
+        while i < n and meta[i] != "\\":
+            arg = _META_ARG_RE.match(meta, i)
+            assert arg is not None  # (a character that is not a backslash begins one of its branches)
+            i = arg.end()
+    return names
 
 
 class Scanner:
@@ -140,9 +168,8 @@ def _ends_statement(line: ScannedLine) -> bool:
 def sent_by(sql: str) -> str | None:
     """The meta-command that sends a statement (or a meta-command line alone) to the server, without
     its backslash (``gx``, ``gset``, ``watch`` …); None for a statement that ends with ``;``."""
-    lines = scan(sql.rstrip("\n"), 1)
-    m = _SENDS_RE.search(lines[-1].meta or "") if not lines[-1].quoted else None
-    return m.group("name") if m else None
+    last = scan(sql.rstrip("\n"), 1)[-1]
+    return None if last.quoted else next((name for name in meta_commands(last.meta) if name in SENDS), None)
 
 
 WATCH_REFUSED = ("psql's \\watch repeats the query until it is interrupted: not run "
@@ -154,7 +181,7 @@ def watch_line(code: str, first_line: int = 1) -> int | None:
     """The line of ``code``'s first ``\\watch`` (a meta-command outside quotes), numbered from
     ``first_line``; None when it has none."""
     for ln in scan(code, first_line):
-        if ln.meta is not None and any(m.group("name") == "watch" for m in _SENDS_RE.finditer(ln.meta)):
+        if "watch" in meta_commands(ln.meta):
             return ln.number
     return None
 
