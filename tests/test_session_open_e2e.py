@@ -40,3 +40,22 @@ def test_session_that_cannot_open_fails_at_the_blocks_line(tmp_path: Path, capsy
     assert f"line {line}: line {line}" not in printed.out + printed.err
     steps = {s["id"]: s["status"] for s in data["steps"]}
     assert steps == {"install-postgresql": "passed", "configure-primary": "passed", "check-data": "failed"}
+
+
+def test_psql_typed_in_a_shell_block_that_cannot_open_fails_at_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The guide's own ``psql nosuchdb`` (a bash block that opens the session of the SQL blocks after
+    it): the failure is the command's, at its line; the server refused the database, it was not lost."""
+    text = (FIXTURES / "guides" / "single-host.ja.md").read_text(encoding="utf-8")
+    assert "```bash\npsql shop\n```\n" in text
+    guide = tmp_path / "shell-open.md"
+    guide.write_text(text.replace("```bash\npsql shop\n```\n", "```bash\npsql nosuchdb\n```\n", 1), encoding="utf-8")
+    status, data, _ = _report(tmp_path, guide, "--timeout", "120")
+    printed = capsys.readouterr()
+    assert status == 1
+    failed = _failed(data)
+    line = line_of(guide, "psql nosuchdb")
+    assert failed["kind"] == "shell"
+    assert failed["message"].startswith(f"line {line}: primary: psql did not start: ")
+    assert 'database "nosuchdb" does not exist' in failed["message"]
+    assert f"{guide}:{line}: primary: psql did not start" in printed.out

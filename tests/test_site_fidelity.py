@@ -7,6 +7,7 @@ from runbook.model import Action, Requirement, Span
 from runbook.psql_output import parse_expected, parse_output
 from runner.planning.versions import parse_versions, requirement_block, version_key
 from runner.running.compare import compare_output, has_order_by
+from runner.running.shell import lost_connection
 from runner.running.sql import server_gone
 from runner.site.volatility import compare_runs, token_volatile
 
@@ -144,3 +145,15 @@ def test_a_crash_of_the_statement_is_told_from_another_sessions_crash() -> None:
     assert server_gone("ERROR:  relation \"memos\" does not exist") is None
     # a statement's own error about another server (dblink, postgres_fdw) is compared, not a lost session
     assert server_gone('ERROR:  could not establish connection\nDETAIL:  could not connect to server "x"') is None
+
+
+def test_a_session_the_server_refuses_is_no_lost_server() -> None:
+    """psql 15's messages: a database or role that does not exist is the guide's own failure (it fails
+    at its line, its page is not run again alone), a server that is away or not ready is a lost server."""
+    sock = 'psql: error: connection to server on socket "/tmp/pgt/.s.PGSQL.5432" failed: '
+    assert not lost_connection(sock + 'FATAL:  database "nosuchdb" does not exist')
+    assert not lost_connection(sock + 'FATAL:  role "nosuchrole" does not exist')
+    assert lost_connection(sock + "No such file or directory\n\tIs the server running locally and accepting "
+                           "connections on that socket?")
+    assert lost_connection(sock + "FATAL:  the database system is starting up")
+    assert lost_connection(sock + "FATAL:  the database system is in recovery mode")

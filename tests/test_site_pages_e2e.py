@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from e2e import needs_sandbox
+from helpers import line_of
 from site_support import ERR_PAGE, SITE, _line, _runbook, _site
 
 pytestmark = [needs_sandbox, pytest.mark.sandbox]
@@ -103,8 +104,10 @@ def test_a_psql_that_asks_for_a_password_fails_at_once(tmp_path: Path) -> None:
                            "--transcripts", str(tmp_path / "t"))
     assert status == 1, out[-3000:]
     (page,) = json.loads((tmp_path / "r.json").read_text())["pages"]
-    # (after the timeout, the reason would be "psql gave no prompt")
-    assert page["reason"] == "server: psql did not start: it asks for a password (psql -h localhost postgres)"
+    # (after the timeout, the reason would be "psql gave no prompt"); the place is the guide's psql command
+    line = line_of(text, "$ psql -h localhost postgres")
+    assert page["reason"] == (f"line {line}: server: psql did not start: it asks for a password "
+                              "(psql -h localhost postgres)")
 
 
 PLAN_PAGE = """---

@@ -12,7 +12,7 @@ from ..status import CheckStatus, SubstitutionKind
 from .capture import cap_note
 from .compare import compare_console
 from .results import BLOCKED, FAILED, ActionResult, CheckResult
-from .session import WaitsForInput
+from .session import HostShell, SessionError, WaitsForInput
 
 if TYPE_CHECKING:
     from .steps import Runner
@@ -31,6 +31,36 @@ def _answer(runner: Runner, cmd: Command) -> list[tuple[str, str]]:
             value = turn.answer.literal or ""
         out.append((turn.prompt, value))
     return out
+
+
+_LOST_RE = re.compile(r"crash of another server process|unexpected postmaster exit|"
+                      r"the database system is (?:in recovery mode|not yet "
+                      r"accepting connections|shutting down|starting up)|no connection to the server|"
+                      r"could not connect to server|connection to server .* failed: (?!FATAL:)")
+"""psql could not reach the server, or the server was not ready; not a refusal the server gave the
+session (``failed: FATAL:  database "nosuchdb" does not exist``, a role, a password, pg_hba.conf)."""
+_PM_EXIT = "terminating connection due to unexpected postmaster exit"
+"""A server process's last words when its postmaster is gone (killed) while it waits for its client."""
+
+
+def lost_connection(output: str) -> bool:
+    """psql could not connect because the server is away (another session's crash, its recovery)."""
+    return _LOST_RE.search(output) is not None
+
+
+def open_session(runner: Runner, sh: HostShell, session_id: str, command: str, line: int) -> None:
+    """Open ``command`` (``psql blog``) as ``sh``'s psql session for the guide's ``line`` (its ``psql``
+    command, or the SQL block whose session is inferred). A failure names that line; a server away, or
+    gone as psql connected, is noted as lost (``runner.lost_server``: a site's page runs again alone)."""
+    try:
+        sh.open_psql(session_id, command, timeout=runner.options.timeout)
+    except SessionError as exc:
+        if lost_connection(exc.message + exc.last_output):
+            runner.lost_server = runner.lost_server or "lost"
+        raise type(exc)(f"line {line}: {exc.message}", exc.last_output) from exc
+    if _PM_EXIT in sh.psql_opened:  # its server process ended as it connected: the postmaster is gone
+        runner.lost_server = runner.lost_server or "lost"
+        raise SessionError(f"line {line}: {sh.host}: psql's session ended as it opened: {_PM_EXIT}", sh.psql_opened)
 
 
 def run_commands(runner: Runner, action: Action, host: str, ar: ActionResult) -> None:
@@ -53,10 +83,10 @@ def run_commands(runner: Runner, action: Action, host: str, ar: ActionResult) ->
             text = "sudo -H " + text if cmd.opens_session else as_root(text)
         reload = re.search(r"\bsystemctl\s+reload\b", text) is not None
         before_load = runner.observer.conf_load_time(host) if reload and runner.observer else None
+        if cmd.opens_session:
+            open_session(runner, sh, f"{cmd.opens_session}@{host}", text, cmd.span.line)
+            continue
         try:
-            if cmd.opens_session:
-                sh.open_psql(f"{cmd.opens_session}@{host}", text, timeout=runner.options.timeout)
-                continue
             res = sh.run(text, _answer(runner, cmd), timeout=runner.options.timeout)
         except WaitsForInput as exc:  # known at once, the shell back at its prompt
             ar.status = FAILED

@@ -19,28 +19,17 @@ from ..status import CheckStatus
 from .compare import Comparison, compare_output, has_order_by
 from .results import FAILED, ActionResult, CheckResult
 from .session import HostShell, SessionError, SqlResult, Unterminated, WaitsForInput
-from .shell import over_cap
+from .shell import open_session, over_cap
 
 if TYPE_CHECKING:
     from .steps import Runner
 
-_LOST_RE = re.compile(r"crash of another server process|unexpected postmaster exit|"
-                      r"the database system is (?:in recovery mode|not yet "
-                      r"accepting connections|shutting down|starting up)|no connection to the server|"
-                      r"could not connect to server|connection to server .* failed")
 _RESET = "The connection to the server was lost. Attempting reset:"
 """What psql says once a session's connection is gone; what follows comes from its reconnection."""
-_PM_EXIT = "terminating connection due to unexpected postmaster exit"
-"""A server process's last words when its postmaster is gone (killed) while it waits for its client."""
 _OTHERS_CRASH_RE = re.compile(r"crash of another server process|unexpected postmaster exit|"
                               r"the database system is (?:in recovery mode|not "
                               r"yet accepting connections|shutting down|starting up)|^You are currently not "
                               r"connected to a database|no connection to the server", re.MULTILINE)
-
-
-def lost_connection(output: str) -> bool:
-    """psql could not connect because the server is away (another session's crash, its recovery)."""
-    return _LOST_RE.search(output) is not None
 
 
 def server_gone(output: str) -> str | None:
@@ -79,15 +68,7 @@ def ensure_session(runner: Runner, action: Action, host: str) -> HostShell:
     if sh.psql_session is not None:
         sh.close_psql()
     line = session.span.line if session and not session.inferred else action.span.line
-    try:
-        sh.open_psql(sid or f"inferred@{host}", command, timeout=runner.options.timeout)
-    except SessionError as exc:
-        if lost_connection(exc.message + exc.last_output):
-            runner.lost_server = runner.lost_server or "lost"
-        raise type(exc)(f"line {line}: {exc.message}", exc.last_output) from exc
-    if _PM_EXIT in sh.psql_opened:  # its server process ended as it connected: the postmaster is gone
-        runner.lost_server = runner.lost_server or "lost"
-        raise SessionError(f"line {line}: {host}: psql's session ended as it opened: {_PM_EXIT}", sh.psql_opened)
+    open_session(runner, sh, sid or f"inferred@{host}", command, line)
     ar_note = "inferred" if session and session.inferred else "reopened"
     sh.transcript.write("note", f"psql session {sid} ({ar_note})")
     if fresh:
