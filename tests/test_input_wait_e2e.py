@@ -37,6 +37,7 @@ BLOCKS = {
     "d-read.md": "```console\n$ read x\n```",
     "e-question.md": "```console\n$ read -p 'Do you want to continue? [Y/n] ' answer\n```",
     "f-no-ctrl-c.md": "```console\n$ bash -c 'trap \"\" INT; read a; read b'\n```",
+    "g-open-quote.md": "```console\n$ echo \"abc\n```",
     "z-after.md": f"```sql\n{SHELL_PID}\n```",
 }
 """Pages run one at a time (-j 1) in this order; a page running psql only (a, b, z) on the shell the page
@@ -117,6 +118,19 @@ def test_a_program_that_ignores_ctrl_c_gets_the_end_of_input(waits: dict[str, An
     # (its two questions each get Ctrl-D, not an answer)
     _recovered(waits, "f-no-ctrl-c.md", "Ctrl-C: ending the wait for input",
                "bash still waits: Ctrl-D (end of input)", "bash still waits: Ctrl-D (end of input)")
+
+
+def test_a_command_left_open_is_not_terminated(waits: dict[str, Any]) -> None:
+    """bash waits for the rest of ``echo "abc``: its continuation prompt (a sentinel) says it is bash's
+    own wait, not a program's: the step fails as an unterminated command, and the shell comes back."""
+    page = waits["pages"]["g-open-quote.md"]
+    # (before: "bash waits for terminal input (echo "abc): a guide run cannot answer it")
+    assert page["reason"] == (f"line {_at(waits, 'g-open-quote.md', '$ echo')}: command not terminated: "
+                              "bash waits for more input (an open quote)")
+    notes = [x.split(" # ", 1)[1] for x in _transcript(waits, "g-open-quote.md").splitlines() if " # " in x]
+    start = notes.index("command not terminated: bash waits for more input (an open quote)")
+    assert notes[start + 1:start + 3] == ["Ctrl-C: ending the wait for input", "back at the prompt"], notes
+    assert "__RBM_" not in _transcript(waits, "g-open-quote.md")
 
 
 def test_the_page_after_them_passes_on_the_kept_shell(waits: dict[str, Any]) -> None:

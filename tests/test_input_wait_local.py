@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runner.running.session import HostShell, Masker, Transcript, WaitsForInput
+from runner.running.session import HostShell, Masker, Transcript, Unterminated, WaitsForInput
 
 
 @pytest.fixture
@@ -55,3 +55,35 @@ def test_a_prompt_the_dialog_answers_is_no_wait(sh: HostShell) -> None:
 def test_a_quiet_command_that_reads_nothing_is_no_wait(sh: HostShell) -> None:
     res = sh.run("sleep 0.8; echo done")
     assert res.status == 0 and res.output == "done\n"
+
+
+@pytest.mark.parametrize(("command", "why"), [
+    ('echo "abc', "an open quote"),
+    ("echo it's", "an open quote"),
+    ("echo a \\", "a backslash at the end"),
+    ("echo a |", "a line ending in |"),
+    ("cat <<EOF\nit's\nno end", "a here-document with no line EOF to end it"),
+    ("for i in 1 2; do\n  echo $i", "an unfinished if, for, while, case, function, ( or {"),
+])
+def test_a_command_bash_waits_the_rest_of_is_not_terminated(sh: HostShell, command: str, why: str) -> None:
+    """bash's own wait for more lines (its continuation prompt after the command's last line) is told
+    from a program's wait for input; Ctrl-C drops the unfinished command and the same shell goes on."""
+    assert sh.child is not None
+    pid = sh.child.pid
+    with pytest.raises(Unterminated) as err:
+        sh.run(command)
+    # (bash's continuation alone: "bash waits for terminal input (…): a guide run cannot answer it")
+    assert err.value.message == f"command not terminated: bash waits for more input ({why})"
+    after = sh.run("echo still here")
+    assert sh.child is not None and sh.child.pid == pid and after.output == "still here\n"
+
+
+def test_commands_of_several_lines_keep_their_output_and_their_own_waits(sh: HostShell) -> None:
+    """bash's continuation prompts between a command's lines are not output; a program waiting inside
+    a finished command of several lines is a wait for input, not an unterminated command."""
+    assert sh.run("cat <<EOF\na\nb\nEOF").output == "a\nb\n"
+    assert sh.run("if true; then\n  echo yes\nfi").output == "yes\n"
+    with pytest.raises(WaitsForInput) as err:
+        sh.run("if true; then\n  read x\nfi")
+    assert err.value.message == "bash waits for terminal input (if true; then): a guide run cannot answer it"
+    assert sh.run("echo ok").output == "ok\n"

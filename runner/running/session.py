@@ -31,7 +31,7 @@ from runbook.secrets import Masker
 from runner.running.capture import SEARCH_WINDOW, Capture, Reader
 
 from .namespaces import check_namespaces
-from .unterminated import clear_input, why_open
+from .unterminated import clear_input, why_open, why_shell_open
 from .waiting import WAITING, InputWait, stop_waiting
 
 __all__ = ["CommandResult", "HostShell", "Masker", "SessionError", "SqlResult", "Transcript"]
@@ -123,6 +123,13 @@ class HostShell:
         self.sql_more_re = re.compile(rf"__RBC_{self.nonce}_(.)__> ")
         """psql's continuation prompt (PROMPT2; PROMPT3 for COPY data, ``C``): it waits for more input;
         ``%R`` says why."""
+        self.shell_more = f"__RBM_{self.nonce}__> "
+        """bash's continuation prompt (PS2): printed for each line that leaves the command unfinished,
+        removed from the output."""
+
+    def prompts_setting(self) -> str:
+        """The shell command that sets bash's sentinel prompts (PS1 with the last status, PS2)."""
+        return f"PS2='{self.shell_more}'; PS1='__RB_{self.nonce}_$?__> '"
 
     def _expect(self, patterns: list[re.Pattern[str]], timeout: float, into: Capture | None = None,
                 idle: InputWait | None = None) -> tuple[int, re.Match[str] | None, str]:
@@ -162,7 +169,7 @@ class HostShell:
             "stty -echo -onlcr 2>/dev/null; unset PROMPT_COMMAND HISTFILE; "
             "export PAGER=cat PSQL_PAGER=cat SYSTEMD_PAGER=cat NO_COLOR=1 TERM=dumb LC_MESSAGES=C.UTF-8; "
             "bind 'set enable-bracketed-paste off' 2>/dev/null; "
-            f"PS2=''; PS1='__RB_{self.nonce}_$?__> '"
+            + self.prompts_setting()
         )
         self.child.sendline(setup)
         self._expect_prompt(30, "starting the shell")
@@ -207,19 +214,34 @@ class HostShell:
         return status, before
 
     def _expect_prompt_capped(self, timeout: float, what: str, into: Capture | None = None,
-                              idle: InputWait | None = None) -> tuple[int, str, int]:
+                              idle: InputWait | None = None, lines: int = 0) -> tuple[int, str, int]:
         """The status the shell's prompt shows, the output before it (capped) and the bytes dropped
-        (with ``idle``: :class:`WaitsForInput` when the command waits for terminal input)."""
+        (with ``idle``: :class:`WaitsForInput` when the command waits for terminal input, or
+        :class:`Unterminated` when bash waits for more of its ``lines`` lines)."""
         capture = into or Capture()
         idx, m, _ = self._expect([self.prompt_re], timeout, capture, idle)
-        before = capture.text()
+        before = self._output(capture)
         if idx == 0:
             return int(m.group(1)) if m is not None else 0, before, capture.dropped
         if idx == WAITING and idle is not None:
-            raise WaitsForInput(stop_waiting(self, idle, before, sql=False), _tail(before))
+            raise self._waits(idle, capture, lines)
         if idx == 1:
             raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
         raise SessionError(f"{self.host}: no prompt after {timeout:g}s while {what}", _tail(before))
+
+    def _output(self, capture: Capture) -> str:
+        """A command's output, without bash's continuation prompts."""
+        return capture.text().replace(self.shell_more, "")
+
+    def _waits(self, wait: InputWait, capture: Capture, lines: int) -> SessionError:
+        """The shell back at its prompt after a wait for terminal input, and why: bash itself waits for
+        more of the command (a continuation prompt after each of its ``lines`` lines) or a program waits."""
+        before = self._output(capture)
+        if lines and capture.text().count(self.shell_more) >= lines:
+            message = f"command not terminated: bash waits for more input ({why_shell_open(wait.what)})"
+            stop_waiting(self, wait, before, sql=False, message=message)
+            return Unterminated(message, _tail(before))
+        return WaitsForInput(stop_waiting(self, wait, before, sql=False), _tail(before))
 
     def _interrupt(self) -> None:
         """After a timeout: interrupt the command and get the prompt back (or give up on the shell)."""
@@ -245,6 +267,7 @@ class HostShell:
         t0 = time.monotonic()
         self.transcript.write("in", display or command)
         self.child.sendline(command)
+        lines = command.count("\n") + 1
         capture = Capture()
         try:
             wait = InputWait(what=display or command)
@@ -263,15 +286,15 @@ class HostShell:
                 if idx == 2:
                     raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}")
                 if idx == WAITING:
-                    raise WaitsForInput(stop_waiting(self, wait, capture.text(), sql=False))
+                    raise self._waits(wait, capture, lines)
                 raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s")
             status, output, dropped = self._expect_prompt_capped(
-                timeout, f"running {(display or command).splitlines()[0]!r}", capture, wait)
-        except WaitsForInput as exc:
-            exc.last_output = _tail(capture.text())
+                timeout, f"running {(display or command).splitlines()[0]!r}", capture, wait, lines)
+        except (WaitsForInput, Unterminated) as exc:
+            exc.last_output = _tail(self._output(capture))
             raise
         except SessionError as exc:
-            exc.last_output = _tail(capture.text())
+            exc.last_output = _tail(self._output(capture))
             self.transcript.write("out", exc.last_output)
             self.transcript.write("note", exc.message)
             self._interrupt()
@@ -394,7 +417,8 @@ _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
 
 
 class Unterminated(SessionError):
-    """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment)."""
+    """What was sent leaves psql waiting for more input (no ``;``, an open quote, parenthesis, comment),
+    or bash (an open quote, ``do`` without ``done``)."""
 
 
 class WaitsForInput(SessionError):

@@ -12,7 +12,7 @@ from ..status import CheckStatus, SubstitutionKind
 from .capture import cap_note
 from .compare import compare_console
 from .results import BLOCKED, FAILED, ActionResult, CheckResult
-from .session import HostShell, SessionError, WaitsForInput
+from .session import HostShell, SessionError, Unterminated, WaitsForInput
 
 if TYPE_CHECKING:
     from .steps import Runner
@@ -88,7 +88,7 @@ def run_commands(runner: Runner, action: Action, host: str, ar: ActionResult) ->
             continue
         try:
             res = sh.run(text, _answer(runner, cmd), timeout=runner.options.timeout)
-        except WaitsForInput as exc:  # known at once, the shell back at its prompt
+        except (WaitsForInput, Unterminated) as exc:  # known at once, the shell back at its prompt
             ar.status = FAILED
             ar.message = f"line {cmd.span.line}: {runner.mask(exc.message)}"
             ar.details = runner.mask(exc.last_output)

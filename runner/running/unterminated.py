@@ -5,6 +5,7 @@ person would (Ctrl-C; COPY's data ended with ``\\.``) and the session put back i
 from __future__ import annotations
 
 import re
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +20,34 @@ _OPEN = {"'": "an open quote", '"': "an open double quote", "(": "an open parent
 def why_open(state: str) -> str:
     """Why psql waits, from its continuation prompt's ``%R``."""
     return _OPEN.get(state, "no ';' ends it")
+
+
+_HEREDOC_RE = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+def why_shell_open(command: str) -> str:
+    """Why bash waits for more of ``command``: a guess from its text (bash's continuation prompt does
+    not say, as psql's does). Here-documents' bodies are not code: their quotes open nothing."""
+    code: list[str] = []
+    awaited: list[tuple[bool, str]] = []  # the here-documents' end lines still to come (<<- strips tabs)
+    for line in command.rstrip().split("\n"):
+        if awaited:
+            strip, word = awaited[0]
+            if (line.lstrip("\t") if strip else line) == word:
+                awaited.pop(0)
+            continue
+        code.append(line)
+        awaited += [(m.group(1) == "-", m.group(3)) for m in _HEREDOC_RE.finditer(line)]
+    if awaited:
+        return f"a here-document with no line {awaited[0][1]} to end it"
+    try:
+        shlex.split("\n".join(code), comments=True)
+    except ValueError as exc:
+        return "a backslash at the end" if "escaped" in str(exc) else "an open quote"
+    for end in ("&&", "||", "|"):
+        if code[-1].rstrip().endswith(end):
+            return f"a line ending in {end}"
+    return "an unfinished if, for, while, case, function, ( or {"
 
 
 def clear_input(sh: HostShell, state: str) -> bool:

@@ -127,12 +127,12 @@ class InputWait:
     reader: Reader | None = None
 
 
-def stop_waiting(sh: HostShell, wait: InputWait, before: str, *, sql: bool) -> str:
+def stop_waiting(sh: HostShell, wait: InputWait, before: str, *, sql: bool, message: str | None = None) -> str:
     """A program waits for terminal input: the session put back at its prompt (else given up) and the
-    message saying who waits, for :class:`~runner.running.session.WaitsForInput`."""
+    message saying who waits (or ``message``), for :class:`~runner.running.session.WaitsForInput`."""
     before = before.replace("\r\n", "\n")
     sh.transcript.write("out", before)
-    message = waits_message(wait.reader, wait.what, before)
+    message = message or waits_message(wait.reader, wait.what, before)
     sh.transcript.write("note", message)
     if not recover(sh, sql, wait.reader):
         sh.transcript.write("note", "the session did not come back: it is given up")

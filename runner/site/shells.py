@@ -163,7 +163,7 @@ class PageShell(HostShell):
         assert self.child is not None
         self.transcript = transcript
         self._new_sentinel()
-        self.child.sendline(f"PS1='__RB_{self.nonce}_$?__> '")
+        self.child.sendline(self.prompts_setting())
         self._expect_prompt(10, "setting the shell up again")
         if self.namespaces:
             self.transcript.write("note", inside_note(self.namespaces))
