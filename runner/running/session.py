@@ -224,7 +224,7 @@ class HostShell:
         if idx == 0:
             return int(m.group(1)) if m is not None else 0, before, capture.dropped
         if idx == WAITING and idle is not None:
-            raise self._waits(idle, capture, lines)
+            raise _shell_waits(self, idle, capture, lines)
         if idx == 1:
             raise SessionError(f"{self.host}: the shell ended while {what}", _tail(before))
         raise SessionError(f"{self.host}: no prompt after {timeout:g}s while {what}", _tail(before))
@@ -232,16 +232,6 @@ class HostShell:
     def _output(self, capture: Capture) -> str:
         """A command's output, without bash's continuation prompts."""
         return capture.text().replace(self.shell_more, "")
-
-    def _waits(self, wait: InputWait, capture: Capture, lines: int) -> SessionError:
-        """The shell back at its prompt after a wait for terminal input, and why: bash itself waits for
-        more of the command (a continuation prompt after each of its ``lines`` lines) or a program waits."""
-        before = self._output(capture)
-        if lines and capture.text().count(self.shell_more) >= lines:
-            message = f"command not terminated: bash waits for more input ({why_shell_open(wait.what)})"
-            stop_waiting(self, wait, before, sql=False, message=message)
-            return Unterminated(message, _tail(before))
-        return WaitsForInput(stop_waiting(self, wait, before, sql=False), _tail(before))
 
     def _interrupt(self) -> None:
         """After a timeout: interrupt the command and get the prompt back (or give up on the shell)."""
@@ -286,7 +276,7 @@ class HostShell:
                 if idx == 2:
                     raise SessionError(f"{self.host}: the shell ended before the prompt {prompt!r}")
                 if idx == WAITING:
-                    raise self._waits(wait, capture, lines)
+                    raise _shell_waits(self, wait, capture, lines)
                 raise SessionError(f"{self.host}: the prompt {prompt!r} did not come within {timeout:g}s")
             status, output, dropped = self._expect_prompt_capped(
                 timeout, f"running {(display or command).splitlines()[0]!r}", capture, wait, lines)
@@ -388,7 +378,7 @@ class HostShell:
                 before = capture.text().replace("\r\n", "\n")
                 self.transcript.write("out", before)
                 if idx == 1:
-                    raise self._unterminated(m.group(1), before)
+                    raise _psql_unterminated(self, m.group(1), before)
                 error = m.group(1) == "true"
                 return SqlResult(before, error, m.group(2) if error and m.group(2) else None, time.monotonic() - t0,
                                  capture.dropped)
@@ -404,12 +394,6 @@ class HostShell:
         self._interrupt()
         raise SessionError(f"{self.host}: the statement did not finish within {timeout:g}s", _tail(before))
 
-    def _unterminated(self, state: str, before: str) -> Unterminated:
-        """psql waits for more input: clear its query buffer (Ctrl-C, as a person would) and say why."""
-        if not clear_input(self, state):
-            self.psql_session = None
-            self._interrupt()
-        return Unterminated(f"statement not terminated: psql waits for more input ({why_open(state)})", _tail(before))
 
 
 _PASSWORD_RE = re.compile(r"Password(?: for user [^:\r\n]*)?: ")
@@ -425,6 +409,23 @@ class WaitsForInput(SessionError):
     """A program on the host's terminal (psql's ``\\prompt``, ``read x``) waits for input nobody types."""
 
 
+def _shell_waits(sh: HostShell, wait: InputWait, capture: Capture, lines: int) -> SessionError:
+    """The shell back at its prompt after a wait for terminal input, and why: bash itself waits for more
+    of the command (a continuation prompt after each of its ``lines`` lines) or a program waits."""
+    before = sh._output(capture)
+    if lines and capture.text().count(sh.shell_more) >= lines:
+        message = f"command not terminated: bash waits for more input ({why_shell_open(wait.what)})"
+        stop_waiting(sh, wait, before, sql=False, message=message)
+        return Unterminated(message, _tail(before))
+    return WaitsForInput(stop_waiting(sh, wait, before, sql=False), _tail(before))
+
+
+def _psql_unterminated(sh: HostShell, state: str, before: str) -> Unterminated:
+    """psql waits for more input: clear its query buffer (Ctrl-C, as a person would) and say why."""
+    if not clear_input(sh, state):
+        sh.psql_session = None
+        sh._interrupt()
+    return Unterminated(f"statement not terminated: psql waits for more input ({why_open(state)})", _tail(before))
 
 
 def _error_reset(statement: str) -> str:
