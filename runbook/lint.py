@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from .kinds import ActionKind, Severity
-from .model import Finding, Graph
+from .model import Finding, Graph, Statement
 from .read.sql import WATCH_REFUSED, sent_by
 
 Rule = Callable[[Graph], Iterator[Finding]]
@@ -115,24 +115,25 @@ def edit_no_change(graph: Graph) -> Iterator[Finding]:
 @rule
 def select_without_expected(graph: Graph) -> Iterator[Finding]:
     """A SELECT on a standby whose output the guide does not show cannot be checked."""
-    for a in graph.actions():
-        if a.kind != ActionKind.SQL:
-            continue
-        for st in a.statements:
-            if re.match(r"^\s*SELECT\b", st.sql, re.IGNORECASE) and st.expected is None:
-                yield Finding("select-without-expected", Severity.HINT,
-                              "this SELECT shows no expected output, so a run cannot check its result", st.span)
+    for st in _sql_statements(graph):
+        if re.match(r"^\s*SELECT\b", st.sql, re.IGNORECASE) and st.expected is None:
+            yield Finding("select-without-expected", Severity.HINT,
+                          "this SELECT shows no expected output, so a run cannot check its result", st.span)
 
 
 @rule
 def psql_watch(graph: Graph) -> Iterator[Finding]:
     """A statement sent by psql's ``\\watch``, which repeats it until interrupted: a run refuses it."""
+    for st in _sql_statements(graph):
+        if sent_by(st.sql) == "watch":
+            yield Finding("psql-watch", Severity.WARNING, f"a run refuses it: {WATCH_REFUSED}", st.span)
+
+
+def _sql_statements(graph: Graph) -> Iterator[Statement]:
+    """The statements of the guide's SQL blocks, in order."""
     for a in graph.actions():
-        if a.kind != ActionKind.SQL:
-            continue
-        for st in a.statements:
-            if sent_by(st.sql) == "watch":
-                yield Finding("psql-watch", Severity.WARNING, f"a run refuses it: {WATCH_REFUSED}", st.span)
+        if a.kind == ActionKind.SQL:
+            yield from a.statements
 
 
 def lint(graph: Graph, disabled: set[str] | None = None) -> list[Finding]:

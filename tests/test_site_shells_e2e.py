@@ -33,48 +33,16 @@ ATTACKER = (
 
 PAGE_A = example_page("A", ATTACKER, ONE)
 
-PAGE_B = """---
-title: B
----
-
-# B
-
-## Usage {#usage}
-
-```sql
-SELECT 2 AS two FROM pg_sleep(3);
---  two @@
--- -----
---    2
--- (1 row)
-```
-
-```sql
-SELECT count(*) AS alive FROM pg_ls_dir('/proc') p
- WHERE p ~ '^[0-9]+$'
-   AND position('rb-attacker' IN pg_read_binary_file('/proc/' || p || '/cmdline', 0, 4096, true)) > 0;
---  alive @@
--- -------
---      0
--- (1 row)
-```
-
-```sql
-SELECT count(*) AS saw FROM pg_ls_dir('/tmp') f WHERE f = 'rb-attacker-saw';
---  saw @@
--- -----
---    0
--- (1 row)
-```
-
-```sql
-SELECT 5 AS five;
---  five @@
--- ------
---     4
--- (1 row)
-```
-""".replace(" @@", " ")
+PAGE_B = example_page(
+    "B",
+    "SELECT 2 AS two FROM pg_sleep(3);\n--  two \n-- -----\n--    2\n-- (1 row)",
+    "SELECT count(*) AS alive FROM pg_ls_dir('/proc') p\n WHERE p ~ '^[0-9]+$'\n"
+    "   AND position('rb-attacker' IN pg_read_binary_file('/proc/' || p || '/cmdline', 0, 4096, true)) > 0;\n"
+    "--  alive \n-- -------\n--      0\n-- (1 row)",
+    "SELECT count(*) AS saw FROM pg_ls_dir('/tmp') f WHERE f = 'rb-attacker-saw';\n"
+    "--  saw \n-- -----\n--    0\n-- (1 row)",
+    "SELECT 5 AS five;\n--  five \n-- ------\n--     4\n-- (1 row)",
+)
 """Page B: a result that takes a while (the forged one would come first), whether page A's program
 lives (its command line, from /proc, read by the server: B itself runs no program), whether it saw
 B's psql, and a check that fails (its real value, 5)."""
